@@ -1,0 +1,529 @@
+"""Ingest: files in any supported format -> normalized events in the store, bad records in quarantine.
+
+Files are grouped by source and read by DuckDB in one scan per group (JSON lines and text) or per file
+(CSV, JSON documents), and every source mapping runs as SQL. A record that cannot be read or mapped is
+quarantined with its file, line and reason; the rest of its file is kept. Ingest is idempotent: each
+event's ``metadata_uid`` is the vendor's own id or a hash of the raw record, and a uid already stored
+is counted as a duplicate, not stored again. Events may arrive late or out of order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from nhiwatch.errors import SourceError
+from nhiwatch.schema import EVENT_COLUMN_NAMES
+from nhiwatch.sources import files as F
+from nhiwatch.sources import registry
+from nhiwatch.sources.base import Source, sql_str
+from nhiwatch.sources.compile import ColumnAccessor, JsonAccessor, compile_mapping
+from nhiwatch.store import Store
+
+MAX_LINE = 4 * 1024 * 1024
+REJECT_REASONS = {
+    "INVALID ENCODING": "invalid UTF-8",
+    "INVALID UNICODE": "invalid UTF-8",
+    "LINE SIZE OVER MAXIMUM": f"record longer than {MAX_LINE // (1024 * 1024)} MiB",
+    "TOO MANY COLUMNS": "more columns than the header",
+    "MISSING COLUMNS": "fewer columns than the header",
+    "UNQUOTED VALUE": "badly quoted value",
+}
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class IngestReport:
+    files: int = 0
+    read: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    seconds: float = 0.0
+    by_source: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    unreadable: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "read": self.read,
+            "stored": self.stored,
+            "duplicates": self.duplicates,
+            "quarantined": self.quarantined,
+            "seconds": round(self.seconds, 3),
+            "by_source": dict(self.by_source),
+            "unreadable": list(self.unreadable),
+        }
+
+
+@dataclass(frozen=True)
+class _Plan:
+    path: Path
+    source: Source
+    mode: str  # "lines" (DuckDB reads lines), "csv", "python" (documents, salvaged gzip)
+    group_key: tuple[str, ...]
+
+
+def ingest(
+    store: Store,
+    paths: Iterable[str | Path],
+    *,
+    source: str | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Read every file under ``paths`` into ``store``; returns the counts. Raises only for bad arguments."""
+    started = time.perf_counter()
+    report = IngestReport()
+    candidates = registry.get(source) if source else None
+    files = F.expand(paths)
+    store.execute(QUARANTINE_TEMP)
+    report.files = len(files)
+    plans: list[_Plan] = []
+    for path in files:
+        plan = _plan(store, path, candidates, report)
+        if plan is not None:
+            plans.append(plan)
+    store.execute("DROP TABLE IF EXISTS nw_stage")
+    for key, group in itertools.groupby(sorted(plans, key=lambda p: p.group_key), key=lambda p: p.group_key):
+        batch = list(group)
+        _ingest_group(store, batch, report)
+        _flush_quarantine(store)
+        if progress:
+            progress(len(batch))
+    _flush_quarantine(store)
+    report.seconds = time.perf_counter() - started
+    store.execute(
+        "INSERT INTO ingest_runs (files, read, stored, duplicates, quarantined, seconds) VALUES (?,?,?,?,?,?)",
+        [report.files, report.read, report.stored, report.duplicates, report.quarantined, report.seconds],
+    )
+    return report
+
+
+QUARANTINE_TEMP = """CREATE TEMP TABLE IF NOT EXISTS nw_q (
+    ingest_file VARCHAR, ingest_line BIGINT, source VARCHAR, reason VARCHAR, raw_data VARCHAR)"""
+
+
+def _flush_quarantine(store: Store) -> None:
+    """Move this batch's quarantine rows into the store, once: re-reading a file adds nothing new."""
+    store.execute(
+        """INSERT INTO quarantine (ingest_file, ingest_line, source, reason, raw_data)
+        SELECT DISTINCT ON (ingest_file, ingest_line, reason) * FROM nw_q x
+        WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.ingest_file = x.ingest_file
+              AND q.ingest_line IS NOT DISTINCT FROM x.ingest_line AND q.reason = x.reason)"""
+    )
+    store.execute("DELETE FROM nw_q")
+
+
+def _quarantine_file(store: Store, path: Path, source: str | None, reason: str, report: IngestReport) -> None:
+    store.execute(
+        "INSERT INTO nw_q (ingest_file, ingest_line, source, reason, raw_data) VALUES (?, NULL, ?, ?, NULL)",
+        [str(path), source, reason],
+    )
+    report.quarantined += 1
+    report.unreadable.append(f"{path}: {reason}")
+
+
+def _plan(store: Store, path: Path, candidates: list[Source] | None, report: IngestReport) -> _Plan | None:
+    try:
+        if path.stat().st_size == 0:
+            _quarantine_file(store, path, None, "empty file", report)
+            return None
+        sample = F.sample(path)
+    except OSError as exc:
+        _quarantine_file(store, path, None, f"cannot read: {exc.strerror or exc}", report)
+        return None
+    if not sample.head.strip():
+        _quarantine_file(store, path, None, "empty file (only whitespace)", report)
+        return None
+    src = registry.detect(sample, candidates)
+    if src is None:
+        hint = f" with --source {candidates[0].name}" if candidates else ""
+        _quarantine_file(
+            store, path, None, f"unrecognised format{hint}: no source matches its first record", report
+        )
+        return None
+    gz = F.is_gzip(path)
+    if src.layout == "csv":
+        header = sample.first_line.lstrip("\ufeff")
+        return _Plan(path, src, "csv", (src.id, "csv", str(path)))
+    if src.layout == "json" and _needs_python(src, sample):
+        return _Plan(path, src, "python", (src.id, "python", str(path)))
+    header = ""
+    if src.layout == "text" and src.text and src.text.header_names:
+        names = src.text.header_names(sample.first_line)
+        header = "|".join(names) if names else ""
+    return _Plan(path, src, "lines", (src.id, "lines", header, "gz" if gz else "plain"))
+
+
+def _needs_python(src: Source, sample: Any) -> bool:
+    head = sample.head.lstrip("\ufeff \t\r\n")
+    if src.expand is not None or head.startswith("["):
+        return True
+    first = sample.first_record
+    if not isinstance(first, dict):
+        return True  # pretty-printed document, or a first line that is not JSON: parse it carefully
+    if not sample.first_line.startswith("{"):
+        return True
+    containers = {p.split(".")[1].split("[")[0].strip('"') for p in src.record_paths}
+    return bool(containers & set(first))
+
+
+# --- reading -----------------------------------------------------------------------------------------
+
+
+def _lines_relation(store: Store, paths: list[Path]) -> tuple[str, list[tuple[str, int, str, str]]]:
+    """Read lines of ``paths`` with DuckDB; returns a relation name and rejects (file, line, reason, raw)."""
+    file_list = "[" + ", ".join(sql_str(str(p)) for p in paths) + "]"
+    store.execute("DROP TABLE IF EXISTS nw_rej; DROP TABLE IF EXISTS nw_rejscan")
+    store.execute(
+        f"""CREATE OR REPLACE TEMP TABLE nw_lines AS
+        SELECT filename AS file, rn - min(rn) OVER (PARTITION BY filename) + 1 AS k, j FROM (
+          SELECT row_number() OVER () AS rn, filename, j FROM read_csv({file_list},
+            columns={{'j': 'VARCHAR'}}, header=false, delim='\\x01', quote='', escape='',
+            auto_detect=false, filename=true, store_rejects=true, rejects_table='nw_rej',
+            rejects_scan='nw_rejscan', max_line_size={MAX_LINE}, compression='auto'))"""
+    )
+    rejects = _rejects(store, header_lines=0)
+    _fix_line_numbers(store, rejects, header_lines=0)
+    return "nw_lines", rejects
+
+
+def _rejects(store: Store, header_lines: int) -> list[tuple[str, int, str, str]]:
+    if not store.table_exists("nw_rej"):
+        return []
+    rows = store.fetchall(
+        """SELECT s.file_path, e.line, e.error_type, e.error_message, e.csv_line
+           FROM nw_rej e JOIN nw_rejscan s USING (scan_id, file_id) ORDER BY s.file_path, e.line"""
+    )
+    out = []
+    for file, line, etype, message, raw in rows:
+        reason = REJECT_REASONS.get(str(etype), str(etype).lower())
+        detail = str(message).split("\n", 1)[0][:200]
+        out.append((str(file), int(line), f"{reason} ({detail})", raw))
+    return out
+
+
+def _fix_line_numbers(store: Store, rejects: list[tuple[str, int, str, str]], header_lines: int) -> None:
+    """Turn the k-th row read into its line number, counting the lines DuckDB rejected before it."""
+    if not rejects:
+        store.execute(f"ALTER TABLE nw_lines RENAME COLUMN k TO line; UPDATE nw_lines SET line = line + {header_lines}")
+        return
+    thresholds: list[tuple[str, int]] = []
+    for file, group in itertools.groupby(rejects, key=lambda r: r[0]):
+        lines = sorted(r[1] - header_lines for r in group)
+        thresholds.extend((file, ln - i) for i, ln in enumerate(lines, start=1))
+    store.execute("CREATE OR REPLACE TEMP TABLE nw_thr (file VARCHAR, t BIGINT)")
+    store.insert_rows("nw_thr", ["file", "t"], thresholds)
+    store.execute(
+        f"""CREATE OR REPLACE TEMP TABLE nw_lines AS
+        SELECT l.file, l.k + {header_lines} + (SELECT count(*) FROM nw_thr t WHERE t.file = l.file AND t.t < l.k)
+               AS line, l.j
+        FROM nw_lines l"""
+    )
+
+
+def _csv_relation(store: Store, path: Path, src: Source) -> tuple[str, list[str], list[tuple[str, int, str, str]]]:
+    store.execute("DROP TABLE IF EXISTS nw_rej; DROP TABLE IF EXISTS nw_rejscan")
+    store.execute(
+        f"""CREATE OR REPLACE TEMP TABLE nw_csv AS
+        SELECT * FROM read_csv({sql_str(str(path))}, header=true, all_varchar=true,
+            delim={sql_str(src.csv_delimiter)}, quote='"', escape='"', strict_mode=true, null_padding=false,
+            store_rejects=true, rejects_table='nw_rej', rejects_scan='nw_rejscan',
+            max_line_size={MAX_LINE}, compression='auto')"""
+    )
+    columns = [r[0] for r in store.fetchall("SELECT name FROM pragma_table_info('nw_csv') ORDER BY cid")]
+    quoted = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
+    store.execute(
+        f"""CREATE OR REPLACE TEMP TABLE nw_lines AS
+        SELECT {sql_str(str(path))} AS file, row_number() OVER () AS k, to_json(struct_pack({
+            ", ".join(f'"{c}" := "{c}"' for c in [c.replace('"', '""') for c in columns])
+        })) AS j, {quoted} FROM nw_csv"""
+    )
+    rejects = _rejects(store, header_lines=1)
+    _fix_csv_lines(store, rejects)
+    return "nw_lines", columns, rejects
+
+
+def _fix_csv_lines(store: Store, rejects: list[tuple[str, int, str, str]]) -> None:
+    # DuckDB's reject line numbers count the header; rows are numbered after it.
+    if not rejects:
+        store.execute("ALTER TABLE nw_lines RENAME COLUMN k TO line; UPDATE nw_lines SET line = line + 1")
+        return
+    lines = sorted(r[1] - 1 for r in rejects)
+    thresholds = [(rejects[0][0], ln - i) for i, ln in enumerate(lines, start=1)]
+    store.execute("CREATE OR REPLACE TEMP TABLE nw_thr (file VARCHAR, t BIGINT)")
+    store.insert_rows("nw_thr", ["file", "t"], thresholds)
+    store.execute(
+        """CREATE OR REPLACE TEMP TABLE nw_lines AS
+        SELECT * EXCLUDE (k), k + 1 + (SELECT count(*) FROM nw_thr t WHERE t.t < l.k) AS line FROM nw_lines l"""
+    )
+
+
+def _python_records(path: Path, src: Source) -> tuple[list[tuple[int, str]], list[tuple[int, str, str]]]:
+    """Records of a JSON document or a damaged file, parsed in Python: (line, json) and (line, reason, raw)."""
+    bad: list[tuple[int, str, str]] = []
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        data, reason = _gunzip_all(path)
+        if reason:
+            bad.append((0, reason, ""))
+    good: list[tuple[int, str]] = []
+    try:
+        doc = orjson.loads(data)
+        docs: list[tuple[int, Any]] = [(1, doc)]
+    except orjson.JSONDecodeError:
+        docs = []
+        for n, raw in F.iter_lines(data):
+            if not raw.strip():
+                continue
+            try:
+                docs.append((n, orjson.loads(raw)))
+            except orjson.JSONDecodeError as exc:
+                try:
+                    raw.decode("utf-8")
+                    why = f"not valid JSON ({exc.msg} at column {exc.colno})"
+                except UnicodeDecodeError:
+                    why = "invalid UTF-8"
+                bad.append((n, why, raw[:65536].decode("utf-8", "replace")))
+    index = 0
+    for n, doc in docs:
+        for rec in _records_of(doc, src):
+            index += 1
+            line = n if len(docs) > 1 or n > 1 else index
+            if not isinstance(rec, dict):
+                bad.append((line, f"JSON of the wrong shape: expected an object, got {type(rec).__name__}", str(rec)[:1000]))
+                continue
+            for item in src.expand(rec) if src.expand else [rec]:
+                good.append((line, orjson.dumps(item).decode()))
+    return good, bad
+
+
+def _gunzip_all(path: Path) -> tuple[bytes, str]:
+    if F.gzip_intact(path):
+        import gzip
+
+        return gzip.decompress(path.read_bytes()), ""
+    return F.salvage_gzip(path)
+
+
+def _records_of(doc: Any, src: Source) -> list[Any]:
+    if isinstance(doc, list):
+        return doc
+    if isinstance(doc, dict):
+        for p in src.record_paths:
+            key = p.split(".")[1].split("[")[0].strip('"')
+            if isinstance(doc.get(key), list):
+                return list(doc[key])
+    return [doc]
+
+
+# --- mapping and storing ---------------------------------------------------------------------------
+
+
+def _ingest_group(store: Store, plans: list[_Plan], report: IngestReport) -> None:
+    src = plans[0].source
+    mode = plans[0].mode
+    snapshot = report.as_dict()
+    store.execute("BEGIN TRANSACTION")
+    try:
+        if mode == "lines":
+            relation, rejects = _lines_relation(store, [p.path for p in plans])
+            _map_and_store(store, src, relation, rejects, report)
+        elif mode == "csv":
+            relation, columns, rejects = _csv_relation(store, plans[0].path, src)
+            _map_and_store(store, src, relation, rejects, report, columns=columns)
+        else:
+            _python_group(store, plans, report)
+        store.execute("COMMIT")
+    except duckdb.Error as exc:
+        store.execute("ROLLBACK")
+        _restore(report, snapshot)
+        if len(plans) > 1:
+            for plan in plans:  # find the bad file; the others still go in
+                _ingest_group(store, [plan], report)
+            return
+        plan = plans[0]
+        if F.is_gzip(plan.path) and not F.gzip_intact(plan.path):
+            _python_group(store, [_Plan(plan.path, src, "python", plan.group_key)], report)
+            return
+        _quarantine_file(store, plan.path, src.id, f"could not be read as {src.title}: {str(exc).splitlines()[0]}", report)
+
+
+def _restore(report: IngestReport, snapshot: dict[str, Any]) -> None:
+    for key in ("read", "stored", "duplicates", "quarantined"):
+        setattr(report, key, snapshot[key])
+    report.by_source.clear()
+    report.by_source.update(snapshot["by_source"])
+
+
+def _python_group(store: Store, plans: list[_Plan], report: IngestReport) -> None:
+    src = plans[0].source
+    for plan in plans:
+        if src.layout != "json":
+            data, reason = _gunzip_all(plan.path) if F.is_gzip(plan.path) else (plan.path.read_bytes(), "")
+            good, bad = _text_lines(data)
+            if reason:
+                bad.insert(0, (0, reason, ""))
+        else:
+            good, bad = _python_records(plan.path, src)
+        table = pa.table(
+            {
+                "file": pa.array([str(plan.path)] * len(good), pa.string()),
+                "line": pa.array([g[0] for g in good], pa.int64()),
+                "j": pa.array([g[1] for g in good], pa.string()),
+            }
+        )
+        store.con.register("nw_py", table)
+        store.execute("CREATE OR REPLACE TEMP TABLE nw_lines AS SELECT * FROM nw_py")
+        store.con.unregister("nw_py")
+        rejects = [(str(plan.path), line, reason, raw) for line, reason, raw in bad]
+        _map_and_store(store, src, "nw_lines", rejects, report)
+
+
+def _text_lines(data: bytes) -> tuple[list[tuple[int, str]], list[tuple[int, str, str]]]:
+    good: list[tuple[int, str]] = []
+    bad: list[tuple[int, str, str]] = []
+    for n, raw in F.iter_lines(data):
+        try:
+            good.append((n, raw.decode("utf-8").rstrip("\r")))
+        except UnicodeDecodeError:
+            bad.append((n, "invalid UTF-8", raw[:65536].decode("utf-8", "replace")))
+    return good, bad
+
+
+def _map_and_store(
+    store: Store,
+    src: Source,
+    relation: str,
+    rejects: list[tuple[str, int, str, str]],
+    report: IngestReport,
+    columns: list[str] | None = None,
+) -> None:
+    if rejects:
+        store.insert_rows(
+            "nw_q",
+            ["ingest_file", "ingest_line", "source", "reason", "raw_data"],
+            [(f, ln or None, src.id, reason, (raw or "")[:65536]) for f, ln, reason, raw in rejects],
+        )
+        report.quarantined += len(rejects)
+        report.read += sum(1 for r in rejects if r[1])
+    store.execute(f"DELETE FROM {relation} WHERE j IS NULL OR trim(j) = ''")
+    if src.layout == "json":
+        store.execute(
+            f"""INSERT INTO nw_q (ingest_file, ingest_line, source, reason, raw_data)
+            SELECT file, line, {sql_str(src.id)},
+                   CASE WHEN NOT json_valid(j) THEN 'not valid JSON'
+                        ELSE 'JSON of the wrong shape: expected an object, got ' || lower(json_type(j)) END,
+                   left(j, 65536)
+            FROM {relation} WHERE NOT json_valid(j) OR json_type(j) <> 'OBJECT'"""
+        )
+        bad_json = store.scalar("SELECT count(*) FROM " + relation + " WHERE NOT json_valid(j) OR json_type(j) <> 'OBJECT'")
+        report.quarantined += int(bad_json or 0)
+        report.read += int(bad_json or 0)
+        store.execute(f"DELETE FROM {relation} WHERE NOT json_valid(j) OR json_type(j) <> 'OBJECT'")
+        accessor: JsonAccessor | ColumnAccessor = JsonAccessor()
+        mapped_from = relation
+    elif src.layout == "csv":
+        accessor = ColumnAccessor(columns or [], positional=False)
+        mapped_from = relation
+    else:
+        assert src.text is not None, f"{src.id}: text layout needs a TextFormat"
+        names = _text_names(store, src, relation)
+        accessor = ColumnAccessor(names, positional=True)
+        valid = src.text.valid("v") if src.text.valid else "true"
+        store.execute(
+            f"CREATE OR REPLACE TEMP TABLE nw_split AS SELECT file, line, j, {src.text.split('j')} AS v FROM {relation}"
+        )
+        store.execute(
+            f"""INSERT INTO nw_q (ingest_file, ingest_line, source, reason, raw_data)
+            SELECT file, line, {sql_str(src.id)}, {sql_str(src.text.invalid_reason)}, left(j, 65536)
+            FROM nw_split WHERE NOT coalesce({valid}, false)"""
+        )
+        bad_lines = int(store.scalar(f"SELECT count(*) FROM nw_split WHERE NOT coalesce({valid}, false)") or 0)
+        report.quarantined += bad_lines
+        report.read += bad_lines
+        store.execute(f"DELETE FROM nw_split WHERE NOT coalesce({valid}, false)")
+        mapped_from = "nw_split"
+    select = compile_mapping(src, accessor, mapped_from)
+    uid = (
+        f"{sql_str(src.name + ':')} || coalesce(nullif(vendor_uid, ''), md5(j))"
+    )
+    store.execute(
+        f"""CREATE OR REPLACE TEMP TABLE nw_stage AS
+        SELECT *, {uid} AS metadata_uid,
+               coalesce(check_reason, CASE WHEN time IS NULL THEN
+                   'missing or unparseable timestamp: ' || coalesce('"' || left(time_raw, 60) || '"', '(absent)') END)
+               AS bad_reason
+        FROM ({select})"""
+    )
+    counts = store.fetchone(
+        "SELECT count(*), count(*) FILTER (WHERE bad_reason IS NOT NULL), min(time), max(time) FROM nw_stage"
+    )
+    assert counts is not None
+    total, bad, tmin, tmax = counts
+    report.read += int(total)
+    store.execute(
+        f"""INSERT INTO nw_q (ingest_file, ingest_line, source, reason, raw_data)
+        SELECT file, line, {sql_str(src.id)}, bad_reason, left(j, 65536) FROM nw_stage WHERE bad_reason IS NOT NULL"""
+    )
+    report.quarantined += int(bad)
+    before = store.event_count()
+    cols = ", ".join(EVENT_COLUMN_NAMES)
+    store.execute(
+        f"""INSERT INTO events ({cols})
+        SELECT {", ".join(_stage_expr(c, src) for c in EVENT_COLUMN_NAMES)}
+        FROM nw_stage s
+        WHERE bad_reason IS NULL
+          AND NOT EXISTS (SELECT 1 FROM events e WHERE e.time BETWEEN ? AND ? AND e.metadata_uid = s.metadata_uid)
+        QUALIFY row_number() OVER (PARTITION BY metadata_uid ORDER BY file, line) = 1""",
+        [tmin, tmax],
+    )
+    stored = store.event_count() - before
+    report.stored += stored
+    report.duplicates += int(total) - int(bad) - stored
+    report.by_source[src.id] += stored
+
+
+def _stage_expr(col: str, src: Source) -> str:
+    if col == "source":
+        return sql_str(src.name)
+    if col == "raw_data":
+        return "j"
+    if col == "ingest_file":
+        return "file"
+    if col == "ingest_line":
+        return "line"
+    if col == "integration_id":
+        return "NULL::VARCHAR"
+    return col
+
+
+def _text_names(store: Store, src: Source, relation: str) -> list[str]:
+    assert src.text is not None
+    if src.text.header_names is None:
+        return list(src.text.names)
+    first = store.fetchone(f"SELECT j FROM {relation} ORDER BY file, line LIMIT 1")
+    names = src.text.header_names(first[0]) if first else None
+    if names:
+        store.execute(
+            f"DELETE FROM {relation} WHERE (file, line) IN (SELECT (file, min(line)) FROM {relation} GROUP BY file)"
+        )
+        return list(names)
+    return list(src.text.names)
+
+
+def known_sources() -> list[str]:
+    return registry.names()
+
+
+__all__ = ["IngestReport", "SourceError", "ingest", "known_sources"]
