@@ -23,6 +23,10 @@ MACROS = r"""
 CREATE OR REPLACE MACRO nw_bigint(x) AS TRY_CAST(TRY_CAST(x AS DOUBLE) AS BIGINT);
 CREATE OR REPLACE MACRO nw_host(u) AS nullif(lower(regexp_extract(trim(u),
     '^(?:[a-zA-Z][a-zA-Z0-9+.-]*://)?(?:[^@/]*@)?(\[[^\]]+\]|[^:/?#\s]+)', 1)), '');
+CREATE OR REPLACE MACRO nw_ip_num(ip) AS (
+  CASE WHEN regexp_full_match(ip, '[0-9]{1,3}(\.[0-9]{1,3}){3}') THEN
+    CAST(split_part(ip, '.', 1) AS HUGEINT) * 16777216 + CAST(split_part(ip, '.', 2) AS HUGEINT) * 65536
+    + CAST(split_part(ip, '.', 3) AS HUGEINT) * 256 + CAST(split_part(ip, '.', 4) AS HUGEINT) END);
 CREATE OR REPLACE MACRO nw_ts_any(s) AS (
   CASE
     WHEN s IS NULL OR s = '' THEN NULL::TIMESTAMP

@@ -1,0 +1,170 @@
+"""Resolving non-human actors to integrations, and recording the ones nobody declared.
+
+The inventory is written to two tables: ``integrations`` (one row per declared or discovered integration)
+and ``identities`` (identity key/value -> integration). Resolution is one set-based UPDATE: each event
+takes the integration of its most specific matching identity (credential, then app id, then role or
+principal, then app name, then actor, then source network). A non-human actor no identity matches becomes a
+*discovered* integration named after what the logs show, with no owner.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+import orjson
+
+from nhiwatch.inventory.model import Inventory
+from nhiwatch.store import Store
+
+INTEGRATIONS_DDL = """CREATE TABLE IF NOT EXISTS integrations (
+    id VARCHAR PRIMARY KEY, name VARCHAR, owner VARCHAR, purpose VARCHAR, kind VARCHAR, vendor VARCHAR,
+    risk_tier VARCHAR, data_sensitivity VARCHAR, partner_managed BOOLEAN, allowed_destinations VARCHAR[],
+    scopes VARCHAR[], schedule JSON, bursty_windows JSON, discovered BOOLEAN, discovered_source VARCHAR,
+    discovered_identity VARCHAR, first_seen TIMESTAMP, last_seen TIMESTAMP)"""
+IDENTITIES_DDL = """CREATE TABLE IF NOT EXISTS identities (
+    integration_id VARCHAR, source VARCHAR, key VARCHAR, value VARCHAR, ip_lo HUGEINT, ip_hi HUGEINT,
+    priority INTEGER)"""
+
+# identity key -> (event column, priority: lower wins)
+KEY_COLUMNS: dict[str, tuple[str, int]] = {
+    "token_id": ("actor_user_credential_uid", 1),
+    "access_key_id": ("actor_user_credential_uid", 1),
+    "client_id": ("actor_app_uid", 2),
+    "app_id": ("actor_app_uid", 2),
+    "installation_id": ("actor_app_uid", 2),
+    "role_arn": ("actor_user_uid", 3),
+    "app_name": ("actor_app_name", 4),
+    "actor": ("actor_user_name", 5),
+}
+EGRESS_SOURCES = ("zeek", "vpcflow", "squid")
+NON_HUMAN = "actor_user_type NOT IN ('user', 'unknown')"
+
+# A source name in the inventory matches events whose source equals it or starts with it
+# ("entra" covers entra sign-ins and audit); "egress" covers every network source.
+SOURCE_MATCH = (
+    "(i.source IS NULL OR e.source = i.source OR starts_with(e.source, i.source || '_') "
+    f"OR (i.source = 'egress' AND e.source IN {EGRESS_SOURCES}) "
+    "OR (i.source = 'microsoft' AND (starts_with(e.source, 'entra') OR e.source = 'graph')) "
+    "OR (i.source = 'aws' AND e.source IN ('cloudtrail', 'vpcflow')))"
+)
+
+
+def ensure_tables(store: Store) -> None:
+    store.ensure(INTEGRATIONS_DDL, IDENTITIES_DDL)
+
+
+def apply_inventory(store: Store, inventory: Inventory) -> None:
+    """Replace the declared integrations and identities with ``inventory`` (discovered ones are kept)."""
+    ensure_tables(store)
+    store.execute("BEGIN TRANSACTION")
+    store.execute("DELETE FROM integrations WHERE NOT discovered")
+    store.execute("DELETE FROM identities")
+    declared = {i.id for i in inventory.integrations}
+    if declared:
+        store.execute("DELETE FROM integrations WHERE discovered AND id IN (SELECT unnest(?::VARCHAR[]))", [list(declared)])
+    rows = [
+        (
+            i.id, i.name, i.owner, i.purpose, i.kind, i.vendor, i.risk_tier, i.data_sensitivity, i.partner_managed,
+            i.allowed_destinations, i.scopes,
+            orjson.dumps(i.schedule.model_dump()).decode() if i.schedule else None,
+            orjson.dumps([w.model_dump() for w in i.bursty_windows]).decode(), False, None, None, None, None,
+        )
+        for i in inventory.integrations
+    ]
+    store.insert_rows("integrations", _INTEGRATION_COLS, rows)
+    idents = []
+    for integ in inventory.integrations:
+        for ident in integ.identities:
+            lo = hi = None
+            if ident.key == "src_ip":
+                net = ipaddress.ip_network(ident.value, strict=False)
+                lo, hi = int(net.network_address), int(net.broadcast_address)
+            prio = KEY_COLUMNS.get(ident.key, ("", 6))[1]
+            idents.append((integ.id, ident.source, ident.key, ident.value, lo, hi, prio))
+    store.insert_rows("identities", ["integration_id", "source", "key", "value", "ip_lo", "ip_hi", "priority"], idents)
+    store.execute("COMMIT")
+
+
+_INTEGRATION_COLS = [
+    "id", "name", "owner", "purpose", "kind", "vendor", "risk_tier", "data_sensitivity", "partner_managed",
+    "allowed_destinations", "scopes", "schedule", "bursty_windows", "discovered", "discovered_source",
+    "discovered_identity", "first_seen", "last_seen",
+]
+
+
+def resolve(store: Store, *, everything: bool = False) -> int:
+    """Set ``integration_id`` on events (only unresolved ones unless ``everything``); returns events resolved."""
+    ensure_tables(store)
+    scope = "true" if everything else "(e.integration_id IS NULL)"
+    if everything:
+        store.execute("UPDATE events SET integration_id = NULL WHERE integration_id IS NOT NULL")
+    parts = [
+        f"""SELECT e.metadata_uid, i.integration_id, i.priority FROM events e JOIN identities i
+            ON i.key = '{key}' AND e.{col} = i.value AND {SOURCE_MATCH} WHERE {scope}"""
+        for key, (col, _) in KEY_COLUMNS.items()
+    ]
+    # A single address joins by equality (a hash join); only CIDR networks need the range join.
+    parts.append(
+        f"""SELECT e.metadata_uid, i.integration_id, i.priority FROM events e JOIN identities i
+            ON i.key = 'src_ip' AND NOT contains(i.value, '/') AND e.src_endpoint_ip = i.value AND {SOURCE_MATCH}
+            WHERE {scope}"""
+    )
+    parts.append(
+        f"""SELECT e.metadata_uid, i.integration_id, i.priority FROM events e JOIN identities i
+            ON i.key = 'src_ip' AND contains(i.value, '/') AND nw_ip_num(e.src_endpoint_ip) BETWEEN i.ip_lo AND i.ip_hi
+               AND {SOURCE_MATCH}
+            WHERE {scope} AND e.src_endpoint_ip IS NOT NULL"""
+    )
+    store.execute(
+        f"""CREATE OR REPLACE TEMP TABLE nw_match AS
+        SELECT metadata_uid, arg_min(integration_id, priority) AS integration_id
+        FROM ({" UNION ALL ".join(parts)}) GROUP BY metadata_uid"""
+    )
+    store.execute(
+        "UPDATE events SET integration_id = m.integration_id FROM nw_match m "
+        "WHERE events.metadata_uid = m.metadata_uid"
+    )
+    matched = int(store.scalar("SELECT count(*) FROM nw_match") or 0)
+    discovered = _discover(store)
+    _touch(store)
+    return matched + discovered
+
+
+DISCOVERED_KEY = f"""CASE
+    WHEN actor_app_uid IS NOT NULL THEN 'app_id:' || actor_app_uid
+    WHEN actor_app_name IS NOT NULL THEN 'app_name:' || actor_app_name
+    WHEN actor_user_type IN ('iam_role', 'service_principal', 'managed_identity') AND actor_user_uid IS NOT NULL
+        THEN 'principal:' || actor_user_uid
+    WHEN actor_user_name IS NOT NULL THEN 'actor:' || actor_user_name
+    WHEN actor_user_credential_uid IS NOT NULL THEN 'token_id:' || actor_user_credential_uid
+END"""
+
+
+def _discover(store: Store) -> int:
+    """Name unresolved non-human actors ``discovered:<source>:<key>:<value>`` and register them."""
+    cond = f"integration_id IS NULL AND ({NON_HUMAN} OR actor_app_uid IS NOT NULL) AND source NOT IN {EGRESS_SOURCES}"
+    store.execute(
+        f"UPDATE events SET integration_id = 'discovered:' || source || ':' || ({DISCOVERED_KEY}) "
+        f"WHERE {cond} AND ({DISCOVERED_KEY}) IS NOT NULL"
+    )
+    store.execute(
+        """INSERT INTO integrations (id, name, kind, risk_tier, data_sensitivity, partner_managed, allowed_destinations,
+               scopes, discovered, discovered_source, discovered_identity)
+        SELECT integration_id, any_value(coalesce(actor_app_name, actor_user_name, split_part(integration_id, ':', 4))),
+               any_value(actor_user_type), 'medium', 'internal', false, []::VARCHAR[], []::VARCHAR[], true,
+               any_value(source), any_value(split_part(integration_id, ':', 3) || '=' ||
+                   array_to_string(list_slice(string_split(integration_id, ':'), 4, 1000), ':'))
+        FROM events WHERE starts_with(integration_id, 'discovered:')
+          AND integration_id NOT IN (SELECT id FROM integrations)
+        GROUP BY integration_id"""
+    )
+    return int(store.scalar("SELECT count(*) FROM events WHERE starts_with(integration_id, 'discovered:')") or 0)
+
+
+def _touch(store: Store) -> None:
+    store.execute(
+        """UPDATE integrations SET first_seen = s.f, last_seen = s.l FROM (
+             SELECT integration_id, min(time) AS f, max(time) AS l FROM events
+             WHERE integration_id IS NOT NULL GROUP BY integration_id) s
+           WHERE integrations.id = s.integration_id"""
+    )
