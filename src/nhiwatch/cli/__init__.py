@@ -1,0 +1,33 @@
+"""The ``nhiwatch`` command line: a thin shell over the library, one module per command group.
+
+Library errors (:class:`~nhiwatch.errors.NhiwatchError`) become a one-line message and exit code 2;
+nothing below the CLI exits the process.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from nhiwatch.cli import common
+
+app = typer.Typer(
+    name="nhiwatch",
+    help="Watch SaaS integrations and other non-human identities; alert when behaviour stops fitting purpose.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Each command module registers its commands on ``app``.
+for _name in ("ingest_cmd", "inventory_cmd", "simulate_cmd", "demo_cmd", "baseline_cmd", "detect_cmd", "serve_cmd"):
+    common.register_module(app, f"nhiwatch.cli.{_name}")
+
+
+def main() -> None:
+    try:
+        app()
+    except common.HandledError as exc:
+        common.console_err.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)

@@ -1,0 +1,71 @@
+"""``nhiwatch inventory validate|list|gaps``: the integration inventory, and what it is missing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from nhiwatch.cli.common import DEFAULT_DB_PATH, DbOption, console, fail, friendly_errors, open_store
+from nhiwatch.inventory import load_inventory
+from nhiwatch.inventory.gaps import gaps as find_gaps
+from nhiwatch.inventory.resolve import ensure_tables
+
+inventory_app = typer.Typer(help="The integration inventory (kept as code).", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(inventory_app, name="inventory")
+
+
+@inventory_app.command("validate")
+def validate(file: Annotated[Path, typer.Argument(help="Inventory YAML.")]) -> None:
+    """Check an inventory file; every problem is reported with its line."""
+    with friendly_errors():
+        inv = load_inventory(file)
+    n_id = sum(len(i.identities) for i in inv.integrations)
+    console.print(f"[green]ok[/green]: {len(inv.integrations)} integrations, {n_id} identities")
+
+
+@inventory_app.command("list")
+def list_(
+    file: Annotated[Path | None, typer.Option("--inventory", help="List this file instead of the store.")] = None,
+    db: DbOption = DEFAULT_DB_PATH,
+) -> None:
+    """Integrations with owner, purpose, risk tier and last activity (declared and discovered)."""
+    if file is not None:
+        with friendly_errors():
+            inv = load_inventory(file)
+        rows = [(i.id, i.name, i.owner or "—", i.kind, i.risk_tier, i.purpose or "—", "", "declared")
+                for i in inv.integrations]
+    else:
+        if not db.exists():
+            raise fail(f"no store at {db}: pass --inventory FILE or ingest first")
+        with open_store(db) as store:
+            ensure_tables(store)
+            rows = [tuple("—" if v is None else str(v) for v in r) for r in store.fetchall(
+                """SELECT id, name, owner, kind, risk_tier, purpose, strftime(last_seen, '%Y-%m-%d %H:%M'),
+                          CASE WHEN discovered THEN 'discovered' ELSE 'declared' END
+                   FROM integrations ORDER BY discovered, id""")]
+    t = Table("id", "name", "owner", "kind", "tier", "purpose", "last seen", "origin")
+    for r in rows:
+        t.add_row(*[str(x) for x in r])
+    console.print(t)
+
+
+@inventory_app.command("gaps")
+def gaps(db: DbOption = DEFAULT_DB_PATH) -> None:
+    """Discovered integrations (seen in logs, in no inventory) and declared ones with no owner or purpose."""
+    if not db.exists():
+        raise fail(f"no store at {db}: ingest logs first")
+    with open_store(db) as store:
+        found = find_gaps(store)
+    if not found:
+        console.print("[green]no gaps[/green]: every non-human actor seen is declared, owned and explained")
+        return
+    t = Table("integration", "gap", "seen as", "events", "last seen")
+    for g in found:
+        t.add_row(g.integration_id, g.gap, g.identity, f"{g.events:,}", g.last_seen)
+    console.print(t)
