@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from nhiwatch.sources.base import Accessor, FieldsFn, Sample, Source
+from nhiwatch.sources.base import Accessor, Sample, Source
 from nhiwatch.sources.sql import bigint, case, coalesce, host_of, lit, status_from_http, when
 
 # conn_state values (Zeek base/protocols/conn/main.zeek): no connection was made, or one was.
