@@ -1,0 +1,1 @@
+"""Amazon Web Services log streams."""
