@@ -1,0 +1,1 @@
+"""Okta log sources."""
