@@ -64,12 +64,12 @@ class ColumnAccessor:
         self.names = list(names)
         self.positional = positional
 
-    def __call__(self, name: str) -> str:
-        if name not in self.names:
+    def __call__(self, path: str) -> str:  # named as in the Accessor protocol, so mypy matches them
+        if path not in self.names:
             return NULL_S
         if self.positional:
-            return f"v[{self.names.index(name) + 1}]"
-        return '"' + name.replace('"', '""') + '"'
+            return f"v[{self.names.index(path) + 1}]"
+        return '"' + path.replace('"', '""') + '"'
 
     def json(self, path: str) -> str:
         raise TypeError("json() is only available for JSON layouts")
