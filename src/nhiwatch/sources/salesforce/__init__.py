@@ -1,0 +1,1 @@
+"""Salesforce: EventLogFile CSVs, Real-Time Event Monitoring objects and the Setup Audit Trail."""

@@ -1,0 +1,97 @@
+"""SQL helpers shared by the Salesforce streams: IP-only columns, user agents and US-locale dates.
+
+Salesforce writes ``Salesforce.com IP`` where an address is internal, API logs carry a numeric
+``USER_AGENT`` code, and the Setup Audit Trail download prints dates in the exporting user's locale
+and time zone (``4/27/2025, 10:14:03 AM PDT``). These helpers turn each into something the normalized
+columns can hold, in SQL, so no Python runs per event.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from nhiwatch.sources.sql import NULL_S
+
+# Time zone abbreviations Salesforce prints in en_US dates, as minutes east of UTC.
+TZ_OFFSETS: Final[dict[str, int]] = {
+    "UTC": 0,
+    "GMT": 0,
+    "Z": 0,
+    "WET": 0,
+    "BST": 60,
+    "IST": 330,
+    "CET": 60,
+    "CEST": 120,
+    "EET": 120,
+    "EEST": 180,
+    "MSK": 180,
+    "GST": 240,
+    "SGT": 480,
+    "HKT": 480,
+    "JST": 540,
+    "KST": 540,
+    "AEST": 600,
+    "AEDT": 660,
+    "ACST": 570,
+    "AWST": 480,
+    "NZST": 720,
+    "NZDT": 780,
+    "AST": -240,
+    "ADT": -180,
+    "EST": -300,
+    "EDT": -240,
+    "CST": -360,
+    "CDT": -300,
+    "MST": -420,
+    "MDT": -360,
+    "PST": -480,
+    "PDT": -420,
+    "AKST": -540,
+    "AKDT": -480,
+    "HST": -600,
+}
+
+US_DATE = (
+    r"^\s*([0-9]{1,2}/[0-9]{1,2}/[0-9]{4}),?\s+([0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)\s*([AaPp][Mm])?"
+    r"\s*([A-Za-z]{1,5})?\s*$"
+)
+IP_RE = r"[0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+"
+US_FORMATS = "['%m/%d/%Y %I:%M:%S %p', '%m/%d/%Y %I:%M %p', '%m/%d/%Y %H:%M:%S', '%m/%d/%Y %H:%M']"
+
+
+def us_datetime(expr: str) -> str:
+    """``4/27/2025, 10:14:03 AM PDT`` -> ``2025-04-27T17:14:03Z`` (SQL); other text is passed through.
+
+    The zone abbreviation decides the offset; a date whose zone is not in :data:`TZ_OFFSETS` is left
+    as it was, so the engine quarantines it as unparseable instead of guessing. No zone means UTC.
+    """
+    part = lambda i: f"regexp_extract({expr}, '{US_DATE}', {i})"  # noqa: E731
+    zone = f"upper(nullif({part(4)}, ''))"
+    offset = "(CASE " + " ".join(f"WHEN {zone} = '{k}' THEN {v}" for k, v in TZ_OFFSETS.items())
+    offset += f" WHEN {zone} IS NULL THEN 0 END)"
+    text = f"{part(1)} || ' ' || {part(2)} || coalesce(' ' || nullif({part(3)}, ''), '')"
+    local = f"try_strptime({text}, {US_FORMATS})"
+    utc = f"strftime({local} - to_minutes(CAST({offset} AS BIGINT)), '%Y-%m-%dT%H:%M:%SZ')"
+    return f"coalesce(CASE WHEN regexp_matches({expr}, '{US_DATE}') THEN {utc} END, {expr})"
+
+
+def ip_only(*exprs: str) -> str:
+    """The first value that looks like an IPv4/IPv6 address (``Salesforce.com IP`` and blanks skipped)."""
+    whens = " ".join(f"WHEN regexp_full_match(trim({e}), '{IP_RE}') THEN trim({e})" for e in exprs)
+    return f"(CASE {whens} ELSE {NULL_S} END)"
+
+
+def user_agent(*exprs: str) -> str:
+    """The first non-blank user agent that is not a bare numeric code (API logs use codes)."""
+    whens = " ".join(
+        f"WHEN nullif(trim({e}), '') IS NOT NULL AND NOT regexp_full_match(trim({e}), '[0-9]+') THEN {e}"
+        for e in exprs
+    )
+    return f"(CASE {whens} ELSE {NULL_S} END)"
+
+
+def blank_to_null(expr: str, *placeholders: str) -> str:
+    """NULL for blanks and for Salesforce placeholders such as ``N/A`` or ``Unknown``."""
+    values = ", ".join(f"'{p}'" for p in placeholders)
+    cond = f"nullif(trim({expr}), '') IS NULL" + (f" OR trim({expr}) IN ({values})" if placeholders else "")
+    return f"(CASE WHEN {cond} THEN {NULL_S} ELSE {expr} END)"
