@@ -1,0 +1,1 @@
+"""Squid proxy: the native access.log."""
