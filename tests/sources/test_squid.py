@@ -96,3 +96,9 @@ def test_access_log_round_trip(
             assert row["traffic_bytes_out"] == size
             failed = code == "TCP_DENIED" or http >= 400
             assert row["status"] == ("Failure" if failed else "Success")
+
+
+def test_tabs_and_crlf_around_a_line_are_whitespace(store: Store, tmp_path: Path) -> None:
+    line = ACCESS.read_text().splitlines()[0]
+    report = ingest_text(store, tmp_path, "access.log", f"\t{line}\r\n  {line.replace('215', '216')}\t\r\n")
+    assert report.stored == 2 and report.quarantined == 0

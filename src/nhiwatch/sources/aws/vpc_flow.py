@@ -83,12 +83,14 @@ _V2_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\S+\s+)?\d+ (\d{12}|unknown|-) (eni-[0
 
 
 def _split(line: str) -> str:
-    return f"regexp_split_to_array(regexp_replace(trim({line}), '{_CW_PREFIX}', ''), '\\s+')"
+    # trim() strips spaces only; tabs and a stray CR around the record are whitespace too.
+    stripped = f"regexp_replace({line}, '^\\s+|\\s+$', '', 'g')"
+    return f"regexp_split_to_array(regexp_replace({stripped}, '{_CW_PREFIX}', ''), '\\s+')"
 
 
 def _header(line: str) -> tuple[str, ...] | None:
     """Field names when ``line`` is a header (every word a flow log field), else None."""
-    names = tuple(w.replace("_", "-") for w in line.split())
+    names = tuple(w.replace("_", "-") for w in line.lstrip("\ufeff").split())
     if "start" not in names or len(ALL_FIELDS.intersection(names)) < 3:
         return None
     # Fields AWS adds later are kept by name (and simply not mapped) instead of failing the file.

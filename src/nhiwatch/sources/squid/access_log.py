@@ -42,7 +42,8 @@ _LINE = re.compile(
 
 
 def _split(line: str) -> str:
-    return f"regexp_split_to_array(trim({line}), '\\s+')"
+    # trim() strips spaces only; tabs and a stray CR around the line are whitespace too.
+    return f"regexp_split_to_array(regexp_replace({line}, '^\\s+|\\s+$', '', 'g'), '\\s+')"
 
 
 def _valid(v: str) -> str:
