@@ -1,0 +1,1 @@
+"""Slack: Enterprise Grid audit logs."""
