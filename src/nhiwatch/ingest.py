@@ -273,6 +273,7 @@ def _python_records(path: Path, src: Source) -> tuple[list[tuple[int, str]], lis
     """Records of a JSON document or a damaged file, parsed in Python: (line, json) and (line, reason, raw)."""
     bad: list[tuple[int, str, str]] = []
     data = path.read_bytes()
+    reason = ""
     if data[:2] == b"\x1f\x8b":
         data, reason = _gunzip_all(path)
         if reason:
@@ -283,6 +284,15 @@ def _python_records(path: Path, src: Source) -> tuple[list[tuple[int, str]], lis
         docs: list[tuple[int, Any]] = [(1, doc)]
     except orjson.JSONDecodeError:
         docs = []
+        partial = _partial_document(F.gunzip_prefix(path) if reason else data, src)
+        if partial is not None:
+            records, why = partial
+            if reason:  # one reason for one damage
+                bad.pop()
+                why = "truncated or corrupt gzip, " + why
+            bad.append((0, why, ""))
+            docs.append((1, records))
+            data = b""
         for n, raw in F.iter_lines(data):
             if not raw.strip():
                 continue
@@ -306,6 +316,25 @@ def _python_records(path: Path, src: Source) -> tuple[list[tuple[int, str]], lis
             for item in src.expand(rec) if src.expand else [rec]:
                 good.append((line, orjson.dumps(item).decode()))
     return good, bad
+
+
+def _partial_document(data: bytes, src: Source) -> tuple[list[Any], str] | None:
+    """A cut-off JSON document (one long line, or pretty-printed) keeps its complete records."""
+    first = data.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
+    try:
+        orjson.loads(first)
+        return None  # JSON lines: read line by line
+    except orjson.JSONDecodeError:
+        pass
+    found = F.salvage_document(data, _containers(src))
+    if found is None:
+        return None
+    records, dropped = found
+    return records, f"cut-off JSON document: {len(records)} complete records kept, {dropped} characters dropped"
+
+
+def _containers(src: Source) -> set[str]:
+    return {p.split(".")[1].split("[")[0].strip('"') for p in src.record_paths}
 
 
 def _gunzip_all(path: Path) -> tuple[bytes, str]:

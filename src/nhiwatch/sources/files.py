@@ -8,9 +8,12 @@ can be salvaged rather than failing a whole batch.
 from __future__ import annotations
 
 import gzip
+import json
+import re
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -84,6 +87,40 @@ def salvage_gzip(path: Path) -> tuple[bytes, str]:
     data = _gunzip_prefix(path, None)
     cut = data.rfind(b"\n") + 1
     return data[:cut], f"truncated or corrupt gzip: {len(data)} bytes decompressed, the incomplete last line dropped"
+
+
+def gunzip_prefix(path: Path) -> bytes:
+    """Everything a (possibly damaged) gzip file decompresses to, the cut-off end included."""
+    return _gunzip_prefix(path, None)
+
+
+_DOC_START = re.compile(r'\s*(?:\[|\{\s*"([^"\\]+)"\s*:\s*\[)')
+
+
+def salvage_document(data: bytes, containers: Iterable[str]) -> tuple[list[Any], int] | None:
+    """The complete records at the start of a cut-off JSON array (``[{...}, {...``) or record document
+    (``{"Records": [{...}, {...``), and how many characters after them were dropped.
+
+    None when ``data`` does not start like such a document (JSON lines, or another container key).
+    """
+    text = data.decode("utf-8", errors="replace").lstrip("\ufeff")
+    m = _DOC_START.match(text)
+    if m is None or (m.group(1) is not None and m.group(1) not in set(containers)):
+        return None
+    decoder = json.JSONDecoder()
+    records: list[Any] = []
+    pos = m.end()
+    while True:
+        while pos < len(text) and text[pos] in " \t\r\n,":
+            pos += 1
+        if pos >= len(text) or text[pos] == "]":
+            break
+        try:
+            record, pos = decoder.raw_decode(text, pos)
+        except ValueError:
+            break
+        records.append(record)
+    return records, len(text) - pos
 
 
 def sample(path: Path) -> Sample:
