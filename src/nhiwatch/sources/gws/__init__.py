@@ -1,0 +1,1 @@
+"""Google Workspace log sources."""
