@@ -202,8 +202,9 @@ def _rejects(store: Store, header_lines: int) -> list[tuple[str, int, str, str]]
     if not store.table_exists("nw_rej"):
         return []
     rows = store.fetchall(
-        """SELECT s.file_path, e.line, e.error_type, e.error_message, e.csv_line
-           FROM nw_rej e JOIN nw_rejscan s USING (scan_id, file_id) ORDER BY s.file_path, e.line"""
+        # DuckDB logs a short CSV row once per missing column: one reject per line is kept.
+        """SELECT DISTINCT ON (s.file_path, e.line) s.file_path, e.line, e.error_type, e.error_message, e.csv_line
+           FROM nw_rej e JOIN nw_rejscan s USING (scan_id, file_id) ORDER BY s.file_path, e.line, e.column_idx"""
     )
     out = []
     for file, line, etype, message, raw in rows:
@@ -446,7 +447,7 @@ def _map_and_store(
         )
         report.quarantined += len(rejects)
         report.read += sum(1 for r in rejects if r[1])
-    store.execute(f"DELETE FROM {relation} WHERE j IS NULL OR trim(j) = ''")
+    store.execute(f"DELETE FROM {relation} WHERE j IS NULL OR trim(j, ' \t\r\n') = ''")
     if src.layout == "json":
         store.execute(
             f"""INSERT INTO nw_q (ingest_file, ingest_line, source, reason, raw_data)

@@ -1,0 +1,36 @@
+"""``nhiwatch demo``: simulate → ingest → detect → a summary on screen and a report file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from nhiwatch.cli.common import DEFAULT_DB_PATH, DbOption, console, friendly_errors
+from nhiwatch.demo import run_demo
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
+
+
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the simulated logs and the report.")] = Path("demo-out"),
+    integrations: Annotated[int, typer.Option(min=5, help="Integrations to simulate.")] = 150,
+    days: Annotated[int, typer.Option(min=14, help="Days to simulate.")] = 60,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    db: DbOption = DEFAULT_DB_PATH,
+) -> None:
+    """Run the whole pipeline on a simulated company and print what it found."""
+    with friendly_errors():
+        result = run_demo(out, db, integrations=integrations, days=days, seed=seed, say=console.print)
+    t = Table("severity", "risk", "integration", "title", title="top alerts")
+    for a in sorted(result.alerts, key=lambda a: -float(a.get("risk_score", 0)))[:15]:
+        t.add_row(str(a.get("severity")), str(a.get("risk_score")), str(a.get("integration_id")), str(a.get("title")))
+    console.print(t)
+    if result.evaluation:
+        console.print(result.evaluation)
+    console.print(f"report: {result.report}")
+    console.print(f"next: [bold]nhiwatch serve --db {db}[/bold] to triage these alerts in a browser")
