@@ -1,0 +1,103 @@
+"""Ingest benchmark: 1M simulated events of mixed sources -> events/s and peak RSS, against DuckDB's own scan.
+
+Run: ``.venv/bin/python benchmarks/ingest_bench.py [--events 1000000] [--keep DIR]``. It simulates a company
+large enough for the requested number of events (once, cached in the work folder), then in fresh child
+processes measures (1) the floor: DuckDB counting the records of the same files with its own readers, and
+(2) ``nhiwatch ingest`` of the same files into a new store. Figures are printed as a Markdown table row for
+``docs/benchmarks.md``; the ratio to the floor is what to compare across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+FLOOR = r"""
+import duckdb, sys, time, json
+from pathlib import Path
+root = Path(sys.argv[1])
+files = [p for p in root.rglob('*') if p.is_file()]
+con = duckdb.connect()
+t = time.perf_counter()
+n = 0
+lines = [str(p) for p in files if not p.name.endswith(('.csv', '.csv.gz')) and 'cloudtrail' not in str(p)
+         and 'gws' not in str(p)]
+docs = [str(p) for p in files if 'cloudtrail' in str(p) or 'gws' in str(p)]
+csvs = [str(p) for p in files if p.name.endswith(('.csv', '.csv.gz'))]
+if lines:
+    n += con.execute("SELECT count(*) FROM read_csv(?, columns={'j':'VARCHAR'}, header=false, delim='\x01', "
+                     "quote='', escape='', auto_detect=false)", [lines]).fetchall()[0][0]
+for p in docs:
+    n += con.execute("SELECT sum(coalesce(json_array_length(json->'$.Records'), json_array_length(json->'$.items'), 1))"
+                     " FROM read_json_objects(?, format='auto')", [p]).fetchall()[0][0] or 0
+for p in csvs:
+    n += con.execute("SELECT count(*) FROM read_csv(?, header=true, all_varchar=true)", [p]).fetchall()[0][0]
+print(json.dumps({"rows": int(n), "seconds": time.perf_counter() - t}))
+"""
+
+INGEST = r"""
+import json, sys, time, resource
+from nhiwatch.store import Store
+from nhiwatch.pipeline import ingest_all
+root, db = sys.argv[1], sys.argv[2]
+with Store(db) as store:
+    t = time.perf_counter()
+    out = ingest_all(store, [root + '/logs'], inventory=root + '/inventory.yaml', tickets=root + '/tickets.csv')
+    secs = time.perf_counter() - t
+r = out.report
+print(json.dumps({"read": r.read, "stored": r.stored, "quarantined": r.quarantined, "seconds": secs,
+                  "ingest_only_seconds": r.seconds,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def child(code: str, *args: str) -> dict[str, float]:
+    out = subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def machine() -> str:
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")), platform.processor())
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores, {mem:.0f} GiB, {cpu}, Python {platform.python_version()}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--work", type=Path, default=Path("bench-out/ingest"))
+    args = ap.parse_args()
+    from nhiwatch.simulate import simulate
+
+    data = args.work / f"sim-{args.events}"
+    if not (data / "summary.json").exists():
+        # The simulator writes roughly 170 events per integration-day at its defaults; size the company to fit.
+        days = 60
+        integrations = max(20, round(args.events / (days * 170)))
+        t = time.perf_counter()
+        simulate(data, integrations=integrations, days=days, seed=11)
+        print(f"simulated {integrations} integrations x {days} days in {time.perf_counter() - t:.1f} s", flush=True)
+    db = args.work / "bench.duckdb"
+    for p in (db, db.with_name(db.name + ".wal")):
+        p.unlink(missing_ok=True)
+    floor = child(FLOOR, str(data / "logs"))
+    got = child(INGEST, str(data), str(db))
+    eps = got["read"] / got["seconds"]
+    ratio = got["seconds"] / floor["seconds"]
+    print(json.dumps({"floor": floor, "ingest": got}, indent=2))
+    print("\n| date | machine | events | nhiwatch ingest s | events/s | peak RSS MB | DuckDB scan s (floor) | ratio |")
+    print(f"| {time.strftime('%Y-%m-%d')} | {machine()} | {got['read']:,} | {got['seconds']:.1f} | {eps:,.0f} | "
+          f"{got['peak_rss_mb']:,.0f} | {floor['seconds']:.1f} | {ratio:.1f}× |")
+    print(f"(own RSS of the driver: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()
