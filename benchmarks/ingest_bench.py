@@ -64,8 +64,14 @@ def child(code: str, *args: str) -> dict[str, float]:
 
 
 def machine() -> str:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.processor(),
+    )
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{os.cpu_count()} cores, {mem:.0f} GiB, {cpu}, Python {platform.python_version()}"
 
@@ -84,7 +90,10 @@ def main() -> None:
         integrations = max(20, round(args.events / (days * 170)))
         t = time.perf_counter()
         simulate(data, integrations=integrations, days=days, seed=11)
-        print(f"simulated {integrations} integrations x {days} days in {time.perf_counter() - t:.1f} s", flush=True)
+        print(
+            f"simulated {integrations} integrations x {days} days in {time.perf_counter() - t:.1f} s",
+            flush=True,
+        )
     db = args.work / "bench.duckdb"
     for p in (db, db.with_name(db.name + ".wal")):
         p.unlink(missing_ok=True)
@@ -93,9 +102,13 @@ def main() -> None:
     eps = got["read"] / got["seconds"]
     ratio = got["seconds"] / floor["seconds"]
     print(json.dumps({"floor": floor, "ingest": got}, indent=2))
-    print("\n| date | machine | events | nhiwatch ingest s | events/s | peak RSS MB | DuckDB scan s (floor) | ratio |")
-    print(f"| {time.strftime('%Y-%m-%d')} | {machine()} | {got['read']:,} | {got['seconds']:.1f} | {eps:,.0f} | "
-          f"{got['peak_rss_mb']:,.0f} | {floor['seconds']:.1f} | {ratio:.1f}× |")
+    print(
+        "\n| date | machine | events | nhiwatch ingest s | events/s | peak RSS MB | DuckDB scan s (floor) | ratio |"
+    )
+    print(
+        f"| {time.strftime('%Y-%m-%d')} | {machine()} | {got['read']:,} | {got['seconds']:.1f} | {eps:,.0f} | "
+        f"{got['peak_rss_mb']:,.0f} | {floor['seconds']:.1f} | {ratio:.1f}× |"
+    )
     print(f"(own RSS of the driver: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
 
 

@@ -40,7 +40,9 @@ def test_truncated_gzip_keeps_complete_records(store: Store, tmp_path: Path) -> 
 
 
 def test_invalid_utf8_line_is_quarantined_with_its_line(store: Store, tmp_path: Path) -> None:
-    body = (gh(1) + "\n").encode() + b'{"action": "git.clone", "actor": "\xff\xfe"}\n' + (gh(3) + "\n").encode()
+    body = (
+        (gh(1) + "\n").encode() + b'{"action": "git.clone", "actor": "\xff\xfe"}\n' + (gh(3) + "\n").encode()
+    )
     report = ingest(store, [write(tmp_path, "a.jsonl", body)])
     assert report.stored == 2
     q = quarantine(store)
@@ -70,8 +72,14 @@ def test_missing_and_unparseable_timestamps(store: Store, tmp_path: Path) -> Non
 
 
 def test_timestamps_in_other_formats_and_zones_become_utc(store: Store, tmp_path: Path) -> None:
-    shapes = ["2025-08-17T13:11:23+02:00", "2025-08-17T07:11:23-04:00", "1755429083", "1755429083000",
-              "2025-08-17 11:11:23", "Sun, 17 Aug 2025 11:11:23 +0000"]
+    shapes = [
+        "2025-08-17T13:11:23+02:00",
+        "2025-08-17T07:11:23-04:00",
+        "1755429083",
+        "1755429083000",
+        "2025-08-17 11:11:23",
+        "Sun, 17 Aug 2025 11:11:23 +0000",
+    ]
     body = "\n".join(gh(i, **{"@timestamp": s, "_document_id": f"t{i}"}) for i, s in enumerate(shapes)) + "\n"
     ingest_text(store, tmp_path, "a.jsonl", body)
     times = {str(r["time"]) for r in events(store)}

@@ -15,15 +15,24 @@ from nhiwatch.store import Store
 texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
 records = st.fixed_dictionaries(
     {
-        "action": st.sampled_from(["git.clone", "api.request", "repo.create", "hook.create", "org.add_member"]),
+        "action": st.sampled_from(
+            ["git.clone", "api.request", "repo.create", "hook.create", "org.add_member"]
+        ),
         "@timestamp": st.one_of(st.integers(0, 4_102_444_800_000), texts),
         "_document_id": texts,
         "actor": texts,
         "org": texts,
     },
-    optional={"repo": texts, "token_scopes": texts, "status_code": st.integers(100, 599), "request_method": texts},
+    optional={
+        "repo": texts,
+        "token_scopes": texts,
+        "status_code": st.integers(100, 599),
+        "request_method": texts,
+    },
 )
-lines = st.one_of(records.map(json.dumps), st.binary(max_size=60).filter(lambda b: b"\n" not in b and b"\r" not in b))
+lines = st.one_of(
+    records.map(json.dumps), st.binary(max_size=60).filter(lambda b: b"\n" not in b and b"\r" not in b)
+)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -38,7 +38,9 @@ def prepare_store(db: Path) -> None:
     with Store(db) as store:
         is_demo = store.table_exists(MARKER)
     if not is_demo:
-        raise ConfigError(f"{db} exists and is not a demo store; pass --db with another path or remove it yourself")
+        raise ConfigError(
+            f"{db} exists and is not a demo store; pass --db with another path or remove it yourself"
+        )
     db.unlink()
     wal = db.with_name(db.name + ".wal")
     if wal.exists():
@@ -46,7 +48,13 @@ def prepare_store(db: Path) -> None:
 
 
 def run_demo(
-    out: Path, db: Path, *, integrations: int, days: int, seed: int, say: Callable[[str], None] = lambda _: None
+    out: Path,
+    db: Path,
+    *,
+    integrations: int,
+    days: int,
+    seed: int,
+    say: Callable[[str], None] = lambda _: None,
 ) -> DemoResult:
     from nhiwatch.simulate import simulate
 
@@ -59,10 +67,14 @@ def run_demo(
     with Store(db) as store:
         store.execute(f"CREATE TABLE {MARKER} (created TIMESTAMP DEFAULT current_timestamp)")
         t = time.perf_counter()
-        outcome = ingest_all(store, [out / "logs"], inventory=out / "inventory.yaml", tickets=out / "tickets.csv")
+        outcome = ingest_all(
+            store, [out / "logs"], inventory=out / "inventory.yaml", tickets=out / "tickets.csv"
+        )
         timings["ingest"] = time.perf_counter() - t
         r = outcome.report
-        say(f"ingested {r.stored:,} events ({r.read / max(r.seconds, 1e-9):,.0f} events/s), {r.quarantined} quarantined")
+        say(
+            f"ingested {r.stored:,} events ({r.read / max(r.seconds, 1e-9):,.0f} events/s), {r.quarantined} quarantined"
+        )
         result = DemoResult(out=out, db=db, ingest=outcome, timings=timings)
         _detect(store, out, result, say)
     result.report = write_report(result)

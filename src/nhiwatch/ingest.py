@@ -94,7 +94,7 @@ def ingest(
         if plan is not None:
             plans.append(plan)
     store.execute("DROP TABLE IF EXISTS nw_stage")
-    for key, group in itertools.groupby(sorted(plans, key=lambda p: p.group_key), key=lambda p: p.group_key):
+    for _key, group in itertools.groupby(sorted(plans, key=lambda p: p.group_key), key=lambda p: p.group_key):
         batch = list(group)
         _ingest_group(store, batch, report)
         _flush_quarantine(store)
@@ -217,7 +217,9 @@ def _rejects(store: Store, header_lines: int) -> list[tuple[str, int, str, str]]
 def _fix_line_numbers(store: Store, rejects: list[tuple[str, int, str, str]], header_lines: int) -> None:
     """Turn the k-th row read into its line number, counting the lines DuckDB rejected before it."""
     if not rejects:
-        store.execute(f"ALTER TABLE nw_lines RENAME COLUMN k TO line; UPDATE nw_lines SET line = line + {header_lines}")
+        store.execute(
+            f"ALTER TABLE nw_lines RENAME COLUMN k TO line; UPDATE nw_lines SET line = line + {header_lines}"
+        )
         return
     thresholds: list[tuple[str, int]] = []
     for file, group in itertools.groupby(rejects, key=lambda r: r[0]):
@@ -233,7 +235,9 @@ def _fix_line_numbers(store: Store, rejects: list[tuple[str, int, str, str]], he
     )
 
 
-def _csv_relation(store: Store, path: Path, src: Source) -> tuple[str, list[str], list[tuple[str, int, str, str]]]:
+def _csv_relation(
+    store: Store, path: Path, src: Source
+) -> tuple[str, list[str], list[tuple[str, int, str, str]]]:
     store.execute("DROP TABLE IF EXISTS nw_rej; DROP TABLE IF EXISTS nw_rejscan")
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE nw_csv AS
@@ -312,7 +316,13 @@ def _python_records(path: Path, src: Source) -> tuple[list[tuple[int, str]], lis
             index += 1
             line = n if len(docs) > 1 or n > 1 else index
             if not isinstance(rec, dict):
-                bad.append((line, f"JSON of the wrong shape: expected an object, got {type(rec).__name__}", str(rec)[:1000]))
+                bad.append(
+                    (
+                        line,
+                        f"JSON of the wrong shape: expected an object, got {type(rec).__name__}",
+                        str(rec)[:1000],
+                    )
+                )
                 continue
             for item in src.expand(rec) if src.expand else [rec]:
                 good.append((line, orjson.dumps(item).decode()))
@@ -331,7 +341,10 @@ def _partial_document(data: bytes, src: Source) -> tuple[list[Any], str] | None:
     if found is None:
         return None
     records, dropped = found
-    return records, f"cut-off JSON document: {len(records)} complete records kept, {dropped} characters dropped"
+    return (
+        records,
+        f"cut-off JSON document: {len(records)} complete records kept, {dropped} characters dropped",
+    )
 
 
 def _containers(src: Source) -> set[str]:
@@ -386,7 +399,9 @@ def _ingest_group(store: Store, plans: list[_Plan], report: IngestReport) -> Non
         if F.is_gzip(plan.path) and not F.gzip_intact(plan.path):
             _python_group(store, [_Plan(plan.path, src, "python", plan.group_key)], report)
             return
-        _quarantine_file(store, plan.path, src.id, f"could not be read as {src.title}: {str(exc).splitlines()[0]}", report)
+        _quarantine_file(
+            store, plan.path, src.id, f"could not be read as {src.title}: {str(exc).splitlines()[0]}", report
+        )
 
 
 def _restore(report: IngestReport, snapshot: dict[str, Any]) -> None:
@@ -457,7 +472,9 @@ def _map_and_store(
                    left(j, 65536)
             FROM {relation} WHERE NOT json_valid(j) OR json_type(j) <> 'OBJECT'"""
         )
-        bad_json = store.scalar("SELECT count(*) FROM " + relation + " WHERE NOT json_valid(j) OR json_type(j) <> 'OBJECT'")
+        bad_json = store.scalar(
+            "SELECT count(*) FROM " + relation + " WHERE NOT json_valid(j) OR json_type(j) <> 'OBJECT'"
+        )
         report.quarantined += int(bad_json or 0)
         report.read += int(bad_json or 0)
         store.execute(f"DELETE FROM {relation} WHERE NOT json_valid(j) OR json_type(j) <> 'OBJECT'")
@@ -479,15 +496,15 @@ def _map_and_store(
             SELECT file, line, {sql_str(src.id)}, {sql_str(src.text.invalid_reason)}, left(j, 65536)
             FROM nw_split WHERE NOT coalesce({valid}, false)"""
         )
-        bad_lines = int(store.scalar(f"SELECT count(*) FROM nw_split WHERE NOT coalesce({valid}, false)") or 0)
+        bad_lines = int(
+            store.scalar(f"SELECT count(*) FROM nw_split WHERE NOT coalesce({valid}, false)") or 0
+        )
         report.quarantined += bad_lines
         report.read += bad_lines
         store.execute(f"DELETE FROM nw_split WHERE NOT coalesce({valid}, false)")
         mapped_from = "nw_split"
     select = compile_mapping(src, accessor, mapped_from)
-    uid = (
-        f"{sql_str(src.name + ':')} || coalesce(nullif(vendor_uid, ''), md5(j))"
-    )
+    uid = f"{sql_str(src.name + ':')} || coalesce(nullif(vendor_uid, ''), md5(j))"
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE nw_stage AS
         SELECT *, {uid} AS metadata_uid,

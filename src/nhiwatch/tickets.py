@@ -39,7 +39,9 @@ def _time(value: Any, where: str, field: str) -> datetime:
     except ValueError:
         raise ConfigError(f"{where}: {field} {text!r} is not an ISO 8601 time") from None
     if t.tzinfo is None:
-        raise ConfigError(f"{where}: {field} {text!r} has no UTC offset (write e.g. 2025-08-31T18:00:00-04:00)")
+        raise ConfigError(
+            f"{where}: {field} {text!r} has no UTC offset (write e.g. 2025-08-31T18:00:00-04:00)"
+        )
     return t.astimezone(UTC).replace(tzinfo=None)
 
 
@@ -85,7 +87,9 @@ def load_tickets(path: str | Path) -> list[Ticket]:
         if end < start:
             raise ConfigError(f"{where}: end is before start")
         integ = str(r.get("integration") or "").strip() or None
-        out.append(Ticket(tid, start, end, integ, str(r.get("summary") or ""), str(r.get("kind") or "change")))
+        out.append(
+            Ticket(tid, start, end, integ, str(r.get("summary") or ""), str(r.get("kind") or "change"))
+        )
     return out
 
 

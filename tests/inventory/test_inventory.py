@@ -55,8 +55,14 @@ def test_valid_inventory_loads(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("mutation", "expected"),
     [
-        (lambda t: t.replace("    owner: revops", "    ownr: revops"), ":4: integrations.0.ownr: unknown key"),
-        (lambda t: t.replace("id: release-pat", "id: drift-salesforce"), "duplicate integration id 'drift-salesforce'"),
+        (
+            lambda t: t.replace("    owner: revops", "    ownr: revops"),
+            ":4: integrations.0.ownr: unknown key",
+        ),
+        (
+            lambda t: t.replace("id: release-pat", "id: drift-salesforce"),
+            "duplicate integration id 'drift-salesforce'",
+        ),
         (lambda t: t.replace("kind: pat", "kind: patt"), ":21: integrations.1.kind"),
         (lambda t: t.replace("America/New_York", "America/Gotham"), "unknown time zone 'America/Gotham'"),
         (lambda t: t.replace('"07:00-19:00"', '"7am-7pm"'), "hours must look like 07:00-19:00"),
@@ -64,7 +70,9 @@ def test_valid_inventory_loads(tmp_path: Path) -> None:
         (lambda t: t.replace("integrations:\n", "integrations:\n  - [oops\n"), "not valid YAML"),
     ],
 )
-def test_invalid_inventories_name_file_line_and_problem(tmp_path: Path, mutation: object, expected: str) -> None:
+def test_invalid_inventories_name_file_line_and_problem(
+    tmp_path: Path, mutation: object, expected: str
+) -> None:
     path = write(tmp_path, "inv.yaml", mutation(INVENTORY))  # type: ignore[operator]
     with pytest.raises(ConfigError) as err:
         load_inventory(path)
@@ -84,15 +92,40 @@ def _gh(doc: str, **fields: object) -> str:
 
 
 def test_resolution_declared_discovered_and_gaps(store: Store, tmp_path: Path) -> None:
-    logs = "\n".join([
-        _gh("a", action="api.request", actor="drift[bot]", actor_is_bot=True, installation_id=55501,
-            integration="drift", request_method="GET", route="/repos"),
-        _gh("b", action="git.clone", actor="release-bot", token_id=999, repo="acme/x",
-            programmatic_access_type="Personal access token (classic)"),
-        _gh("c", action="git.clone", actor="shadow-bot", token_id=1234, repo="acme/y",
-            programmatic_access_type="Fine-grained personal access token"),
-        _gh("d", action="repo.create", actor="alice", repo="acme/z"),
-    ]) + "\n"
+    logs = (
+        "\n".join(
+            [
+                _gh(
+                    "a",
+                    action="api.request",
+                    actor="drift[bot]",
+                    actor_is_bot=True,
+                    installation_id=55501,
+                    integration="drift",
+                    request_method="GET",
+                    route="/repos",
+                ),
+                _gh(
+                    "b",
+                    action="git.clone",
+                    actor="release-bot",
+                    token_id=999,
+                    repo="acme/x",
+                    programmatic_access_type="Personal access token (classic)",
+                ),
+                _gh(
+                    "c",
+                    action="git.clone",
+                    actor="shadow-bot",
+                    token_id=1234,
+                    repo="acme/y",
+                    programmatic_access_type="Fine-grained personal access token",
+                ),
+                _gh("d", action="repo.create", actor="alice", repo="acme/z"),
+            ]
+        )
+        + "\n"
+    )
     inv = write(tmp_path, "inv.yaml", INVENTORY)
     outcome = ingest_all(store, [write(tmp_path, "gh.jsonl", logs)], inventory=inv)
     assert outcome.inventory_size == 2
@@ -109,7 +142,9 @@ def test_resolution_declared_discovered_and_gaps(store: Store, tmp_path: Path) -
 
 
 def test_credential_identity_wins_over_actor(store: Store, tmp_path: Path) -> None:
-    text = INVENTORY + """\
+    text = (
+        INVENTORY
+        + """\
   - id: release-token
     name: The release token itself
     owner: platform@acme.example
@@ -118,6 +153,7 @@ def test_credential_identity_wins_over_actor(store: Store, tmp_path: Path) -> No
     identities:
       - {source: github, token_id: "999"}
 """
+    )
     text = text.replace('      - {source: github, token_id: "119823"}\n', "")
     logs = _gh("b", action="git.clone", actor="release-bot", token_id=999, repo="acme/x") + "\n"
     ingest_all(store, [write(tmp_path, "gh.jsonl", logs)], inventory=write(tmp_path, "inv.yaml", text))

@@ -21,7 +21,16 @@ app = typer.Typer(
 )
 
 # Each command module registers its commands on ``app``.
-for _name in ("ingest_cmd", "quarantine_cmd", "inventory_cmd", "simulate_cmd", "demo_cmd", "baseline_cmd", "detect_cmd", "serve_cmd"):
+for _name in (
+    "ingest_cmd",
+    "quarantine_cmd",
+    "inventory_cmd",
+    "simulate_cmd",
+    "demo_cmd",
+    "baseline_cmd",
+    "detect_cmd",
+    "serve_cmd",
+):
     common.register_module(app, f"nhiwatch.cli.{_name}")
 
 

@@ -17,7 +17,9 @@ def register(app: typer.Typer) -> None:
 
 
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the simulated logs and the report.")] = Path("demo-out"),
+    out: Annotated[Path, typer.Option("--out", help="Folder for the simulated logs and the report.")] = Path(
+        "demo-out"
+    ),
     integrations: Annotated[int, typer.Option(min=5, help="Integrations to simulate.")] = 150,
     days: Annotated[int, typer.Option(min=14, help="Days to simulate.")] = 60,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
@@ -28,7 +30,12 @@ def demo(
         result = run_demo(out, db, integrations=integrations, days=days, seed=seed, say=console.print)
     t = Table("severity", "risk", "integration", "title", title="top alerts")
     for a in sorted(result.alerts, key=lambda a: -float(a.get("risk_score", 0)))[:15]:
-        t.add_row(str(a.get("severity")), str(a.get("risk_score")), str(a.get("integration_id")), str(a.get("title")))
+        t.add_row(
+            str(a.get("severity")),
+            str(a.get("risk_score")),
+            str(a.get("integration_id")),
+            str(a.get("title")),
+        )
     console.print(t)
     if result.evaluation:
         console.print(result.evaluation)

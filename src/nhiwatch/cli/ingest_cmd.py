@@ -21,20 +21,33 @@ def register(app: typer.Typer) -> None:
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Log files or folders (plain or .gz).")],
     inventory: Annotated[Path | None, typer.Option(help="Inventory YAML (integrations as code).")] = None,
-    tickets: Annotated[Path | None, typer.Option(help="Change tickets / business events (CSV or JSON).")] = None,
-    source: Annotated[str | None, typer.Option(help="Force a source (e.g. github, okta) instead of detecting it.")] = None,
+    tickets: Annotated[
+        Path | None, typer.Option(help="Change tickets / business events (CSV or JSON).")
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Force a source (e.g. github, okta) instead of detecting it.")
+    ] = None,
     db: DbOption = DEFAULT_DB_PATH,
 ) -> None:
     """Read logs in their vendors' formats; bad records go to quarantine with a reason."""
     with open_store(db) as store:
         n_files = len(F.expand(paths)) if all(p.exists() for p in paths) else 0
         with Progress(
-            TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=console, transient=True, disable=n_files < 20,
+            TextColumn("ingesting"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=n_files < 20,
         ) as bar:
             task = bar.add_task("files", total=n_files)
             outcome = ingest_all(
-                store, paths, inventory=inventory, tickets=tickets, source=source,
+                store,
+                paths,
+                inventory=inventory,
+                tickets=tickets,
+                source=source,
                 progress=lambda n: bar.advance(task, n),
             )
     _print(outcome)
@@ -46,19 +59,28 @@ def ingest(
 def _print(outcome: IngestOutcome) -> None:
     r = outcome.report
     t = Table(title="ingest", show_header=False, box=None)
-    for k, v in (("files", r.files), ("records read", r.read), ("stored", r.stored),
-                 ("skipped as duplicate", r.duplicates), ("quarantined", r.quarantined),
-                 ("seconds", f"{r.seconds:.2f}"), ("events/s", f"{r.read / r.seconds:,.0f}" if r.seconds else "-")):
+    for k, v in (
+        ("files", r.files),
+        ("records read", r.read),
+        ("stored", r.stored),
+        ("skipped as duplicate", r.duplicates),
+        ("quarantined", r.quarantined),
+        ("seconds", f"{r.seconds:.2f}"),
+        ("events/s", f"{r.read / r.seconds:,.0f}" if r.seconds else "-"),
+    ):
         t.add_row(k, str(v))
     console.print(t)
     for src, n in sorted(r.by_source.items()):
         console.print(f"  {src}: {n:,} stored")
     if outcome.inventory_size is not None:
-        console.print(f"inventory: {outcome.inventory_size} integrations; resolved {outcome.resolved:,} events")
+        console.print(
+            f"inventory: {outcome.inventory_size} integrations; resolved {outcome.resolved:,} events"
+        )
     if outcome.tickets is not None:
         console.print(f"tickets: {outcome.tickets} stored")
     if r.quarantined:
-        console.print(f"[yellow]{r.quarantined} record(s) quarantined[/yellow]; see them with "
-                      "`nhiwatch quarantine`")
+        console.print(
+            f"[yellow]{r.quarantined} record(s) quarantined[/yellow]; see them with `nhiwatch quarantine`"
+        )
     for line in r.unreadable[:10]:
         console.print(f"  [yellow]{line}[/yellow]")

@@ -31,24 +31,32 @@ def validate(file: Annotated[Path, typer.Argument(help="Inventory YAML.")]) -> N
 
 @inventory_app.command("list")
 def list_(
-    file: Annotated[Path | None, typer.Option("--inventory", help="List this file instead of the store.")] = None,
+    file: Annotated[
+        Path | None, typer.Option("--inventory", help="List this file instead of the store.")
+    ] = None,
     db: DbOption = DEFAULT_DB_PATH,
 ) -> None:
     """Integrations with owner, purpose, risk tier and last activity (declared and discovered)."""
     if file is not None:
         with friendly_errors():
             inv = load_inventory(file)
-        rows = [(i.id, i.name, i.owner or "—", i.kind, i.risk_tier, i.purpose or "—", "", "declared")
-                for i in inv.integrations]
+        rows: list[tuple[str, ...]] = [
+            (i.id, i.name, i.owner or "—", i.kind, i.risk_tier, i.purpose or "—", "", "declared")
+            for i in inv.integrations
+        ]
     else:
         if not db.exists():
             raise fail(f"no store at {db}: pass --inventory FILE or ingest first")
         with open_store(db) as store:
             ensure_tables(store)
-            rows = [tuple("—" if v is None else str(v) for v in r) for r in store.fetchall(
-                """SELECT id, name, owner, kind, risk_tier, purpose, strftime(last_seen, '%Y-%m-%d %H:%M'),
+            rows = [
+                tuple("—" if v is None else str(v) for v in r)
+                for r in store.fetchall(
+                    """SELECT id, name, owner, kind, risk_tier, purpose, strftime(last_seen, '%Y-%m-%d %H:%M'),
                           CASE WHEN discovered THEN 'discovered' ELSE 'declared' END
-                   FROM integrations ORDER BY discovered, id""")]
+                   FROM integrations ORDER BY discovered, id"""
+                )
+            ]
     t = Table("id", "name", "owner", "kind", "tier", "purpose", "last seen", "origin")
     for r in rows:
         t.add_row(*[str(x) for x in r])

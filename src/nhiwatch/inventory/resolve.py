@@ -61,13 +61,30 @@ def apply_inventory(store: Store, inventory: Inventory) -> None:
     store.execute("DELETE FROM identities")
     declared = {i.id for i in inventory.integrations}
     if declared:
-        store.execute("DELETE FROM integrations WHERE discovered AND id IN (SELECT unnest(?::VARCHAR[]))", [list(declared)])
+        store.execute(
+            "DELETE FROM integrations WHERE discovered AND id IN (SELECT unnest(?::VARCHAR[]))",
+            [list(declared)],
+        )
     rows = [
         (
-            i.id, i.name, i.owner, i.purpose, i.kind, i.vendor, i.risk_tier, i.data_sensitivity, i.partner_managed,
-            i.allowed_destinations, i.scopes,
+            i.id,
+            i.name,
+            i.owner,
+            i.purpose,
+            i.kind,
+            i.vendor,
+            i.risk_tier,
+            i.data_sensitivity,
+            i.partner_managed,
+            i.allowed_destinations,
+            i.scopes,
             orjson.dumps(i.schedule.model_dump()).decode() if i.schedule else None,
-            orjson.dumps([w.model_dump() for w in i.bursty_windows]).decode(), False, None, None, None, None,
+            orjson.dumps([w.model_dump() for w in i.bursty_windows]).decode(),
+            False,
+            None,
+            None,
+            None,
+            None,
         )
         for i in inventory.integrations
     ]
@@ -81,14 +98,31 @@ def apply_inventory(store: Store, inventory: Inventory) -> None:
                 lo, hi = int(net.network_address), int(net.broadcast_address)
             prio = KEY_COLUMNS.get(ident.key, ("", 6))[1]
             idents.append((integ.id, ident.source, ident.key, ident.value, lo, hi, prio))
-    store.insert_rows("identities", ["integration_id", "source", "key", "value", "ip_lo", "ip_hi", "priority"], idents)
+    store.insert_rows(
+        "identities", ["integration_id", "source", "key", "value", "ip_lo", "ip_hi", "priority"], idents
+    )
     store.execute("COMMIT")
 
 
 _INTEGRATION_COLS = [
-    "id", "name", "owner", "purpose", "kind", "vendor", "risk_tier", "data_sensitivity", "partner_managed",
-    "allowed_destinations", "scopes", "schedule", "bursty_windows", "discovered", "discovered_source",
-    "discovered_identity", "first_seen", "last_seen",
+    "id",
+    "name",
+    "owner",
+    "purpose",
+    "kind",
+    "vendor",
+    "risk_tier",
+    "data_sensitivity",
+    "partner_managed",
+    "allowed_destinations",
+    "scopes",
+    "schedule",
+    "bursty_windows",
+    "discovered",
+    "discovered_source",
+    "discovered_identity",
+    "first_seen",
+    "last_seen",
 ]
 
 
@@ -130,7 +164,7 @@ def resolve(store: Store, *, everything: bool = False) -> int:
     return matched + discovered
 
 
-DISCOVERED_KEY = f"""CASE
+DISCOVERED_KEY = """CASE
     WHEN actor_app_uid IS NOT NULL THEN 'app_id:' || actor_app_uid
     WHEN actor_app_name IS NOT NULL THEN 'app_name:' || actor_app_name
     WHEN actor_user_type IN ('iam_role', 'service_principal', 'managed_identity') AND actor_user_uid IS NOT NULL
@@ -158,7 +192,9 @@ def _discover(store: Store) -> int:
           AND integration_id NOT IN (SELECT id FROM integrations)
         GROUP BY integration_id"""
     )
-    return int(store.scalar("SELECT count(*) FROM events WHERE starts_with(integration_id, 'discovered:')") or 0)
+    return int(
+        store.scalar("SELECT count(*) FROM events WHERE starts_with(integration_id, 'discovered:')") or 0
+    )
 
 
 def _touch(store: Store) -> None:

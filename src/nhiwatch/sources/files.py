@@ -86,7 +86,9 @@ def salvage_gzip(path: Path) -> tuple[bytes, str]:
     """What a damaged gzip still yields, up to its last complete line, and a reason for quarantine."""
     data = _gunzip_prefix(path, None)
     cut = data.rfind(b"\n") + 1
-    return data[:cut], f"truncated or corrupt gzip: {len(data)} bytes decompressed, the incomplete last line dropped"
+    return data[
+        :cut
+    ], f"truncated or corrupt gzip: {len(data)} bytes decompressed, the incomplete last line dropped"
 
 
 def gunzip_prefix(path: Path) -> bytes:
@@ -173,5 +175,5 @@ def _first_json_value(text: str) -> object:
 
 
 def iter_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
-    for n, line in enumerate(data.split(b"\n"), start=1):
-        yield n, line
+    """Lines of ``data`` with their 1-based numbers."""
+    yield from enumerate(data.split(b"\n"), start=1)

@@ -26,7 +26,14 @@ from nhiwatch.sources.sql import (
     when,
 )
 
-HTTP_CLASS = {"GET": "read", "HEAD": "read", "POST": "write", "PUT": "write", "PATCH": "write", "DELETE": "delete"}
+HTTP_CLASS = {
+    "GET": "read",
+    "HEAD": "read",
+    "POST": "write",
+    "PUT": "write",
+    "PATCH": "write",
+    "DELETE": "delete",
+}
 
 ACTION_CLASS: list[tuple[str, str]] = [
     ("repo.download_zip", "export"),
@@ -77,7 +84,15 @@ def _sniff(s: Sample) -> float:
     if not isinstance(r, dict) or not isinstance(r.get("action"), str):
         return 0.0
     has_time = "@timestamp" in r or "created_at" in r
-    github_keys = {"_document_id", "actor", "org", "business", "repo", "actor_location", "programmatic_access_type"}
+    github_keys = {
+        "_document_id",
+        "actor",
+        "org",
+        "business",
+        "repo",
+        "actor_location",
+        "programmatic_access_type",
+    }
     if has_time and (len(github_keys & set(r)) >= 1) and "." in r["action"]:
         return 0.9
     return 0.0
@@ -129,7 +144,10 @@ def _fields(f: Accessor) -> dict[str, str]:
     return {
         "time": coalesce(f("@timestamp"), f("created_at"), f("timestamp")),
         "class_uid": when(
-            (f"{action} LIKE 'org.%member%' OR {action} LIKE 'team.%' OR {action} LIKE 'business.%member%'", "3001"),
+            (
+                f"{action} LIKE 'org.%member%' OR {action} LIKE 'team.%' OR {action} LIKE 'business.%member%'",
+                "3001",
+            ),
             default="6003",
         ),
         "metadata_tenant_uid": coalesce(f("org"), f("business"), f("org_id"), f("business_id")),
@@ -162,6 +180,11 @@ SOURCE = Source(
     sniff=_sniff,
     fields=_fields,
     vendor_uid=lambda f: f("_document_id"),
-    checks=lambda f: [(f"{f('action')} IS NULL", "JSON of the wrong shape: a GitHub audit event needs 'action'")],
-    ocsf_classes={"api.request, git.*, repo.*, workflows.*, hook.*, tokens": 6003, "org/team membership": 3001},
+    checks=lambda f: [
+        (f"{f('action')} IS NULL", "JSON of the wrong shape: a GitHub audit event needs 'action'")
+    ],
+    ocsf_classes={
+        "api.request, git.*, repo.*, workflows.*, hook.*, tokens": 6003,
+        "org/team membership": 3001,
+    },
 )
