@@ -1,0 +1,132 @@
+"""The alert configuration: grouping gap, scoring weights and severity thresholds, as a strict pydantic model.
+
+A default ships in the package (``default.yaml``); ``--config FILE`` replaces it. Unknown keys and
+impossible thresholds (critical below high, anything above 100) are :class:`~nhiwatch.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from nhiwatch.errors import ConfigError
+
+TIERS = ("low", "medium", "high", "critical")
+SENSITIVITIES = ("public", "internal", "confidential", "restricted")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Thresholds(_Strict):
+    """Minimum scores for each severity above ``low``."""
+
+    medium: float = Field(ge=0, le=100)
+    high: float = Field(ge=0, le=100)
+    critical: float = Field(ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if not self.medium <= self.high <= self.critical:
+            raise ValueError(
+                f"thresholds must satisfy medium <= high <= critical, got medium={self.medium:g}, "
+                f"high={self.high:g}, critical={self.critical:g}"
+            )
+        return self
+
+
+class Severity(_Strict):
+    default: Thresholds
+    by_risk_tier: dict[str, Thresholds] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _tiers(self) -> Severity:
+        bad = sorted(set(self.by_risk_tier) - set(TIERS))
+        if bad:
+            raise ValueError(f"unknown risk tier(s) {', '.join(bad)}; expected {', '.join(TIERS)}")
+        return self
+
+    def for_tier(self, tier: str | None) -> Thresholds:
+        return self.by_risk_tier.get(tier or "medium", self.default)
+
+
+class Scoring(_Strict):
+    risk_tier: dict[str, float]
+    data_sensitivity: dict[str, float]
+    ticket_factor: float = Field(default=0.5, ge=0, le=1)
+    company_event_factor: float = Field(default=0.8, ge=0, le=1)
+    no_owner_points: float = Field(default=10, ge=0, le=100)
+    discovered_points: float = Field(default=10, ge=0, le=100)
+    partner_managed_points: float = Field(default=5, ge=0, le=100)
+    allowance_tolerance: float = Field(default=1.25, ge=1)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Scoring:
+        for name, keys in (("risk_tier", TIERS), ("data_sensitivity", SENSITIVITIES)):
+            given = getattr(self, name)
+            missing, extra = set(keys) - set(given), set(given) - set(keys)
+            if missing or extra:
+                raise ValueError(f"scoring.{name} needs exactly {', '.join(keys)}")
+            if any(v < 0 for v in given.values()):
+                raise ValueError(f"scoring.{name} weights must not be negative")
+        return self
+
+
+class Grouping(_Strict):
+    gap_hours: float = Field(default=6, gt=0, le=24 * 30)
+
+
+class Detection(_Strict):
+    history_days: int = Field(default=28, ge=1, le=366)
+    step_hours: float = Field(default=24, gt=0)
+    default_window_hours: float = Field(default=24, gt=0)
+
+
+class AlertConfig(_Strict):
+    detection: Detection = Detection()
+    params: dict[str, dict[str, float | int | str]] = Field(default_factory=dict)  # per detector id overrides
+    grouping: Grouping = Grouping()
+    scoring: Scoring
+    severity: Severity
+
+
+def default_config() -> AlertConfig:
+    text = resources.files("nhiwatch.alerts").joinpath("default.yaml").read_text(encoding="utf-8")
+    return _parse(text, "default.yaml (packaged)")
+
+
+def load_config(path: str | Path | None = None) -> AlertConfig:
+    """The packaged default, or ``path`` (a complete config); a bad file raises :class:`ConfigError`."""
+    if path is None:
+        return default_config()
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read the config ({exc})") from exc
+    return _parse(text, str(p))
+
+
+def _parse(text: str, where: str) -> AlertConfig:
+    try:
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{where}{line}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: the config must be a mapping (detection, grouping, scoring, severity)")
+    try:
+        return AlertConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(x) for x in err["loc"]) or "(top level)"
+            msg = "unknown key (typo?)" if err["type"] == "extra_forbidden" else err["msg"]
+            problems.append(f"  {field}: {msg.removeprefix('Value error, ')}")
+        raise ConfigError(f"{where}: invalid alert config:\n" + "\n".join(problems)) from None

@@ -1,0 +1,129 @@
+"""Analyst verdicts on alerts, and what a benign verdict teaches the alert stage.
+
+``benign`` stores an *allowance* for every finding of the alert (integration + detector + signature, and
+the largest deviation judged benign); later findings with the same signature, no larger than that times
+``allowance_tolerance``, no longer alert. ``malicious`` confirms the alert and revokes any allowance an
+earlier benign verdict on it had created. Every verdict is appended to ``triage_log`` with its effect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from nhiwatch.alerts import tables
+from nhiwatch.alerts.model import signature
+from nhiwatch.detectors.base import Finding
+from nhiwatch.errors import ConfigError, NotFoundError
+from nhiwatch.store import Store
+
+VERDICTS = ("benign", "malicious")
+
+
+@dataclass(frozen=True)
+class Allowance:
+    integration_id: str
+    signature: str
+    max_deviation: float
+
+
+@dataclass(frozen=True)
+class TriageOutcome:
+    alert_id: str
+    verdict: str
+    previous_status: str
+    effect: str
+
+
+def _allowance_id(integration_id: str, sig: str) -> str:
+    return "aw-" + hashlib.sha1(f"{integration_id}\x1f{sig}".encode()).hexdigest()[:12]
+
+
+def triage(
+    store: Store, alert_id: str, verdict: str, *, note: str = "", analyst: str, now: datetime
+) -> TriageOutcome:
+    tables.ensure(store)
+    if verdict not in VERDICTS:
+        raise ConfigError(f"verdict must be benign or malicious, got {verdict!r}")
+    row = store.fetchone("SELECT status, finding_ids FROM alerts WHERE alert_id = ?", [alert_id])
+    if row is None:
+        n = store.scalar("SELECT count(*) FROM alerts")
+        raise NotFoundError(
+            f"no alert {alert_id!r} in the store ({n} alert(s); list them with `nhiwatch alerts`)"
+        )
+    previous, fids = row[0], list(row[1] or [])
+    findings = tables.load_findings(store, fids)
+    store.execute("BEGIN TRANSACTION")
+    try:
+        if verdict == "benign":
+            effect = _allow(store, alert_id, findings, analyst, note, now)
+        else:
+            n = store.execute("DELETE FROM allowances WHERE alert_id = ? RETURNING 1", [alert_id]).fetchall()
+            effect = "confirmed malicious; no allowance" + (f"; revoked {len(n)} allowance(s)" if n else "")
+        store.execute(
+            "UPDATE alerts SET status = ?, updated_at = ? WHERE alert_id = ?", [verdict, now, alert_id]
+        )
+        store.insert_rows(
+            "triage_log",
+            ["triaged_at", "analyst", "alert_id", "verdict", "previous_status", "note", "effect"],
+            [(now, analyst, alert_id, verdict, previous, note, effect)],
+        )
+        store.execute("COMMIT")
+    except Exception:
+        store.execute("ROLLBACK")
+        raise
+    return TriageOutcome(alert_id, verdict, previous, effect)
+
+
+def _allow(
+    store: Store, alert_id: str, findings: list[Finding], analyst: str, note: str, now: datetime
+) -> str:
+    best: dict[tuple[str, str, str], float] = {}
+    for f in findings:
+        k = (f.integration_id, f.detector, signature(f))
+        best[k] = max(best.get(k, 0.0), float(f.deviation))
+    for (integ, detector, sig), dev in best.items():
+        aid = _allowance_id(integ, sig)
+        old = store.scalar("SELECT max_deviation FROM allowances WHERE allowance_id = ?", [aid])
+        store.execute("DELETE FROM allowances WHERE allowance_id = ?", [aid])
+        store.insert_rows(
+            "allowances",
+            [
+                "allowance_id",
+                "integration_id",
+                "detector",
+                "signature",
+                "max_deviation",
+                "alert_id",
+                "created_at",
+                "created_by",
+                "note",
+            ],
+            [(aid, integ, detector, sig, max(dev, old or 0.0), alert_id, now, analyst, note)],
+        )
+    sigs = ", ".join(sorted(s for _, _, s in best)) or "none"
+    return f"learned {len(best)} allowance(s), the same behaviour will not alert again: {sigs}"
+
+
+def load_allowances(store: Store) -> list[Allowance]:
+    tables.ensure(store)
+    return [
+        Allowance(*r)
+        for r in store.fetchall("SELECT integration_id, signature, max_deviation FROM allowances")
+    ]
+
+
+def allowed(findings: Iterable[Finding], allowances: Iterable[Allowance], tolerance: float) -> set[int]:
+    """Indexes of findings an allowance covers. Value signatures match exactly; magnitudes up to tolerance."""
+    table = {(a.integration_id, a.signature): a.max_deviation for a in allowances}
+    out = set()
+    for i, f in enumerate(findings):
+        sig = signature(f)
+        limit = table.get((f.integration_id, sig))
+        if limit is None:
+            continue
+        if "|values=" in sig or f.deviation <= min(1.0, limit * tolerance) + 1e-9:
+            out.add(i)
+    return out

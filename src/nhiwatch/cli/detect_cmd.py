@@ -1,0 +1,266 @@
+"""``nhiwatch detect | alerts | triage | suppress | evaluate``: scoring a window, and living with the alerts.
+
+Every command is a thin shell over :mod:`nhiwatch.detection`, :mod:`nhiwatch.alerts` and
+:mod:`nhiwatch.evaluate`; bad input is a one-line message and exit code 2, with nothing stored changed.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nhiwatch.alerts import tables
+from nhiwatch.alerts.config import load_config
+from nhiwatch.alerts.model import STATUSES, Alert
+from nhiwatch.alerts.suppress import add_rule, load_rules, make_rule
+from nhiwatch.alerts.triage import VERDICTS, triage
+from nhiwatch.cli.common import (
+    DEFAULT_DB_PATH,
+    DbOption,
+    console,
+    console_err,
+    fail,
+    friendly_errors,
+    open_store,
+)
+from nhiwatch.detection import run_detection
+from nhiwatch.outputs import FORMATS, to_jsonl, to_ocsf
+from nhiwatch.outputs.ocsf import evidence_events
+from nhiwatch.outputs.table import print_alerts
+from nhiwatch.store import Store
+
+suppress_app = typer.Typer(
+    help="Suppression rules: accepted behaviour that should not alert.", no_args_is_help=True
+)
+
+FormatOpt = Annotated[
+    str, typer.Option("--format", "-f", help="table, jsonl or ocsf (OCSF Detection Finding).")
+]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Write jsonl/ocsf here instead of stdout.")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="Alert config YAML (default: the packaged one).")
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("detect")(detect)
+    app.command("alerts")(alerts)
+    app.command("triage")(triage_cmd)
+    app.add_typer(suppress_app, name="suppress")
+    app.command("evaluate")(evaluate)
+
+
+def parse_time(text: str | None, option: str) -> datetime | None:
+    """ISO 8601 (a time without offset is UTC) -> naive UTC."""
+    if text is None:
+        return None
+    try:
+        t = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise fail(
+            f"{option} {text!r} is not an ISO 8601 time (e.g. 2025-09-01 or 2025-09-01T12:00:00Z)"
+        ) from None
+    return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t
+
+
+def _analyst() -> str:
+    return os.environ.get("NHIWATCH_USER") or getpass.getuser()
+
+
+def emit(store: Store, items: list[Alert], fmt: str, out: Path | None, title: str, explain: bool) -> None:
+    if fmt == "table":
+        print_alerts(console, items, title, explain=explain)
+        return
+    text = to_jsonl(items) if fmt == "jsonl" else to_ocsf(items, evidence_events(store, items))
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        console_err.print(f"wrote {len(items)} alert(s) to {out}")
+
+
+def detect(
+    since: Annotated[str | None, typer.Option(help="Window start (ISO 8601, UTC if no offset).")] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Window end, exclusive (default: just after the last event).")
+    ] = None,
+    fmt: FormatOpt = "table",
+    out: OutOpt = None,
+    config: ConfigOpt = None,
+    explain: Annotated[bool, typer.Option(help="Print each alert's explanation under the table.")] = False,
+    db: DbOption = DEFAULT_DB_PATH,
+) -> None:
+    """Learn baselines from history, run every detection over the window, and raise explained alerts."""
+    if fmt not in FORMATS:
+        raise fail(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    t_since, t_until = parse_time(since, "--since"), parse_time(until, "--until")
+    with friendly_errors():
+        cfg = load_config(config)
+    with open_store(db, must_exist=True) as store:
+        result = run_detection(store, t_since, t_until, cfg)
+        if fmt == "table":
+            console.print(
+                f"window {result.since:%Y-%m-%d %H:%M} – {result.until:%Y-%m-%d %H:%M} UTC: "
+                f"{result.events:,} events, "
+                f"{len(result.findings)} finding(s), {result.seconds:.1f} s"
+            )
+            print_alerts(console, result.alerts, "behaviour alerts", explain=explain)
+            if result.posture:
+                print_alerts(console, result.posture, "posture alerts", explain=explain)
+        else:
+            emit(store, [*result.alerts, *result.posture], fmt, out, "", explain)
+    if result.suppressed:
+        console_err.print(
+            f"{len(result.suppressed)} alert(s) suppressed by rules "
+            "(see `nhiwatch alerts --status suppressed`)"
+        )
+    if result.allowed:
+        console_err.print(f"{result.allowed} finding(s) covered by earlier benign verdicts")
+    for note in result.notes[:5]:
+        console_err.print(f"[yellow]{note}[/yellow]")
+    for rule in result.unmatched_rules:
+        console_err.print(f"[yellow]suppression rule {rule} matched nothing in this window[/yellow]")
+
+
+def alerts(
+    status: Annotated[str | None, typer.Option(help="open, benign, malicious or suppressed.")] = None,
+    kind: Annotated[str | None, typer.Option(help="behaviour or posture.")] = None,
+    alert: Annotated[str | None, typer.Option("--id", help="Show this alert with its explanation.")] = None,
+    fmt: FormatOpt = "table",
+    out: OutOpt = None,
+    explain: Annotated[bool, typer.Option(help="Print each alert's explanation under the table.")] = False,
+    db: DbOption = DEFAULT_DB_PATH,
+) -> None:
+    """List stored alerts (highest risk first)."""
+    if status is not None and status not in STATUSES:
+        raise fail(f"--status must be one of {', '.join(STATUSES)}, got {status!r}")
+    if kind is not None and kind not in ("behaviour", "posture"):
+        raise fail(f"--kind must be behaviour or posture, got {kind!r}")
+    if fmt not in FORMATS:
+        raise fail(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    with open_store(db, must_exist=True) as store:
+        tables.ensure(store)
+        conds, params = ["true"], []
+        for col, val in (("status", status), ("kind", kind), ("alert_id", alert)):
+            if val is not None:
+                conds.append(f"{col} = ?")
+                params.append(val)
+        found = tables.load_alerts(store, " AND ".join(conds), params)
+        if alert is not None and not found:
+            raise fail(f"no alert {alert!r} in {db}")
+        emit(store, found, fmt, out, "alerts", explain or alert is not None)
+
+
+def triage_cmd(
+    alert_id: Annotated[str, typer.Argument(help="The alert (see `nhiwatch alerts`).")],
+    verdict: Annotated[str, typer.Argument(help="benign or malicious.")],
+    note: Annotated[str, typer.Option(help="Why: kept in the audit log.")] = "",
+    db: DbOption = DEFAULT_DB_PATH,
+) -> None:
+    """Record a verdict. Benign teaches nhiwatch that this behaviour is fine for this integration."""
+    if verdict not in VERDICTS:
+        raise fail(f"verdict must be benign or malicious, got {verdict!r}")
+    with open_store(db, must_exist=True) as store:
+        outcome = triage(store, alert_id, verdict, note=note, analyst=_analyst(), now=_now())
+    console.print(f"{outcome.alert_id}: {outcome.previous_status} -> {outcome.verdict}; {outcome.effect}")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@suppress_app.command("add")
+def suppress_add(
+    reason: Annotated[str, typer.Option(help="Why this behaviour is accepted.")],
+    owner: Annotated[str, typer.Option(help="Who answers for the rule.")],
+    integration: Annotated[str | None, typer.Option(help="Integration id (shell pattern).")] = None,
+    detector: Annotated[str | None, typer.Option(help="Detector id (shell pattern).")] = None,
+    match: Annotated[
+        list[str] | None, typer.Option(help="Field match KEY=PATTERN on the finding (repeatable).")
+    ] = None,
+    expires: Annotated[str | None, typer.Option(help="When the rule stops applying (ISO 8601).")] = None,
+    db: DbOption = DEFAULT_DB_PATH,
+) -> None:
+    """Add a rule; it must match at least one stored finding."""
+    fields: dict[str, str] = {}
+    for m in match or []:
+        key, sep, value = m.partition("=")
+        if not sep or not key.strip():
+            raise fail(f"--match must look like KEY=PATTERN, got {m!r}")
+        fields[key.strip()] = value.strip()
+    t_exp = parse_time(expires, "--expires")
+    with open_store(db, must_exist=True) as store:
+        rule = make_rule(
+            integration_id=integration,
+            detector=detector,
+            match=fields,
+            reason=reason,
+            owner=owner,
+            expires=t_exp,
+        )
+        hits = add_rule(store, rule, now=_now(), by=_analyst())
+    console.print(f"added {rule.rule_id}: matches {hits} stored finding(s)")
+
+
+@suppress_app.command("list")
+def suppress_list(db: DbOption = DEFAULT_DB_PATH) -> None:
+    """Rules with scope, reason, owner and expiry."""
+    from rich.table import Table
+
+    with open_store(db, must_exist=True) as store:
+        rules = load_rules(store)
+    t = Table("rule", "integration", "detector", "match", "reason", "owner", "expires", "state")
+    now = _now()
+    for r in rules:
+        t.add_row(
+            r.rule_id, r.integration_id or "*", r.detector or "*",
+            ", ".join(f"{k}={v}" for k, v in r.match.items()),
+            r.reason, r.owner, f"{r.expires:%Y-%m-%d %H:%M}" if r.expires else "never",
+            "active" if r.active(now) else "expired",
+        )  # fmt: skip
+    console.print(t)
+
+
+def evaluate(
+    truth: Annotated[Path, typer.Option(help="Ground truth: the simulator's truth.jsonl.")],
+    alerts_file: Annotated[
+        Path | None, typer.Option("--alerts", help="Alerts jsonl (default: the store's).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Window start (default: the last detection run's).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Window end (default: the last detection run's).")] = None,
+    generic: Annotated[
+        bool, typer.Option(help="Also score River HalfSpaceTrees and IsolationForest.")
+    ] = True,
+    config: ConfigOpt = None,
+    show_failures: Annotated[
+        bool, typer.Option("--failures", help="List missed episodes and false alerts.")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Also write the Markdown report here.")
+    ] = None,
+    db: DbOption = DEFAULT_DB_PATH,
+) -> None:
+    """Score alerts against ground truth: episodes detected, time to evidence, precision, false alerts."""
+    from nhiwatch.evaluate.report import failures, markdown
+    from nhiwatch.evaluate.run import evaluate as run_evaluation
+
+    t_since, t_until = parse_time(since, "--since"), parse_time(until, "--until")
+    with friendly_errors():
+        cfg = load_config(config)
+    with open_store(db, must_exist=True) as store:
+        ev = run_evaluation(
+            store, truth, alerts=alerts_file, since=t_since, until=t_until, config=cfg, generic=generic
+        )
+    text = markdown(ev)
+    console.print(text, highlight=False, markup=False)
+    if show_failures:
+        console.print(failures(ev.results["nhiwatch"]), highlight=False, markup=False)
+    if out is not None:
+        out.write_text(text, encoding="utf-8")

@@ -1,0 +1,198 @@
+"""The detection entry point the CLI and the HTTP server share.
+
+:func:`run_detection` scores a time window: step by step (``detection.step_hours``) it learns baselines
+from the history before the step and runs every registered detector, then stores the findings and turns
+them into alerts (grouped, scored, suppressed, explained). Bad input (an empty store, a window with no
+events) raises before anything is written.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time as _time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from nhiwatch.alerts import tables
+from nhiwatch.alerts.build import build_alerts
+from nhiwatch.alerts.config import AlertConfig, default_config
+from nhiwatch.alerts.model import Alert, finding_id
+from nhiwatch.detectors.base import DetectContext, DetectorMeta, Finding
+from nhiwatch.errors import ConfigError, NhiwatchError
+from nhiwatch.store import Store
+
+Runner = Callable[[DetectContext], list[Finding]]
+Learner = Callable[[Store, datetime, int], object]
+
+
+@dataclass
+class DetectionResult:
+    run_id: str
+    since: datetime
+    until: datetime
+    events: int  # events in the window
+    findings: list[Finding] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)  # open behaviour alerts
+    posture: list[Alert] = field(default_factory=list)  # open posture alerts
+    suppressed: list[Alert] = field(default_factory=list)
+    allowed: int = 0  # findings a benign verdict covers
+    unmatched_rules: list[str] = field(default_factory=list)  # active suppression rules that matched nothing
+    notes: list[str] = field(default_factory=list)  # steps skipped (no history to learn from), ...
+    seconds: float = 0.0
+
+    @property
+    def all_alerts(self) -> list[Alert]:
+        return [*self.alerts, *self.posture, *self.suppressed]
+
+
+def utc_naive(t: datetime) -> datetime:
+    """Store times are naive UTC; an aware time is converted, a naive one taken as UTC."""
+    return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t
+
+
+def _defaults() -> tuple[Runner, Learner | None, Mapping[str, DetectorMeta]]:
+    # imported late: the registry walks every detector module
+    registry = importlib.import_module("nhiwatch.detectors.registry")
+
+    metas = {d.meta.id: d.meta for d in registry.all_detectors().values()}
+    learner: Learner | None = None
+    try:
+        from nhiwatch import baseline
+
+        fn = getattr(baseline, "learn", None)
+        if fn is not None:
+            learner = lambda s, until, days: fn(s, until, history_days=days)  # noqa: E731
+    except ImportError:
+        learner = None
+    return registry.run_all, learner, metas
+
+
+def window(
+    store: Store, since: datetime | None, until: datetime | None, cfg: AlertConfig
+) -> tuple[datetime, datetime, int]:
+    """The window to score and its event count; raises :class:`NhiwatchError` if there is nothing to score."""
+    first, last = store.fetchone("SELECT min(time), max(time) FROM events") or (None, None)
+    if first is None:
+        raise NhiwatchError("the store has no events: ingest logs first (`nhiwatch ingest ...`)")
+    end = utc_naive(until) if until else last + timedelta(seconds=1)
+    start = utc_naive(since) if since else end - timedelta(hours=cfg.detection.default_window_hours)
+    if start >= end:
+        raise ConfigError(
+            f"the window is empty: --since {start:%Y-%m-%d %H:%M} is not before --until {end:%Y-%m-%d %H:%M}"
+        )
+    n = int(store.scalar("SELECT count(*) FROM events WHERE time >= ? AND time < ?", [start, end]) or 0)
+    if n == 0:
+        raise NhiwatchError(
+            f"no events between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M} UTC; the store holds events "
+            f"from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M}"
+        )
+    return start, end, n
+
+
+def run_detection(
+    store: Store,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    config: AlertConfig | None = None,
+    *,
+    only: Sequence[str] | None = None,
+    runner: Runner | None = None,
+    learner: Learner | None = None,
+    metas: Mapping[str, DetectorMeta] | None = None,
+    now: datetime | None = None,
+) -> DetectionResult:
+    """Learn, detect, store findings and alerts for ``[since, until)``; returns what was raised."""
+    t0 = _time.perf_counter()
+    cfg = config or default_config()
+    start, end, n_events = window(store, since, until, cfg)
+    if runner is None:
+        default_runner, default_learner, default_metas = _defaults()
+        runner = (lambda ctx: default_runner(ctx, only=only)) if only else default_runner  # type: ignore[call-arg]
+        learner = learner or default_learner
+        metas = metas if metas is not None else default_metas
+    now = utc_naive(now or datetime.now(UTC))
+    run_id = "run-" + uuid.uuid4().hex[:12]
+    notes: list[str] = []
+    findings = _detect(store, start, end, cfg, runner, learner, notes)
+    tables.ensure(store)
+    built = build_alerts(store, findings, metas or {}, cfg, run_id=run_id, now=now)
+    result = DetectionResult(
+        run_id, start, end, n_events, findings=findings, allowed=built.allowed, notes=notes
+    )
+    for a in built.alerts:
+        (
+            result.suppressed
+            if a.status == "suppressed"
+            else result.posture
+            if a.kind == "posture"
+            else result.alerts
+        ).append(a)
+    result.unmatched_rules = sorted(r for r, n in built.rule_hits.items() if n == 0)
+    store.execute("BEGIN TRANSACTION")
+    try:
+        tables.save_findings(store, findings, run_id)
+        tables.save_alerts(store, built.alerts, now)
+        result.seconds = _time.perf_counter() - t0
+        store.insert_rows(
+            "detection_runs",
+            [
+                "run_id",
+                "started_at",
+                "since",
+                '"until"',
+                "findings",
+                "alerts",
+                "posture_alerts",
+                "suppressed",
+                "allowed",
+                "seconds",
+            ],
+            [
+                (
+                    run_id,
+                    now,
+                    start,
+                    end,
+                    len(findings),
+                    len(result.alerts),
+                    len(result.posture),
+                    len(result.suppressed),
+                    built.allowed,
+                    result.seconds,
+                )
+            ],
+        )
+        store.execute("COMMIT")
+    except Exception:
+        store.execute("ROLLBACK")
+        raise
+    return result
+
+
+def _detect(
+    store: Store,
+    start: datetime,
+    end: datetime,
+    cfg: AlertConfig,
+    runner: Runner,
+    learner: Learner | None,
+    notes: list[str],
+) -> list[Finding]:
+    step = timedelta(hours=cfg.detection.step_hours)
+    seen: dict[str, Finding] = {}
+    t = start
+    while t < end:
+        t_end = min(t + step, end)
+        if learner is not None:
+            try:
+                learner(store, t, cfg.detection.history_days)
+            except NhiwatchError as exc:  # no history before this step: nothing to compare with yet
+                notes.append(f"{t:%Y-%m-%d %H:%M}: not scored, no baseline ({exc})")
+                t = t_end
+                continue
+        for f in runner(DetectContext(store, t, t_end, cfg.params)):
+            seen.setdefault(finding_id(f), f)
+        t = t_end
+    return sorted(seen.values(), key=lambda f: (f.first_seen, f.integration_id, f.detector))

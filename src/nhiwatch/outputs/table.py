@@ -1,0 +1,34 @@
+"""Alerts as a rich table, with the explanation of each alert underneath when asked for."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from nhiwatch.alerts.model import Alert
+
+COLOURS = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
+
+
+def alerts_table(alerts: Sequence[Alert], title: str = "alerts") -> Table:
+    t = Table(title=f"{title} ({len(alerts)})", show_lines=False)
+    for col in ("alert", "score", "severity", "integration", "owner", "detectors", "first seen", "status"):
+        t.add_column(col, overflow="fold")
+    for a in sorted(alerts, key=lambda a: (-a.risk_score, a.first_seen)):
+        sev = COLOURS.get(a.severity, "")
+        t.add_row(
+            a.alert_id, str(a.risk_score), f"[{sev}]{a.severity}[/{sev}]" if sev else a.severity,
+            a.integration_name, a.owner or "[yellow]none[/yellow]", ", ".join(a.detectors),
+            f"{a.first_seen:%Y-%m-%d %H:%M}", a.status,
+        )  # fmt: skip
+    return t
+
+
+def print_alerts(console: Console, alerts: Sequence[Alert], title: str, *, explain: bool = False) -> None:
+    console.print(alerts_table(alerts, title))
+    if explain:
+        for a in sorted(alerts, key=lambda a: (-a.risk_score, a.first_seen)):
+            console.print(f"\n[bold]{a.alert_id}[/bold] {a.title}")
+            console.print(a.explanation, highlight=False)
