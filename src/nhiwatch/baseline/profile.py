@@ -1,0 +1,107 @@
+"""Per-integration profile: maturity state, active days, failure ratio and retry shape, cadence, month end.
+
+One row per integration in ``baseline_integrations`` (declared ones without history included, in state
+``learning``). Cold start is explicit: ``learning`` (under ``LEARN_DAYS`` of history or under ``LEARN_EVENTS``
+events) leans on the declared schedule and peers; ``provisional`` (under ``ESTABLISHED_DAYS`` of span or
+under ``ESTABLISHED_ACTIVE_DAYS`` active days) is used with stricter thresholds; ``established`` is trusted.
+
+Cadence: consecutive active minutes more than 90 s apart start a new *run*; the median gap between runs is
+the polling period and its MAD/median the regularity (0 = clockwork). Month end is *learned* when the
+median daily volume of the last ``MONTH_END_DAYS`` business days of a month is at least
+``MONTH_END_RATIO`` times that of other active days, seen on at least two such days.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nhiwatch.baseline.contract import HistoryWindow, rows_as_dicts
+from nhiwatch.baseline.frames import ts
+from nhiwatch.store import Store
+
+LEARN_DAYS, LEARN_EVENTS = 7, 20
+ESTABLISHED_DAYS, ESTABLISHED_ACTIVE_DAYS = 21, 7
+MONTH_END_DAYS, MONTH_END_RATIO = 3, 2.0
+RUN_GAP_S = 90
+
+DDL = """CREATE TABLE IF NOT EXISTS baseline_integrations (
+    integration_id VARCHAR PRIMARY KEY, history_start TIMESTAMP, until TIMESTAMP, state VARCHAR,
+    tz VARCHAR, peer_group VARCHAR, first_seen TIMESTAMP, last_seen TIMESTAMP, events BIGINT,
+    active_days INTEGER, active_hours INTEGER, span_days DOUBLE, duty_cycle DOUBLE,
+    hours_per_day_p95 DOUBLE, hours_per_day_max INTEGER, failure_ratio DOUBLE, fail_run_p99 DOUBLE,
+    fail_run_max INTEGER, period_s DOUBLE, period_mad_s DOUBLE, runs INTEGER, learned_month_end BOOLEAN,
+    month_end_days INTEGER, month_end_ratio DOUBLE)"""
+
+
+class Profile:
+    name = "profile"
+    tables = ("baseline_integrations",)
+    ddl = (DDL,)
+
+    def learn(self, store: Store, window: HistoryWindow) -> int:
+        store.execute("DELETE FROM baseline_integrations")
+        store.execute(
+            f"""INSERT INTO baseline_integrations
+            WITH base AS (
+              SELECT integration_id, min(time) AS f, max(time) AS l, count(*) AS n,
+                     count(DISTINCT CAST(lt AS DATE)) AS days, count(DISTINCT date_trunc('hour', time)) AS hours,
+                     avg((status = 'Failure')::INT) AS fr
+              FROM nw_hist GROUP BY ALL),
+            daily AS (
+              SELECT integration_id, CAST(lt AS DATE) AS d, count(DISTINCT hour(lt)) AS h, count(*) AS n,
+                     sum(coalesce(records, 0)) AS r
+              FROM nw_hist GROUP BY ALL),
+            dstats AS (
+              SELECT d.integration_id, max(h) AS hmax, quantile_cont(h, 0.95) AS hp95,
+                     median(n) FILTER (c.me_rank <= {MONTH_END_DAYS}) AS me_n,
+                     median(n) FILTER (c.me_rank > {MONTH_END_DAYS}) AS ot_n,
+                     median(r) FILTER (c.me_rank <= {MONTH_END_DAYS}) AS me_r,
+                     median(r) FILTER (c.me_rank > {MONTH_END_DAYS}) AS ot_r,
+                     count(*) FILTER (c.me_rank <= {MONTH_END_DAYS}) AS me_days
+              FROM daily d JOIN nw_calendar c USING (d) GROUP BY ALL),
+            mins AS (SELECT DISTINCT integration_id, date_trunc('minute', time) AS m FROM nw_hist),
+            gaps AS (
+              SELECT integration_id, epoch(m - lag(m) OVER (PARTITION BY integration_id ORDER BY m)) AS gap
+              FROM mins),
+            runs AS (SELECT integration_id, median(gap) AS per, count(*) AS nruns
+                     FROM gaps WHERE gap > {RUN_GAP_S} GROUP BY ALL),
+            runmad AS (SELECT g.integration_id, median(abs(g.gap - r.per)) AS mad
+                       FROM gaps g JOIN runs r USING (integration_id) WHERE g.gap > {RUN_GAP_S} GROUP BY ALL),
+            fails AS (
+              SELECT integration_id, grp, count(*) FILTER (status = 'Failure') AS nf FROM (
+                SELECT integration_id, status, coalesce(sum((status = 'Success')::INT) OVER (
+                  PARTITION BY integration_id ORDER BY time ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+                  AS grp FROM nw_hist WHERE status IN ('Success', 'Failure'))
+              GROUP BY ALL),
+            fstats AS (SELECT integration_id, quantile_cont(nf, 0.99) AS fp99, max(nf) AS fmax
+                       FROM fails WHERE nf > 0 GROUP BY ALL)
+            SELECT i.id, {ts(window.start)}, {ts(window.until)},
+                   CASE WHEN b.n IS NULL OR b.n < {LEARN_EVENTS}
+                          OR epoch({ts(window.until)} - b.f) / 86400 < {LEARN_DAYS} THEN 'learning'
+                        WHEN epoch({ts(window.until)} - b.f) / 86400 < {ESTABLISHED_DAYS}
+                          OR b.days < {ESTABLISHED_ACTIVE_DAYS} THEN 'provisional'
+                        ELSE 'established' END,
+                   coalesce(json_extract_string(i.schedule, '$.timezone'), 'UTC'),
+                   coalesce(i.kind, '?') || '|' || coalesce(i.vendor, i.discovered_source, '?'),
+                   b.f, b.l, coalesce(b.n, 0), coalesce(b.days, 0), coalesce(b.hours, 0),
+                   coalesce(epoch({ts(window.until)} - b.f) / 86400, 0),
+                   b.hours / greatest(1, epoch({ts(window.until)} - date_trunc('hour', b.f)) / 3600),
+                   d.hp95, d.hmax, b.fr, coalesce(fs.fp99, 0), coalesce(fs.fmax, 0), r.per, m.mad,
+                   coalesce(r.nruns, 0),
+                   coalesce(d.me_days >= 2 AND greatest(d.me_n / nullif(d.ot_n, 0), d.me_r / nullif(d.ot_r, 0))
+                            >= {MONTH_END_RATIO}, false),
+                   {MONTH_END_DAYS},
+                   greatest(d.me_n / nullif(d.ot_n, 0), d.me_r / nullif(d.ot_r, 0))
+            FROM integrations i LEFT JOIN base b ON b.integration_id = i.id
+            LEFT JOIN dstats d ON d.integration_id = i.id LEFT JOIN runs r ON r.integration_id = i.id
+            LEFT JOIN runmad m ON m.integration_id = i.id LEFT JOIN fstats fs ON fs.integration_id = i.id"""
+        )
+        return int(store.scalar("SELECT count(*) FROM baseline_integrations") or 0)
+
+    def show(self, store: Store, integration_id: str) -> dict[str, Any]:
+        rows = rows_as_dicts(
+            store,
+            "SELECT * EXCLUDE (integration_id) FROM baseline_integrations WHERE integration_id = ?",
+            [integration_id],
+        )
+        return rows[0] if rows else {}

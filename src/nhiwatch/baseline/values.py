@@ -1,0 +1,93 @@
+"""Value sets per integration: destinations, resources, types, tenants, networks, agents, scopes, credentials.
+
+``baseline_values`` keeps every (integration, dimension, value) seen in the history window with first
+seen, last seen and event count. ``baseline_novelty`` summarises each (integration, dimension) for the
+Good-Turing estimate of how often a *new* value is normal: with ``n`` events carrying the dimension and
+``singletons`` values seen exactly once, the chance that the next event shows an unseen value is about
+``singletons / n`` (Good 1953). A stable set (no singletons) makes any new value surprising; a churning
+one (cloud egress IPs) does not, and detections then look at coarser dimensions (/24, ASN).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nhiwatch.baseline.contract import HistoryWindow, rows_as_dicts
+from nhiwatch.baseline.frames import IP24
+from nhiwatch.store import Store
+
+DDL_VALUES = """CREATE TABLE IF NOT EXISTS baseline_values (
+    integration_id VARCHAR, dimension VARCHAR, value VARCHAR, first_seen TIMESTAMP, last_seen TIMESTAMP,
+    events BIGINT)"""
+DDL_NOVELTY = """CREATE TABLE IF NOT EXISTS baseline_novelty (
+    integration_id VARCHAR, dimension VARCHAR, n BIGINT, distinct_values BIGINT, singletons BIGINT,
+    last_new TIMESTAMP)"""
+
+# dimension -> SQL expression over events ``e`` (``scope`` is unnested separately)
+DIMENSIONS: dict[str, str] = {
+    "destination": "lower(e.dst_endpoint_hostname)",
+    "resource": "e.resource_name",
+    "resource_type": "e.resource_type",
+    "tenant": "e.metadata_tenant_uid",
+    "ip": "e.src_endpoint_ip",
+    "ip24": IP24.format(ip="e.src_endpoint_ip"),
+    "asn": "CAST(e.src_endpoint_asn AS VARCHAR)",
+    "user_agent": "e.http_request_user_agent",
+    "credential": "e.actor_user_credential_uid",
+    "operation": "e.api_operation",
+    "action_class": "e.action_class",
+}
+
+
+def value_rows_sql(where: str, dims: tuple[str, ...] | None = None) -> str:
+    """(integration_id, dimension, value, time, metadata_uid) for the dimensions (default all) of the events
+    matching ``where``."""
+    parts = [
+        f"SELECT e.integration_id, '{dim}' AS dimension, {expr} AS value, e.time, e.metadata_uid FROM events e "
+        f"WHERE {where} AND ({expr}) IS NOT NULL"
+        for dim, expr in DIMENSIONS.items()
+        if dims is None or dim in dims
+    ]
+    if dims is None or "scope" in dims:
+        parts.append(
+            "SELECT e.integration_id, 'scope', unnest(e.scopes), e.time, e.metadata_uid FROM events e "
+            f"WHERE {where} AND len(e.scopes) > 0"
+        )
+    return " UNION ALL ".join(parts)
+
+
+class Values:
+    name = "values"
+    tables = ("baseline_values", "baseline_novelty")
+    ddl = (DDL_VALUES, DDL_NOVELTY)
+
+    def learn(self, store: Store, window: HistoryWindow) -> int:
+        store.execute("DELETE FROM baseline_values")
+        store.execute("DELETE FROM baseline_novelty")
+        store.execute(
+            f"""INSERT INTO baseline_values
+            SELECT integration_id, dimension, value, min(time), max(time), count(*)
+            FROM ({value_rows_sql(window.where())}) GROUP BY integration_id, dimension, value"""
+        )
+        store.execute(
+            """INSERT INTO baseline_novelty
+            SELECT integration_id, dimension, sum(events), count(*), count(*) FILTER (events = 1), max(first_seen)
+            FROM baseline_values GROUP BY ALL"""
+        )
+        return int(store.scalar("SELECT count(*) FROM baseline_values") or 0)
+
+    def show(self, store: Store, integration_id: str) -> dict[str, Any]:
+        nov = rows_as_dicts(
+            store,
+            """SELECT dimension, n AS events, distinct_values, singletons, last_new FROM baseline_novelty
+               WHERE integration_id = ? ORDER BY dimension""",
+            [integration_id],
+        )
+        top = rows_as_dicts(
+            store,
+            """SELECT dimension, value, first_seen, last_seen, events FROM (
+                 SELECT *, row_number() OVER (PARTITION BY dimension ORDER BY events DESC, value) AS rk
+                 FROM baseline_values WHERE integration_id = ?) WHERE rk <= 10 ORDER BY dimension, rk""",
+            [integration_id],
+        )
+        return {"novelty": nov, "top_values": top}

@@ -1,0 +1,129 @@
+"""Helpers shared by detection kernels: the scored window, the bursty calendar, rows to findings.
+
+Kernels are SQL over ``events`` grouped by integration; these helpers only assemble SQL text and turn the
+few result rows into :class:`Finding` objects. Learned state is read from the ``baseline_*`` tables; a
+store where nothing was learned reads as every integration being in the ``learning`` state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from nhiwatch.baseline.frames import build_regime_days, ensure_views, ts
+from nhiwatch.baseline.learn import ensure_tables, learned
+from nhiwatch.detectors.base import DetectContext, DetectorMeta, Finding
+from nhiwatch.store import Store
+
+# NIST CSF 2.0 Detect subcategories (DE.CM-02 is physical; DE.CM-08 and DE.AE-01 do not exist in 2.0).
+CSF_2_DETECT = frozenset(
+    {
+        "DE.CM-01",
+        "DE.CM-02",
+        "DE.CM-03",
+        "DE.CM-06",
+        "DE.CM-09",
+        "DE.AE-02",
+        "DE.AE-03",
+        "DE.AE-04",
+        "DE.AE-06",
+        "DE.AE-07",
+        "DE.AE-08",
+    }
+)
+# Identify / Protect subcategories the posture checks map to.
+CSF_2_OTHER = frozenset(
+    {
+        "ID.AM-01",
+        "ID.AM-02",
+        "ID.AM-03",
+        "ID.AM-04",
+        "ID.AM-05",
+        "ID.AM-07",
+        "ID.AM-08",
+        "ID.RA-01",
+        "PR.AA-01",
+        "PR.AA-02",
+        "PR.AA-03",
+        "PR.AA-05",
+        "GV.SC-04",
+        "GV.SC-07",
+    }
+)
+EVIDENCE_CAP = 20
+STATE_JOIN = "LEFT JOIN baseline_integrations b ON b.integration_id = e.integration_id"
+STATE = "coalesce(b.state, 'learning')"
+
+
+def prepare(ctx: DetectContext) -> None:
+    """Views and temp tables a kernel may join: time zones, baseline tables, the window's bursty days."""
+    ensure_views(ctx.store)
+    ensure_tables(ctx.store)
+    build_regime_days(
+        ctx.store, ctx.since, ctx.until, "baseline_integrations" if learned(ctx.store) else None
+    )
+
+
+def in_window(ctx: DetectContext, alias: str = "e") -> str:
+    return (
+        f"{alias}.time >= {ts(ctx.since)} AND {alias}.time < {ts(ctx.until)} "
+        f"AND {alias}.integration_id IS NOT NULL"
+    )
+
+
+def window_days(ctx: DetectContext) -> float:
+    return max((ctx.until - ctx.since).total_seconds() / 86400, 1 / 24)
+
+
+def ticket_sql(first: str, last: str, integ: str, slack_hours: float) -> str:
+    """Correlated subquery: the best matching ticket id (the integration's own first, then company-wide)."""
+    return f"""(SELECT t.id FROM tickets t
+        WHERE (t.integration_id = {integ} OR t.integration_id IS NULL OR t.integration_id = '')
+          AND t.start_time <= {last} + INTERVAL {int(slack_hours * 60)} MINUTE
+          AND t.end_time >= {first} - INTERVAL {int(slack_hours * 60)} MINUTE
+        ORDER BY (t.integration_id IS NULL OR t.integration_id = ''), t.start_time LIMIT 1)"""
+
+
+def records(store: Store, sql: str) -> list[dict[str, Any]]:
+    return store.records(sql)
+
+
+def finding(
+    meta: DetectorMeta,
+    row: Mapping[str, Any],
+    *,
+    deviation: float,
+    observed: str,
+    expected: str,
+    summary: str,
+    details: Mapping[str, Any] | None = None,
+    first: datetime | None = None,
+    last: datetime | None = None,
+) -> Finding:
+    ev = tuple(dict.fromkeys(x for x in (row.get("evidence") or ()) if x))[:EVIDENCE_CAP]
+    return Finding(
+        detector=meta.id,
+        integration_id=str(row["integration_id"]),
+        first_seen=first or row["first_seen"],
+        last_seen=last or row["last_seen"],
+        deviation=round(max(0.0, min(1.0, deviation)), 3),
+        observed=observed,
+        expected=expected,
+        summary=summary,
+        evidence=ev,
+        details=dict(details or {}),
+        kind=meta.kind,
+    )
+
+
+def find_ticket(
+    store: Store, integ: str, first: datetime, last: datetime, slack_hours: float = 1.0
+) -> str | None:
+    """The change ticket covering ``[first, last]`` (within ``slack_hours``): the integration's own, else a
+    company-wide one (no integration), else None."""
+    row = store.fetchone(
+        f"""SELECT {ticket_sql("$first::TIMESTAMP", "$last::TIMESTAMP", "$integ", slack_hours)}""",
+        {"first": first, "last": last, "integ": integ},
+    )
+    return None if row is None else row[0]

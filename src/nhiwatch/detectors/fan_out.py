@@ -1,0 +1,124 @@
+"""fan_out: one integration touching far more distinct repositories, objects, hosts or tenants in an hour.
+
+What and why: worms and mass theft enumerate (Shai-Hulud: ~100 repos with 3 calls each, then 1,000 repos per
+30 min; Heroku/Travis: many organisations' repos cloned; Drift: one tool across 700+ tenants). For each
+clock hour, the distinct ``resource_name``, ``dst_endpoint_hostname`` and ``metadata_tenant_uid`` an
+integration touches are compared with its learned hourly distribution of the same count (all action
+classes, same regime): above ``max(max_ratio x the largest hour, median + z x robust sigma)``. Integrations
+still learning use their peer group's bound. How many of the values were never seen before is reported.
+
+Parameters: ``max_ratio``, ``z``, ``min_hours``. References: OWASP NHI5:2025, NHI9:2025, NHI3:2025; NIST CSF
+2.0 DE.CM-03, DE.CM-06, DE.AE-03, DE.AE-04; ATT&CK T1119, T1078.004, T1550.001, T1213.003.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from nhiwatch.baseline.frames import LOCAL, TZ_JOIN
+from nhiwatch.baseline.stats import dev_from_ratio, fmt
+from nhiwatch.detectors._common import STATE, STATE_JOIN, finding, in_window, prepare, records
+from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
+
+META = DetectorMeta(
+    id="fan_out",
+    title="Fan-out across many resources",
+    kind="behaviour",
+    description="One integration touching many more repositories, objects, hosts or tenants than it does.",
+    owasp_nhi=("NHI5:2025", "NHI9:2025", "NHI3:2025"),
+    nist_csf=("DE.CM-03", "DE.CM-06", "DE.AE-03", "DE.AE-04"),
+    attack=("T1119", "T1078.004", "T1550.001", "T1213.003"),
+    params={"max_ratio": 2.0, "z": 6.0, "min_hours": 5},
+    explanation="{observed}, against {expected}",
+)
+COLS = {
+    "resources": "e.resource_name",
+    "destinations": "lower(e.dst_endpoint_hostname)",
+    "tenants": "e.metadata_tenant_uid",
+}
+DIMS = {"resources": "resource", "destinations": "destination", "tenants": "tenant"}
+
+
+def run(ctx: DetectContext) -> list[Finding]:
+    prepare(ctx)
+    mr, z, mh = (
+        float(ctx.param(META, "max_ratio")),
+        float(ctx.param(META, "z")),
+        int(ctx.param(META, "min_hours")),
+    )
+
+    def bound(a: str) -> str:
+        return f"greatest({a}.max * {mr}, {a}.med + {z} * {a}.sigma)"
+
+    parts = []
+    for metric, col in COLS.items():
+        parts.append(f"""
+        SELECT e.integration_id, date_trunc('hour', e.time) AS hr, '{metric}' AS metric,
+               count(DISTINCT {col})::DOUBLE AS x,
+               count(DISTINCT {col}) FILTER (bv.value IS NULL) AS new_values,
+               any_value({STATE}) AS state, coalesce(any_value(b.peer_group), '?') AS peer_group,
+               CASE WHEN any_value(r.d) IS NULL THEN 'normal' ELSE 'bursty' END AS regime,
+               min(e.time) AS first_seen, max(e.time) AS last_seen,
+               list(e.metadata_uid ORDER BY bv.value IS NULL DESC, e.time)[1:20] AS evidence
+        FROM events e {TZ_JOIN} {STATE_JOIN}
+        LEFT JOIN (SELECT DISTINCT integration_id, d FROM nw_regime_days) r
+          ON r.integration_id = e.integration_id AND r.d = CAST({LOCAL} AS DATE)
+        LEFT JOIN baseline_values bv ON bv.integration_id = e.integration_id AND bv.dimension = '{DIMS[metric]}'
+          AND bv.value = {col}
+        WHERE {in_window(ctx)} AND {col} IS NOT NULL GROUP BY e.integration_id, hr""")
+    rows = records(
+        ctx.store,
+        f"""
+        WITH w AS ({" UNION ALL ".join(parts)})
+        SELECT w.*, CASE WHEN w.state = 'learning' THEN {bound("p")}
+                         ELSE coalesce({bound("o")}, {bound("n")}) END AS bound,
+               coalesce(CASE WHEN w.state = 'learning' THEN p.max END, o.max, n.max) AS hist_max,
+               coalesce(CASE WHEN w.state = 'learning' THEN p.med END, o.med, n.med) AS med
+        FROM w
+        LEFT JOIN baseline_volume o ON o.integration_id = w.integration_id AND o.action_class = '*'
+          AND o.regime = w.regime AND o.metric = w.metric AND o.n >= {mh}
+        LEFT JOIN baseline_volume n ON n.integration_id = w.integration_id AND n.action_class = '*'
+          AND n.regime = 'normal' AND n.metric = w.metric AND n.n >= {mh}
+        LEFT JOIN baseline_volume p ON p.integration_id = 'peer:' || w.peer_group AND p.action_class = '*'
+          AND p.regime = 'normal' AND p.metric = w.metric
+        WHERE w.x > 1""",
+    )
+    hits: dict[tuple[str, Any], list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        if r["bound"] is not None and r["x"] > r["bound"] and r["new_values"] > 0:
+            hits[(r["integration_id"], r["hr"].date())].append(r)
+    out = []
+    for (integ, _day), rs in hits.items():
+        top = max(rs, key=lambda r: r["x"] / r["bound"])
+        ratio = top["x"] / top["bound"]
+        out.append(
+            finding(
+                META,
+                {
+                    "integration_id": integ,
+                    "first_seen": min(r["first_seen"] for r in rs),
+                    "last_seen": max(r["last_seen"] for r in rs),
+                    "evidence": top["evidence"],
+                },
+                deviation=dev_from_ratio(ratio),
+                observed=(
+                    f"{fmt(top['x'])} distinct {top['metric']} in the hour from {top['hr']:%Y-%m-%d %H:00} UTC, "
+                    f"{top['new_values']:,} never seen before"
+                ),
+                expected=f"at most {fmt(top['bound'])} per hour (median {fmt(top['med'])}, max {fmt(top['hist_max'])})",
+                summary=f"{integ} fanned out across {fmt(top['x'])} {top['metric']} in one hour",
+                details={
+                    "metric": top["metric"],
+                    "distinct": top["x"],
+                    "new_values": top["new_values"],
+                    "ratio": round(ratio, 2),
+                    "hours": len({r["hr"] for r in rs}),
+                    "state": top["state"],
+                },
+            )
+        )
+    return out
+
+
+DETECTOR = Detector(META, run)

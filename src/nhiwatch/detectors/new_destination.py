@@ -1,0 +1,99 @@
+"""new_destination: traffic to a destination outside the declared allow-list, or never seen before.
+
+What and why: exfiltration and dead drops go somewhere new (Shai-Hulud: ``webhook.site``; gists; Snowflake:
+an attacker's stage; CircleCI: ``potrax[.]com``). Two tests on ``dst_endpoint_hostname``:
+
+* declared: the integration lists ``allowed_destinations`` (globs such as ``*.salesforce.com``) and the host
+  matches none of them: a finding whatever the history (works from day one);
+* learned: no allow-list, and the count of never-seen hosts is improbable under the integration's own
+  Good-Turing rate of new destinations (:mod:`._novelty`); skipped while the integration is learning.
+
+Parameters: ``alpha``. References: OWASP NHI2:2025, NHI3:2025; NIST CSF 2.0 DE.CM-01, DE.CM-09, DE.AE-07;
+ATT&CK T1567, T1567.001, T1537, T1090.003.
+"""
+
+from __future__ import annotations
+
+from nhiwatch.baseline.stats import dev_from_p
+from nhiwatch.detectors._common import finding, in_window, prepare, records
+from nhiwatch.detectors._novelty import new_values
+from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
+
+META = DetectorMeta(
+    id="new_destination",
+    title="New or undeclared destination",
+    kind="behaviour",
+    description="Data sent to a host outside the declared destinations, or one the integration never used.",
+    owasp_nhi=("NHI2:2025", "NHI3:2025"),
+    nist_csf=("DE.CM-01", "DE.CM-09", "DE.AE-07"),
+    attack=("T1567", "T1567.001", "T1537", "T1090.003"),
+    params={"alpha": 0.02},
+    explanation="{observed}, against {expected}",
+)
+
+
+def run(ctx: DetectContext) -> list[Finding]:
+    prepare(ctx)
+    out = []
+    declared = records(
+        ctx.store,
+        f"""
+        WITH d AS (
+          SELECT e.integration_id, lower(e.dst_endpoint_hostname) AS host, e.time, e.metadata_uid,
+                 coalesce(e.traffic_bytes_in, 0) + coalesce(e.traffic_bytes_out, 0) AS bytes
+          FROM events e WHERE {in_window(ctx)} AND e.dst_endpoint_hostname IS NOT NULL),
+        allow AS (SELECT id AS integration_id, lower(unnest(allowed_destinations)) AS pat FROM integrations
+                  WHERE len(allowed_destinations) > 0),
+        bad AS (SELECT d.* FROM d WHERE d.integration_id IN (SELECT integration_id FROM allow)
+                AND NOT EXISTS (SELECT 1 FROM allow a WHERE a.integration_id = d.integration_id
+                  AND (d.host GLOB a.pat OR d.host = ltrim(a.pat, '*.'))))
+        SELECT integration_id, list(DISTINCT host) AS hosts, count(*) AS n, sum(bytes) AS bytes,
+               min(time) AS first_seen, max(time) AS last_seen,
+               list(metadata_uid ORDER BY bytes DESC, time)[1:20] AS evidence,
+               (SELECT list(pat) FROM allow a WHERE a.integration_id = bad.integration_id) AS allowed
+        FROM bad GROUP BY integration_id""",
+    )
+    flagged = set()
+    for r in declared:
+        flagged.add(r["integration_id"])
+        hosts = sorted(r["hosts"])
+        out.append(
+            finding(
+                META,
+                r,
+                deviation=0.8,
+                observed=f"{r['n']:,} connections / calls to {len(hosts)} undeclared host(s): {', '.join(hosts[:5])}"
+                + (f", {r['bytes']:,} bytes" if r["bytes"] else ""),
+                expected=f"allowed destinations {', '.join(sorted(r['allowed']))}",
+                summary=f"{r['integration_id']} sent traffic to {hosts[0]}, outside its declared destinations",
+                details={"hosts": hosts[:20], "events": r["n"], "bytes": r["bytes"], "basis": "declared"},
+            )
+        )
+    alpha = float(ctx.param(META, "alpha"))
+    for r in new_values(ctx, ("destination",)):
+        if r["integration_id"] in flagged or r["state"] == "learning":
+            continue
+        if r["p"] >= (alpha if r["state"] == "established" else alpha / 10):
+            continue
+        hosts = r["new_values"]
+        out.append(
+            finding(
+                META,
+                r,
+                deviation=dev_from_p(r["p"]),
+                observed=f"{r['k']} never-seen destination(s): {', '.join(hosts[:5])} ({r['events']:,} events)",
+                expected=f"{r['hist_distinct']} known destinations, {r['singletons']} seen once in {r['hist_n']:,} events",
+                summary=f"{r['integration_id']} talked to {hosts[0]}, a destination it has never used",
+                details={
+                    "hosts": hosts,
+                    "events": r["events"],
+                    "p_value": r["p"],
+                    "basis": "learned",
+                    "state": r["state"],
+                },
+            )
+        )
+    return out
+
+
+DETECTOR = Detector(META, run)

@@ -1,0 +1,118 @@
+"""scope_expansion: an integration gains scopes, object types, tenants or storage locations it never had.
+
+What and why: attackers widen what a foothold can reach (Midnight Blizzard: new app secret, new OAuth
+apps, ``full_access_as_app``; Drift: reads of User, Case and custom objects; Snowflake: a new stage;
+Shai-Hulud v2: new workflows and runners). Three signals:
+
+* scopes seen on events or granted (``scope_grant``) outside the integration's declared ``scopes`` when it
+  declares some: a finding from day one;
+* new scopes, resource types and tenants against the learned sets, judged with the integration's own
+  Good-Turing rate of new values (:mod:`._novelty`); skipped while learning, ``alpha / 10`` when
+  provisional;
+* new storage locations: new resources of storage-like types (bucket, stage, container, share, ...).
+
+Parameters: ``alpha``. References: OWASP NHI5:2025, NHI3:2025, NHI6:2025; NIST CSF 2.0 DE.CM-03, DE.CM-09,
+DE.AE-02; ATT&CK T1098.001, T1098.003, T1671, T1136.003.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from nhiwatch.baseline.stats import dev_from_p
+from nhiwatch.detectors._common import finding, in_window, prepare, records
+from nhiwatch.detectors._novelty import combined_p, new_values
+from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
+
+META = DetectorMeta(
+    id="scope_expansion",
+    title="Scope or reach expansion",
+    kind="behaviour",
+    description="New scopes granted, new object types, tenants or storage locations for an integration.",
+    owasp_nhi=("NHI5:2025", "NHI3:2025", "NHI6:2025"),
+    nist_csf=("DE.CM-03", "DE.CM-09", "DE.AE-02"),
+    attack=("T1098.001", "T1098.003", "T1671", "T1136.003"),
+    params={"alpha": 0.02},
+    explanation="{observed}, against {expected}",
+)
+STORAGE = (
+    "regexp_matches(lower(coalesce(e.resource_type, '')), 'bucket|stage|container|share|storage|blob|drive')"
+)
+LABEL = {"scope": "scope", "resource_type": "object type", "tenant": "tenant", "resource": "storage location"}
+
+
+def _undeclared(ctx: DetectContext) -> list[dict[str, Any]]:
+    return records(
+        ctx.store,
+        f"""
+        WITH s AS (
+          SELECT e.integration_id, unnest(e.scopes) AS scope, e.time, e.metadata_uid,
+                 e.action_class = 'scope_grant' AS granted
+          FROM events e WHERE {in_window(ctx)} AND len(e.scopes) > 0),
+        d AS (SELECT id, scopes FROM integrations WHERE len(scopes) > 0)
+        SELECT s.integration_id, list(DISTINCT s.scope) AS new_values, count(*) AS events,
+               min(s.time) AS first_seen, max(s.time) AS last_seen, bool_or(s.granted) AS granted,
+               list(s.metadata_uid ORDER BY s.granted DESC, s.time)[1:20] AS evidence, any_value(d.scopes) AS declared
+        FROM s JOIN d ON d.id = s.integration_id WHERE NOT list_contains(d.scopes, s.scope)
+        GROUP BY s.integration_id""",
+    )
+
+
+def run(ctx: DetectContext) -> list[Finding]:
+    prepare(ctx)
+    alpha = float(ctx.param(META, "alpha"))
+    out = []
+    for r in _undeclared(ctx):
+        scopes = sorted(r["new_values"])
+        out.append(
+            finding(
+                META,
+                r,
+                deviation=0.85 if r["granted"] else 0.7,
+                observed=f"{'granted' if r['granted'] else 'used'} undeclared scope(s) {', '.join(scopes[:6])}",
+                expected=f"declared scopes {', '.join(sorted(r['declared']))}",
+                summary=f"{r['integration_id']} holds scopes beyond what its owner declared",
+                details={"scope": {"new": scopes, "events": r["events"]}, "basis": "declared"},
+            )
+        )
+    by_integ: dict[tuple[str, Any], list[dict[str, Any]]] = defaultdict(list)
+    rows = new_values(ctx, ("scope", "resource_type", "tenant")) + new_values(ctx, ("resource",), STORAGE)
+    for r in rows:
+        if r["state"] != "learning":
+            by_integ[(r["integration_id"], r["day"])].append(r)
+    declared_hit = {f.integration_id for f in out}
+    for (integ, _day), rs in by_integ.items():
+        rs = sorted(
+            (r for r in rs if not (integ in declared_hit and r["dimension"] == "scope")), key=lambda r: r["p"]
+        )
+        if not rs or combined_p(rs) >= (alpha if rs[0]["state"] == "established" else alpha / 10):
+            continue
+        first, last = min(r["first_seen"] for r in rs), max(r["last_seen"] for r in rs)
+        out.append(
+            finding(
+                META,
+                {
+                    "integration_id": integ,
+                    "first_seen": first,
+                    "last_seen": last,
+                    "evidence": [u for r in rs for u in r["evidence"]],
+                },
+                deviation=dev_from_p(combined_p(rs)),
+                observed="; ".join(
+                    f"{r['k']} new {LABEL[r['dimension']]}(s): {', '.join(map(str, r['new_values'][:4]))}"
+                    for r in rs
+                ),
+                expected="; ".join(f"{r['hist_distinct']} known {LABEL[r['dimension']]}(s)" for r in rs),
+                summary=f"{integ} reached {LABEL[rs[0]['dimension']]}s it has never touched",
+                details={
+                    r["dimension"]: {"new": r["new_values"], "events": r["events"], "p_value": r["p"]}
+                    for r in rs
+                }
+                | {"basis": "learned", "state": rs[0]["state"]},
+            )
+        )
+    return out
+
+
+DETECTOR = Detector(META, run)

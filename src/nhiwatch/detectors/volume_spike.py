@@ -1,0 +1,114 @@
+"""volume_spike: an hour with far more events, records or bytes than the integration has ever moved.
+
+What and why: a connector that normally reads a few hundred records an hour suddenly exporting whole
+datasets (Drift/Salesloft: ``LIMIT 10000`` Case pulls and a Bulk API job after days of ``COUNT()`` and
+``LIMIT 20``; Snowflake: top ``ROWS_PRODUCED``; mass repository clones). Each (integration, action class,
+hour) is compared with the bound learned for the same class in the same regime, so a month-end export is
+judged against earlier month ends (see :mod:`nhiwatch.detectors._volume` for the fallbacks used in cold
+start). The largest single operation is checked too (one query returning 10,000 rows where 20 was normal).
+
+Parameters: ``max_ratio`` (x the largest hour seen), ``z`` (robust sigmas above the median),
+``burst_allowance`` (tolerance in a declared burst window never observed before), ``min_hours`` (active
+hours needed before an own bound is trusted). Deviation grows with log10(observed / bound).
+
+References: OWASP NHI5:2025; NIST CSF 2.0 DE.CM-03, DE.AE-02, DE.AE-04; ATT&CK T1119, T1213, T1530.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from nhiwatch.baseline.stats import dev_from_ratio, fmt
+from nhiwatch.detectors._common import find_ticket, finding, prepare
+from nhiwatch.detectors._volume import evidence_for, hourly_breaches
+from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
+
+META = DetectorMeta(
+    id="volume_spike",
+    title="Volume spike",
+    kind="behaviour",
+    description="An hour with far more events, records or bytes than the integration has moved before.",
+    owasp_nhi=("NHI5:2025",),
+    nist_csf=("DE.CM-03", "DE.AE-02", "DE.AE-04"),
+    attack=("T1119", "T1213", "T1530"),
+    params={"max_ratio": 2.0, "z": 6.0, "burst_allowance": 10.0, "min_hours": 5, "alpha": 0.001},
+    explanation="{observed}, against {expected}",
+)
+UNITS = {
+    "events": "events",
+    "records": "records",
+    "bytes": "bytes",
+    "records_op": "records in one operation",
+    "bytes_op": "bytes in one operation",
+}
+
+
+def run(ctx: DetectContext) -> list[Finding]:
+    prepare(ctx)
+    rows = hourly_breaches(
+        ctx,
+        classes=None,
+        max_ratio=float(ctx.param(META, "max_ratio")),
+        z=float(ctx.param(META, "z")),
+        burst_allowance=float(ctx.param(META, "burst_allowance")),
+        min_hours=int(ctx.param(META, "min_hours")),
+        alpha=float(ctx.param(META, "alpha")),
+    )
+    rows = [
+        r for r in rows if r["action_class"] not in ("credential_issue", "credential_revoke", "scope_grant")
+    ]
+    groups: dict[tuple[str, str, Any], list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        groups[(r["integration_id"], r["action_class"], r["hr"].date())].append(r)
+    out = []
+    for (integ, klass, _day), rs in groups.items():
+        top = max(rs, key=lambda r: r["x"] / r["bound"])
+        first, last = min(r["first_seen"] for r in rs), max(r["last_seen"] for r in rs)
+        ticket = find_ticket(ctx.store, integ, first, last)
+        ratio = top["x"] / top["bound"]
+        unit = UNITS[top["metric"]]
+        out.append(
+            finding(
+                META,
+                {
+                    "integration_id": integ,
+                    "first_seen": first,
+                    "last_seen": last,
+                    "evidence": evidence_for(
+                        ctx,
+                        integ,
+                        klass,
+                        first,
+                        last,
+                        "coalesce(records, 0) + coalesce(traffic_bytes_out, 0)",
+                    ),
+                },
+                deviation=dev_from_ratio(ratio),
+                observed=f"{fmt(top['x'])} {unit} ({klass}) in the hour from {top['hr']:%Y-%m-%d %H:00} UTC",
+                expected=(
+                    f"bound {fmt(top['bound'])} ({top['basis']}: median {fmt(top['med'])}, "
+                    f"max {fmt(top['hist_max'])} over {fmt(top['hist_n'])} observations)"
+                ),
+                summary=(
+                    f"{integ} moved {ratio:,.0f}x more {unit.split(' ')[0]} in {klass} than its learned "
+                    f"{top['regime']} bound"
+                ),
+                details={
+                    "action_class": klass,
+                    "metric": top["metric"],
+                    "hours": len(rs),
+                    "ratio": round(ratio, 2),
+                    "bound": top["bound"],
+                    "regime": top["regime"],
+                    "regime_reason": top["why"],
+                    "basis": top["basis"],
+                    "state": top["state"],
+                    "ticket_id": ticket,
+                },
+            )
+        )
+    return out
+
+
+DETECTOR = Detector(META, run)
