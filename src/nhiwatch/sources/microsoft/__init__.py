@@ -54,13 +54,17 @@ def prop(f: Accessor, path: str) -> str:
     return coalesce(f(f"properties.{path}"), f(path))
 
 
-def foreign_category(f: Accessor, accepted: tuple[str, ...], stream: str) -> tuple[str, str]:
+def foreign_category(
+    f: Accessor, accepted: tuple[str, ...], stream: str, envelope: str = "true"
+) -> tuple[str, str]:
     """A check that quarantines records of another diagnostic category found in the same document.
 
     One Event Hub can carry every category a diagnostic setting selects; a file is read by one source.
+    ``envelope`` is the SQL condition telling a diagnostic record from a Graph object, whose own
+    ``category`` field means something else (``ApplicationManagement`` on a directory audit).
     """
     names = ", ".join(sql_str(c) for c in accepted)
-    cond = f"({f('category')} IS NOT NULL AND {f('category')} NOT IN ({names}))"
+    cond = f"({f('category')} IS NOT NULL AND {f('category')} NOT IN ({names}) AND {envelope})"
     return cond, (
         f"diagnostic category not read by microsoft.{stream} (expects {', '.join(accepted)}); "
         "split mixed Event Hub captures by category"

@@ -211,7 +211,7 @@ SOURCE = Source(
     vendor_uid=lambda f: prop(f, "id"),
     record_paths=RECORD_PATHS,
     checks=lambda f: [
-        foreign_category(f, CATEGORIES, "entra_audit"),
+        foreign_category(f, CATEGORIES, "entra_audit", envelope=f"{f('operationName')} IS NOT NULL"),
         (
             f"{coalesce(f('operationName'), prop(f, 'activityDisplayName'))} IS NULL",
             "JSON of the wrong shape: an Entra audit event needs operationName or activityDisplayName",
