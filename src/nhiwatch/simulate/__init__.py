@@ -1,0 +1,135 @@
+"""A simulated company's SaaS integration logs, in the vendors' native formats, with labelled attacks.
+
+``simulate(out_dir)`` writes ``inventory.yaml``, ``tickets.csv``, ``truth.jsonl``, ``summary.json`` and
+``logs/<source>/...``. Everything is drawn from RNGs derived from ``seed``, so the same arguments give
+byte-identical output. See ``docs/simulator.md`` for the model and the attack families.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import orjson
+
+from nhiwatch.simulate import attacks
+from nhiwatch.simulate.behaviour import benign
+from nhiwatch.simulate.calendar import last_business_days
+from nhiwatch.simulate.company import build_company
+from nhiwatch.simulate.model import Ev, Ticket
+from nhiwatch.simulate.output import write_inventory, write_tickets, write_truth
+from nhiwatch.simulate.writers import WRITERS
+from nhiwatch.simulate.writers.common import Ids
+
+DEFAULT_START = date(2026, 2, 16)  # a window with US and EU DST changes, a month end and a quarter end
+
+
+@dataclass
+class SimulationSummary:
+    """What a simulation wrote."""
+
+    integrations: int
+    shadow_integrations: int
+    days: int
+    seed: int
+    start: str
+    events: dict[str, int] = field(default_factory=dict)  # abstract events per simulated source
+    files: int = 0
+    tickets: int = 0
+    episodes: dict[str, int] = field(default_factory=dict)  # per family
+
+    @property
+    def total_events(self) -> int:
+        return sum(self.events.values())
+
+
+def simulate(
+    out_dir: Path,
+    *,
+    integrations: int = 150,
+    days: int = 60,
+    seed: int = 7,
+    start: date | None = None,
+    gzip: bool = False,
+) -> SimulationSummary:
+    """Simulate ``integrations`` integrations for ``days`` days and write everything under ``out_dir``."""
+    start = start or DEFAULT_START
+    out = Path(out_dir)
+    logs = out / "logs"
+    if logs.exists():
+        shutil.rmtree(logs)
+    logs.mkdir(parents=True)
+    company = build_company(integrations, random.Random(f"company:{seed}"))
+    tickets: list[Ticket] = []
+    by_source: dict[str, list[Ev]] = defaultdict(list)
+    states = {}
+    for i, integ in enumerate(company):
+        evs, st = benign(integ, start, days, random.Random(f"benign:{seed}:{i}"), tickets)
+        states[integ.id] = st
+        for e in evs:
+            by_source[e.source].append(e)
+    tickets += company_tickets(start, days)
+    episodes, attack_events = attacks.inject(
+        company, states, by_source, start, days, random.Random(f"attacks:{seed}")
+    )
+    for e in attack_events:
+        by_source[e.source].append(e)
+    files = 0
+    counts: dict[str, int] = {}
+    for k, (source, evs) in enumerate(sorted(by_source.items())):
+        evs.sort(key=lambda e: e.ts)
+        counts[source] = len(evs)
+        files += WRITERS[source](evs, logs, Ids(seed * 1000 + k), gzip)
+    write_inventory(out / "inventory.yaml", company)
+    write_tickets(out / "tickets.csv", tickets, {i.id: i.tz for i in company})
+    write_truth(out / "truth.jsonl", episodes)
+    summary = SimulationSummary(
+        integrations=sum(not i.shadow for i in company),
+        shadow_integrations=sum(i.shadow for i in company),
+        days=days,
+        seed=seed,
+        start=start.isoformat(),
+        events=counts,
+        files=files,
+        tickets=len(tickets),
+        episodes=dict(sorted(Counter(e.family for e in episodes).items())),
+    )
+    (out / "summary.json").write_bytes(
+        orjson.dumps({**asdict(summary), "total_events": summary.total_events}, option=orjson.OPT_INDENT_2)
+    )
+    return summary
+
+
+def company_tickets(start: date, days: int) -> list[Ticket]:
+    """Company-wide business events: each month-end close, and the quarter close."""
+    out: list[Ticket] = []
+    d = start
+    end = start + timedelta(days=days)
+    while d < end:
+        if last_business_days(d, 3, "America") and not last_business_days(
+            d - timedelta(days=1), 3, "America"
+        ):
+            t0 = datetime(d.year, d.month, d.day, 8, tzinfo=UTC).timestamp()
+            month_end = (d.replace(day=28) + timedelta(days=4)).replace(day=1)
+            t1 = (
+                datetime(month_end.year, month_end.month, month_end.day, 23, tzinfo=UTC).timestamp()
+                + 2 * 86400
+            )
+            quarter = d.month in (3, 6, 9, 12)
+            summary = (
+                f"Q{(d.month - 1) // 3 + 1} {d.year} quarter close"
+                if quarter
+                else f"{d:%B %Y} month-end close"
+            )
+            out.append(
+                Ticket(f"BIZ-{d:%Y%m}", t0, t1, "", summary + " (finance exports and reconciliations)")
+            )
+        d += timedelta(days=1)
+    return out
+
+
+__all__ = ["SimulationSummary", "simulate"]
