@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import re
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -96,25 +95,20 @@ def gunzip_prefix(path: Path) -> bytes:
     return _gunzip_prefix(path, None)
 
 
-_DOC_START = re.compile(r'\s*(?:\[|\{\s*"([^"\\]+)"\s*:\s*\[)')
-
-
 def salvage_document(data: bytes, containers: Iterable[str]) -> tuple[list[Any], int] | None:
     """The complete records at the start of a cut-off JSON array (``[{...}, {...``) or record document
-    (``{"Records": [{...}, {...``), and how many characters after them were dropped.
+    (``{"ok": true, "entries": [{...}, {...``), and how many characters after them were dropped.
 
-    None when ``data`` does not start like such a document (JSON lines, or another container key).
+    None when ``data`` does not start like such a document (JSON lines, or no container key).
     """
-    text = data.decode("utf-8", errors="replace").lstrip("\ufeff")
-    m = _DOC_START.match(text)
-    if m is None or (m.group(1) is not None and m.group(1) not in set(containers)):
-        return None
+    text = data.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
     decoder = json.JSONDecoder()
+    pos = _array_start(text, decoder, set(containers))
+    if pos is None:
+        return None
     records: list[Any] = []
-    pos = m.end()
     while True:
-        while pos < len(text) and text[pos] in " \t\r\n,":
-            pos += 1
+        pos = _skip(text, pos, " \t\r\n,")
         if pos >= len(text) or text[pos] == "]":
             break
         try:
@@ -123,6 +117,33 @@ def salvage_document(data: bytes, containers: Iterable[str]) -> tuple[list[Any],
             break
         records.append(record)
     return records, len(text) - pos
+
+
+def _skip(text: str, pos: int, chars: str) -> int:
+    while pos < len(text) and text[pos] in chars:
+        pos += 1
+    return pos
+
+
+def _array_start(text: str, decoder: json.JSONDecoder, containers: set[str]) -> int | None:
+    """Position after the ``[`` of a top-level array, or of the array under a container key."""
+    if text.startswith("["):
+        return 1
+    if not text.startswith("{"):
+        return None
+    pos = 1
+    try:
+        while True:  # walk the top-level keys until the container; values before it are skipped whole
+            key, pos = decoder.raw_decode(text, _skip(text, pos, " \t\r\n,"))
+            pos = _skip(text, pos, " \t\r\n")
+            if not isinstance(key, str) or text[pos : pos + 1] != ":":
+                return None
+            pos = _skip(text, pos + 1, " \t\r\n")
+            if key in containers and text[pos : pos + 1] == "[":
+                return pos + 1
+            _, pos = decoder.raw_decode(text, pos)
+    except ValueError:
+        return None
 
 
 def sample(path: Path) -> Sample:
