@@ -6,6 +6,7 @@ integration costs milliseconds. Times are naive UTC.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -17,6 +18,7 @@ import pyarrow as pa
 
 from nhiwatch.baseline import learn
 from nhiwatch.detectors.base import DetectContext, Detector, Finding
+from nhiwatch.errors import NhiwatchError
 from nhiwatch.inventory.resolve import ensure_tables
 from nhiwatch.schema import EVENT_COLUMNS
 from nhiwatch.store import Store
@@ -171,5 +173,6 @@ class World:
         params: dict[str, Any] | None = None,
     ) -> list[Finding]:
         self.flush()
-        learn(self.store, until=since, history_days=history_days)
+        with contextlib.suppress(NhiwatchError):  # no history at all: detections run on declarations alone
+            learn(self.store, until=since, history_days=history_days)
         return det.run(DetectContext(self.store, since, until, params or {}))

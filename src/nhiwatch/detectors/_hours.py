@@ -3,7 +3,8 @@
 ``nw_allowed(integration_id, how)`` holds hour-of-week slots (``(ISO weekday - 1) * 24 + local hour``) where
 activity is expected: every slot of the learned envelope, widened by one hour either side and pooled over
 days of the same type (weekday / weekend), for integrations past ``learning``; and every slot the declared
-``schedule`` covers. An integration with neither has no rows, and no off-hours judgement is made for it.
+``schedule`` covers (a schedule covering every hour of the week only declares a time zone and adds
+nothing). An integration with neither has no rows, and no off-hours judgement is made for it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ def declared_slots(schedule_json: str | None) -> list[int]:
     h1, h2 = s.hour_range()
     spans = [(h1, h2)] if h2 > h1 else [(h1, 24.0), (0.0, h2)]
     hours = [h for h in range(24) if any(h + 1 > a and h < b for a, b in spans)]
-    return [(d - 1) * 24 + h for d in sorted(s.day_set()) for h in hours]
+    slots = [(d - 1) * 24 + h for d in sorted(s.day_set()) for h in hours]
+    return [] if len(slots) == 168 else slots  # "any time" only declares a time zone
 
 
 def build_allowed(store: Store) -> None:

@@ -104,7 +104,13 @@ def _period(r: dict, ratio: float, irr: float, min_runs: int) -> tuple[float, st
     from nhiwatch.inventory.model import Schedule
 
     period, basis = r["period_s"], "learned"
-    regular = period and r["runs"] and r["runs"] >= min_runs and (r["period_mad_s"] or 0) <= irr * period
+    regular = (
+        r["state"] != "learning"
+        and period
+        and r["runs"]
+        and r["runs"] >= min_runs
+        and (r["period_mad_s"] or 0) <= irr * period
+    )
     if not regular:
         period = Schedule(every=r["every"]).every_seconds() if r["every"] else None
         basis = "declared"

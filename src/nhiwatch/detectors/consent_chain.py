@@ -5,7 +5,7 @@ admin assigns it an app role, or a grant is delegated (Midnight Blizzard: a lega
 ``full_access_as_app`` and new apps consented; illicit consent grants). Every ``scope_grant`` event in the
 window is attributed: the granting human (``on_behalf_of`` / the acting user), the scopes or role granted,
 and the app (integration) receiving them. A grant is reported when it is not plainly expected — its
-scopes go beyond the integration's declared ``scopes``, or include high-privilege scopes
+scopes go beyond the integration's declared ``scopes``, or include undeclared high-privilege scopes
 (``*.All``, ``ReadWrite``, ``full_access``, admin, mail, files, directory, ``repo``...), or the app is
 discovered (not in the inventory) or has no owner. Each such reason adds to the deviation.
 
@@ -64,7 +64,7 @@ def run(ctx: DetectContext) -> list[Finding]:
         scopes = sorted(r["scopes"] or [])
         declared = set(r["declared"] or [])
         undeclared = [s for s in scopes if declared and s not in declared]
-        privileged = [s for s in scopes if pat.search(s)]
+        privileged = [s for s in scopes if pat.search(s) and s not in declared]  # declared ones were accepted
         reasons = []
         if undeclared:
             reasons.append("scopes beyond the declared ones")

@@ -53,9 +53,10 @@ def run(ctx: DetectContext) -> list[Finding]:
                (SELECT list(pat) FROM allow a WHERE a.integration_id = bad.integration_id) AS allowed
         FROM bad GROUP BY integration_id""",
     )
-    flagged = set()
+    flagged = {
+        r[0] for r in ctx.store.fetchall("SELECT id FROM integrations WHERE len(allowed_destinations) > 0")
+    }
     for r in declared:
-        flagged.add(r["integration_id"])
         hosts = sorted(r["hosts"])
         out.append(
             finding(
@@ -71,7 +72,7 @@ def run(ctx: DetectContext) -> list[Finding]:
         )
     alpha = float(ctx.param(META, "alpha"))
     for r in new_values(ctx, ("destination",)):
-        if r["integration_id"] in flagged or r["state"] == "learning":
+        if r["integration_id"] in flagged or r["state"] == "learning":  # an allow-list governs alone
             continue
         if r["p"] >= (alpha if r["state"] == "established" else alpha / 10):
             continue

@@ -10,8 +10,8 @@ an abnormal month end still can. A ticket for the integration, or a company-wide
 without integration), overlapping the burst within ``ticket_slack_hours`` lowers the deviation by
 ``ticket_factor`` and is named in ``details.ticket_id``.
 
-Parameters: ``max_ratio``, ``z``, ``burst_allowance``, ``min_hours``, ``ticket_slack_hours``,
-``ticket_factor``. References: OWASP NHI5:2025, NHI3:2025; NIST CSF 2.0 DE.CM-06, DE.CM-09, DE.AE-02,
+Parameters: ``max_ratio``, ``z``, ``burst_allowance``, ``min_hours``, ``alpha`` (Poisson gate on event
+counts), ``classes``, ``ticket_slack_hours``, ``ticket_factor``. References: OWASP NHI5:2025, NHI3:2025; NIST CSF 2.0 DE.CM-06, DE.CM-09, DE.AE-02,
 DE.AE-08; ATT&CK T1567, T1537, T1213, T1070.
 """
 

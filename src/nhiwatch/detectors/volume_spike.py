@@ -9,7 +9,8 @@ start). The largest single operation is checked too (one query returning 10,000 
 
 Parameters: ``max_ratio`` (x the largest hour seen), ``z`` (robust sigmas above the median),
 ``burst_allowance`` (tolerance in a declared burst window never observed before), ``min_hours`` (active
-hours needed before an own bound is trusted). Deviation grows with log10(observed / bound).
+hours needed before an own bound is trusted), ``alpha`` (an event count must also be this improbable as a
+Poisson draw around the largest hour). Deviation grows with log10(observed / bound).
 
 References: OWASP NHI5:2025; NIST CSF 2.0 DE.CM-03, DE.AE-02, DE.AE-04; ATT&CK T1119, T1213, T1530.
 """

@@ -1,0 +1,31 @@
+"""The shared harness: every detection's positive, negative and cold-start cases (see ``cases.py``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from nhiwatch.detectors.registry import all_detectors
+from nhiwatch.store import Store
+from tests.detectors.cases import CASES, Case
+from tests.detectors.world import World
+
+
+@pytest.mark.parametrize("c", CASES, ids=[f"{c.detector}-{c.kind}-{c.name}" for c in CASES])
+def test_case(c: Case, store: Store) -> None:
+    w = World(store)
+    since, until = c.build(w)
+    findings = w.detect(all_detectors()[c.detector], since, until, params={c.detector: c.params})
+    assert c.expect(findings), [(f.observed, f.expected, dict(f.details)) for f in findings]
+    for f in findings:
+        assert f.detector == c.detector and 0 <= f.deviation <= 1
+        assert f.first_seen <= f.last_seen
+        assert len(f.evidence) <= 20
+        assert f.observed and f.expected and f.summary
+
+
+def test_every_detector_has_positive_negative_and_cold_start_cases() -> None:
+    kinds: dict[str, set[str]] = {}
+    for c in CASES:
+        kinds.setdefault(c.detector, set()).add(c.kind)
+    missing = {d: {"positive", "negative", "cold_start"} - kinds.get(d, set()) for d in all_detectors()}
+    assert not {d: m for d, m in missing.items() if m}
