@@ -101,12 +101,35 @@ def test_records_document_per_line_is_read(store: Store, tmp_path: Path) -> None
     assert report.stored == 4 and report.quarantined == 0
 
 
-def test_other_category_in_a_signin_document_is_quarantined(store: Store, tmp_path: Path) -> None:
+def test_other_category_read_by_a_single_stream_source_is_quarantined(store: Store, tmp_path: Path) -> None:
     records = [*_lines(SIGNINS / "service_principal.jsonl")[:1], _lines(AUDIT / "audit.jsonl")[0]]
-    report = ingest_text(store, tmp_path, "hub.json", json.dumps({"records": records}))
+    report = ingest_text(
+        store, tmp_path, "hub.json", json.dumps({"records": records}), source="microsoft.entra_signins"
+    )
     assert report.stored == 1 and report.quarantined == 1
     reason = str(quarantine(store)[0]["reason"])
     assert "category" in reason and "microsoft.entra_signins" in reason
+
+
+def test_mixed_event_hub_capture_maps_each_record_by_category(store: Store, tmp_path: Path) -> None:
+    records = [
+        _lines(SIGNINS / "service_principal.jsonl")[1],
+        _lines(AUDIT / "audit.jsonl")[0],
+        _lines(GRAPH / "activity.jsonl")[0],
+        {"time": "2025-09-15T08:00:00Z", "category": "NetworkSecurityGroupEvent", "properties": {}},
+    ]
+    report = ingest_text(store, tmp_path, "PT1H.json", json.dumps({"records": records}))
+    assert report.by_source == {"microsoft.diagnostic_mixed": 3} and report.quarantined == 1
+    signin, audit, graph = events(store)
+    assert (signin["class_uid"], signin["status_detail"], signin["action_class"]) == (3002, "7000222", "auth")
+    assert audit["action_class"] == "credential_issue" and audit["actor_app_uid"] == PAYROLL
+    assert graph["resource_name"] == "/v1.0/users/{id}/messages" and graph["traffic_bytes_out"] == 48213
+    assert "category" in str(quarantine(store)[0]["reason"])
+    # The same events later read from the per-category storage export are duplicates, not new events.
+    again = ingest(
+        store, [SIGNINS / "service_principal.jsonl", AUDIT / "audit.jsonl", GRAPH / "activity.jsonl"]
+    )
+    assert again.duplicates == 3
 
 
 # --- Entra directory audit ---------------------------------------------------------------------------

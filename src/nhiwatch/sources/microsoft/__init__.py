@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from nhiwatch.sources.base import Accessor, Sample, sql_str
+from nhiwatch.sources.base import Accessor, Sample, Source, sql_str
 from nhiwatch.sources.sql import coalesce
 
 RECORD_PATHS = ("$.records[*]", "$.value[*]")
@@ -69,3 +69,71 @@ def foreign_category(
         f"diagnostic category not read by microsoft.{stream} (expects {', '.join(accepted)}); "
         "split mixed Event Hub captures by category"
     )
+
+
+# --- mixed Event Hub captures ------------------------------------------------------------------------
+# One diagnostic setting may stream several categories into one hub, so one capture document can hold
+# sign-ins, audit events and Graph requests together. This source applies each stream's own mapping,
+# chosen per record by ``category``; it wins detection only when the sample shows two or more of them.
+
+
+def _streams() -> list[tuple[tuple[str, ...], Source]]:
+    from nhiwatch.sources.microsoft import entra_audit, entra_signins, graph_activity
+
+    return [
+        (entra_signins.CATEGORIES, entra_signins.SOURCE),
+        (entra_audit.CATEGORIES, entra_audit.SOURCE),
+        (graph_activity.CATEGORIES, graph_activity.SOURCE),
+    ]
+
+
+def _is(f: Accessor, cats: tuple[str, ...]) -> str:
+    return f"{f('category')} IN ({', '.join(sql_str(c) for c in cats)})"
+
+
+def _mixed_sniff(s: Sample) -> float:
+    known = {c for cats, _ in _streams() for c in cats}
+    return 0.97 if len(set(_CATEGORY.findall(s.head)) & known) >= 2 else 0.0
+
+
+def _mixed_fields(f: Accessor) -> dict[str, str]:
+    per_stream = [(cats, dict(src.fields(f))) for cats, src in _streams()]
+    columns = dict.fromkeys(col for _, m in per_stream for col in m)
+    return {
+        col: "(CASE "
+        + " ".join(f"WHEN {_is(f, cats)} THEN {m[col]}" for cats, m in per_stream if col in m)
+        + " END)"
+        for col in columns
+    }
+
+
+def _mixed_uid(f: Accessor) -> str:
+    whens = " ".join(
+        f"WHEN {_is(f, cats)} THEN {src.vendor_uid(f)}" for cats, src in _streams() if src.vendor_uid
+    )
+    return f"(CASE {whens} END)"
+
+
+def _mixed_checks(f: Accessor) -> list[tuple[str, str]]:
+    known = tuple(c for cats, _ in _streams() for c in cats)
+    out = [
+        (f"{f('category')} IS NULL OR NOT {_is(f, known)}", "not an Entra / Graph diagnostic record category")
+    ]
+    for cats, src in _streams():
+        for cond, reason in src.checks(f) if src.checks else []:
+            out.append((f"({_is(f, cats)} AND {cond})", reason))
+    return out
+
+
+SOURCE = Source(
+    name="microsoft",
+    stream="diagnostic_mixed",
+    title="Microsoft Entra / Graph diagnostic records, several categories in one Event Hub capture",
+    layout="json",
+    sniff=_mixed_sniff,
+    fields=_mixed_fields,
+    vendor_uid=_mixed_uid,
+    record_paths=RECORD_PATHS,
+    checks=_mixed_checks,
+    ocsf_classes={"sign-ins": 3002, "AuditLogs": 6003, "MicrosoftGraphActivityLogs": 6003},
+)
