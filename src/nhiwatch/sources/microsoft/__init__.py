@@ -9,7 +9,9 @@ as ``{"value": [...]}`` pages; the sign-in and audit sources read those too.
 
 The helpers here are shared by the three streams: how a sample's category is found (even when the
 first document is too large to parse from the sample), and ``prop`` which reads a field from
-``properties`` or, for the Graph API shape, from the top level.
+``properties`` or, for the Graph API shape, from the top level. This module also declares
+``microsoft.diagnostic_mixed``, which reads Event Hub captures that hold several categories at once by
+applying each stream's own mapping per record.
 """
 
 from __future__ import annotations
