@@ -220,7 +220,11 @@ def _checks(f: Accessor) -> list[tuple[str, str]]:
     return [(f"{f('eventName')} IS NULL", "JSON of the wrong shape: a CloudTrail event needs 'eventName'")]
 
 
-OCSF = {"AwsApiCall, data events": 6003, "ConsoleLogin, AssumeRole*, STS tokens": 3002, "IAM user/key": 3001}
+OCSF = {
+    "API calls, data events": 6003,
+    "ConsoleLogin, AssumeRole*, STS tokens": 3002,
+    "IAM user/key changes": 3001,
+}
 
 SOURCES = (
     Source(

@@ -195,5 +195,12 @@ SOURCE = Source(
     fields=_fields,
     vendor_uid=lambda f: f("metadata.uid"),
     checks=_checks,
-    ocsf_classes={str(c): c for c in CLASSES},
+    ocsf_classes={
+        "Account Change": 3001,
+        "Authentication": 3002,
+        "Network Activity": 4001,
+        "HTTP Activity": 4002,
+        "API Activity": 6003,
+        "Detection Finding, stored as is": 2004,
+    },
 )
