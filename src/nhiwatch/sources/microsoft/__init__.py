@@ -95,7 +95,9 @@ def _is(f: Accessor, cats: tuple[str, ...]) -> str:
 
 def _mixed_sniff(s: Sample) -> float:
     known = {c for cats, _ in _streams() for c in cats}
-    return 0.97 if len(set(_CATEGORY.findall(s.head)) & known) >= 2 else 0.0
+    seen = len(set(_CATEGORY.findall(s.head)) & known)
+    # With one category the stream's own source (0.95) wins; the low score lets --source pick this one.
+    return 0.97 if seen >= 2 else 0.01 if seen == 1 else 0.0
 
 
 def _mixed_fields(f: Accessor) -> dict[str, str]:
