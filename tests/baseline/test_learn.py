@@ -65,7 +65,7 @@ def test_state_is_keyed_by_integration_and_serialisable(store: Store) -> None:
 def test_cadence_and_failures(store: Store) -> None:
     w = _world(store)
     for i in range(3):
-        w.event("poller", T0 + timedelta(days=3, seconds=i), status="Failure", status_detail="401")
+        w.event("poller", T0 + timedelta(days=3, seconds=30 + i), status="Failure", status_detail="401")
     w.flush()
     learn(store, until=UNTIL)
     p = show(store, "poller")["profile"]
