@@ -22,6 +22,7 @@ import orjson
 import pyarrow as pa
 
 from nhiwatch.errors import SourceError
+from nhiwatch.redact import sql_redact
 from nhiwatch.schema import EVENT_COLUMN_NAMES
 from nhiwatch.sources import files as F
 from nhiwatch.sources import registry
@@ -462,34 +463,36 @@ def _map_and_store(
         )
         report.quarantined += len(rejects)
         report.read += sum(1 for r in rejects if r[1])
-    store.execute(f"DELETE FROM {relation} WHERE j IS NULL OR trim(j, ' \t\r\n') = ''")
+    # Blank lines are skipped, not quarantined. DuckDB may evaluate a mapping before a WHERE that would guard
+    # it, so rows that cannot be mapped are deleted first; the DELETE is only paid when a batch has such rows.
+    blank = "(j IS NULL OR trim(j, ' \t\r\n') = '')"
+    nonblank = f"(SELECT * FROM {relation} WHERE NOT {blank})"
     if src.layout == "json":
-        store.execute(
+        not_object = "(NOT json_valid(j) OR json_type(j) <> 'OBJECT')"
+        bad_json = store.execute(
             f"""INSERT INTO nw_q (ingest_file, ingest_line, source, reason, raw_data)
             SELECT file, line, {sql_str(src.id)},
                    CASE WHEN NOT json_valid(j) THEN 'not valid JSON'
                         ELSE 'JSON of the wrong shape: expected an object, got ' || lower(json_type(j)) END,
                    left(j, 65536)
-            FROM {relation} WHERE NOT json_valid(j) OR json_type(j) <> 'OBJECT'"""
-        )
-        bad_json = store.scalar(
-            "SELECT count(*) FROM " + relation + " WHERE NOT json_valid(j) OR json_type(j) <> 'OBJECT'"
-        )
+            FROM {nonblank} WHERE {not_object}"""
+        ).fetchall()[0][0]
         report.quarantined += int(bad_json or 0)
         report.read += int(bad_json or 0)
-        store.execute(f"DELETE FROM {relation} WHERE NOT json_valid(j) OR json_type(j) <> 'OBJECT'")
+        if bad_json or store.scalar(f"SELECT count(*) FROM {relation} WHERE {blank}"):
+            store.execute(f"DELETE FROM {relation} WHERE {blank} OR {not_object}")
         accessor: JsonAccessor | ColumnAccessor = JsonAccessor()
         mapped_from = relation
     elif src.layout == "csv":
         accessor = ColumnAccessor(columns or [], positional=False)
-        mapped_from = relation
+        mapped_from = nonblank
     else:
         assert src.text is not None, f"{src.id}: text layout needs a TextFormat"
         names = _text_names(store, src, relation)
         accessor = ColumnAccessor(names, positional=True)
         valid = src.text.valid("v") if src.text.valid else "true"
         store.execute(
-            f"CREATE OR REPLACE TEMP TABLE nw_split AS SELECT file, line, j, {src.text.split('j')} AS v FROM {relation}"
+            f"CREATE OR REPLACE TEMP TABLE nw_split AS SELECT file, line, j, {src.text.split('j')} AS v FROM {nonblank}"
         )
         store.execute(
             f"""INSERT INTO nw_q (ingest_file, ingest_line, source, reason, raw_data)
@@ -524,18 +527,19 @@ def _map_and_store(
         SELECT file, line, {sql_str(src.id)}, bad_reason, left(j, 65536) FROM nw_stage WHERE bad_reason IS NOT NULL"""
     )
     report.quarantined += int(bad)
-    before = store.event_count()
     cols = ", ".join(EVENT_COLUMN_NAMES)
-    store.execute(
+    # The first copy of an event within a batch wins; the window is only paid for when a batch repeats itself.
+    repeats = store.scalar("SELECT count(*) - count(DISTINCT metadata_uid) FROM nw_stage WHERE bad_reason IS NULL")
+    first_copy = "QUALIFY row_number() OVER (PARTITION BY metadata_uid ORDER BY file, line) = 1" if repeats else ""
+    stored = store.execute(
         f"""INSERT INTO events ({cols})
         SELECT {", ".join(_stage_expr(c, src) for c in EVENT_COLUMN_NAMES)}
         FROM nw_stage s
         WHERE bad_reason IS NULL
           AND NOT EXISTS (SELECT 1 FROM events e WHERE e.time BETWEEN ? AND ? AND e.metadata_uid = s.metadata_uid)
-        QUALIFY row_number() OVER (PARTITION BY metadata_uid ORDER BY file, line) = 1""",
+        {first_copy}""",
         [tmin, tmax],
-    )
-    stored = store.event_count() - before
+    ).fetchall()[0][0]
     report.stored += stored
     report.duplicates += int(total) - int(bad) - stored
     report.by_source[src.id] += stored
@@ -545,7 +549,7 @@ def _stage_expr(col: str, src: Source) -> str:
     if col == "source":
         return sql_str(src.name)
     if col == "raw_data":
-        return "j"
+        return sql_redact("j")  # secrets in the original record are not stored
     if col == "ingest_file":
         return "file"
     if col == "ingest_line":
