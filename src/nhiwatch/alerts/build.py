@@ -46,9 +46,8 @@ def build_alerts(
     out = Built(allowed=len(covered), rule_hits=hits)
     for group_of, status in ((live, "open"), (quiet, "suppressed")):
         for group in group_findings(group_of, gap):
-            alert = _alert(group, infos[group[0].integration_id], tickets, metas, cfg, run_id)
+            alert = _alert(group, infos[group[0].integration_id], tickets, metas, cfg, run_id, status)
             if status == "suppressed":
-                alert.status = "suppressed"
                 alert.suppressed_by = ",".join(sorted({suppressed[finding_id(f)] for f in group}))
             out.alerts.append(alert)
     return out
@@ -61,6 +60,7 @@ def _alert(
     metas: Mapping[str, DetectorMeta],
     cfg: AlertConfig,
     run_id: str,
+    status: str,
 ) -> Alert:
     kind = "posture" if group[0].kind == "posture" else "behaviour"
     start, end = min(f.first_seen for f in group), max(f.last_seen for f in group)
@@ -76,7 +76,8 @@ def _alert(
         evidence += [e for e in f.evidence if e not in evidence]
     used = [explain.meta_for(metas, d, kind) for d in detectors]
     return Alert(
-        alert_id=alert_id(kind, info.id, start, tuple(detectors)),
+        alert_id=alert_id(kind, info.id, start, tuple(detectors), suppressed=status == "suppressed"),
+        status=status,
         kind=kind,
         integration_id=info.id,
         integration_name=info.name,

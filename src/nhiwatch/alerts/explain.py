@@ -44,8 +44,8 @@ def _line(f: Finding, meta: DetectorMeta) -> str:
         )
     except (KeyError, IndexError, ValueError):
         body = f"{f.observed}, against {f.expected}"
-    summary = f"{f.summary} " if f.summary else ""
-    return f"- {meta.title} ({f.first_seen:{TIME}}): {summary}Observed {body}."
+    summary = f"{f.summary.rstrip('. ')}. " if f.summary else ""
+    return f"- {meta.title} ({f.first_seen:{TIME}}): {summary}Observed {body.rstrip('. ')}."
 
 
 def explanation(
@@ -61,9 +61,10 @@ def explanation(
     start = min(f.first_seen for f in findings)
     end = max(f.last_seen for f in findings)
     n_det = len({f.detector for f in findings})
+    when = f"At {start:{TIME}}" if start == end else f"Between {start:{TIME}} and {end:{TIME}}"
     head = (
         f"{info.name} (owner: {owner}; purpose: {purpose}; risk tier {info.risk_tier}, "
-        f"{info.data_sensitivity} data).{origin} Between {start:{TIME}} and {end:{TIME}}, "
+        f"{info.data_sensitivity} data).{origin} {when}, "
         f"{n_det} detection(s) found behaviour outside its baseline:"
     )
     lines = [head, *(_line(f, meta_for(metas, f.detector, f.kind)) for f in findings[:8])]

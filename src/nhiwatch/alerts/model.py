@@ -86,11 +86,20 @@ def finding_id(f: Finding) -> str:
     return "fi-" + _digest(f.detector, f.integration_id, f.first_seen.isoformat(), signature(f))
 
 
-def alert_id(kind: str, integration_id: str, first_seen: datetime, detectors: tuple[str, ...] = ()) -> str:
-    """Stable across re-runs over the same data. Posture alerts are keyed by detector, not by time."""
+def alert_id(
+    kind: str,
+    integration_id: str,
+    first_seen: datetime,
+    detectors: tuple[str, ...] = (),
+    *,
+    suppressed: bool = False,
+) -> str:
+    """Stable across re-runs over the same data. Posture alerts are keyed by detector, not by time; what a rule
+    suppresses is kept apart from what still alerts in the same episode."""
+    tag = "suppressed:" if suppressed else ""
     if kind == "posture":
-        return "al-" + _digest("posture", integration_id, *detectors, n=12)
-    return "al-" + _digest("behaviour", integration_id, first_seen.isoformat(), n=12)
+        return "al-" + _digest(tag + "posture", integration_id, *detectors, n=12)
+    return "al-" + _digest(tag + "behaviour", integration_id, first_seen.isoformat(), n=12)
 
 
 @dataclass

@@ -14,7 +14,9 @@ COLOURS = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cy
 
 def alerts_table(alerts: Sequence[Alert], title: str = "alerts") -> Table:
     t = Table(title=f"{title} ({len(alerts)})", show_lines=False)
-    for col in ("alert", "score", "severity", "integration", "owner", "detectors", "first seen", "status"):
+    for col in ("alert", "score", "severity"):
+        t.add_column(col, no_wrap=True)
+    for col in ("integration", "owner", "detectors", "first seen", "status"):
         t.add_column(col, overflow="fold")
     for a in sorted(alerts, key=lambda a: (-a.risk_score, a.first_seen)):
         sev = COLOURS.get(a.severity, "")
