@@ -108,6 +108,7 @@ def test_bulk_jobs_are_exports_writes_and_deletes(store: Store) -> None:
     done = _one(store, "status_detail = 'JobComplete'")
     assert done["action_class"] == "export" and done["records"] == 183422
     assert done["resource_name"] == "7508c00000Qr5Zs" and done["resource_type"] == "Case"
+    assert done["traffic_bytes_out"] == round(393.24 * 1048576)
     assert _one(store, "status_detail = 'Deleted'")["action_class"] == "delete"
 
 

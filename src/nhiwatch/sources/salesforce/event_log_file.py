@@ -153,6 +153,7 @@ def _fields(f: Accessor) -> dict[str, str]:
         "status": _status(f),
         "status_detail": coalesce(
             f("LOGIN_STATUS"),
+            f("EXCEPTION_MESSAGE"),
             f("STATUS_CODE"),
             f("MESSAGE"),
             f("ERROR_MESSAGE"),
@@ -177,7 +178,9 @@ def _fields(f: Accessor) -> dict[str, str]:
         "src_endpoint_ip": ip_only(f("CLIENT_IP"), f("SOURCE_IP")),
         "http_request_user_agent": user_agent(f("BROWSER_TYPE"), f("USER_AGENT"), f("CLIENT_INFO")),
         "traffic_bytes_in": bigint(f("REQUEST_SIZE")),
-        "traffic_bytes_out": bigint(f("RESPONSE_SIZE")),
+        # Bulk API 2.0 gives the result size in MB only.
+        "traffic_bytes_out": f"coalesce({bigint(f('RESPONSE_SIZE'))}, "
+        f"TRY_CAST(TRY_CAST({f('RESULT_SIZE_MB')} AS DOUBLE) * 1048576 AS BIGINT))",
         "records": bigint(coalesce(f("ROWS_PROCESSED"), f("RECORDS_PROCESSED"), f("ROW_COUNT"))),
         "dst_endpoint_hostname": host_of(f("URL")),
     }
