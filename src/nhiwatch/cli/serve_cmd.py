@@ -1,0 +1,109 @@
+"""``nhiwatch serve`` (the HTTP API and console) and ``nhiwatch token create | list | revoke``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nhiwatch.cli.common import DEFAULT_DB_PATH, DbOption, console, console_err, fail, open_store
+
+token_app = typer.Typer(help="API tokens for `nhiwatch serve` (stored hashed).", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.add_typer(token_app, name="token")
+
+
+def serve(
+    db: DbOption = DEFAULT_DB_PATH,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    interval: Annotated[float, typer.Option(help="Seconds between scoring micro-batches.")] = 2.0,
+    max_body_mb: Annotated[int, typer.Option(help="Largest push body (MiB, after gunzip).")] = 32,
+    inventory: Annotated[
+        Path | None, typer.Option(help="Inventory YAML that `POST /api/v1/inventory/reload` re-reads.")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the API (OpenAPI at /api/v1/openapi.json) and the web console; score pushed events continuously."""
+    try:
+        import uvicorn
+
+        from nhiwatch.server.app import create_app
+        from nhiwatch.server.state import Settings
+    except ImportError as exc:
+        raise fail(
+            f"the server needs its extra: pip install 'nhiwatch[server]' ({exc.name} missing)"
+        ) from None
+    if inventory is not None and not inventory.exists():
+        raise fail(f"no inventory file at {inventory}")
+    settings = Settings(
+        db, worker_interval=interval, max_body_bytes=max_body_mb * 1024 * 1024, inventory=inventory
+    )
+    try:
+        app = create_app(db, settings=settings)
+    except Exception as exc:
+        raise fail(str(exc)) from None
+    state = app.state.nw
+    with state.db() as store:
+        if not store.scalar("SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL"):
+            console_err.print(
+                "[yellow]no API token yet: stop the server and run "
+                "`nhiwatch token create --role admin --name NAME` (DuckDB allows one process per store)[/yellow]"
+            )
+    console_err.print(
+        f"nhiwatch serving {db} on http://{host}:{port}/ (console); API tokens: `nhiwatch token create`"
+    )
+    uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False, server_header=False)
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option(help="Who or what holds the token.")],
+    role: Annotated[str, typer.Option(help="viewer, analyst or admin.")] = "viewer",
+    expires: Annotated[str | None, typer.Option(help="Expiry (ISO 8601, UTC if no offset).")] = None,
+    db: DbOption = DEFAULT_DB_PATH,
+) -> None:
+    """Create a token; it is printed once and stored only as a SHA-256 digest."""
+    from nhiwatch.cli.detect_cmd import parse_time
+    from nhiwatch.server.tokens import create_token
+
+    t = parse_time(expires, "--expires")
+    with open_store(db) as store:
+        token = create_token(store, name, role, t)
+    console_err.print(f"token {name!r} ({role}) created; it is shown once, keep it safe:")
+    typer.echo(token)
+
+
+@token_app.command("list")
+def token_list(db: DbOption = DEFAULT_DB_PATH) -> None:
+    """Tokens with role, dates and state (never the token itself)."""
+    from rich.table import Table
+
+    from nhiwatch.server.tokens import list_tokens
+
+    with open_store(db) as store:
+        rows = list_tokens(store)
+    t = Table("name", "role", "state", "created", "expires", "last used")
+    for r in rows:
+        t.add_row(
+            r["name"], r["role"], r["state"], f"{r['created_at']:%Y-%m-%d %H:%M}",
+            f"{r['expires_at']:%Y-%m-%d %H:%M}" if r["expires_at"] else "never",
+            f"{r['last_used']:%Y-%m-%d %H:%M}" if r["last_used"] else "never",
+        )  # fmt: skip
+    console.print(t)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    name: Annotated[str, typer.Argument(help="The token's name.")], db: DbOption = DEFAULT_DB_PATH
+) -> None:
+    """Revoke a token: requests and console sessions using it are refused from now on."""
+    from nhiwatch.server.tokens import revoke_token
+
+    with open_store(db) as store:
+        revoke_token(store, name)
+    console.print(f"token {name!r} revoked")

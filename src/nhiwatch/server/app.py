@@ -1,0 +1,121 @@
+"""The application factory: ``create_app(db_path)`` wires the store, auth, routers, console and worker.
+
+Errors never reach a client as a stack trace: library errors become 400 (bad input) or 404 (unknown
+id) with their one-line message, anything else a bare 500 that is logged server-side. Every response
+carries a strict Content-Security-Policy (scripts only from this server) and no-sniff/no-frame headers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+
+from nhiwatch.errors import NhiwatchError, NotFoundError
+from nhiwatch.server import api_admin, api_alerts, api_ingest, api_integrations, api_meta, console
+from nhiwatch.server.auth import FailureLimiter, LoginRequired, Sessions
+from nhiwatch.server.state import ServerState, Settings
+from nhiwatch.server.tokens import ensure as ensure_tokens
+from nhiwatch.server.worker import Worker
+
+log = logging.getLogger("nhiwatch.server")
+STATIC = Path(__file__).parent / "static"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def create_app(db_path: str | Path, *, settings: Settings | None = None) -> FastAPI:
+    """A FastAPI app over the store at ``db_path``; the scoring worker starts with the app's lifespan."""
+    cfg = settings or Settings(Path(db_path))
+    cfg.db_path = Path(db_path)
+    state = ServerState(cfg, FailureLimiter(cfg.auth_failures_per_minute), Sessions(cfg.session_hours))
+    with state.db() as store:
+        ensure_tokens(store)
+    if cfg.worker_enabled:
+        state.worker = Worker(state, cfg.worker_interval)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if state.worker is not None:
+            state.worker.start()
+        try:
+            yield
+        finally:
+            state.close()
+
+    app = FastAPI(
+        title="nhiwatch",
+        summary="Continuous monitoring of SaaS integrations (non-human identities) over HTTP.",
+        version="0.1.0",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,  # served authenticated at /api/v1/openapi.json
+        lifespan=lifespan,
+    )
+    app.state.nw = state
+    for module in (api_meta, api_ingest, api_alerts, api_integrations, api_admin, console):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _handlers(app)
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        if not request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return app
+
+
+def _is_console(request: Request) -> bool:
+    return not request.url.path.startswith(("/api/", "/metrics", "/healthz"))
+
+
+def _handlers(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, _: LoginRequired) -> Response:
+        return console.login_page(request, "Sign in with an API token.", status=401)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if _is_console(request) and exc.status_code != 401:
+            return console.error_page(request, exc.status_code, str(exc.detail), dict(exc.headers or {}))
+        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(NotFoundError)
+    async def not_found(request: Request, exc: NotFoundError) -> Response:
+        if _is_console(request):
+            return console.error_page(request, 404, str(exc))
+        return JSONResponse({"detail": str(exc)}, 404)
+
+    @app.exception_handler(NhiwatchError)
+    async def bad_input(request: Request, exc: NhiwatchError) -> Response:
+        if _is_console(request):
+            return console.error_page(request, 400, str(exc))
+        return JSONResponse({"detail": str(exc)}, 400)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()
+        ]  # no echo of the input
+        return JSONResponse({"detail": errors}, 422)
+
+    @app.exception_handler(Exception)
+    async def crash(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "internal error (logged on the server)"}, 500)

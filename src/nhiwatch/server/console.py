@@ -1,0 +1,190 @@
+"""The web console: server-rendered Jinja2 pages (autoescaped) with htmx for triage, no build step.
+
+Sign-in exchanges an API token for a session cookie (HttpOnly, SameSite=Strict, Secure over https);
+every page needs a session, every form that changes state carries the session's CSRF token. Charts are
+Vega-Lite specs placed in ``<script type="application/json">`` blocks (``tojson`` escapes ``<`` and
+``&``) and drawn by the vendored vega-embed from ``static/console.js``: no inline script, no CDN.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from nhiwatch.alerts.triage import triage
+from nhiwatch.server import charts, queries
+from nhiwatch.server.api_alerts import suppress_alert
+from nhiwatch.server.auth import SESSION_COOKIE, Require, check_csrf, client_ip
+from nhiwatch.server.state import ServerState, get_state
+from nhiwatch.server.tokens import Principal, now_utc, verify
+
+router = APIRouter(include_in_schema=False)
+TEMPLATES = Path(__file__).parent / "templates"
+env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"], default=True))
+env.filters["when"] = lambda t: t.strftime("%Y-%m-%d %H:%M") if isinstance(t, datetime) else (t or "–")
+StateDep = Annotated[ServerState, Depends(get_state)]
+Viewer = Annotated[Principal, Depends(Require("viewer", console=True))]
+Analyst = Annotated[Principal, Depends(Require("analyst", console=True))]
+AdminP = Annotated[Principal, Depends(Require("admin", console=True))]
+Csrf = Depends(check_csrf)
+
+
+def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+    session = getattr(request.state, "session", None)
+    ctx.setdefault("principal", getattr(request.state, "principal", None))
+    ctx["csrf"] = session.csrf if session is not None else ""
+    return HTMLResponse(env.get_template(name).render(request=request, **ctx), status_code=status)
+
+
+def login_page(request: Request, message: str, status: int = 200) -> HTMLResponse:
+    return render(request, "login.html", status=status, message=message, principal=None)
+
+
+def error_page(
+    request: Request, status: int, message: str, headers: dict[str, str] | None = None
+) -> HTMLResponse:
+    resp = render(request, "error.html", status=status, status_code=status, message=message)
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request) -> HTMLResponse:
+    return login_page(request, "Sign in with an API token (`nhiwatch token create`).")
+
+
+@router.post("/login")
+def login(request: Request, state: StateDep, token: Annotated[str, Form(max_length=200)] = "") -> Response:
+    ip = client_ip(request)
+    state.limiter.check(ip)
+    with state.db() as store:
+        who = verify(store, token.strip())
+    if who is None:
+        state.limiter.fail(ip)
+        state.metrics.inc("auth_failures")
+        return login_page(request, "That token is not valid (unknown, expired or revoked).", status=401)
+    sid, _ = state.sessions.open(token.strip())
+    resp = RedirectResponse("/alerts", status_code=303)
+    resp.set_cookie(
+        SESSION_COOKIE,
+        sid,
+        max_age=int(state.sessions.ttl),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return resp
+
+
+@router.post("/logout")
+def logout(request: Request, state: StateDep, _: Viewer, __: None = Csrf) -> Response:
+    state.sessions.close(request.cookies.get(SESSION_COOKIE))
+    resp = RedirectResponse("/login", status_code=303)
+    resp.delete_cookie(SESSION_COOKIE, path="/")
+    return resp
+
+
+@router.get("/")
+def home(_: Viewer) -> Response:
+    return RedirectResponse("/alerts", status_code=303)
+
+
+@router.get("/integrations", response_class=HTMLResponse)
+def integrations(request: Request, state: StateDep, _: Viewer) -> HTMLResponse:
+    with state.db() as store:
+        items = queries.list_integrations(store)
+    return render(request, "integrations.html", items=items)
+
+
+@router.get("/integrations/{integration_id}", response_class=HTMLResponse)
+def integration(integration_id: str, request: Request, state: StateDep, _: Viewer) -> HTMLResponse:
+    with state.db() as store:
+        item = queries.get_integration(store, integration_id)
+        specs = charts.all_charts(store, integration_id)
+        alerts = queries.list_alerts(store, queries.AlertFilter(integration=integration_id, limit=50))[1]
+    return render(request, "integration.html", item=item, specs=specs, alerts=alerts)
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+def alert_queue(
+    request: Request,
+    state: StateDep,
+    _: Viewer,
+    status: str = "open",
+    severity: str | None = None,
+    integration: str | None = None,
+    detector: str | None = None,
+) -> HTMLResponse:
+    f = queries.AlertFilter(
+        status=status or None,
+        severity=severity or None,
+        integration=integration or None,
+        detector=detector or None,
+    )
+    with state.db() as store:
+        total, items = queries.list_alerts(store, f)
+        detectors = [r[0] for r in store.fetchall("SELECT DISTINCT unnest(detectors) FROM alerts ORDER BY 1")]
+    return render(
+        request,
+        "alerts.html",
+        items=items,
+        total=total,
+        f=f,
+        detectors=detectors,
+        severities=queries.SEVERITIES,
+    )
+
+
+@router.get("/alerts/{alert_id}", response_class=HTMLResponse)
+def alert_page(alert_id: str, request: Request, state: StateDep, _: Viewer) -> HTMLResponse:
+    with state.db() as store:
+        alert = queries.get_alert(store, alert_id)
+        events = queries.evidence_events(store, list(alert["evidence"]))
+    return render(request, "alert.html", a=alert, events=events)
+
+
+@router.post("/alerts/{alert_id}/triage")
+def triage_form(
+    alert_id: str,
+    request: Request,
+    state: StateDep,
+    who: Analyst,
+    _: None = Csrf,
+    verdict: Annotated[str, Form()] = "",
+    note: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    if verdict not in ("benign", "malicious"):
+        raise HTTPException(400, "choose benign or malicious")
+    with state.db() as store:
+        triage(store, alert_id, verdict, note=note, analyst=who.name, now=now_utc())
+    state.metrics.inc("triage_verdicts")
+    if request.headers.get("hx-request"):
+        return HTMLResponse("")  # the row leaves the queue
+    return RedirectResponse("/alerts?" + urlencode({"done": alert_id}), status_code=303)
+
+
+@router.post("/alerts/{alert_id}/suppress")
+def suppress_form(
+    alert_id: str,
+    state: StateDep,
+    who: AdminP,
+    _: None = Csrf,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    expires: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    if not reason.strip():
+        raise HTTPException(400, "a suppression needs a reason")
+    try:
+        exp = datetime.fromisoformat(expires) if expires.strip() else None
+    except ValueError:
+        raise HTTPException(400, f"expiry {expires!r} is not a date (YYYY-MM-DD)") from None
+    suppress_alert(state, alert_id, reason.strip(), exp, who.name, who.name)
+    return RedirectResponse("/alerts", status_code=303)
