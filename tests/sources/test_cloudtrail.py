@@ -203,3 +203,16 @@ def test_any_gzip_cut_keeps_a_prefix_and_quarantines_once(percent: int) -> None:
             names = [r["api_operation"] for r in events(store)]
             assert names == [r["eventName"] for r in _records()][: len(names)]
             assert report.quarantined == (0 if percent == 100 else 1)
+
+
+def test_vendor_account_assuming_a_role_is_named_by_its_account(store: Store, tmp_path: Path) -> None:
+    ev = {**_records()[1], "eventID": "x-acct-1"}
+    ev["userIdentity"] = {
+        "type": "AWSAccount",
+        "principalId": "AIDAQ3EXAMPLEVENDOR1",
+        "accountId": "444455556666",
+    }
+    ingest_text(store, tmp_path, "one.json", json.dumps({"Records": [ev]}))
+    row = events(store)[0]
+    assert row["actor_user_uid"] == "444455556666" and row["actor_user_type"] == "unknown"
+    assert row["class_uid"] == 3002 and row["resource_name"] == "arn:aws:iam::111122223333:role/DeployRole"

@@ -159,3 +159,12 @@ def test_generated_entries_map_to_valid_columns(entries: list[dict[str, Any]], a
                 assert row["class_uid"] == expected
                 scopes = list(row["scopes"] or [])
                 assert len(scopes) == len(set(scopes))
+
+
+def test_bot_without_address_is_known_by_the_app_name(store: Store, tmp_path: Path) -> None:
+    entry = json.loads(PAGE.read_text())["entries"][3]  # the Zapier bot's download
+    entry = {**entry, "id": "b-1", "action": "file_uploaded"}
+    entry["actor"] = {"type": "user", "user": {**entry["actor"]["user"], "email": ""}}
+    ingest_text(store, tmp_path, "bot.jsonl", json.dumps(entry) + "\n")
+    row = events(store)[0]
+    assert row["actor_user_type"] == "bot" and row["action_class"] == "write" and row["on_behalf_of"] is None

@@ -154,12 +154,21 @@ def _fields(f: Accessor) -> dict[str, str]:
         "actor_user_uid": when(
             (is_role, coalesce(issuer_arn, arn)),
             (f"{id_type} = 'AWSService'", f("userIdentity.invokedBy")),
+            # Another account (a vendor's) calling in: its principalId differs per caller.
+            (
+                f"{id_type} = 'AWSAccount'",
+                coalesce(f("userIdentity.accountId"), f("userIdentity.principalId")),
+            ),
             default=coalesce(arn, f("userIdentity.principalId")),
         ),
         "actor_user_name": when(
             (is_role, coalesce(issuer_name, f"nullif(split_part({arn}, '/', 2), '')")),
             (f"{id_type} = 'AWSService'", f("userIdentity.invokedBy")),
             (f"{id_type} = 'Root'", coalesce(f("userIdentity.userName"), lit("root"))),
+            (
+                f"{id_type} = 'AWSAccount'",
+                coalesce(f("userIdentity.accountId"), f("userIdentity.principalId")),
+            ),
             default=coalesce(f("userIdentity.userName"), issuer_name, f("userIdentity.principalId")),
         ),
         "actor_user_type": case(id_type, {k: lit(v) for k, v in IDENTITY_TYPES.items()}, lit("unknown")),

@@ -33,7 +33,13 @@ SCOPE_GRANT = (
     "org_app_upgraded_to_org_install",
 )
 CREDENTIAL_REVOKE = ("app_uninstalled", "org_app_uninstalled", "org_app_workspace_removed")
-EXPORT = ("file_downloaded", "file_downloaded_blocked", "workflow_responses_csv_download")
+EXPORT = (
+    "file_downloaded",
+    "file_downloaded_blocked",
+    "file_public_link_created",
+    "workflow_responses_csv_download",
+)
+WRITE = ("file_uploaded", "file_shared")
 AUTH = ("user_login", "user_logout", "anomaly")
 FAILED = ("file_downloaded_blocked",)
 ENTITY_NAMES = (
@@ -102,7 +108,9 @@ def _fields(f: Accessor) -> dict[str, str]:
     email = f("actor.user.email")
     entity_app = f("entity.app.id")
     context_app = f("context.app.id")
-    is_bot = f"({actor_type} = 'bot' OR {email} LIKE '%@slack-bots.com')"
+    # A bot user has a ...@slack-bots.com address, or (exports that blank it) the app's own name.
+    same_name = f"{f('actor.user.name')} = {f('context.app.name')}"
+    is_bot = f"({actor_type} = 'bot' OR {email} LIKE '%@slack-bots.com' OR coalesce({same_name}, false))"
     reason = f.json("details.reason")
     return {
         "time": f("date_create"),
@@ -134,6 +142,7 @@ def _fields(f: Accessor) -> dict[str, str]:
                 **{a: lit("scope_grant") for a in SCOPE_GRANT},
                 **{a: lit("credential_revoke") for a in CREDENTIAL_REVOKE},
                 **{a: lit("export") for a in EXPORT},
+                **{a: lit("write") for a in WRITE},
                 **{a: lit("auth") for a in AUTH},
             },
             lit("admin"),
