@@ -343,3 +343,21 @@ def test_property_every_rest_row_is_stored_with_valid_columns(rows: list[dict[st
             assert abs(e["time"] - r["when"]) < timedelta(milliseconds=1)
             expected = {"DELETE": "delete", "POST": "write", "PATCH": "write", "PUT": "write"}
             assert e["action_class"] == expected.get(str(r["method"]), "read")
+
+
+def test_api_event_without_connected_app_id_is_still_the_app(store: Store, tmp_path: Path) -> None:
+    line = (
+        '{"EventDate": "2025-08-14T00:17:53.657Z", "EventIdentifier": "8b7f2c1d-0e9a-4b3c-8d7e-6f5a4b3c2d1e", '
+        '"UserId": "0058c00000A1b2CAAQ", "Username": "sales.ops@acme.example", "SourceIp": "44.215.108.109", '
+        '"ConnectedAppId": null, "Application": "Drift", "Client": "N/A", "ApiType": "REST", "Operation": "Query", '
+        '"QueriedEntities": "Contact", "Query": "SELECT COUNT() FROM Contact", "RowsProcessed": 1}\n'
+    )
+    report = ingest_text(store, tmp_path, "apievent.jsonl", line)
+    assert report.stored == 1
+    row = events(store)[0]
+    assert (
+        row["actor_user_type"] == "oauth_app"
+        and row["actor_app_name"] == "Drift"
+        and row["actor_app_uid"] is None
+    )
+    assert row["on_behalf_of"] == "sales.ops@acme.example" and row["resource_type"] == "Contact"

@@ -3,7 +3,7 @@
 Read as JSON lines (one object a line, e.g. from Pub/Sub or a stream export) or as a REST/SOQL query
 result ``{"totalSize": .., "done": .., "records": [...]}``. ``attributes.type`` names the object; when
 it is absent (streamed events), the object is inferred from its fields (``LoginType`` -> LoginEvent,
-``JobId`` -> BulkApiResultEvent, ``ReportId`` -> ReportEvent, ``QueriedEntities`` -> ApiEvent).
+``ReportId`` -> ReportEvent, otherwise ApiEvent; BulkApiResultEvent needs its ``attributes``).
 
 The integration is ``ConnectedAppId`` with ``Application`` (or ``Client``); a LoginEvent with
 ``LoginType`` "Remote Access 2.0" is an OAuth connected-app login. ``EventIdentifier`` is the vendor id.
@@ -64,7 +64,6 @@ def _object_type(f: Accessor) -> str:
         declared,
         when(
             (f"{f('LoginType')} IS NOT NULL", lit("LoginEvent")),
-            (f"{f('JobId')} IS NOT NULL", lit("BulkApiResultEvent")),
             (f"{f('ReportId')} IS NOT NULL", lit("ReportEvent")),
             (f"{f('QueriedEntities')} IS NOT NULL OR {f('Query')} IS NOT NULL", lit("ApiEvent")),
             default=lit("ApiEvent"),
@@ -76,16 +75,19 @@ def _fields(f: Accessor) -> dict[str, str]:
     obj = _object_type(f)
     is_login = f"{obj} IN ('LoginEvent', 'LogoutEvent')"
     app_id = coalesce(f("ConnectedAppId"))
-    is_app = f"({app_id} IS NOT NULL OR {f('LoginType')} IN ({', '.join(map(repr, OAUTH_LOGIN_TYPES))}))"
+    app_name = coalesce(
+        blank_to_null(f("Application"), *PLACEHOLDERS), blank_to_null(f("Client"), *PLACEHOLDERS)
+    )
+    # ConnectedAppId is empty on calls made with an already active token; the app name is still there.
+    oauth_login = f"{f('LoginType')} IN ({', '.join(map(repr, OAUTH_LOGIN_TYPES))})"
+    is_app = f"({app_id} IS NOT NULL OR {oauth_login} OR (NOT ({is_login}) AND {app_name} IS NOT NULL))"
     operation = coalesce(f("Operation"), f("LoginType"), f("ApiType"))
     status_text = f("Status")
     return {
         "time": coalesce(f("EventDate"), f("CreatedDate")),
         "class_uid": when((is_login, "3002"), default="6003"),
         "actor_app_uid": app_id,
-        "actor_app_name": coalesce(
-            blank_to_null(f("Application"), *PLACEHOLDERS), blank_to_null(f("Client"), *PLACEHOLDERS)
-        ),
+        "actor_app_name": app_name,
         "actor_user_credential_uid": coalesce(f("LoginKey"), f("SessionKey")),
         "actor_user_uid": f("UserId"),
         "actor_user_name": f("Username"),
@@ -113,7 +115,7 @@ def _fields(f: Accessor) -> dict[str, str]:
             (f"{obj} = 'ReportEvent'", lit("report")),
             default=coalesce(f("QueriedEntities"), f("EntityName")),
         ),
-        "resource_name": coalesce(f("Query"), f("ReportId"), f("JobId"), f("QueriedEntities"), f("LoginUrl")),
+        "resource_name": coalesce(f("Query"), f("ReportId"), f("QueriedEntities"), f("LoginUrl")),
         "src_endpoint_ip": ip_only(f("SourceIp")),
         "http_request_user_agent": user_agent(
             blank_to_null(f("UserAgent"), "Unknown", "N/A"), blank_to_null(f("Browser"), "Unknown", "N/A")
