@@ -46,6 +46,13 @@ class SimulationSummary:
     def total_events(self) -> int:
         return sum(self.events.values())
 
+    def __str__(self) -> str:
+        episodes = sum(self.episodes.values())
+        return (
+            f"{self.total_events:,} events from {self.integrations} integrations (+{self.shadow_integrations} shadow) "
+            f"over {self.days} days, {self.files} files, {self.tickets} tickets, {episodes} attack episodes"
+        )
+
 
 def simulate(
     out_dir: Path,

@@ -44,6 +44,12 @@ DIURNAL = (
     0.05,
     0.03,
 )
+PLAIN_HTTP = (
+    ("ocsp.digicert.com", "/MFEwTzBNMEswSTAJBgUrDgMCGgUABBTrjrydRyt%2BApF3GSPypfHBxR5XtQQU"),
+    ("r11.o.lencr.org", "/MFMwUTBPME0wSzAJBgUrDgMCGgUABBRpz0Gq"),
+    ("crl.pki.goog", "/gtsr1/gtsr1.crl"),
+    ("deb.debian.org", "/debian/dists/bookworm/InRelease"),
+)
 NEW_OBJECTS = {
     "salesforce": ("Renewal__c", "Partner__c", "Product2", "Quote", "Usage__c", "Asset"),
     "github": (
@@ -149,6 +155,23 @@ def egress_events(
                 size=resp,
                 n=req,
                 extra={"dst": stable_ip(host), "dur": n * rng.uniform(0.3, 3)},
+            )
+        )
+    if rng.random() < 0.04:  # certificate status checks and package indexes go out as plain HTTP
+        host, uri = rng.choice(PLAIN_HTTP)
+        extra = {"dst": stable_ip(host), "dur": 0.1, "port": 80, "uri": uri}
+        out.append(
+            Ev(
+                ts + rng.uniform(0, 1),
+                "egress",
+                "flow",
+                integ,
+                ip=eg.src_ip,
+                target=host,
+                size=1500,
+                n=420,
+                ua="Debian APT-HTTP/1.3 (2.6.1)" if "debian" in host else "",
+                extra=extra,
             )
         )
     return out

@@ -156,6 +156,7 @@ def _schedule(t: Template, integ: Integration, rng: random.Random) -> None:
 
 
 USED_IPS: set[str] = set()
+SENSOR_ORDER = ("zeek", "vpcflow", "squid")
 
 
 def make_integration(t: Template, slug: str, rng: random.Random, *, shadow: bool = False) -> Integration:
@@ -192,7 +193,11 @@ def make_integration(t: Template, slug: str, rng: random.Random, *, shadow: bool
         integ.ips = [stable_ip(f"{t.vendor}-{i}", cloud) for i in range(rng.randint(1, 4))]
     else:
         integ.ips = [rng.choice(NAT_IPS)]
-        sensor = rng.choice(("zeek", "zeek", "vpcflow", "squid"))
+        sensor = (
+            SENSOR_ORDER[len(USED_IPS)]
+            if len(USED_IPS) < 3
+            else rng.choice(("zeek", "zeek", "vpcflow", "squid"))
+        )
         prefix = SENSORS[sensor]
         api = list(API_HOSTS.get(t.source, ()))
         hosts = api + [concrete_host(d, rng) for d in t.destinations if not (api and d.startswith("*."))]
@@ -242,6 +247,9 @@ def build_company(n: int, rng: random.Random) -> list[Integration]:
     weights = [t.weight for t in TEMPLATES]
     order = list(TEMPLATES)
     rng.shuffle(order)
+    # one integration of every source first, so that even a small company shows up in every log
+    firsts = list({t.source: t for t in reversed(order)}.values())
+    order = firsts + [t for t in order if t not in firsts]
     picks = order[: min(n, len(order))]
     picks += rng.choices(TEMPLATES, weights=weights, k=max(0, n - len(picks)))
     for t in picks:

@@ -54,9 +54,13 @@ def inject(
     ``events`` (benign, by source) may be edited in place: a dormant credential's owner goes quiet.
     """
     ctx = Ctx(company, states, events, start, days, rng)
-    scale = len([i for i in company if not i.shadow]) * days / 9000
+    inventory = sum(not i.shadow for i in company)
     for fn in FAMILIES.values():
-        k = max(1, round(scale * rng.uniform(0.9, 1.6)))
-        for _ in range(k):
+        for _ in range(episodes_per_family(inventory, days, rng)):
             fn(ctx)
     return ctx.episodes, ctx.out
+
+
+def episodes_per_family(integrations: int, days: int, rng: random.Random) -> int:
+    """1-2 per family for the default 150 integrations x 60 days, proportionally more for bigger runs."""
+    return max(1, round(integrations * days / 9000 * rng.uniform(0.9, 1.6)))

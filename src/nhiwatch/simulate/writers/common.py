@@ -6,6 +6,7 @@ ids come from a seeded RNG so output is byte-identical for a seed.
 
 from __future__ import annotations
 
+import base64
 import gzip as gz
 import random
 from collections.abc import Callable, Iterable, Iterator
@@ -18,7 +19,8 @@ import orjson
 from nhiwatch.simulate.model import Ev
 
 _DAYS: dict[int, str] = {}
-B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_MINUTES: dict[int, str] = {}
+_B64_TO_62 = bytes.maketrans(b"+/", b"Qz")
 
 
 def day_str(ts: float) -> str:
@@ -30,14 +32,20 @@ def day_str(ts: float) -> str:
     return s
 
 
+def _minute(minute: int) -> str:
+    s = _MINUTES.get(minute)
+    if s is None:
+        h, m = divmod(minute % 1440, 60)
+        s = _MINUTES[minute] = f"{day_str(minute * 60)}T{h:02d}:{m:02d}:"
+    return s
+
+
 def iso_ms(ts: float) -> str:
     """``2026-03-01T12:00:00.123Z``."""
     ms = int(ts * 1000)
     sec, frac = divmod(ms, 1000)
-    rem = sec % 86400
-    h, rem = divmod(rem, 3600)
-    m, s = divmod(rem, 60)
-    return f"{day_str(sec)}T{h:02d}:{m:02d}:{s:02d}.{frac:03d}Z"
+    minute, s = divmod(sec, 60)
+    return f"{_minute(minute)}{s:02d}.{frac:03d}Z"
 
 
 def iso_s(ts: float) -> str:
@@ -70,12 +78,10 @@ class Ids:
         return f"{self.rng.getrandbits(4 * n):0{n}x}"
 
     def b62(self, n: int) -> str:
-        r = self.rng.getrandbits(6 * n)
-        out = []
-        for _ in range(n):
-            r, k = divmod(r, 62)
-            out.append(B62[k])
-        return "".join(out)
+        """``n`` alphanumeric characters (base64 of random bytes, with the two symbols swapped for letters)."""
+        k = (n * 3 + 3) // 4
+        raw = self.rng.getrandbits(8 * k).to_bytes(k, "little")
+        return base64.b64encode(raw).translate(_B64_TO_62)[:n].decode()
 
     def digits(self, n: int) -> str:
         return str(self.rng.randint(10 ** (n - 1), 10**n - 1))
@@ -95,7 +101,7 @@ def write_bytes(path: Path, data: bytes, gzip: bool) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if gzip:
         path = path.with_name(path.name + ".gz")
-        path.write_bytes(gz.compress(data, compresslevel=5, mtime=0))
+        path.write_bytes(gz.compress(data, compresslevel=1, mtime=0))
     else:
         path.write_bytes(data)
     return path

@@ -137,8 +137,13 @@ class _Rows:
         values["TIMESTAMP_DERIVED"] = iso_ms(ts)
         values["ORGANIZATION_ID"] = ORG
         values["REQUEST_ID"] = "4" + self.ids.b62(12) + "-l1cJIQk-"
-        line = ",".join(_q(values.get(h, "")) for h in HEADERS[etype])
+        body = '","'.join([str(values.get(h, "")) for h in HEADERS[etype]])
+        line = f'"{body}"' if '"' not in body else ",".join(_q(values.get(h, "")) for h in HEADERS[etype])
         self.rows[etype].append((ts, line))
+
+
+def _ri(r: _Rows, lo: int, hi: int) -> int:
+    return lo + int(r.ids.rng.random() * (hi - lo + 1))
 
 
 def _user(e: Ev) -> tuple[str, str]:
@@ -155,12 +160,12 @@ def _login(e: Ev, r: _Rows) -> None:
         {
             "USER_ID": uid,
             "USER_ID_DERIVED": uid18,
-            "RUN_TIME": r.ids.rng.randint(40, 300),
-            "CPU_TIME": r.ids.rng.randint(5, 60),
+            "RUN_TIME": _ri(r, 40, 300),
+            "CPU_TIME": _ri(r, 5, 60),
             "URI": "/services/oauth2/token",
             "LOGIN_KEY": (e.extra or {}).get("login_key", r.ids.b62(16)),
             "USER_TYPE": "Standard",
-            "DB_TOTAL_TIME": r.ids.rng.randint(10**7, 9 * 10**7),
+            "DB_TOTAL_TIME": _ri(r, 10**7, 9 * 10**7),
             "LOGIN_TYPE": "i",
             "BROWSER_TYPE": e.ua,
             "API_VERSION": "9998.0",
@@ -189,13 +194,13 @@ def _rest(e: Ev, r: _Rows) -> None:
         {
             "USER_ID": uid,
             "USER_ID_DERIVED": uid18,
-            "RUN_TIME": r.ids.rng.randint(20, 900),
-            "CPU_TIME": r.ids.rng.randint(2, 200),
+            "RUN_TIME": _ri(r, 20, 900),
+            "CPU_TIME": _ri(r, 2, 200),
             "URI": uri,
             "LOGIN_KEY": x.get("login_key", ""),
             "USER_TYPE": "Standard",
             "REQUEST_STATUS": "S" if e.status < 400 else "F",
-            "DB_TOTAL_TIME": r.ids.rng.randint(10**6, 5 * 10**7),
+            "DB_TOTAL_TIME": _ri(r, 10**6, 5 * 10**7),
             "ENTITY_NAME": e.target,
             "MEDIA_TYPE": "application/json",
             "METHOD": method,
@@ -249,8 +254,8 @@ def _bulk(e: Ev, r: _Rows) -> None:
             {
                 "USER_ID": uid,
                 "USER_ID_DERIVED": uid18,
-                "RUN_TIME": r.ids.rng.randint(5, 3000),
-                "CPU_TIME": r.ids.rng.randint(1, 900),
+                "RUN_TIME": _ri(r, 5, 3000),
+                "CPU_TIME": _ri(r, 1, 900),
                 "LOGIN_KEY": x.get("login_key", ""),
                 "JOB_ID": job,
                 "JOB_STATUS": status,

@@ -1,0 +1,103 @@
+"""The simulator: same seed, same bytes; every attack family labelled; files the rest of nhiwatch accepts."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import random
+from datetime import date
+from pathlib import Path
+
+import orjson
+import pytest
+
+from nhiwatch.simulate import simulate
+from nhiwatch.simulate.attacks import FAMILIES, episodes_per_family
+from nhiwatch.simulate.calendar import last_business_days, local_hours
+
+
+def _digest(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sim")
+    simulate(out, integrations=30, days=12, seed=11)
+    return out
+
+
+def test_same_seed_same_bytes(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    simulate(a, integrations=12, days=5, seed=3)
+    simulate(b, integrations=12, days=5, seed=3)
+    assert _digest(a) == _digest(b)
+
+
+def test_other_seed_other_bytes(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    simulate(a, integrations=12, days=5, seed=3)
+    simulate(b, integrations=12, days=5, seed=4)
+    assert (a / "truth.jsonl").read_bytes() != (b / "truth.jsonl").read_bytes()
+
+
+def test_every_family_in_truth(small: Path) -> None:
+    rows = [orjson.loads(line) for line in (small / "truth.jsonl").read_bytes().splitlines()]
+    assert {r["family"] for r in rows} == set(FAMILIES)
+    for r in rows:
+        assert set(r) == {
+            "episode_id",
+            "family",
+            "integration_id",
+            "start",
+            "end",
+            "description",
+            "indicators",
+        }
+        assert r["start"] <= r["end"] and r["start"].endswith("Z")
+
+
+def test_more_episodes_in_bigger_runs() -> None:
+    rng = random.Random(1)
+    assert all(1 <= episodes_per_family(150, 60, rng) <= 2 for _ in range(50))
+    assert min(episodes_per_family(1000, 180, rng) for _ in range(50)) >= 17
+    assert episodes_per_family(10, 7, rng) == 1
+
+
+def test_inventory_validates(small: Path) -> None:
+    from nhiwatch.inventory import load_inventory
+
+    inv = load_inventory(small / "inventory.yaml")
+    assert len(inv.integrations) == 30
+    truth_ids = {orjson.loads(x)["integration_id"] for x in (small / "truth.jsonl").read_bytes().splitlines()}
+    assert truth_ids <= {i.id for i in inv.integrations}
+
+
+def test_tickets_load(small: Path) -> None:
+    from nhiwatch.tickets import load_tickets
+
+    with (small / "tickets.csv").open() as fh:
+        assert next(csv.reader(fh)) == ["id", "start", "end", "integration", "summary"]
+    tickets = load_tickets(small / "tickets.csv")
+    assert any(t.integration_id is None for t in tickets)  # company-wide business events
+
+
+def test_summary_file(small: Path) -> None:
+    s = orjson.loads((small / "summary.json").read_bytes())
+    assert s["total_events"] == sum(s["events"].values()) > 1000
+    assert s["files"] > 0
+
+
+def test_dst_shifts_utc_hours() -> None:
+    hours = local_hours("America/New_York", date(2026, 3, 1), 14)
+    nine = [h.ts % 86400 // 3600 for h in hours if h.hour == 9]
+    assert nine[0] == 14 and nine[-1] == 13  # 09:00 EST = 14:00 UTC, 09:00 EDT = 13:00 UTC
+
+
+def test_month_end_business_days() -> None:
+    assert last_business_days(date(2026, 2, 27), 1)  # Friday, last business day of February
+    assert not last_business_days(date(2026, 2, 28), 3)  # Saturday
