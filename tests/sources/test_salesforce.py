@@ -361,3 +361,18 @@ def test_api_event_without_connected_app_id_is_still_the_app(store: Store, tmp_p
         and row["actor_app_uid"] is None
     )
     assert row["on_behalf_of"] == "sales.ops@acme.example" and row["resource_type"] == "Contact"
+
+
+def test_setup_audit_trail_download_without_display_classifies_the_action_text(
+    store: Store, tmp_path: Path
+) -> None:
+    content = (
+        '"Date","User","Source Namespace Prefix","Action","Section","Delegate User"\n'
+        '"8/1/2025, 9:02:44 AM EDT","jane.admin@acme.example","","Created connected app Drift","Connected Apps",""\n'
+        '"8/1/2025, 9:03:10 AM EDT","jane.admin@acme.example","","Changed password policy","Password Policies",""\n'
+    )
+    report = ingest_text(store, tmp_path, "SetupAuditTrail.csv", content)
+    assert report.stored == 2
+    grant, other = events(store)
+    assert grant["action_class"] == "scope_grant" and grant["resource_name"] == "Created connected app Drift"
+    assert str(grant["time"]) == "2025-08-01 13:02:44" and other["action_class"] == "admin"
