@@ -50,11 +50,21 @@ class JsonAccessor:
 
     def extract_sql(self) -> str:
         cols = ["file", "line", "j"]
-        if self.str_paths:
-            cols.append(f"json_extract_string(j, [{', '.join(map(sql_str, self.str_paths))}]) AS vs")
+        # try(): one parse per record; a record that is not JSON yields NULL and is quarantined by json_reason.
+        paths = self.str_paths or ["$"]
+        cols.append(f"try(json_extract_string(j, [{', '.join(map(sql_str, paths))}])) AS vs")
         if self.json_paths:
-            cols.append(f"json_extract(j, [{', '.join(map(sql_str, self.json_paths))}]) AS vj")
+            cols.append(f"try(json_extract(j, [{', '.join(map(sql_str, self.json_paths))}])) AS vj")
         return ", ".join(cols)
+
+    @staticmethod
+    def reason_sql() -> str:
+        """Why a raw record cannot be mapped at all, or NULL."""
+        return (
+            "CASE WHEN vs IS NULL THEN 'not valid JSON' "
+            "WHEN NOT starts_with(ltrim(j, ' \t\r\n\ufeff'), '{') "
+            "THEN 'JSON of the wrong shape: expected an object, got ' || lower(coalesce(try(json_type(j)), '?')) END"
+        )
 
 
 class ColumnAccessor:
@@ -102,6 +112,8 @@ def compile_mapping(source: Source, accessor: JsonAccessor | ColumnAccessor, rel
         else:
             select.append(f"CAST({expr} AS {col.sql_type}) AS {col.name}")
     whens = " ".join(f"WHEN {cond} THEN {sql_str(reason)}" for cond, reason in checks)
+    if isinstance(accessor, JsonAccessor):
+        whens = f"WHEN ({accessor.reason_sql()}) IS NOT NULL THEN {accessor.reason_sql()} {whens}"
     select.append(f"CAST({vendor_uid} AS VARCHAR) AS vendor_uid")
     select.append(f"(CASE {whens} WHEN 1=0 THEN NULL ELSE NULL END) AS check_reason")
     pre = accessor.extract_sql() if isinstance(accessor, JsonAccessor) else "*"
