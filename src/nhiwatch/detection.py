@@ -109,7 +109,9 @@ def run_detection(
     start, end, n_events = window(store, since, until, cfg)
     if runner is None:
         default_runner, default_learner, default_metas = _defaults()
-        runner = (lambda ctx: default_runner(ctx, only=only)) if only else default_runner  # type: ignore[call-arg]
+        runner = default_runner
+        if only:
+            runner = lambda ctx: default_runner(ctx, only=only)  # type: ignore[call-arg]  # noqa: E731
         learner = learner or default_learner
         metas = metas if metas is not None else default_metas
     now = utc_naive(now or datetime.now(UTC))

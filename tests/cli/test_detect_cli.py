@@ -22,39 +22,112 @@ from tests.alerts.helpers import integration
 T0 = datetime(2025, 9, 1)
 WINDOW = ["--since", "2025-09-11T00:00:00Z", "--until", "2025-09-12T00:00:00Z"]
 ATTACK = T0 + timedelta(days=10, hours=14)
-OCSF_REQUIRED = ("class_uid", "category_uid", "activity_id", "type_uid", "finding_info", "attacks", "evidences",
-                 "resources", "risk_score", "severity_id", "status_id", "metadata")  # fmt: skip
+OCSF_REQUIRED = (
+    "class_uid",
+    "category_uid",
+    "activity_id",
+    "type_uid",
+    "finding_info",
+    "attacks",
+    "evidences",
+    "resources",
+    "risk_score",
+    "severity_id",
+    "status_id",
+    "metadata",
+)
 
 runner = CliRunner()
 
 
 def _build(path: Path) -> None:
     inv = [
-        integration("crm-sync", risk_tier="high", data_sensitivity="confidential",
-                    allowed_destinations=["*.my.salesforce.com"]),
+        integration(
+            "crm-sync",
+            risk_tier="high",
+            data_sensitivity="confidential",
+            allowed_destinations=["*.my.salesforce.com"],
+        ),
         integration("ci-bot", owner=None, purpose=None),
-    ]  # fmt: skip
+    ]
     rows = []
     rng = random.Random(5)
     for h in range(11 * 24):
         t = T0 + timedelta(hours=h, minutes=7)
         for integ, host in (("crm-sync", "acme.my.salesforce.com"), ("ci-bot", None)):
-            rows.append((t, f"{integ}-{h}", "salesforce", integ, "query", "read", "Success", "oauth_app",
-                         "Account", "10.0.0.5", rng.randint(5, 40), host, rng.randint(500, 2000)))  # fmt: skip
-        rows.append((t + timedelta(minutes=20), f"egress-{h}", "zeek", "crm-sync", "POST", "egress", "Success",
-                     "oauth_app", None, "10.0.0.5", None, "acme.my.salesforce.com", rng.randint(10_000, 90_000)))  # fmt: skip
+            rows.append(
+                (
+                    t,
+                    f"{integ}-{h}",
+                    "salesforce",
+                    integ,
+                    "query",
+                    "read",
+                    "Success",
+                    "oauth_app",
+                    "Account",
+                    "10.0.0.5",
+                    rng.randint(5, 40),
+                    host,
+                    rng.randint(500, 2000),
+                )
+            )
+        rows.append(
+            (
+                t + timedelta(minutes=20),
+                f"egress-{h}",
+                "zeek",
+                "crm-sync",
+                "POST",
+                "egress",
+                "Success",
+                "oauth_app",
+                None,
+                "10.0.0.5",
+                None,
+                "acme.my.salesforce.com",
+                rng.randint(10_000, 90_000),
+            )
+        )
     for i in range(3):  # the attack: uploads to a dead drop
-        rows.append((ATTACK + timedelta(minutes=i), f"evil-{i}", "zeek", "crm-sync", "POST", "egress", "Success",
-                     "oauth_app", None, "10.0.0.5", None, "webhook.site", 5_000_000))  # fmt: skip
+        rows.append(
+            (
+                ATTACK + timedelta(minutes=i),
+                f"evil-{i}",
+                "zeek",
+                "crm-sync",
+                "POST",
+                "egress",
+                "Success",
+                "oauth_app",
+                None,
+                "10.0.0.5",
+                None,
+                "webhook.site",
+                5_000_000,
+            )
+        )
     with Store(path) as store:
         apply_inventory(store, Inventory(integrations=inv))
         store.insert_rows(
             "events",
-            ["time", "metadata_uid", "source", "integration_id", "api_operation", "action_class", "status",
-             "actor_user_type", "resource_name", "src_endpoint_ip", "records", "dst_endpoint_hostname",
-             "traffic_bytes_out"],
+            [
+                "time",
+                "metadata_uid",
+                "source",
+                "integration_id",
+                "api_operation",
+                "action_class",
+                "status",
+                "actor_user_type",
+                "resource_name",
+                "src_endpoint_ip",
+                "records",
+                "dst_endpoint_hostname",
+                "traffic_bytes_out",
+            ],
             rows,
-        )  # fmt: skip
+        )
 
 
 @pytest.fixture(scope="module")
@@ -103,8 +176,22 @@ def test_detect_table_jsonl_and_ocsf(db: Path, tmp_path: Path) -> None:
     hit = [a for a in alerts if a["integration_id"] == "crm-sync" and "new_destination" in a["detectors"]]
     assert len(hit) == 1
     a = hit[0]
-    for key in ("alert_id", "kind", "integration_id", "integration_name", "owner", "detectors", "first_seen",
-                "last_seen", "risk_score", "severity", "title", "explanation", "evidence", "references"):  # fmt: skip
+    for key in (
+        "alert_id",
+        "kind",
+        "integration_id",
+        "integration_name",
+        "owner",
+        "detectors",
+        "first_seen",
+        "last_seen",
+        "risk_score",
+        "severity",
+        "title",
+        "explanation",
+        "evidence",
+        "references",
+    ):
         assert key in a
     assert a["owner"] == "team-data" and a["first_seen"] == "2025-09-11T14:00:00.000Z"
     assert set(a["evidence"]) >= {"evil-0", "evil-1", "evil-2"}
@@ -145,13 +232,39 @@ def test_triage_benign_stops_the_alert_and_is_audited(db: Path, tmp_path: Path) 
 
 def test_suppression_rule_with_expiry(db: Path, tmp_path: Path) -> None:
     detect_jsonl(db, tmp_path)
-    code, text = run("suppress", "add", "--integration", "crm-sync", "--match", "hosts=webhook.*",
-                     "--reason", "sanctioned", "--owner", "ana", "--expires", "2099-01-01", "--db", db)  # fmt: skip
+    code, text = run(
+        "suppress",
+        "add",
+        "--integration",
+        "crm-sync",
+        "--match",
+        "hosts=webhook.*",
+        "--reason",
+        "sanctioned",
+        "--owner",
+        "ana",
+        "--expires",
+        "2099-01-01",
+        "--db",
+        db,
+    )
     assert code == 0 and "matches 1 stored finding" in text, text
     (rest,) = [x for x in detect_jsonl(db, tmp_path) if x["integration_id"] == "crm-sync"]
     assert "new_destination" not in rest["detectors"]  # the field match took out only that finding
-    code, text = run("suppress", "add", "--integration", "crm-sync", "--reason", "migration week", "--owner", "ana",
-                     "--expires", "2099-01-01", "--db", db)  # fmt: skip
+    code, text = run(
+        "suppress",
+        "add",
+        "--integration",
+        "crm-sync",
+        "--reason",
+        "migration week",
+        "--owner",
+        "ana",
+        "--expires",
+        "2099-01-01",
+        "--db",
+        db,
+    )
     assert code == 0, text
     code, text = run("suppress", "list", "--db", db)
     assert code == 0 and "migration week" in text and "active" in text
@@ -168,8 +281,18 @@ def test_evaluate_against_truth(db: Path, tmp_path: Path) -> None:
     code, _ = run("detect", *WINDOW, "--format", "jsonl", "--out", alerts_file, "--db", db)
     assert code == 0
     truth = tmp_path / "truth.jsonl"
-    truth.write_text(orjson.dumps({"episode_id": "e1", "family": "exfil_dead_drop", "integration_id": "crm-sync",
-                                   "start": "2025-09-11T14:00:00Z", "end": "2025-09-11T14:10:00Z"}).decode() + "\n")  # fmt: skip
+    truth.write_text(
+        orjson.dumps(
+            {
+                "episode_id": "e1",
+                "family": "exfil_dead_drop",
+                "integration_id": "crm-sync",
+                "start": "2025-09-11T14:00:00Z",
+                "end": "2025-09-11T14:10:00Z",
+            }
+        ).decode()
+        + "\n"
+    )
     code, text = run("evaluate", "--truth", truth, "--alerts", alerts_file, "--db", db)
     assert code == 0, text
     assert "| exfil_dead_drop | 1/1 (100 %) | 0 min |" in text
@@ -197,17 +320,34 @@ def _config(tmp_path: Path, name: str, old: str = "", new: str = "") -> Path:
         (["detect", "--config", "{typo}"], "unknown key"),
         (["triage", "al-doesnotexist", "benign"], "no alert 'al-doesnotexist'"),
         (["triage", "al-doesnotexist", "fine"], "verdict must be benign or malicious"),
-        (["suppress", "add", "--detector", "volume_spike", "--reason", "r", "--owner", "o"],
-         "suppression rule matches nothing"),
-        (["suppress", "add", "--integration", "nope", "--reason", "r", "--owner", "o"],
-         "integration 'nope' is not a known integration"),
+        (
+            ["suppress", "add", "--detector", "volume_spike", "--reason", "r", "--owner", "o"],
+            "suppression rule matches nothing",
+        ),
+        (
+            ["suppress", "add", "--integration", "nope", "--reason", "r", "--owner", "o"],
+            "integration 'nope' is not a known integration",
+        ),
         (["suppress", "add", "--reason", "r", "--owner", "o"], "needs a scope"),
-        (["suppress", "add", "--integration", "crm-sync", "--reason", "r", "--owner", "o", "--expires", "2001-01-01"],
-         "already past"),
+        (
+            [
+                "suppress",
+                "add",
+                "--integration",
+                "crm-sync",
+                "--reason",
+                "r",
+                "--owner",
+                "o",
+                "--expires",
+                "2001-01-01",
+            ],
+            "already past",
+        ),
         (["alerts", "--id", "al-nope"], "no alert 'al-nope'"),
         (["evaluate", "--truth", "{missing}"], "cannot read the truth file"),
     ],
-)  # fmt: skip
+)
 def test_bad_input_exits_2_and_changes_nothing(
     db: Path, tmp_path: Path, args: list[str], message: str
 ) -> None:

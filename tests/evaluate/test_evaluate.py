@@ -48,8 +48,10 @@ def test_budget_spans_group_hours_like_alerts() -> None:
     scores = np.array([9.0, 8.0, 7.0, 1.0, 0.5, 6.0])
     spans = budget_spans(w, scores, 3, timedelta(hours=6))
     assert sorted((s.integration_id, s.first, s.last) for s in spans) == [
-        ("a", T0, T0 + 2 * H), ("b", T0 + 2 * H, T0 + 3 * H), ("c", T0 + 5 * H, T0 + 6 * H),
-    ]  # fmt: skip
+        ("a", T0, T0 + 2 * H),
+        ("b", T0 + 2 * H, T0 + 3 * H),
+        ("c", T0 + 5 * H, T0 + 6 * H),
+    ]
     assert budget_spans(w, scores, 0, timedelta(hours=6)) == []
 
 
@@ -76,22 +78,46 @@ def test_hourly_features_are_standardised_per_integration(store: Store) -> None:
 def test_evaluation_run_with_generic_detectors(store: Store, tmp_path: Path) -> None:
     setup_store(store, [integration("a"), integration("b")], days=4)
     rng = np.random.default_rng(3)
-    noise = [(T0 + timedelta(hours=h, minutes=5 + k), f"n{h}-{k}-{i}", "test", i, "read", "Success", "oauth_app")
-             for h in range(96) for i in ("a", "b") for k in range(rng.integers(0, 4))]  # fmt: skip
-    burst = [(T0 + timedelta(days=3, hours=5, minutes=i), f"x{i}", "test", "b", "export", "Success", "oauth_app")
-             for i in range(50)]  # fmt: skip
+    noise = [
+        (T0 + timedelta(hours=h, minutes=5 + k), f"n{h}-{k}-{i}", "test", i, "read", "Success", "oauth_app")
+        for h in range(96)
+        for i in ("a", "b")
+        for k in range(rng.integers(0, 4))
+    ]
+    burst = [
+        (T0 + timedelta(days=3, hours=5, minutes=i), f"x{i}", "test", "b", "export", "Success", "oauth_app")
+        for i in range(50)
+    ]
     store.insert_rows(
-        "events", ["time", "metadata_uid", "source", "integration_id", "action_class", "status", "actor_user_type"],
+        "events",
+        ["time", "metadata_uid", "source", "integration_id", "action_class", "status", "actor_user_type"],
         noise + burst,
-    )  # fmt: skip
+    )
     truth = tmp_path / "truth.jsonl"
     start = T0 + timedelta(days=3, hours=5)
-    truth.write_text(orjson.dumps({"episode_id": "e", "family": "burst", "integration_id": "b",
-                                   "start": start.isoformat() + "Z", "end": (start + H).isoformat() + "Z"}).decode())  # fmt: skip
+    truth.write_text(
+        orjson.dumps(
+            {
+                "episode_id": "e",
+                "family": "burst",
+                "integration_id": "b",
+                "start": start.isoformat() + "Z",
+                "end": (start + H).isoformat() + "Z",
+            }
+        ).decode()
+    )
     alerts = tmp_path / "alerts.jsonl"
-    alerts.write_text(orjson.dumps({"alert_id": "al-1", "kind": "behaviour", "integration_id": "b",
-                                    "first_seen": start.isoformat() + "Z",
-                                    "last_seen": (start + 49 * timedelta(minutes=1)).isoformat() + "Z"}).decode())  # fmt: skip
+    alerts.write_text(
+        orjson.dumps(
+            {
+                "alert_id": "al-1",
+                "kind": "behaviour",
+                "integration_id": "b",
+                "first_seen": start.isoformat() + "Z",
+                "last_seen": (start + 49 * timedelta(minutes=1)).isoformat() + "Z",
+            }
+        ).decode()
+    )
     ev = evaluate(store, truth, alerts=alerts, since=T0 + timedelta(days=3), until=T0 + timedelta(days=4))
     assert ev.integration_days == pytest.approx(2.0)
     assert set(ev.results) == {"nhiwatch", "River HalfSpaceTrees", "IsolationForest"}

@@ -16,22 +16,48 @@ from tests.alerts.helpers import METAS
 
 def alert(**kw: object) -> Alert:
     base: dict[str, object] = dict(
-        alert_id="al-1", kind="behaviour", integration_id="crm-sync", integration_name="CRM sync", owner="team-data",
-        purpose="nightly sync", risk_tier="high", data_sensitivity="confidential",
-        detectors=["new_destination", "volume_spike"], first_seen=datetime(2025, 9, 1, 14, 0),
-        last_seen=datetime(2025, 9, 1, 14, 30), risk_score=81, severity="high", title="CRM sync: new destination",
-        explanation="CRM sync sent 5 MB to webhook.site.", evidence=["e1", "e2"],
-        references=merge([METAS["new_destination"], METAS["volume_spike"]]), finding_ids=["fi-1"],
+        alert_id="al-1",
+        kind="behaviour",
+        integration_id="crm-sync",
+        integration_name="CRM sync",
+        owner="team-data",
+        purpose="nightly sync",
+        risk_tier="high",
+        data_sensitivity="confidential",
+        detectors=["new_destination", "volume_spike"],
+        first_seen=datetime(2025, 9, 1, 14, 0),
+        last_seen=datetime(2025, 9, 1, 14, 30),
+        risk_score=81,
+        severity="high",
+        title="CRM sync: new destination",
+        explanation="CRM sync sent 5 MB to webhook.site.",
+        evidence=["e1", "e2"],
+        references=merge([METAS["new_destination"], METAS["volume_spike"]]),
+        finding_ids=["fi-1"],
         created_at=datetime(2025, 9, 2),
-    )  # fmt: skip
+    )
     base.update(kw)
     return Alert(**base)  # type: ignore[arg-type]
 
 
 def test_jsonl_has_the_documented_fields() -> None:
     (rec,) = [orjson.loads(x) for x in to_jsonl([alert()]).splitlines()]
-    for key in ("alert_id", "kind", "integration_id", "integration_name", "owner", "detectors", "first_seen",
-                "last_seen", "risk_score", "severity", "title", "explanation", "evidence", "references"):  # fmt: skip
+    for key in (
+        "alert_id",
+        "kind",
+        "integration_id",
+        "integration_name",
+        "owner",
+        "detectors",
+        "first_seen",
+        "last_seen",
+        "risk_score",
+        "severity",
+        "title",
+        "explanation",
+        "evidence",
+        "references",
+    ):
         assert key in rec
     assert rec["first_seen"] == "2025-09-01T14:00:00.000Z" and rec["evidence"] == ["e1", "e2"]
 
@@ -43,8 +69,12 @@ def test_ocsf_detection_finding_required_fields() -> None:
     info = f["finding_info"]
     assert info["uid"] == "al-1" and info["title"] and info["desc"].startswith("CRM sync sent")
     assert info["types"] == ["behaviour", "new_destination", "volume_spike"]
-    assert info["analytic"] == {"name": "new_destination + volume_spike", "uid": "new_destination,volume_spike",
-                                "type_id": 2, "type": "Behavioral"}  # fmt: skip
+    assert info["analytic"] == {
+        "name": "new_destination + volume_spike",
+        "uid": "new_destination,volume_spike",
+        "type_id": 2,
+        "type": "Behavioral",
+    }
     assert info["related_events_count"] == 2
     assert info["first_seen_time"] == 1756735200000 and info["last_seen_time"] == 1756737000000
     assert {"uid": "T1567", "name": "Exfiltration Over Web Service"}.items() <= f["attacks"][0][

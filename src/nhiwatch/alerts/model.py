@@ -94,8 +94,8 @@ def alert_id(
     *,
     suppressed: bool = False,
 ) -> str:
-    """Stable across re-runs over the same data. Posture alerts are keyed by detector, not by time; what a rule
-    suppresses is kept apart from what still alerts in the same episode."""
+    """Stable across re-runs over the same data. Posture alerts are keyed by detector, not by time;
+    what a rule suppresses is kept apart from what still alerts in the same episode."""
     tag = "suppressed:" if suppressed else ""
     if kind == "posture":
         return "al-" + _digest(tag + "posture", integration_id, *detectors, n=12)

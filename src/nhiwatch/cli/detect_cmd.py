@@ -218,11 +218,15 @@ def suppress_list(db: DbOption = DEFAULT_DB_PATH) -> None:
     now = _now()
     for r in rules:
         t.add_row(
-            r.rule_id, r.integration_id or "*", r.detector or "*",
+            r.rule_id,
+            r.integration_id or "*",
+            r.detector or "*",
             ", ".join(f"{k}={v}" for k, v in r.match.items()),
-            r.reason, r.owner, f"{r.expires:%Y-%m-%d %H:%M}" if r.expires else "never",
+            r.reason,
+            r.owner,
+            f"{r.expires:%Y-%m-%d %H:%M}" if r.expires else "never",
             "active" if r.active(now) else "expired",
-        )  # fmt: skip
+        )
     console.print(t)
 
 

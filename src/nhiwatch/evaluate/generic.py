@@ -1,9 +1,9 @@
 """Two generic anomaly detectors over hourly features, held to nhiwatch's alert budget.
 
 River's ``HalfSpaceTrees`` (online: learns the history, then scores each window hour before learning it)
-and scikit-learn's ``IsolationForest`` (fitted on the history and the window). Each gets exactly as many alerts as
-nhiwatch raised: its top-scoring integration-hours are taken in order and grouped into episodes with the
-same gap rule as nhiwatch's alerts, until that number of alerts is reached.
+and scikit-learn's ``IsolationForest`` (fitted on the history and the window). Each gets exactly as many
+alerts as nhiwatch raised: its top-scoring integration-hours are taken in order and grouped into episodes
+with the same gap rule as nhiwatch's alerts, until that number of alerts is reached.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def isolation_forest_scores(history: HourlyFeatures, window: HourlyFeatures, see
         else history.x[rng.choice(len(history.x), 50_000, replace=False)]
     )
     # Fitted on history *and* window (its usual transductive use): a feature constant over the history alone
-    # (say, exports by an integration that never exported) would otherwise never be split on, hiding the spike.
+    # (exports by an integration that never exported) would otherwise never be split on, hiding the spike.
     model = IsolationForest(n_estimators=200, random_state=seed).fit(np.vstack([hist, window.x]))
     scores: np.ndarray = -model.score_samples(window.x)  # higher = more anomalous
     return scores

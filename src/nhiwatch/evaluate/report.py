@@ -20,7 +20,8 @@ def _recall(fs: FamilyScore) -> str:
 def markdown(ev: Evaluation) -> str:
     names = list(ev.results)
     lines = [
-        f"Window {ev.since:%Y-%m-%d %H:%M} – {ev.until:%Y-%m-%d %H:%M} UTC; {ev.integrations} integrations, "
+        f"Window {ev.since:%Y-%m-%d %H:%M} – {ev.until:%Y-%m-%d %H:%M} UTC; "
+        f"{ev.integrations} integrations, "
         f"{ev.integration_days:,.0f} integration-days; {len(ev.episodes)} attack episodes.",
         "",
         "| family | " + " | ".join(f"{n} detected | {n} median time to first evidence" for n in names) + " |",

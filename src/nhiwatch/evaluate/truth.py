@@ -47,9 +47,14 @@ def load_truth(path: str | Path) -> list[Episode]:
         if missing:
             raise ConfigError(f"{where}: missing {', '.join(missing)}")
         out.append(
-            Episode(str(rec["episode_id"]), str(rec["family"]), str(rec["integration_id"]),
-                    _time(rec["start"], where, "start"), _time(rec["end"], where, "end"))
-        )  # fmt: skip
+            Episode(
+                str(rec["episode_id"]),
+                str(rec["family"]),
+                str(rec["integration_id"]),
+                _time(rec["start"], where, "start"),
+                _time(rec["end"], where, "end"),
+            )
+        )
     if not out:
         raise ConfigError(f"{p}: no episodes in the truth file")
     return out

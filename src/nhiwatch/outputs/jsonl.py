@@ -11,10 +11,29 @@ import orjson
 from nhiwatch.alerts.model import Alert
 
 FIELDS = (
-    "alert_id", "kind", "status", "integration_id", "integration_name", "owner", "purpose", "risk_tier",
-    "data_sensitivity", "detectors", "first_seen", "last_seen", "risk_score", "severity", "title",
-    "explanation", "evidence", "references", "score_factors", "suppressed_by", "run_id", "created_at",
-)  # fmt: skip
+    "alert_id",
+    "kind",
+    "status",
+    "integration_id",
+    "integration_name",
+    "owner",
+    "purpose",
+    "risk_tier",
+    "data_sensitivity",
+    "detectors",
+    "first_seen",
+    "last_seen",
+    "risk_score",
+    "severity",
+    "title",
+    "explanation",
+    "evidence",
+    "references",
+    "score_factors",
+    "suppressed_by",
+    "run_id",
+    "created_at",
+)
 
 
 def iso(t: datetime | None) -> str | None:

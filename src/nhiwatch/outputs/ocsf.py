@@ -19,8 +19,12 @@ from nhiwatch.alerts.model import Alert
 
 OCSF_VERSION = "1.3.0"
 SEVERITY_ID = {"low": 2, "medium": 3, "high": 4, "critical": 5}
-STATUS_ID = {"open": (1, "New"), "malicious": (2, "In Progress"), "suppressed": (3, "Suppressed"),
-             "benign": (4, "Resolved")}  # fmt: skip
+STATUS_ID = {
+    "open": (1, "New"),
+    "malicious": (2, "In Progress"),
+    "suppressed": (3, "Suppressed"),
+    "benign": (4, "Resolved"),
+}
 
 
 def _ms(t: datetime) -> int:
@@ -47,24 +51,36 @@ def detection_finding(a: Alert, events: Mapping[str, Mapping[str, Any]] | None =
     status_id, status = STATUS_ID.get(a.status, (99, a.status))
     created = a.created_at or a.last_seen
     return {
-        "class_uid": 2004, "class_name": "Detection Finding", "category_uid": 2, "category_name": "Findings",
-        "activity_id": 1, "activity_name": "Create",
-        "type_uid": 200401, "type_name": "Detection Finding: Create",
+        "class_uid": 2004,
+        "class_name": "Detection Finding",
+        "category_uid": 2,
+        "category_name": "Findings",
+        "activity_id": 1,
+        "activity_name": "Create",
+        "type_uid": 200401,
+        "type_name": "Detection Finding: Create",
         "time": _ms(created),
-        "severity_id": SEVERITY_ID.get(a.severity, 0), "severity": a.severity.capitalize(),
-        "status_id": status_id, "status": status, "status_detail": a.status,
+        "severity_id": SEVERITY_ID.get(a.severity, 0),
+        "severity": a.severity.capitalize(),
+        "status_id": status_id,
+        "status": status,
+        "status_detail": a.status,
         "risk_score": a.risk_score,
         "message": a.title,
         "finding_info": {
-            "uid": a.alert_id, "title": a.title, "desc": a.explanation,
+            "uid": a.alert_id,
+            "title": a.title,
+            "desc": a.explanation,
             "types": [a.kind, *a.detectors],
             "analytic": {
-                "name": " + ".join(a.detectors), "uid": ",".join(a.detectors),
+                "name": " + ".join(a.detectors),
+                "uid": ",".join(a.detectors),
                 "type_id": 2 if a.kind == "behaviour" else 1,
                 "type": "Behavioral" if a.kind == "behaviour" else "Rule",
             },
             "related_events_count": len(a.evidence),
-            "first_seen_time": _ms(a.first_seen), "last_seen_time": _ms(a.last_seen),
+            "first_seen_time": _ms(a.first_seen),
+            "last_seen_time": _ms(a.last_seen),
             "created_time": _ms(created),
         },
         "attacks": [
@@ -72,20 +88,27 @@ def detection_finding(a: Alert, events: Mapping[str, Mapping[str, Any]] | None =
             for t in a.references.get("attack", [])
         ],
         "evidences": [_evidence(u, (events or {}).get(u)) for u in a.evidence] or [{"data": {}}],
-        "resources": [{
-            "uid": a.integration_id, "name": a.integration_name, "type": "Integration",
-            "owner": {"name": a.owner} if a.owner else None,
-            "labels": [f"risk_tier:{a.risk_tier}", f"data_sensitivity:{a.data_sensitivity}"],
-        }],
+        "resources": [
+            {
+                "uid": a.integration_id,
+                "name": a.integration_name,
+                "type": "Integration",
+                "owner": {"name": a.owner} if a.owner else None,
+                "labels": [f"risk_tier:{a.risk_tier}", f"data_sensitivity:{a.data_sensitivity}"],
+            }
+        ],
         "metadata": {
-            "version": OCSF_VERSION, "uid": a.alert_id,
+            "version": OCSF_VERSION,
+            "uid": a.alert_id,
             "product": {"name": "nhiwatch", "vendor_name": "nhiwatch project", "version": __version__},
         },
         "unmapped": {
-            "owasp_nhi": a.references.get("owasp_nhi", []), "nist_csf": a.references.get("nist_csf", []),
-            "purpose": a.purpose, "score_factors": a.score_factors,
+            "owasp_nhi": a.references.get("owasp_nhi", []),
+            "nist_csf": a.references.get("nist_csf", []),
+            "purpose": a.purpose,
+            "score_factors": a.score_factors,
         },
-    }  # fmt: skip
+    }
 
 
 def to_ocsf(alerts: Iterable[Alert], events: Mapping[str, Mapping[str, Any]] | None = None) -> str:
@@ -99,7 +122,8 @@ def evidence_events(store: Any, alerts: Iterable[Alert]) -> dict[str, dict[str, 
     if not uids:
         return {}
     rows = store.records(
-        "SELECT metadata_uid, time, source, api_operation, action_class, status, actor_user_name, actor_app_name, "
+        "SELECT metadata_uid, time, source, api_operation, action_class, status, actor_user_name, "
+        "actor_app_name, "
         "src_endpoint_ip, resource_name, dst_endpoint_hostname, records FROM events "
         "WHERE metadata_uid IN (SELECT unnest(?::VARCHAR[]))",
         [uids],

@@ -21,10 +21,15 @@ def alerts_table(alerts: Sequence[Alert], title: str = "alerts") -> Table:
     for a in sorted(alerts, key=lambda a: (-a.risk_score, a.first_seen)):
         sev = COLOURS.get(a.severity, "")
         t.add_row(
-            a.alert_id, str(a.risk_score), f"[{sev}]{a.severity}[/{sev}]" if sev else a.severity,
-            a.integration_name, a.owner or "[yellow]none[/yellow]", ", ".join(a.detectors),
-            f"{a.first_seen:%Y-%m-%d %H:%M}", a.status,
-        )  # fmt: skip
+            a.alert_id,
+            str(a.risk_score),
+            f"[{sev}]{a.severity}[/{sev}]" if sev else a.severity,
+            a.integration_name,
+            a.owner or "[yellow]none[/yellow]",
+            ", ".join(a.detectors),
+            f"{a.first_seen:%Y-%m-%d %H:%M}",
+            a.status,
+        )
     return t
 
 
