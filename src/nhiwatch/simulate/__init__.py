@@ -7,6 +7,8 @@ byte-identical output. See ``docs/simulator.md`` for the model and the attack fa
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
 import random
 import shutil
 from collections import Counter, defaultdict
@@ -20,6 +22,7 @@ from nhiwatch.simulate import attacks
 from nhiwatch.simulate.behaviour import benign
 from nhiwatch.simulate.calendar import last_business_days
 from nhiwatch.simulate.company import build_company
+from nhiwatch.simulate.disruptions import plan_outage
 from nhiwatch.simulate.model import Ev, Ticket
 from nhiwatch.simulate.output import write_inventory, write_tickets, write_truth
 from nhiwatch.simulate.writers import WRITERS
@@ -71,11 +74,12 @@ def simulate(
         shutil.rmtree(logs)
     logs.mkdir(parents=True)
     company = build_company(integrations, random.Random(f"company:{seed}"))
-    tickets: list[Ticket] = []
+    outage, outage_ticket = plan_outage(start, days, random.Random(f"outage:{seed}"))
+    tickets: list[Ticket] = [outage_ticket]
     by_source: dict[str, list[Ev]] = defaultdict(list)
     states = {}
     for i, integ in enumerate(company):
-        evs, st = benign(integ, start, days, random.Random(f"benign:{seed}:{i}"), tickets)
+        evs, st = benign(integ, start, days, random.Random(f"benign:{seed}:{i}"), tickets, outage)
         states[integ.id] = st
         for e in evs:
             by_source[e.source].append(e)
@@ -85,12 +89,8 @@ def simulate(
     )
     for e in attack_events:
         by_source[e.source].append(e)
-    files = 0
-    counts: dict[str, int] = {}
-    for k, (source, evs) in enumerate(sorted(by_source.items())):
-        evs.sort(key=lambda e: e.ts)
-        counts[source] = len(evs)
-        files += WRITERS[source](evs, logs, Ids(seed * 1000 + k), gzip)
+    counts = {source: len(evs) for source, evs in sorted(by_source.items())}
+    files = write_logs(by_source, logs, seed, gzip)
     write_inventory(out / "inventory.yaml", company)
     write_tickets(out / "tickets.csv", tickets, {i.id: i.tz for i in company})
     write_truth(out / "truth.jsonl", episodes)
@@ -109,6 +109,34 @@ def simulate(
         orjson.dumps({**asdict(summary), "total_events": summary.total_events}, option=orjson.OPT_INDENT_2)
     )
     return summary
+
+
+_JOBS: dict[str, tuple[list[Ev], Path, int, bool]] = {}
+
+
+def _write_one(source: str) -> int:
+    evs, logs, ids_seed, gzip = _JOBS[source]
+    evs.sort(key=lambda e: e.ts)
+    return WRITERS[source](evs, logs, Ids(ids_seed), gzip)
+
+
+def write_logs(by_source: dict[str, list[Ev]], logs: Path, seed: int, gzip: bool) -> int:
+    """Every source's files; with several cores, in forked worker processes (largest sources first).
+
+    Each writer draws its ids from its own seeded RNG, so the output does not depend on the scheduling.
+    """
+    _JOBS.clear()
+    for k, (source, evs) in enumerate(sorted(by_source.items())):
+        _JOBS[source] = (evs, logs, seed * 1000 + k, gzip)
+    order = sorted(_JOBS, key=lambda s: -len(_JOBS[s][0]))
+    total = sum(len(v[0]) for v in _JOBS.values())
+    try:
+        if total < 100_000 or (os.cpu_count() or 1) < 2 or "fork" not in mp.get_all_start_methods():
+            return sum(_write_one(s) for s in order)
+        with mp.get_context("fork").Pool(min(4, os.cpu_count() or 2)) as pool:
+            return sum(pool.imap_unordered(_write_one, order))
+    finally:
+        _JOBS.clear()
 
 
 def company_tickets(start: date, days: int) -> list[Ticket]:

@@ -14,6 +14,7 @@ from datetime import date
 
 from nhiwatch.simulate.calendar import Hour, local_hours
 from nhiwatch.simulate.company import stable_ip
+from nhiwatch.simulate.disruptions import Outage, maybe_new_host, outage_effects, quarter_start_only
 from nhiwatch.simulate.model import Ev, Integration, Ticket
 from nhiwatch.simulate.sessions import SESSIONS, State, poisson
 
@@ -227,6 +228,7 @@ def run_sessions(
     build = SESSIONS.get(integ.source)
     rot = sorted(rotations)
     ri = 0
+    new_host = integ.extra.get("new_host")
     for ts, n in sorted(sessions):
         while ri < len(rot) and rot[ri][0] <= ts:
             old, st.cred = st.cred, rot[ri][1]
@@ -247,6 +249,8 @@ def run_sessions(
         if build is not None:
             out.extend(build(integ, st, ts, n, rng, src_ip, ua or integ.ua))
         out.extend(egress_events(integ, ts, n, rng))
+        if new_host and ts >= new_host[0] and rng.random() < 0.3:
+            out.extend(egress_events(integ, ts + rng.uniform(1, 30), 1, rng, hosts=[new_host[1]]))
     return out
 
 
@@ -262,23 +266,30 @@ def grow_objects(integ: Integration, st: State, rng: random.Random, days: int) -
 
 
 def benign(
-    integ: Integration, start: date, days: int, rng: random.Random, tickets: list[Ticket]
+    integ: Integration,
+    start: date,
+    days: int,
+    rng: random.Random,
+    tickets: list[Ticket],
+    outage: Outage | None = None,
 ) -> tuple[list[Ev], State]:
     """All routine events of one integration, plus any ticketed bursts (appending their tickets)."""
     hours = local_hours(integ.tz, start, days)
     st = initial_state(integ, rng)
-    sessions = session_times(integ, hours, start, rng)
+    sessions = quarter_start_only(integ, session_times(integ, hours, start, rng))
     grow_objects(integ, st, rng, days)
+    maybe_new_host(integ, hours, rng)
     if not integ.shadow and rng.random() < 0.22:
         sessions += ticketed_burst(integ, hours, rng, tickets)
+    sessions, failed = outage_effects(integ, st, sessions, outage, rng)
     rotations = rotation_events(integ, st, hours, rng)
-    return run_sessions(integ, st, sessions, rotations, rng), st
+    return failed + run_sessions(integ, st, sessions, rotations, rng), st
 
 
 BURST_REASONS = (
-    "Historical backfill of {obj} after schema change",
     "Migration to new {vendor} org / connector version",
     "Re-sync after {vendor} outage",
+    "Historical backfill of {obj} after schema change",
     "Full resync requested by {team}",
     "One-off export for annual audit",
 )
@@ -293,7 +304,8 @@ def ticketed_burst(
     h = rng.choice(candidates)
     t0 = h.ts + rng.uniform(0, 3600)
     t1 = t0 + rng.uniform(1.5, 10) * 3600
-    summary = rng.choice(BURST_REASONS).format(
+    reasons = BURST_REASONS[2:] if integ.vendor == "internal" else BURST_REASONS
+    summary = rng.choice(reasons).format(
         obj=(integ.objects or ["data"])[0], vendor=integ.vendor, team=integ.owner.split("@")[0] or "ops"
     )
     tickets.append(

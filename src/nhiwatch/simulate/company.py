@@ -239,6 +239,19 @@ def _objects(t: Template, rng: random.Random) -> list[str]:
     return list(t.objects)
 
 
+def _imperfections(company: list[Integration], rng: random.Random) -> None:
+    """Make sure even a small inventory has an ownerless and a purpose-less entry, and a quarterly job."""
+    if len(company) < 4:
+        return
+    if all(i.owner for i in company):
+        rng.choice(company[1:]).owner = ""
+    if all(i.purpose for i in company):
+        rng.choice(company[1:]).purpose = ""
+    nightly = [i for i in company if i.pattern == "nightly" and i.source]
+    for integ in rng.sample(nightly, min(len(nightly), max(1, len(company) // 60))):
+        integ.extra["quarterly"] = True
+
+
 def build_company(n: int, rng: random.Random) -> list[Integration]:
     """``n`` inventory integrations followed by a few shadow ones (not in the inventory)."""
     out: list[Integration] = []
@@ -269,6 +282,7 @@ def build_company(n: int, rng: random.Random) -> list[Integration]:
                 user, at, dom = integ.ids["actor"].partition("@")
                 integ.ids["actor"] = f"{user}-{qual}{at}{dom}"
         out.append(integ)
+    _imperfections(out, rng)
     for t in SHADOW[: max(2, min(len(SHADOW), n // 25))]:
         out.append(make_integration(t, f"shadow-{t.slug}", rng, shadow=True))
     return out

@@ -74,9 +74,22 @@ def salesforce(
     out: list[Ev] = []
     if ts - st.last_auth > st.auth_ttl:
         st.last_auth = ts
-        out.append(Ev(ts, "salesforce", "login", integ, ip=ip, ua=ua, cred=st.cred))
+        st.extra["login_key"] = f"{rng.getrandbits(64):016x}"
+        out.append(
+            Ev(
+                ts,
+                "salesforce",
+                "login",
+                integ,
+                ip=ip,
+                ua=ua,
+                cred=st.cred,
+                extra={"login_key": st.extra["login_key"]},
+            )
+        )
         ts += rng.uniform(0.3, 2)
     bulk = integ.pattern == "nightly" or n > 25
+    key = st.extra.get("login_key", "")
     for _ in range(n):
         obj = _pick(st.objects, rng)
         if bulk and rng.random() < 0.5:
@@ -93,6 +106,7 @@ def salesforce(
                     n=rows,
                     size=rows * 900,
                     cred=st.cred,
+                    extra={"login_key": key},
                 )
             )
             ts += rng.uniform(20, 200)
@@ -110,7 +124,7 @@ def salesforce(
                 n=rows,
                 size=400 + rows * 1100,
                 cred=st.cred,
-                extra={"method": method},
+                extra={"method": method, "login_key": key},
             )
             out.extend(_retry(ev, rng, integ, 503))
             ts += rng.uniform(0.2, 4)

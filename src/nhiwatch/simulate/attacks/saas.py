@@ -383,5 +383,10 @@ def dormant_token_reuse(ctx: Ctx) -> None:
         integ,
         evs,
         f"{integ.name}: credential silent for {quiet / 86400:.0f} days used again at 3 a.m. local from {ip}",
-        {"src_ip": ip, "user_agent": ua, "quiet_days": round(quiet / 86400, 1), "credential": st.cred},
+        {
+            "src_ip": ip,
+            "user_agent": ua,
+            "quiet_days": round(quiet / 86400, 1),
+            "credential": st.cred or next(iter(integ.ids.values()), ""),
+        },
     )
