@@ -32,8 +32,8 @@ HELP = {
 @router.get("/healthz")
 def health(state: StateDep) -> dict[str, Any]:
     """Liveness: no token needed, no data disclosed."""
-    worker = state.worker
-    return {"status": "ok", "worker": "running" if worker is not None else "off"}
+    running = state.worker is not None and state.worker.running
+    return {"status": "ok", "worker": "running" if running else "off"}
 
 
 @router.get("/metrics", response_class=PlainTextResponse)

@@ -54,6 +54,10 @@ class Worker:
                 self._span = (min(self._span[0], lo), max(self._span[1], hi))
 
     @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
     def pending(self) -> bool:
         with self._guard:
             return self._span is not None

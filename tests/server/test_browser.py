@@ -1,0 +1,135 @@
+"""End to end in headless Chromium against a real server: sign in, see an integration's charts drawn by
+the vendored Vega (no network), open an alert, mark it benign and watch it leave the queue.
+
+Debian's ``chromium`` is used (``make browser-deps``); Playwright never downloads a browser. Without
+Chromium the tests skip locally and fail under ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.server import data
+from tests.server.conftest import Company, Live
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        msg = "Chromium not found at /usr/bin/chromium: run `make browser-deps` (apt-get install chromium)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any, live: Live) -> Iterator[Any]:
+    context = browser.new_context(base_url=live.url)
+    pg = context.new_page()
+    outside: list[str] = []
+    # the console must work offline: any request off the loopback server is a failure
+    pg.route("**/*", lambda route: _only_local(route, live.url, outside))
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
+    yield pg
+    context.close()
+    assert not outside, f"requests left the server: {outside}"
+    assert not errors, f"errors in the page: {errors}"
+
+
+def _only_local(route: Any, base: str, outside: list[str]) -> None:
+    if route.request.url.startswith(base):
+        route.continue_()
+    else:
+        outside.append(route.request.url)
+        route.abort()
+
+
+def sign_in(page: Any, token: str) -> None:
+    page.goto("/alerts")
+    page.fill("#token", token)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/alerts")
+
+
+def test_integration_page_draws_its_charts(page: Any, company: Company) -> None:
+    sign_in(page, company.tokens["viewer"])
+    page.goto("/integrations")
+    page.click("text=Release bot")
+    page.wait_for_url("**/integrations/release-bot")
+    for name in ("volume", "heatmap", "destinations"):
+        chart = page.locator(f"#chart-{name}")
+        chart.locator("svg, canvas").first.wait_for(state="attached", timeout=20_000)
+        assert chart.get_attribute("data-rendered") == "true"
+        assert chart.locator("svg .mark-rect, svg .mark-symbol, svg path").count() > 0
+
+
+def test_alert_marked_benign_leaves_the_queue(page: Any, company: Company) -> None:
+    sign_in(page, company.tokens["analyst"])
+    row = page.locator("tr[data-alert]", has_text="Release bot").first
+    alert_id = row.get_attribute("data-alert")
+    row.locator("td a").first.click()
+    page.wait_for_url(f"**/alerts/{alert_id}")
+    assert page.locator("pre.explanation").inner_text().strip()
+    assert page.locator("#alert-status").inner_text().startswith("open")
+    page.fill("textarea[name=note]", "release day, expected")
+    page.click("#mark-benign")
+    page.wait_for_url("**/alerts?done=*")
+    assert page.locator(f"tr[data-alert='{alert_id}']").count() == 0
+    page.goto(f"/alerts/{alert_id}")
+    assert page.locator("#alert-status").inner_text().startswith("benign")
+
+
+def test_htmx_triage_removes_the_row_in_place(page: Any, company: Company) -> None:
+    sign_in(page, company.tokens["analyst"])
+    rows = page.locator("tr[data-alert]")
+    before = rows.count()
+    first = rows.first
+    alert_id = first.get_attribute("data-alert")
+    first.locator("button[value=malicious]").click()
+    page.locator(f"tr[data-alert='{alert_id}']").wait_for(state="detached", timeout=10_000)
+    assert page.url.endswith("/alerts")  # no navigation: htmx swapped the row out
+    assert rows.count() == before - 1
+
+
+INJECTED = (
+    "() => document.querySelectorAll('img[src=x], script:not([src]):not([type=\"application/json\"])').length"
+)
+
+
+def test_crafted_log_field_cannot_run_script(page: Any, company: Company) -> None:
+    sign_in(page, company.tokens["viewer"])
+    page.goto("/integrations/discovered:github:actor:mystery[bot]")
+    page.locator("#chart-destinations svg").wait_for(state="attached", timeout=20_000)
+    assert page.title() != "pwned" and page.evaluate(INJECTED) == 0
+    drawn = page.locator("#chart-destinations").inner_html().replace("&lt;", "<").replace("&gt;", ">")
+    assert "<script>document" in drawn  # drawn as text in the chart
+    page.goto("/alerts?status=")
+    hrefs = page.locator("tr[data-alert] td a[href^='/alerts/']").evaluate_all("els => els.map(e => e.href)")
+    for href in hrefs:
+        page.goto(href)
+        assert page.title() != "pwned" and page.evaluate(INJECTED) == 0
+    assert data.XSS  # the payload the fixture company carries in a repository name
