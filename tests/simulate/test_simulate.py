@@ -101,3 +101,17 @@ def test_dst_shifts_utc_hours() -> None:
 def test_month_end_business_days() -> None:
     assert last_business_days(date(2026, 2, 27), 1)  # Friday, last business day of February
     assert not last_business_days(date(2026, 2, 28), 3)  # Saturday
+
+
+@pytest.mark.parametrize("n", [150, 400])
+def test_large_inventory_validates(tmp_path: Path, n: int) -> None:
+    """Repeated templates get their own identities: the inventory model rejects any claimed twice."""
+    from nhiwatch.inventory import load_inventory
+    from nhiwatch.simulate.company import build_company
+    from nhiwatch.simulate.output import write_inventory
+
+    company = build_company(n, random.Random(f"company:{n}"))
+    write_inventory(tmp_path / "inventory.yaml", company)
+    inv = load_inventory(tmp_path / "inventory.yaml")
+    assert len(inv.integrations) == n
+    assert any(i.owner is None for i in inv.integrations) and any(i.purpose is None for i in inv.integrations)

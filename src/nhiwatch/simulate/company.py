@@ -278,6 +278,8 @@ def build_company(n: int, rng: random.Random) -> list[Integration]:
             if "user_name" in integ.extra:
                 integ.extra["user_name"] = f"{slug}.integration@{DOMAIN}"
             integ.name = f"{integ.name} ({qual})"
+            if "role_arn" in integ.ids:  # a second role, not the same ARN twice
+                integ.ids["role_arn"] += f"-{qual}"
             if "actor" in integ.ids:  # a second machine user, not the same login twice
                 user, at, dom = integ.ids["actor"].partition("@")
                 integ.ids["actor"] = f"{user}-{qual}{at}{dom}"

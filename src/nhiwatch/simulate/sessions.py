@@ -151,7 +151,7 @@ def github(
     integ: Integration, st: State, ts: float, n: int, rng: random.Random, ip: str, ua: str
 ) -> list[Ev]:
     out: list[Ev] = []
-    name = integ.ids.get("app_name", "")
+    name = integ.ids.get("app_name") or integ.ids.get("actor", "")
     cloner = name in ("snyk", "rewind-backups", "CircleCI", "Terraform Cloud") or integ.kind == "ci_workflow"
     for _ in range(n):
         repo = _pick(st.objects, rng)
