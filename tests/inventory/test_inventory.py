@@ -81,7 +81,10 @@ def test_invalid_inventories_name_file_line_and_problem(
 
 def test_identity_claimed_twice_is_an_error(tmp_path: Path) -> None:
     text = INVENTORY.replace('token_id: "119823"', 'installation_id: "55501"')
-    with pytest.raises(ConfigError, match="claimed by both 'drift-salesforce' and 'release-pat'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"inv.yaml:23: identity \{installation_id=55501, source=github\} is already claimed by 'drift-salesforce' \(line 12\)",
+    ):
         load_inventory(write(tmp_path, "inv.yaml", text))
 
 
@@ -166,3 +169,29 @@ def test_bad_inventory_changes_nothing(store: Store, tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         ingest_all(store, [logs], inventory=bad)
     assert store.event_count() == 0
+
+
+def test_session_key_carries_the_integration_to_rows_without_an_app(store: Store, tmp_path: Path) -> None:
+    text = (
+        INVENTORY
+        + """\
+  - id: sf-connector
+    name: CRM connector
+    owner: crm@acme.example
+    purpose: Syncs accounts
+    kind: oauth_app
+    identities:
+      - {source: salesforce, client_id: "0H4Kd000000XyzA"}
+"""
+    )
+    header = '"EVENT_TYPE","TIMESTAMP","REQUEST_ID","ORGANIZATION_ID","USER_ID","CONNECTED_APP_ID","LOGIN_KEY","METHOD","URI","ROWS_PROCESSED","CLIENT_IP"\n'
+    rows = (
+        '"RestApi","20250817111155.000","r1","00D000000000001","005000000000001","0H4Kd000000XyzA","lk1","GET","/services/data/v58.0/query","1","208.68.36.90"\n'
+        '"RestApi","20250817111156.000","r2","00D000000000001","005000000000001","","lk1","POST","/services/data/v58.0/jobs/query","0","208.68.36.90"\n'
+        '"RestApi","20250817111157.000","r3","00D000000000001","005000000000002","","lk2","GET","/services/data/v58.0/limits","0","10.0.0.1"\n'
+    )
+    ingest_all(
+        store, [write(tmp_path, "RestApi.csv", header + rows)], inventory=write(tmp_path, "inv.yaml", text)
+    )
+    got = store.fetchall("SELECT actor_user_credential_uid, integration_id FROM events ORDER BY ingest_line")
+    assert got == [("lk1", "sf-connector"), ("lk1", "sf-connector"), ("lk2", None)]

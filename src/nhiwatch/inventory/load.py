@@ -31,9 +31,43 @@ def load_inventory(path: str | Path) -> Inventory:
     if not isinstance(data, dict):
         raise ConfigError(f"{p}:1: the inventory must be a mapping with an 'integrations' list")
     try:
-        return Inventory.model_validate(data)
+        inventory = Inventory.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(p, node, exc)) from None
+        dup = _duplicates(p, node, data)
+        raise ConfigError(dup or _describe(p, node, exc)) from None
+    return inventory
+
+
+def _duplicates(path: Path, root: Any, data: dict[str, Any]) -> str | None:
+    """Duplicate ids and identities claimed twice, located at the second occurrence."""
+    items = data.get("integrations")
+    if not isinstance(items, list):
+        return None
+    ids: dict[str, int] = {}
+    claims: dict[tuple[Any, ...], tuple[str, int]] = {}
+    problems = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue
+        iid = str(item.get("id"))
+        line = _line_of(root, ["integrations", i, "id"])
+        if iid in ids:
+            problems.append(f"  {path}:{line}: duplicate integration id {iid!r} (first at line {ids[iid]})")
+        ids.setdefault(iid, line or 0)
+        for j, ident in enumerate(item.get("identities") or []):
+            if not isinstance(ident, dict):
+                continue
+            key = tuple(sorted((k, str(v)) for k, v in ident.items()))
+            at = _line_of(root, ["integrations", i, "identities", j]) or 0
+            if key in claims and claims[key][0] != iid:
+                what = ", ".join(f"{k}={v}" for k, v in key)
+                problems.append(
+                    f"  {path}:{at}: identity {{{what}}} is already claimed by {claims[key][0]!r} (line {claims[key][1]})"
+                )
+            claims.setdefault(key, (iid, at))
+    if not problems:
+        return None
+    return "\n".join([f"{path}: the inventory is not valid ({len(problems)} problem(s)):", *problems])
 
 
 def _describe(path: Path, root: Any, exc: ValidationError) -> str:

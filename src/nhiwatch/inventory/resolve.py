@@ -159,9 +159,32 @@ def resolve(store: Store, *, everything: bool = False) -> int:
         "WHERE events.metadata_uid = m.metadata_uid"
     )
     matched = int(store.scalar("SELECT count(*) FROM nw_match") or 0)
+    matched += _inherit_sessions(store)
     discovered = _discover(store)
     _touch(store)
     return matched + discovered
+
+
+def _inherit_sessions(store: Store) -> int:
+    """Attribute events that carry only a session or credential id shared with one integration's events.
+
+    Salesforce logs the connected app on API calls but not on the Login or Bulk API 2.0 rows of the same
+    session; the session key ties them together. An id seen with two integrations stays ambiguous.
+    """
+    store.execute(
+        """CREATE OR REPLACE TEMP TABLE nw_sessions AS
+        SELECT source, actor_user_credential_uid AS cred, any_value(integration_id) AS integration_id
+        FROM events WHERE actor_user_credential_uid IS NOT NULL AND integration_id IS NOT NULL
+          AND NOT starts_with(integration_id, 'discovered:')
+        GROUP BY ALL HAVING count(DISTINCT integration_id) = 1"""
+    )
+    return int(
+        store.execute(
+            """UPDATE events SET integration_id = s.integration_id FROM nw_sessions s
+            WHERE events.integration_id IS NULL AND events.source = s.source
+              AND events.actor_user_credential_uid = s.cred"""
+        ).fetchall()[0][0]
+    )
 
 
 DISCOVERED_KEY = """CASE
