@@ -14,7 +14,14 @@ from datetime import date
 
 from nhiwatch.simulate.calendar import Hour, local_hours
 from nhiwatch.simulate.company import stable_ip
-from nhiwatch.simulate.disruptions import Outage, maybe_new_host, outage_effects, quarter_start_only
+from nhiwatch.simulate.disruptions import (
+    Outage,
+    broken_credential,
+    maybe_new_host,
+    new_credential,
+    outage_effects,
+    quarter_start_only,
+)
 from nhiwatch.simulate.model import Ev, Integration, Ticket
 from nhiwatch.simulate.sessions import SESSIONS, State, poisson
 
@@ -193,24 +200,9 @@ def rotation_events(
         di = (h.day - hours[0].day).days
         if di % integ.rotation_days == offset:
             days_seen.add(h.day)
-            new = _new_cred(st.cred, rng)
+            new = new_credential(st.cred, rng)
             out.append((h.ts + rng.uniform(0, 3000), new))
     return out
-
-
-def _new_cred(old: str, rng: random.Random) -> str:
-    if old.isdigit():
-        return str(rng.randint(10 ** (len(old) - 1), 10 ** len(old) - 1))
-    if "-" in old and len(old) == 36:
-        h = f"{rng.getrandbits(128):032x}"
-        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}"
-    prefix = old[:4] if old.startswith(("AKIA", "ASIA")) else old[:3]
-    alphabet = (
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-        if prefix.startswith("AKIA")
-        else "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-    )
-    return prefix + "".join(rng.choice(alphabet) for _ in range(len(old) - len(prefix)))
 
 
 def run_sessions(
@@ -282,8 +274,9 @@ def benign(
     if not integ.shadow and rng.random() < 0.22:
         sessions += ticketed_burst(integ, hours, rng, tickets)
     sessions, failed = outage_effects(integ, st, sessions, outage, rng)
-    rotations = rotation_events(integ, st, hours, rng)
-    return failed + run_sessions(integ, st, sessions, rotations, rng), st
+    sessions, broken, fix = broken_credential(integ, st, sessions, hours, rng)
+    rotations = rotation_events(integ, st, hours, rng) + fix
+    return failed + broken + run_sessions(integ, st, sessions, rotations, rng), st
 
 
 BURST_REASONS = (

@@ -1,5 +1,6 @@
 """Benign irregularities that look suspicious: vendor outages and catch-up re-syncs, new legitimate
-destinations, and jobs that only run at the start of a quarter (silent for weeks, then back).
+destinations, jobs that only run at the start of a quarter (silent for weeks, then back), and broken
+credentials failing for days until someone rotates them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from nhiwatch.simulate.calendar import Hour, is_business_day
 from nhiwatch.simulate.model import Ev, Integration, Ticket
-from nhiwatch.simulate.sessions import SESSIONS, State
+from nhiwatch.simulate.sessions import SESSIONS, State, auth_failure
 
 LEGIT_NEW_HOSTS = (
     "o4504871.ingest.sentry.io",
@@ -112,3 +113,46 @@ def quarter_start_only(integ: Integration, sessions: list[tuple[float, int]]) ->
 
 def _bd_rank(d: date, region: str) -> int:
     return sum(is_business_day(d.replace(day=k), region) for k in range(1, d.day))
+
+
+BROKEN_CODES = {"graph": 7000222, "okta": 401, "salesforce": 401, "github": 401, "cloudtrail": 403}
+
+
+def broken_credential(
+    integ: Integration,
+    st: State,
+    sessions: list[tuple[float, int]],
+    hours: tuple[Hour, ...],
+    rng: random.Random,
+) -> tuple[list[tuple[float, int]], list[Ev], list[tuple[float, str]]]:
+    """An expired secret or a revoked token nobody noticed: every run fails to authenticate (with retries,
+    from the usual network) for one to four days, until someone issues a new credential."""
+    code = BROKEN_CODES.get(integ.source)
+    if code is None or integ.shadow or rng.random() > 0.04 or not hours or not sessions:
+        return sessions, [], []
+    t0 = rng.choice(hours).ts
+    t1 = t0 + rng.uniform(1, 4) * 86400
+    failed: list[Ev] = []
+    for t, _ in sessions:
+        if t0 <= t < t1:
+            ip = rng.choice(integ.ips) if integ.ips else ""
+            for k in range(rng.randint(1, 3)):
+                failed.append(auth_failure(integ, t + k * rng.uniform(2, 30), ip, integ.ua, st.cred, code))
+    kept = [(t, n) for t, n in sessions if not t0 <= t < t1]
+    fix = [(t1, new_credential(st.cred, rng))] if st.cred else []
+    return kept, failed, fix
+
+
+def new_credential(old: str, rng: random.Random) -> str:
+    """A fresh id of the same shape as ``old`` (digits, GUID, or vendor prefix + characters)."""
+    if old.isdigit():
+        return str(rng.randint(10 ** (len(old) - 1), 10 ** len(old) - 1))
+    if "-" in old and len(old) == 36:
+        h = f"{rng.getrandbits(128):032x}"
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}"
+    prefix = old[:4] if old.startswith(("AKIA", "ASIA")) else old[:3]
+    upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    alphabet = (
+        upper if prefix.startswith("AKIA") else "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    )
+    return prefix + "".join(rng.choice(alphabet) for _ in range(len(old) - len(prefix)))

@@ -430,6 +430,61 @@ def cloudtrail(
     return out
 
 
+def auth_failure(integ: Integration, ts: float, ip: str, ua: str, cred: str, code: int) -> Ev:
+    """One failed authentication in the integration's own source (401 / 403 / an AADSTS code)."""
+    src = integ.source
+    if src == "okta":
+        return Ev(
+            ts, "okta", "app.oauth2.as.token.grant.access_token", integ, ip=ip, ua=ua, status=401, cred=cred
+        )
+    if src == "graph":
+        return Ev(
+            ts, "entra", "signin", integ, ip=ip, ua=ua, status=code, cred=cred, target="Microsoft Graph"
+        )
+    if src == "salesforce":
+        return Ev(
+            ts,
+            "salesforce",
+            "login",
+            integ,
+            ip=ip,
+            ua=ua,
+            status=401,
+            extra={"login_status": "LOGIN_ERROR_INVALID_GATEWAY"},
+        )
+    if src == "github":
+        return Ev(
+            ts,
+            "github",
+            "api.request",
+            integ,
+            ip=ip,
+            ua=ua,
+            status=401,
+            target="acme/web",
+            cred=cred,
+            extra={"method": "GET", "route": "/repos/{owner}/{repo}"},
+        )
+    error = "InvalidClientTokenId" if code == 403 and integ.kind != "iam_role" else "AccessDenied"
+    return Ev(
+        ts,
+        "cloudtrail",
+        "ListBuckets",
+        integ,
+        ip=ip,
+        ua=ua,
+        status=403,
+        cred=cred,
+        extra={
+            "es": "s3.amazonaws.com",
+            "error": error,
+            "error_message": "The security token included in the request is invalid."
+            if error == "InvalidClientTokenId"
+            else "Access Denied",
+        },
+    )
+
+
 SESSIONS: dict[str, Builder] = {
     "salesforce": salesforce,
     "github": github,

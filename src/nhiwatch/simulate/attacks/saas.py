@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from nhiwatch.simulate.attacks.base import Ctx
-from nhiwatch.simulate.model import Ev, Integration
+from nhiwatch.simulate.model import Ev
+from nhiwatch.simulate.sessions import auth_failure
 
 SF_RECON = ("Account", "Contact", "User", "Opportunity", "Case")
 SF_LOOT = ("Case", "Account", "User", "Contact", "Opportunity")
@@ -108,7 +109,7 @@ def probing(ctx: Ctx) -> None:
     evs: list[Ev] = []
     for k in range(tries):
         ts = t + span * k / tries + rng.uniform(0, 3)
-        evs.append(_failure(integ, ts, ip, ua, st.cred))
+        evs.append(auth_failure(integ, ts, ip, ua, st.cred, PROBE_FAIL[integ.source]))
     st.last_auth = -1e18
     evs.extend(ctx.session(integ, st, t + span + rng.uniform(5, 120), max(3, int(integ.ops * 3)), ip, ua))
     ctx.add(
@@ -123,53 +124,6 @@ def probing(ctx: Ctx) -> None:
             "span_seconds": span,
             "error": str(PROBE_FAIL[integ.source]),
         },
-    )
-
-
-def _failure(integ: Integration, ts: float, ip: str, ua: str, cred: str) -> Ev:
-    src = integ.source
-    if src == "okta":
-        return Ev(
-            ts, "okta", "app.oauth2.as.token.grant.access_token", integ, ip=ip, ua=ua, status=401, cred=cred
-        )
-    if src == "graph":
-        return Ev(
-            ts, "entra", "signin", integ, ip=ip, ua=ua, status=7000215, cred=cred, target="Microsoft Graph"
-        )
-    if src == "salesforce":
-        return Ev(
-            ts,
-            "salesforce",
-            "login",
-            integ,
-            ip=ip,
-            ua=ua,
-            status=401,
-            extra={"login_status": "LOGIN_ERROR_INVALID_GATEWAY"},
-        )
-    if src == "github":
-        return Ev(
-            ts,
-            "github",
-            "api.request",
-            integ,
-            ip=ip,
-            ua=ua,
-            status=401,
-            target="acme/" + "web",
-            extra={"method": "GET", "route": "/repos/{owner}/{repo}"},
-            cred=cred,
-        )
-    return Ev(
-        ts,
-        "cloudtrail",
-        "ListBuckets",
-        integ,
-        ip=ip,
-        ua=ua,
-        status=403,
-        cred=cred,
-        extra={"es": "s3.amazonaws.com", "error": "AccessDenied"},
     )
 
 
