@@ -155,10 +155,10 @@ def _plan(store: Store, path: Path, candidates: list[Source] | None, report: Ing
         return None
     gz = F.is_gzip(path)
     if src.layout == "csv":
-        header = sample.first_line.lstrip("\ufeff")
-        return _Plan(path, src, "csv", (src.id, "csv", str(path)))
+        # One DuckDB scan per distinct header: files with the same columns are read together.
+        return _Plan(path, src, "csv", (src.id, "csv", sample.first_line.lstrip("\ufeff")))
     if src.layout == "json" and _needs_python(src, sample):
-        return _Plan(path, src, "python", (src.id, "python", str(path)))
+        return _Plan(path, src, "python", (src.id, "python"))
     header = ""
     if src.layout == "text" and src.text and src.text.header_names:
         names = src.text.header_names(sample.first_line)
@@ -218,9 +218,9 @@ def _rejects(store: Store, header_lines: int) -> list[tuple[str, int, str, str]]
 def _fix_line_numbers(store: Store, rejects: list[tuple[str, int, str, str]], header_lines: int) -> None:
     """Turn the k-th row read into its line number, counting the lines DuckDB rejected before it."""
     if not rejects:
-        store.execute(
-            f"ALTER TABLE nw_lines RENAME COLUMN k TO line; UPDATE nw_lines SET line = line + {header_lines}"
-        )
+        store.execute("ALTER TABLE nw_lines RENAME COLUMN k TO line")
+        if header_lines:
+            store.execute(f"UPDATE nw_lines SET line = line + {header_lines}")
         return
     thresholds: list[tuple[str, int]] = []
     for file, group in itertools.groupby(rejects, key=lambda r: r[0]):
@@ -230,49 +230,40 @@ def _fix_line_numbers(store: Store, rejects: list[tuple[str, int, str, str]], he
     store.insert_rows("nw_thr", ["file", "t"], thresholds)
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE nw_lines AS
-        SELECT l.file, l.k + {header_lines} + (SELECT count(*) FROM nw_thr t WHERE t.file = l.file AND t.t < l.k)
-               AS line, l.j
+        SELECT * EXCLUDE (k),
+               k + {header_lines} + (SELECT count(*) FROM nw_thr t WHERE t.file = l.file AND t.t < l.k) AS line
         FROM nw_lines l"""
     )
 
 
 def _csv_relation(
-    store: Store, path: Path, src: Source
+    store: Store, paths: list[Path], src: Source
 ) -> tuple[str, list[str], list[tuple[str, int, str, str]]]:
+    file_list = "[" + ", ".join(sql_str(str(p)) for p in paths) + "]"
     store.execute("DROP TABLE IF EXISTS nw_rej; DROP TABLE IF EXISTS nw_rejscan")
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE nw_csv AS
-        SELECT * FROM read_csv({sql_str(str(path))}, header=true, all_varchar=true,
+        SELECT row_number() OVER () AS nw_rn, * FROM read_csv({file_list}, header=true, all_varchar=true,
             delim={sql_str(src.csv_delimiter)}, quote='"', escape='"', strict_mode=true, null_padding=false,
-            store_rejects=true, rejects_table='nw_rej', rejects_scan='nw_rejscan',
+            store_rejects=true, rejects_table='nw_rej', rejects_scan='nw_rejscan', filename='nw_file',
             max_line_size={MAX_LINE}, compression='auto')"""
     )
-    columns = [r[0] for r in store.fetchall("SELECT name FROM pragma_table_info('nw_csv') ORDER BY cid")]
-    quoted = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
+    columns = [
+        r[0]
+        for r in store.fetchall("SELECT name FROM pragma_table_info('nw_csv') ORDER BY cid")
+        if r[0] not in ("nw_rn", "nw_file")
+    ]
+    quoted = [c.replace('"', '""') for c in columns]
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE nw_lines AS
-        SELECT {sql_str(str(path))} AS file, row_number() OVER () AS k, to_json(struct_pack({
-            ", ".join(f'"{c}" := "{c}"' for c in [c.replace('"', '""') for c in columns])
-        })) AS j, {quoted} FROM nw_csv"""
+        SELECT nw_file AS file, nw_rn - min(nw_rn) OVER (PARTITION BY nw_file) + 1 AS k,
+               to_json(struct_pack({", ".join(f'"{c}" := "{c}"' for c in quoted)})) AS j,
+               {", ".join(f'"{c}"' for c in quoted)}
+        FROM nw_csv"""
     )
     rejects = _rejects(store, header_lines=1)
-    _fix_csv_lines(store, rejects)
+    _fix_line_numbers(store, rejects, header_lines=1)
     return "nw_lines", columns, rejects
-
-
-def _fix_csv_lines(store: Store, rejects: list[tuple[str, int, str, str]]) -> None:
-    # DuckDB's reject line numbers count the header; rows are numbered after it.
-    if not rejects:
-        store.execute("ALTER TABLE nw_lines RENAME COLUMN k TO line; UPDATE nw_lines SET line = line + 1")
-        return
-    lines = sorted(r[1] - 1 for r in rejects)
-    thresholds = [(rejects[0][0], ln - i) for i, ln in enumerate(lines, start=1)]
-    store.execute("CREATE OR REPLACE TEMP TABLE nw_thr (file VARCHAR, t BIGINT)")
-    store.insert_rows("nw_thr", ["file", "t"], thresholds)
-    store.execute(
-        """CREATE OR REPLACE TEMP TABLE nw_lines AS
-        SELECT * EXCLUDE (k), k + 1 + (SELECT count(*) FROM nw_thr t WHERE t.t < l.k) AS line FROM nw_lines l"""
-    )
 
 
 def _python_records(path: Path, src: Source) -> tuple[list[tuple[int, str]], list[tuple[int, str, str]]]:
@@ -384,7 +375,7 @@ def _ingest_group(store: Store, plans: list[_Plan], report: IngestReport) -> Non
             relation, rejects = _lines_relation(store, [p.path for p in plans])
             _map_and_store(store, src, relation, rejects, report)
         elif mode == "csv":
-            relation, columns, rejects = _csv_relation(store, plans[0].path, src)
+            relation, columns, rejects = _csv_relation(store, [p.path for p in plans], src)
             _map_and_store(store, src, relation, rejects, report, columns=columns)
         else:
             _python_group(store, plans, report)
@@ -412,8 +403,16 @@ def _restore(report: IngestReport, snapshot: dict[str, Any]) -> None:
     report.by_source.update(snapshot["by_source"])
 
 
+PY_BATCH = 200_000  # records parsed in Python per mapping pass: one SQL pass per batch, not per file
+
+
 def _python_group(store: Store, plans: list[_Plan], report: IngestReport) -> None:
+    """Documents (and salvaged files) parsed in Python, mapped in batches of many files."""
     src = plans[0].source
+    files: list[str] = []
+    lines: list[int] = []
+    texts: list[str] = []
+    rejects: list[tuple[str, int, str, str]] = []
     for plan in plans:
         if src.layout != "json":
             data, reason = _gunzip_all(plan.path) if F.is_gzip(plan.path) else (plan.path.read_bytes(), "")
@@ -422,18 +421,37 @@ def _python_group(store: Store, plans: list[_Plan], report: IngestReport) -> Non
                 bad.insert(0, (0, reason, ""))
         else:
             good, bad = _python_records(plan.path, src)
-        table = pa.table(
-            {
-                "file": pa.array([str(plan.path)] * len(good), pa.string()),
-                "line": pa.array([g[0] for g in good], pa.int64()),
-                "j": pa.array([g[1] for g in good], pa.string()),
-            }
-        )
-        store.con.register("nw_py", table)
-        store.execute("CREATE OR REPLACE TEMP TABLE nw_lines AS SELECT * FROM nw_py")
-        store.con.unregister("nw_py")
-        rejects = [(str(plan.path), line, reason, raw) for line, reason, raw in bad]
-        _map_and_store(store, src, "nw_lines", rejects, report)
+        files.extend([str(plan.path)] * len(good))
+        lines.extend(g[0] for g in good)
+        texts.extend(g[1] for g in good)
+        rejects.extend((str(plan.path), line, reason, raw) for line, reason, raw in bad)
+        if len(texts) >= PY_BATCH:
+            _map_python_batch(store, src, files, lines, texts, rejects, report)
+            files, lines, texts, rejects = [], [], [], []
+    if texts or rejects:
+        _map_python_batch(store, src, files, lines, texts, rejects, report)
+
+
+def _map_python_batch(
+    store: Store,
+    src: Source,
+    files: list[str],
+    lines: list[int],
+    texts: list[str],
+    rejects: list[tuple[str, int, str, str]],
+    report: IngestReport,
+) -> None:
+    table = pa.table(
+        {
+            "file": pa.array(files, pa.string()),
+            "line": pa.array(lines, pa.int64()),
+            "j": pa.array(texts, pa.string()),
+        }
+    )
+    store.con.register("nw_py", table)
+    store.execute("CREATE OR REPLACE TEMP TABLE nw_lines AS SELECT * FROM nw_py")
+    store.con.unregister("nw_py")
+    _map_and_store(store, src, "nw_lines", rejects, report)
 
 
 def _text_lines(data: bytes) -> tuple[list[tuple[int, str]], list[tuple[int, str, str]]]:

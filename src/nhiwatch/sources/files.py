@@ -164,35 +164,14 @@ def sample(path: Path) -> Sample:
 
 
 def _first_json_value(text: str) -> object:
-    """The first element of a (possibly cut-off) pretty-printed JSON array or object, best effort."""
-    body = text[1:] if text.startswith("[") else text
-    depth = 0
-    in_str = esc = False
-    start = body.find("{")
+    """The first object of a (possibly cut-off) pretty-printed JSON array or document, best effort."""
+    start = text.find("{", 1 if text.startswith("[") else 0)
     if start < 0:
         return None
-    for i in range(start, len(body)):
-        ch = body[i]
-        if in_str:
-            if esc:
-                esc = False
-            elif ch == "\\":
-                esc = True
-            elif ch == '"':
-                in_str = False
-            continue
-        if ch == '"':
-            in_str = True
-        elif ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                try:
-                    return orjson.loads(body[start : i + 1])
-                except orjson.JSONDecodeError:
-                    return None
-    return None
+    try:
+        return json.JSONDecoder().raw_decode(text, start)[0]
+    except json.JSONDecodeError:
+        return None  # the first object is cut off by the sample
 
 
 def iter_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
