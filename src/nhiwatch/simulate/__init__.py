@@ -23,6 +23,7 @@ from nhiwatch.simulate.behaviour import benign
 from nhiwatch.simulate.calendar import last_business_days
 from nhiwatch.simulate.company import build_company
 from nhiwatch.simulate.disruptions import plan_outage
+from nhiwatch.simulate.humans import human_events
 from nhiwatch.simulate.model import Ev, Ticket
 from nhiwatch.simulate.output import write_inventory, write_tickets, write_truth
 from nhiwatch.simulate.writers import WRITERS
@@ -84,6 +85,8 @@ def simulate(
         for e in evs:
             by_source[e.source].append(e)
     tickets += company_tickets(start, days)
+    for e in human_events(max(8, integrations), start, days, random.Random(f"humans:{seed}")):
+        by_source[e.source].append(e)
     episodes, attack_events = attacks.inject(
         company, states, by_source, start, days, random.Random(f"attacks:{seed}")
     )

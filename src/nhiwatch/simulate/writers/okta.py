@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ DISPLAY = {
     "user.mfa.factor.reset_all": "Reset all factors for user",
     "user.account.reset_password": "Fired when the user's Okta password is reset",
     "system.api_token.create": "Create API token",
+    "user.session.start": "User login to Okta",
+    "user.authentication.sso": "User single sign on to app",
 }
 ASN = {"198.51.100": (64500, "ACME-NET")}
 
@@ -29,7 +32,7 @@ ASN = {"198.51.100": (64500, "ACME-NET")}
 def render(e: Ev, ids: Ids) -> dict[str, Any]:
     integ = e.integ
     ok = e.status < 400
-    app_actor = integ.kind != "api_token"
+    app_actor = integ.kind not in ("api_token", "user")
     if e.op == "credential_issue":
         actor = {
             "id": "00u1adm1nAcme0001",
@@ -61,10 +64,10 @@ def render(e: Ev, ids: Ids) -> dict[str, Any]:
         event_type = e.op
     else:
         actor = {
-            "id": "00u" + integ.ids.get("token_id", "x" * 20)[3:20],
+            "id": integ.extra.get("okta_id") or "00u" + integ.ids.get("token_id", "x" * 20)[3:20],
             "type": "User",
-            "alternateId": integ.ids.get("actor"),
-            "displayName": integ.ids.get("actor", "").split("@")[0],
+            "alternateId": integ.extra.get("email") or integ.ids.get("actor"),
+            "displayName": integ.name if integ.kind == "user" else integ.ids.get("actor", "").split("@")[0],
             "detailEntry": None,
         }
         target = _target(e, ids)
@@ -82,7 +85,7 @@ def render(e: Ev, ids: Ids) -> dict[str, Any]:
             debug["grantedScopes"] = " ".join(integ.scopes)
         debug["requestedScopes"] = " ".join((e.extra or {}).get("scopes", integ.scopes))
     detail: dict[str, Any] = {}
-    if not app_actor and e.op != "credential_issue":
+    if integ.kind == "api_token" and e.op != "credential_issue":
         detail["requestApiTokenId"] = e.cred or integ.ids.get("token_id")
     asn = ASN.get(e.ip.rsplit(".", 1)[0], (16509, "Amazon.com, Inc."))
     r = {
@@ -113,7 +116,10 @@ def render(e: Ev, ids: Ids) -> dict[str, Any]:
         },
         "displayMessage": DISPLAY.get(event_type, event_type),
         "eventType": event_type,
-        "outcome": {"result": "SUCCESS" if ok else "FAILURE", "reason": None if ok else "invalid_client"},
+        "outcome": {
+            "result": "SUCCESS" if ok else "FAILURE",
+            "reason": None if ok else ("INVALID_CREDENTIALS" if integ.kind == "user" else "invalid_client"),
+        },
         "published": iso_ms(e.ts),
         "securityContext": {
             "asNumber": asn[0],
@@ -135,6 +141,18 @@ def render(e: Ev, ids: Ids) -> dict[str, Any]:
 
 
 def _target(e: Ev, ids: Ids) -> list[dict[str, Any]]:
+    if e.op == "user.session.start":
+        return []
+    if e.op == "user.authentication.sso":
+        return [
+            {
+                "id": "0oa" + hashlib.sha256(e.target.encode()).hexdigest()[:17],  # one id per SSO app
+                "type": "AppInstance",
+                "alternateId": e.target,
+                "displayName": e.target,
+                "detailEntry": {"signOnModeType": "SAML_2_0"},
+            }
+        ]
     if e.op.startswith("app.oauth2"):
         return [
             {
