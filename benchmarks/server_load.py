@@ -164,7 +164,7 @@ def main() -> None:
     ap.add_argument("--bots", type=int, default=30)
     ap.add_argument("--batch", type=int, default=5000)
     ap.add_argument("--attacks", type=int, default=10)
-    ap.add_argument("--interval", type=float, default=1.0, help="worker micro-batch interval (s)")
+    ap.add_argument("--interval", type=float, default=2.0, help="worker micro-batch interval (s)")
     ap.add_argument("--keep", type=Path, default=None, help="work folder to keep (default: temporary)")
     args = ap.parse_args()
     per_day = max(1, -(-args.events // (HISTORY_DAYS * args.bots)))  # at least --events live events

@@ -5,6 +5,11 @@ Each push tells the worker the time span of the events it stored (:meth:`Worker.
 need their hour) and calls :func:`nhiwatch.detection.run_detection` over it, holding the store lock like
 any request. Alert ids are stable, so re-scoring an hour updates its alerts instead of duplicating them,
 and analysts' verdicts are kept by the alert stage.
+
+Baselines are learned once per day scored, from the history before that day's midnight (UTC), and reused
+by every micro-batch of the same day: learning four weeks of history on every batch would hold the store
+lock for seconds and starve pushes. A batch on another day (late events, a new day) learns again, once:
+the later days of a batch that spans several (a backlog) reuse the baseline of its first day.
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from nhiwatch.baseline import learn
 from nhiwatch.detection import run_detection
 from nhiwatch.errors import NhiwatchError
 from nhiwatch.server.state import ServerState
+from nhiwatch.store import Store
 
 log = logging.getLogger("nhiwatch.server.worker")
 
@@ -41,6 +48,18 @@ class Worker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last: BatchOutcome | None = None
+        self._learned_day: datetime | None = None
+        self._learned_in_batch = False
+
+    def _learn_daily(self, store: Store, until: datetime, days: int) -> None:
+        """The learner handed to ``run_detection``: baselines as of the day's start, learned once a day."""
+        day = until.replace(hour=0, minute=0, second=0, microsecond=0)
+        if day == self._learned_day or self._learned_in_batch:
+            return  # one learning per batch at most: later days of a long batch reuse it
+        self._learned_day = None
+        learn(store, day, history_days=days)
+        self._learned_day = day
+        self._learned_in_batch = True
 
     def notify(self, lo: datetime | None, hi: datetime | None) -> None:
         """Events between ``lo`` and ``hi`` (inclusive) were stored and await scoring."""
@@ -72,10 +91,11 @@ class Worker:
         since = span[0].replace(minute=0, second=0, microsecond=0)
         until = span[1] + timedelta(microseconds=1)
         t0 = time.perf_counter()
+        self._learned_in_batch = False
         metrics = self.state.metrics
         try:
             with self.state.db() as store:
-                result = run_detection(store, since, until)
+                result = run_detection(store, since, until, learner=self._learn_daily)
             outcome = BatchOutcome(since, until, len(result.alerts) + len(result.posture), 0.0)
         except NhiwatchError as exc:
             outcome = BatchOutcome(since, until, 0, 0.0, str(exc))
