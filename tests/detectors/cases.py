@@ -321,7 +321,7 @@ def business_day_as_usual(w: World) -> Window:
 def new_integration_outside_declared_schedule(w: World) -> Window:
     crm(w, "new-sync")
     business(w, "new-sync", start=SINCE - DAY, days=2)
-    for h in (1, 2, 3):
+    for h in (1, 2, 3, 4):
         w.daily("new-sync", SINCE, 1, [h], per_hour=3)
     return SINCE, SINCE + DAY
 

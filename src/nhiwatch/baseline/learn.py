@@ -2,7 +2,9 @@
 
 ``learn`` checks its input first (an empty store or a window without events is refused with a clear
 message and nothing stored changes), builds one narrow temp table of the window's events with their
-local time, then runs the estimators in order inside one transaction.
+local time, then runs the estimators in order inside one transaction. Activity inside a change ticket of the
+integration (a backfill, a migration) is left out of the volume, envelope and cadence baselines: it was
+planned, not normal, and would otherwise hide the next unplanned burst.
 """
 
 from __future__ import annotations
@@ -76,11 +78,17 @@ def learn(
                CASE WHEN e.traffic_bytes_in IS NULL AND e.traffic_bytes_out IS NULL THEN NULL
                     ELSE coalesce(e.traffic_bytes_in, 0) + coalesce(e.traffic_bytes_out, 0) END AS bytes,
                e.resource_name, lower(e.dst_endpoint_hostname) AS dst_endpoint_hostname, e.metadata_tenant_uid
-        FROM events e {TZ_JOIN} WHERE {window.where()}"""
+        FROM events e {TZ_JOIN} WHERE {window.where()}
+          AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.integration_id = e.integration_id
+                          AND e.time BETWEEN t.start_time AND t.end_time)"""
     )
     rows: dict[str, int] = {}
     store.execute("BEGIN TRANSACTION")
     try:
+        for est in ESTIMATORS:  # state is replaced wholesale, so a store from an older version is upgraded too
+            for table in est.tables:
+                store.execute(f"DROP TABLE IF EXISTS {table}")
+            store.ensure(*est.ddl)
         build_regime_days(store, window.start, window.until)
         for est in ESTIMATORS:
             rows[est.name] = est.learn(store, window)

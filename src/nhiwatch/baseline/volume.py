@@ -3,7 +3,8 @@
 For every clock hour with activity, the estimator counts events, records, bytes and the distinct
 resources, destinations and tenants touched, per action class and across all classes (``*``). The
 hourly series is summarised per (integration, class, regime, metric) with robust statistics: median,
-a robust sigma from the inter-quartile range (IQR / 1.349), p95, p99, max and mean, over *active* hours.
+a robust sigma from the inter-quartile range (IQR / 1.349), p95, p99, max and mean, and the median and
+robust sigma of ``ln(1 + x)`` (volumes are closer to log-normal than normal), over *active* hours.
 Regime ``bursty`` holds the hours of local days that are bursty by design (declared windows, learned month
 end), so a month-end export is compared with earlier month ends, not with a quiet Tuesday.
 
@@ -20,7 +21,8 @@ from nhiwatch.store import Store
 
 DDL = """CREATE TABLE IF NOT EXISTS baseline_volume (
     integration_id VARCHAR, action_class VARCHAR, regime VARCHAR, metric VARCHAR, n BIGINT,
-    med DOUBLE, sigma DOUBLE, p95 DOUBLE, p99 DOUBLE, max DOUBLE, mean DOUBLE)"""
+    med DOUBLE, sigma DOUBLE, p95 DOUBLE, p99 DOUBLE, max DOUBLE, mean DOUBLE, med_log DOUBLE,
+    sigma_log DOUBLE)"""
 
 METRICS = ("events", "records", "bytes", "resources", "destinations", "tenants")
 
@@ -33,7 +35,8 @@ class Volume:
     def learn(self, store: Store, window: HistoryWindow) -> int:
         store.execute("DELETE FROM baseline_volume")
         stats = """count(*), median(v), (quantile_cont(v, 0.75) - quantile_cont(v, 0.25)) / 1.349,
-                   quantile_cont(v, 0.95), quantile_cont(v, 0.99), max(v), avg(v)"""
+                   quantile_cont(v, 0.95), quantile_cont(v, 0.99), max(v), avg(v), median(ln(1 + v)),
+                   (quantile_cont(ln(1 + v), 0.75) - quantile_cont(ln(1 + v), 0.25)) / 1.349"""
         store.execute(
             f"""INSERT INTO baseline_volume
             WITH hourly AS (
@@ -64,7 +67,8 @@ class Volume:
         store.execute(
             """INSERT INTO baseline_volume
             SELECT 'peer:' || p.peer_group, v.action_class, v.regime, v.metric, count(*), median(v.med),
-                   median(v.sigma), median(v.p95), median(v.p99), median(v.max), median(v.mean)
+                   median(v.sigma), median(v.p95), median(v.p99), median(v.max), median(v.mean), median(v.med_log),
+                   median(v.sigma_log)
             FROM baseline_volume v JOIN baseline_integrations p USING (integration_id)
             WHERE p.state <> 'learning' GROUP BY ALL"""
         )

@@ -34,17 +34,30 @@ def declared_slots(schedule_json: str | None) -> list[int]:
     return [] if len(slots) == 168 else slots  # "any time" only declares a time zone
 
 
-def build_allowed(store: Store) -> None:
+def build_allowed(store: Store, evidence: float = 0.05) -> None:
+    """Fill ``nw_allowed``. A day type (weekday / weekend) whose silence proves little is wholly allowed: with
+    ``p`` the integration's chance of being active in one of its envelope slots on a given day, and ``N`` the
+    days of that type observed, a slot seen idle ``N`` times is still plausibly "on" if ``(1 - p)^N`` exceeds
+    ``evidence`` (a sparse integration's quiet hours are not off hours)."""
     rows = store.fetchall("SELECT id, schedule FROM integrations WHERE schedule IS NOT NULL")
-    sched = [(i, how) for i, js in rows for how in declared_slots(js)]
-    store.execute("CREATE OR REPLACE TEMP TABLE nw_sched (integration_id VARCHAR, how INTEGER)")
-    store.insert_rows("nw_sched", ["integration_id", "how"], sched)
+    sched = [(i, slots) for i, js in rows if (slots := declared_slots(js))]
+    store.execute("CREATE OR REPLACE TEMP TABLE nw_sched (integration_id VARCHAR, slots INTEGER[])")
+    store.insert_rows("nw_sched", ["integration_id", "slots"], sched)
     store.execute(
-        """CREATE OR REPLACE TEMP TABLE nw_allowed AS
+        f"""CREATE OR REPLACE TEMP TABLE nw_allowed AS
+        WITH est AS (
+          SELECT b.integration_id, greatest(p.span_days / 7, 1) AS weeks,
+                 least(avg(b.days_active) / greatest(p.span_days / 7, 1), 1) AS p_on
+          FROM baseline_envelope b JOIN baseline_integrations p USING (integration_id)
+          WHERE p.state <> 'learning' GROUP BY b.integration_id, p.span_days),
+        weak AS (
+          SELECT integration_id, t.weekend FROM est, (VALUES (false, 5), (true, 2)) t(weekend, ndays)
+          WHERE pow(1 - p_on, weeks * t.ndays) > {evidence})
         SELECT DISTINCT integration_id, how FROM (
           SELECT b.integration_id, d.dow * 24 + ((b.how % 24) + k.k + 24) % 24 AS how
-          FROM baseline_envelope b JOIN baseline_integrations p USING (integration_id),
-               range(-1, 2) k(k), range(0, 7) d(dow)
-          WHERE p.state <> 'learning' AND ((b.how // 24) >= 5) = (d.dow >= 5)
-          UNION ALL SELECT integration_id, how FROM nw_sched)"""
+          FROM baseline_envelope b JOIN est USING (integration_id), range(-1, 2) k(k), range(0, 7) d(dow)
+          WHERE ((b.how // 24) >= 5) = (d.dow >= 5)
+          UNION ALL SELECT w.integration_id, d.dow * 24 + h.h FROM weak w, range(0, 7) d(dow), range(0, 24) h(h)
+          WHERE (d.dow >= 5) = w.weekend
+          UNION ALL SELECT integration_id, unnest(slots) FROM nw_sched)"""
     )

@@ -2,7 +2,9 @@
 
 For each (integration, action class, clock hour) of the window it measures events, records, bytes and the
 largest single operation, and compares each with the bound learned for the same class and regime:
-``max(max_ratio x the largest hour seen, median + z x robust sigma)``. Which learned row applies:
+``max(max_ratio x the largest hour seen, median + z x robust sigma, exp(median + z x robust sigma) of
+ln(1 + x) - 1)``: the value must be beyond the largest hour *and* far in the tail on both the linear and
+the log scale, so a heavy-tailed integration is not flagged for an ordinary big hour. Which learned row applies:
 
 * the integration's own row for the class and regime (``bursty`` on declared or learned burst days);
 * in a bursty day with no earlier burst observed, the normal row times ``burst_allowance``;
@@ -26,7 +28,10 @@ OP_METRICS = {"records_op": "records_per_op", "bytes_op": "bytes_per_op"}
 
 
 def _bound(alias: str, max_ratio: float, z: float) -> str:
-    return f"greatest({alias}.max * {max_ratio}, {alias}.med + {z} * {alias}.sigma)"
+    return (
+        f"greatest({alias}.max * {max_ratio}, {alias}.med + {z} * {alias}.sigma, "
+        f"exp({alias}.med_log + {z} * {alias}.sigma_log) - 1)"
+    )
 
 
 def hourly_breaches(

@@ -4,7 +4,8 @@ What and why: worms and mass theft enumerate (Shai-Hulud: ~100 repos with 3 call
 30 min; Heroku/Travis: many organisations' repos cloned; Drift: one tool across 700+ tenants). For each
 clock hour, the distinct ``resource_name``, ``dst_endpoint_hostname`` and ``metadata_tenant_uid`` an
 integration touches are compared with its learned hourly distribution of the same count (all action
-classes, same regime): above ``max(max_ratio x the largest hour, median + z x robust sigma)``. Integrations
+classes, same regime): above ``max(max_ratio x the largest hour, median + z x robust sigma)`` on the linear
+and the log scale. Integrations
 still learning use their peer group's bound. How many of the values were never seen before is reported.
 
 Parameters: ``max_ratio``, ``z``, ``min_hours``. References: OWASP NHI5:2025, NHI9:2025, NHI3:2025; NIST CSF
@@ -49,7 +50,9 @@ def run(ctx: DetectContext) -> list[Finding]:
     )
 
     def bound(a: str) -> str:
-        return f"greatest({a}.max * {mr}, {a}.med + {z} * {a}.sigma)"
+        return (
+            f"greatest({a}.max * {mr}, {a}.med + {z} * {a}.sigma, exp({a}.med_log + {z} * {a}.sigma_log) - 1)"
+        )
 
     parts = []
     for metric, col in COLS.items():

@@ -4,7 +4,10 @@ What and why: exfiltration and dead drops go somewhere new (Shai-Hulud: ``webhoo
 an attacker's stage; CircleCI: ``potrax[.]com``). Two tests on ``dst_endpoint_hostname``:
 
 * declared: the integration lists ``allowed_destinations`` (globs such as ``*.salesforce.com``) and the host
-  matches none of them: a finding whatever the history (works from day one);
+  name matches none of them, and the integration was not already using it in its history window: a finding
+  from day one (a habitual host missing from the list is an inventory matter, reported when first used,
+  not every day). Bare IP addresses (flow
+  logs without a name) cannot be matched against host globs and are judged like the learned case;
 * learned: no allow-list, and the count of never-seen hosts is improbable under the integration's own
   Good-Turing rate of new destinations (:mod:`._novelty`); skipped while the integration is learning.
 
@@ -18,6 +21,8 @@ from nhiwatch.baseline.stats import dev_from_p
 from nhiwatch.detectors._common import finding, in_window, prepare, records
 from nhiwatch.detectors._novelty import new_values
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
+
+IP_LITERAL = "regexp_full_match(d.host, '[0-9.]+|[0-9a-fA-F:]*:[0-9a-fA-F:.]*')"
 
 META = DetectorMeta(
     id="new_destination",
@@ -44,18 +49,17 @@ def run(ctx: DetectContext) -> list[Finding]:
           FROM events e WHERE {in_window(ctx)} AND e.dst_endpoint_hostname IS NOT NULL),
         allow AS (SELECT id AS integration_id, lower(unnest(allowed_destinations)) AS pat FROM integrations
                   WHERE len(allowed_destinations) > 0),
-        bad AS (SELECT d.* FROM d WHERE d.integration_id IN (SELECT integration_id FROM allow)
+        bad AS (SELECT d.* FROM d WHERE d.integration_id IN (SELECT integration_id FROM allow) AND NOT {IP_LITERAL}
                 AND NOT EXISTS (SELECT 1 FROM allow a WHERE a.integration_id = d.integration_id
-                  AND (d.host GLOB a.pat OR d.host = ltrim(a.pat, '*.'))))
+                  AND (d.host GLOB a.pat OR d.host = ltrim(a.pat, '*.')))
+                AND NOT EXISTS (SELECT 1 FROM baseline_values v WHERE v.integration_id = d.integration_id
+                  AND v.dimension = 'destination' AND v.value = d.host))
         SELECT integration_id, list(DISTINCT host) AS hosts, count(*) AS n, sum(bytes) AS bytes,
                min(time) AS first_seen, max(time) AS last_seen,
                list(metadata_uid ORDER BY bytes DESC, time)[1:20] AS evidence,
                (SELECT list(pat) FROM allow a WHERE a.integration_id = bad.integration_id) AS allowed
         FROM bad GROUP BY integration_id""",
     )
-    flagged = {
-        r[0] for r in ctx.store.fetchall("SELECT id FROM integrations WHERE len(allowed_destinations) > 0")
-    }
     for r in declared:
         hosts = sorted(r["hosts"])
         out.append(
@@ -71,8 +75,12 @@ def run(ctx: DetectContext) -> list[Finding]:
             )
         )
     alpha = float(ctx.param(META, "alpha"))
-    for r in new_values(ctx, ("destination",)):
-        if r["integration_id"] in flagged or r["state"] == "learning":  # an allow-list governs alone
+    # host names of an integration with an allow-list are judged by it alone; bare addresses, which no host
+    # glob can match, are judged by novelty like everything else
+    allowlisted = "e.integration_id IN (SELECT id FROM integrations WHERE len(allowed_destinations) > 0)"
+    extra = f"NOT ({allowlisted}) OR {IP_LITERAL.replace('d.host', 'lower(e.dst_endpoint_hostname)')}"
+    for r in new_values(ctx, ("destination",), extra):
+        if r["state"] == "learning":
             continue
         if r["p"] >= (alpha if r["state"] == "established" else alpha / 10):
             continue

@@ -31,7 +31,7 @@ META = DetectorMeta(
     owasp_nhi=("NHI1:2025", "NHI7:2025"),
     nist_csf=("DE.CM-03", "DE.CM-09", "DE.AE-02"),
     attack=("T1078.004", "T1550.001"),
-    params={"alpha": 0.001, "prior_days": 7},
+    params={"alpha": 0.0001, "prior_days": 7},
     explanation="{observed}, against {expected}",
 )
 

@@ -3,15 +3,21 @@
 What and why: a long-lived secret nobody uses is all risk and no value (OWASP NHI7 Long-Lived Secrets,
 NHI1 Improper Offboarding; Snowflake: credentials from 2020 still valid). For each credential id seen on an
 integration's events (``actor_user_credential_uid``) or issued to it (``credential_issue``), its last use
-before the end of the window is compared with ``stale_days``. A credential later revoked
-(``credential_revoke`` naming it) is not reported. Rotated-but-kept keys (the integration works with another
-credential while this one sits idle) and issued-but-never-used keys are called out.
+before the end of the window is compared with ``stale_days``. Only long-lived credentials count: issued
+ones, or ones used over at least ``min_lifetime_days`` (sources that log a session or request id in the
+credential column produce thousands of one-off values, which are not secrets anyone keeps). A credential
+later revoked (``credential_revoke`` naming it) is not reported. One finding per integration lists its stale
+credentials, calling out rotated-but-kept keys (the integration works with another credential while this
+one sits idle) and issued-but-never-used keys.
 
-Parameters: ``stale_days``. References: OWASP NHI7:2025, NHI1:2025; NIST CSF 2.0 PR.AA-01, ID.AM-08,
-DE.CM-09.
+Parameters: ``stale_days``, ``min_lifetime_days``. References: OWASP NHI7:2025, NHI1:2025; NIST CSF 2.0
+PR.AA-01, ID.AM-08, DE.CM-09.
 """
 
 from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
 
 from nhiwatch.baseline.frames import ts
 from nhiwatch.detectors._common import finding, prepare, records
@@ -25,7 +31,7 @@ META = DetectorMeta(
     owasp_nhi=("NHI7:2025", "NHI1:2025"),
     nist_csf=("PR.AA-01", "ID.AM-08", "DE.CM-09"),
     attack=("T1078.004", "T1552"),
-    params={"stale_days": 30},
+    params={"stale_days": 30, "min_lifetime_days": 1.0},
     explanation="{observed}",
 )
 
@@ -33,11 +39,13 @@ META = DetectorMeta(
 def run(ctx: DetectContext) -> list[Finding]:
     prepare(ctx)
     hi, days = ts(ctx.until), float(ctx.param(META, "stale_days"))
+    life = float(ctx.param(META, "min_lifetime_days"))
     rows = records(
         ctx.store,
         f"""
         WITH c AS (
           SELECT e.integration_id, e.actor_user_credential_uid AS cred,
+                 min(e.time) FILTER (e.action_class NOT IN ('credential_issue', 'credential_revoke')) AS first_used,
                  max(e.time) FILTER (e.action_class NOT IN ('credential_issue', 'credential_revoke')) AS last_used,
                  min(e.time) FILTER (e.action_class = 'credential_issue') AS issued,
                  max(e.time) FILTER (e.action_class = 'credential_revoke') AS revoked,
@@ -45,41 +53,55 @@ def run(ctx: DetectContext) -> list[Finding]:
           FROM events e WHERE e.time < {hi} AND e.integration_id IS NOT NULL
             AND e.actor_user_credential_uid IS NOT NULL GROUP BY ALL),
         integ AS (SELECT integration_id, max(last_used) AS integ_last FROM c GROUP BY ALL)
-        SELECT c.*, i.integ_last, coalesce(c.last_used, c.issued) AS first_seen,
-               coalesce(c.last_used, c.issued) AS last_seen, [c.uid] AS evidence,
+        SELECT c.*, i.integ_last, coalesce(c.last_used, c.issued) AS seen,
                epoch({hi} - coalesce(c.last_used, c.issued)) / 86400 AS idle_days
         FROM c JOIN integ i USING (integration_id)
         WHERE c.revoked IS NULL AND epoch({hi} - coalesce(c.last_used, c.issued)) / 86400 >= {days}
+          AND (c.issued IS NOT NULL OR epoch(c.last_used - c.first_used) / 86400 >= {life})
         ORDER BY c.integration_id, idle_days DESC""",
     )
-    out = []
+    by_integ: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
-        rotated = (
-            r["integ_last"] is not None and r["last_used"] is not None and r["integ_last"] > r["last_used"]
-        )
         never = r["last_used"] is None
-        how = (
-            "issued and never used"
-            if never
-            else "rotated out but not revoked"
-            if rotated
-            else "unused, with its integration"
-        )
+        rotated = not never and r["integ_last"] is not None and r["integ_last"] > r["last_used"]
+        r["how"] = "issued and never used" if never else "rotated out but not revoked" if rotated else "idle"
+        by_integ[r["integration_id"]].append(r)
+    out = []
+    for integ, rs in by_integ.items():
+        worst = rs[0]
+        kept = sum(r["how"] != "idle" for r in rs)
         out.append(
             finding(
                 META,
-                r,
+                {"integration_id": integ, "evidence": [r["uid"] for r in rs]},
+                first=min(r["seen"] for r in rs),
+                last=max(r["seen"] for r in rs),
                 deviation=min(
-                    1.0, 0.35 + 0.15 * (r["idle_days"] / days - 1) ** 0.5 + 0.15 * (rotated or never)
+                    1.0,
+                    0.35
+                    + 0.15 * (worst["idle_days"] / days - 1) ** 0.5
+                    + 0.15 * (kept > 0)
+                    + 0.05 * min(len(rs) - 1, 3),
                 ),
-                observed=f"credential {r['cred']} idle for {r['idle_days']:.0f} days ({how})",
+                observed=(
+                    f"{len(rs)} credential(s) idle for {rs[-1]['idle_days']:.0f}-{worst['idle_days']:.0f} days, "
+                    f"e.g. {worst['cred']} ({worst['how']})"
+                ),
                 expected=f"credentials used within {days:g} days or revoked",
-                summary=f"{r['integration_id']} keeps credential {r['cred']} alive though it is {how}",
+                summary=f"{integ} keeps {len(rs)} unused credential(s) alive",
                 details={
-                    "credential": r["cred"],
-                    "idle_days": round(r["idle_days"], 1),
-                    "state": how,
-                    "last_used": r["last_used"].isoformat() if r["last_used"] else None,
+                    "credentials": [
+                        {
+                            "credential": r["cred"],
+                            "idle_days": round(r["idle_days"], 1),
+                            "state": r["how"],
+                            "last_used": r["last_used"].isoformat() if r["last_used"] else None,
+                        }
+                        for r in rs[:20]
+                    ],
+                    "count": len(rs),
+                    "credential": worst["cred"],
+                    "state": worst["how"],
                 },
             )
         )

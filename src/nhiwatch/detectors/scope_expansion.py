@@ -6,7 +6,8 @@ Shai-Hulud v2: new workflows and runners). Three signals:
 
 * scopes seen on events or granted (``scope_grant``) outside the integration's declared ``scopes`` when it
   declares some: a finding from day one;
-* new scopes, resource types and tenants against the learned sets, judged with the integration's own
+* new scopes, resource types, tenants and kinds of action (a read-only sync that starts exporting or
+  deleting) against the learned sets, judged with the integration's own
   Good-Turing rate of new values (:mod:`._novelty`); skipped while learning, ``alpha / 10`` when
   provisional;
 * new storage locations: new resources of storage-like types (bucket, stage, container, share, ...).
@@ -39,7 +40,13 @@ META = DetectorMeta(
 STORAGE = (
     "regexp_matches(lower(coalesce(e.resource_type, '')), 'bucket|stage|container|share|storage|blob|drive')"
 )
-LABEL = {"scope": "scope", "resource_type": "object type", "tenant": "tenant", "resource": "storage location"}
+LABEL = {
+    "scope": "scope",
+    "resource_type": "object type",
+    "tenant": "tenant",
+    "resource": "storage location",
+    "action_class": "kind of action",
+}
 
 
 def _undeclared(ctx: DetectContext) -> list[dict[str, Any]]:
@@ -77,7 +84,9 @@ def run(ctx: DetectContext) -> list[Finding]:
             )
         )
     by_integ: dict[tuple[str, Any], list[dict[str, Any]]] = defaultdict(list)
-    rows = new_values(ctx, ("scope", "resource_type", "tenant")) + new_values(ctx, ("resource",), STORAGE)
+    rows = new_values(ctx, ("scope", "resource_type", "tenant", "action_class")) + new_values(
+        ctx, ("resource",), STORAGE
+    )
     for r in rows:
         if r["state"] != "learning":
             by_integ[(r["integration_id"], r["day"])].append(r)
