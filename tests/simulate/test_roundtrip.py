@@ -60,9 +60,15 @@ def test_inventory_resolves_most_events(ingested: tuple[Path, Store, dict[str, i
     ensure_tables(store)
     apply_inventory(store, load_inventory(out / "inventory.yaml"))
     resolve(store, everything=True)
-    total, unresolved, discovered = store.fetchone(
-        "SELECT count(*), count(*) FILTER (WHERE integration_id IS NULL),"
-        " count(*) FILTER (WHERE integration_id LIKE 'discovered:%') FROM events"
-    ) or (0, 0, 0)
+    # people (users) and office browsing (workloads on laptops) are not integrations; the rest should resolve
+    nonhuman = "coalesce(actor_user_type, 'unknown') NOT IN ('user', 'workload')"
+    total, unresolved, discovered, egress = store.fetchone(
+        f"SELECT count(*) FILTER (WHERE {nonhuman}),"
+        f" count(*) FILTER (WHERE {nonhuman} AND integration_id IS NULL),"
+        " count(*) FILTER (WHERE integration_id LIKE 'discovered:%'),"
+        " count(*) FILTER (WHERE source IN ('zeek', 'vpcflow', 'squid') AND integration_id IS NOT NULL)"
+        " FROM events"
+    ) or (0, 0, 0, 0)
     assert unresolved < 0.1 * total
     assert discovered > 0  # shadow integrations show up as discovered identities
+    assert egress > 0  # worker addresses in the inventory claim their flows

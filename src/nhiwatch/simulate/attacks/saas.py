@@ -47,7 +47,7 @@ def drift_token_theft(ctx: Ctx) -> None:
                     target=obj,
                     n=1,
                     size=rng.randint(300, 90000),
-                    extra={"method": "GET", "uri": uri},
+                    extra={"method": "GET", "uri": uri, "soql": f"SELECT COUNT() FROM {obj}"},
                 )
             )
     ts = evs[-1].ts + rng.uniform(60, 1200)

@@ -99,6 +99,28 @@ HEADERS = {
         "USER_ID_DERIVED",
         "CLIENT_IP",
     ),
+    "UniqueQuery": (
+        "EVENT_TYPE",
+        "TIMESTAMP",
+        "REQUEST_ID",
+        "ORGANIZATION_ID",
+        "USER_ID",
+        "RUN_TIME",
+        "CPU_TIME",
+        "URI",
+        "SESSION_KEY",
+        "LOGIN_KEY",
+        "QUERY_IDENTIFIER",
+        "QUERY_TYPE",
+        "SQL_ID",
+        "BOT_IDENTIFIER",
+        "BOT_SESSION_IDENTIFIER",
+        "PLANNER_IDENTIFIER",
+        "TIMESTAMP_DERIVED",
+        "USER_ID_DERIVED",
+        "CLIENT_IP",
+        "URI_ID_DERIVED",
+    ),
     "ApiTotalUsage": (
         "EVENT_TYPE",
         "TIMESTAMP",
@@ -214,6 +236,30 @@ def _rest(e: Ev, r: _Rows) -> None:
             "CLIENT_IP": e.ip,
         },
     )
+    if method == "GET" and uri.endswith("/query") and e.status < 400:
+        soql = x.get("soql") or (
+            f"SELECT Id, Name, LastModifiedDate FROM {e.target} WHERE LastModifiedDate > {_soql_time(e.ts - 3600)}"
+        )
+        r.add(
+            "UniqueQuery",
+            e.ts + 0.001,
+            {
+                "USER_ID": uid,
+                "USER_ID_DERIVED": uid18,
+                "RUN_TIME": _ri(r, 5, 400),
+                "CPU_TIME": _ri(r, 1, 90),
+                "URI": uri,
+                "LOGIN_KEY": x.get("login_key", ""),
+                "QUERY_IDENTIFIER": soql,
+                "QUERY_TYPE": "soql",
+                "SQL_ID": r.ids.hexs(16),
+                "CLIENT_IP": e.ip,
+            },
+        )
+
+
+def _soql_time(ts: float) -> str:
+    return iso_ms(ts)[:19] + "Z"
 
 
 def _usage(e: Ev, r: _Rows, ts: float, method: str, resource: str, status: int = 200) -> None:
