@@ -51,7 +51,7 @@ _COMPILED = tuple((re.compile(p), r) for p, r in PATTERNS)
 TRIGGER = (
     r"gh[pousr]_[A-Za-z0-9]{20}|github_pat_|xox[abeoprs]-|(?i:bearer)\s|eyJ[A-Za-z0-9_-]{8,}\.eyJ|"
     r"://[^/@\s\"']+:[^/@\s\"']+@|"
-    r"(?i:(?:password|passwd|secret|api[_-]?key|(?:^|[\"?&;,\s])token|(?:access|refresh|id|auth|api|session)_?token|authorization)[\\\"']*\s*[:=])"
+    r"(?i:(?:(?:password|passwd|secret|api[_-]?key)[a-z_]*|(?:^|[\"?&;,\s])token|(?:access|refresh|id|auth|api|session)_?token|authorization)[\\\"']*\s*[:=])"
 )
 _TRIGGER = re.compile(TRIGGER)
 

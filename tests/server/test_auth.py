@@ -152,3 +152,12 @@ def test_tokens_are_stored_hashed_and_revocation_takes_effect(client: TestClient
 def test_bad_token_requests_are_refused(client: TestClient, company: Company, body: dict[str, str]) -> None:
     r = client.post("/api/v1/tokens", json=body, headers=auth(company.tokens["admin"]))
     assert r.status_code in (400, 422)
+
+
+def test_large_form_bodies_are_refused_before_parsing(client: TestClient) -> None:
+    r = client.post(
+        "/login",
+        content=b"token=" + b"x" * 100_000,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 413

@@ -27,6 +27,7 @@ from nhiwatch.server.worker import Worker
 
 log = logging.getLogger("nhiwatch.server")
 STATIC = Path(__file__).parent / "static"
+BULK = ("/api/v1/ingest", "/api/v1/inventory/reload")  # these read their bodies with their own limit
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
@@ -69,6 +70,12 @@ def create_app(db_path: str | Path, *, settings: Settings | None = None) -> Fast
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.url.path not in BULK:
+            size = request.headers.get("content-length", "")
+            if not size.isdigit() and request.headers.get("transfer-encoding"):
+                return JSONResponse({"detail": "send a Content-Length"}, 411)
+            if size.isdigit() and int(size) > cfg.max_form_bytes:
+                return JSONResponse({"detail": f"request body larger than {cfg.max_form_bytes:,} bytes"}, 413)
         response = await call_next(request)
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
