@@ -19,7 +19,7 @@ from nhiwatch.alerts import tables
 from nhiwatch.alerts.build import build_alerts
 from nhiwatch.alerts.config import AlertConfig, default_config
 from nhiwatch.alerts.model import Alert, finding_id
-from nhiwatch.detectors.base import DetectContext, DetectorMeta, Finding
+from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
 from nhiwatch.errors import ConfigError, NhiwatchError
 from nhiwatch.store import Store
 
@@ -40,6 +40,7 @@ class DetectionResult:
     allowed: int = 0  # findings a benign verdict covers
     unmatched_rules: list[str] = field(default_factory=list)  # active suppression rules that matched nothing
     notes: list[str] = field(default_factory=list)  # steps skipped (no history to learn from), ...
+    errors: list[str] = field(default_factory=list)  # detectors that failed on a step (the others still ran)
     seconds: float = 0.0
 
     @property
@@ -52,11 +53,36 @@ def utc_naive(t: datetime) -> datetime:
     return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t
 
 
-def _defaults() -> tuple[Runner, Learner | None, Mapping[str, DetectorMeta]]:
+def isolated(detectors: Mapping[str, Detector], errors: list[str]) -> Runner:
+    """Run each detector on its own: one detector's bug must not silence the others. A failure is
+    recorded in ``errors`` (and shown by the CLI), never hidden."""
+
+    def run(ctx: DetectContext) -> list[Finding]:
+        out: list[Finding] = []
+        for name, det in detectors.items():
+            try:
+                out.extend(det.run(ctx))
+            except Exception as exc:
+                errors.append(
+                    f"detector {name} failed on the step from {ctx.since:%Y-%m-%d %H:%M}: "
+                    f"{type(exc).__name__}: {exc}"
+                )
+        return out
+
+    return run
+
+
+def _defaults(
+    only: Sequence[str] | None, errors: list[str]
+) -> tuple[Runner, Learner | None, Mapping[str, DetectorMeta]]:
     # imported late: the registry walks every detector module
     registry = importlib.import_module("nhiwatch.detectors.registry")
-
-    metas = {d.meta.id: d.meta for d in registry.all_detectors().values()}
+    detectors: dict[str, Detector] = registry.all_detectors()
+    unknown = sorted(set(only or ()) - set(detectors))
+    if unknown:
+        raise ConfigError(f"unknown detector(s): {', '.join(unknown)} (known: {', '.join(detectors)})")
+    chosen = {k: d for k, d in detectors.items() if not only or k in only}
+    metas = {d.meta.id: d.meta for d in detectors.values()}
     learner: Learner | None = None
     try:
         from nhiwatch import baseline
@@ -66,7 +92,7 @@ def _defaults() -> tuple[Runner, Learner | None, Mapping[str, DetectorMeta]]:
             learner = lambda s, until, days: fn(s, until, history_days=days)  # noqa: E731
     except ImportError:
         learner = None
-    return registry.run_all, learner, metas
+    return isolated(chosen, errors), learner, metas
 
 
 def window(
@@ -107,11 +133,9 @@ def run_detection(
     t0 = _time.perf_counter()
     cfg = config or default_config()
     start, end, n_events = window(store, since, until, cfg)
+    errors: list[str] = []
     if runner is None:
-        default_runner, default_learner, default_metas = _defaults()
-        runner = default_runner
-        if only:
-            runner = lambda ctx: default_runner(ctx, only=only)  # type: ignore[call-arg]  # noqa: E731
+        runner, default_learner, default_metas = _defaults(only, errors)
         learner = learner or default_learner
         metas = metas if metas is not None else default_metas
     now = utc_naive(now or datetime.now(UTC))
@@ -121,7 +145,7 @@ def run_detection(
     tables.ensure(store)
     built = build_alerts(store, findings, metas or {}, cfg, run_id=run_id, now=now)
     result = DetectionResult(
-        run_id, start, end, n_events, findings=findings, allowed=built.allowed, notes=notes
+        run_id, start, end, n_events, findings=findings, allowed=built.allowed, notes=notes, errors=errors
     )
     for a in built.alerts:
         (

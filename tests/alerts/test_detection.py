@@ -163,3 +163,31 @@ def test_unknown_alert_and_bad_verdict(crm: Store) -> None:
     with pytest.raises(ConfigError, match="benign or malicious"):
         triage(crm, a.alert_id, "fine", analyst="a", now=NOW)
     assert crm.scalar("SELECT count(*) FROM triage_log") == 0
+
+
+def test_a_failing_detector_is_reported_and_the_others_still_run(crm: Store) -> None:
+    from nhiwatch.detection import isolated
+    from nhiwatch.detectors.base import Detector
+    from tests.alerts.helpers import METAS, runner_of
+
+    def broken(ctx: object) -> list:  # type: ignore[type-arg]
+        raise ZeroDivisionError("float division by zero")
+
+    errors: list[str] = []
+    dets = {
+        "broken": Detector(METAS["ownerless"], broken),
+        "ok": Detector(METAS["volume_spike"], runner_of([finding()])),
+    }
+    r = run_detection(
+        crm,
+        T0 + timedelta(days=1),
+        T0 + timedelta(days=3),
+        runner=isolated(dets, errors),
+        metas=METAS,
+        now=NOW,
+    )
+    assert len(r.alerts) == 1
+    assert errors == [
+        "detector broken failed on the step from 2025-09-02 00:00: ZeroDivisionError: float division by zero",
+        "detector broken failed on the step from 2025-09-03 00:00: ZeroDivisionError: float division by zero",
+    ]

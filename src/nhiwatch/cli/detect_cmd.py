@@ -121,6 +121,8 @@ def detect(
         )
     if result.allowed:
         console_err.print(f"{result.allowed} finding(s) covered by earlier benign verdicts")
+    for err in result.errors:
+        console_err.print(f"[red]{err}[/red]")
     for note in result.notes[:5]:
         console_err.print(f"[yellow]{note}[/yellow]")
     for rule in result.unmatched_rules:

@@ -24,6 +24,7 @@ class Span:
     first: datetime
     last: datetime
     alert_id: str = ""
+    detectors: tuple[str, ...] = ()
 
 
 @dataclass

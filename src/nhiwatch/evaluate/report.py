@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from nhiwatch.evaluate.metrics import FamilyScore, Metrics
 from nhiwatch.evaluate.run import Evaluation
 
@@ -50,11 +52,18 @@ def markdown(ev: Evaluation) -> str:
 
 
 def failures(m: Metrics, limit: int = 20) -> str:
-    """Missed episodes and false alerts, for whoever tunes the detectors."""
+    """Missed episodes and false alerts (with the detectors that raised them), for whoever tunes detectors."""
     out = [f"missed episodes ({len(m.missed)}):"]
     out += [
         f"  {e.episode_id} {e.family} {e.integration_id} {e.start:%Y-%m-%d %H:%M}" for e in m.missed[:limit]
     ]
-    out.append(f"false alerts ({len(m.false_alerts)}):")
-    out += [f"  {s.alert_id} {s.integration_id} {s.first:%Y-%m-%d %H:%M}" for s in m.false_alerts[:limit]]
+    by_detector = Counter(d for s in m.false_alerts for d in s.detectors)
+    detectors = ", ".join(f"{d} {n}" for d, n in by_detector.most_common()) or "-"
+    out.append(f"false alerts ({len(m.false_alerts)}); detectors in them: {detectors}")
+    by_integ = Counter(s.integration_id for s in m.false_alerts)
+    out.append("  most false alerts: " + ", ".join(f"{i} {n}" for i, n in by_integ.most_common(10)))
+    out += [
+        f"  {s.alert_id} {s.integration_id} {s.first:%Y-%m-%d %H:%M} {'+'.join(s.detectors)}"
+        for s in m.false_alerts[:limit]
+    ]
     return "\n".join(out)

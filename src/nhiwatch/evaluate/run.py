@@ -68,7 +68,9 @@ def _spans_from_file(path: Path) -> list[Span]:
                 continue
             first = datetime.fromisoformat(r["first_seen"].replace("Z", ""))
             last = datetime.fromisoformat(r["last_seen"].replace("Z", ""))
-            out.append(Span(r["integration_id"], first, last, r.get("alert_id", "")))
+            out.append(
+                Span(r["integration_id"], first, last, r.get("alert_id", ""), tuple(r.get("detectors", ())))
+            )
         except (orjson.JSONDecodeError, KeyError, ValueError, AttributeError):
             raise ConfigError(
                 f"{path}:{n}: not an nhiwatch alert (jsonl from `nhiwatch detect --format jsonl`)"
@@ -78,7 +80,7 @@ def _spans_from_file(path: Path) -> list[Span]:
 
 def _spans_from_store(store: Store, since: datetime, until: datetime) -> list[Span]:
     return [
-        Span(a.integration_id, a.first_seen, a.last_seen, a.alert_id)
+        Span(a.integration_id, a.first_seen, a.last_seen, a.alert_id, tuple(a.detectors))
         for a in tables.load_alerts(
             store,
             "kind = 'behaviour' AND status <> 'suppressed' AND last_seen >= ? AND first_seen < ?",
