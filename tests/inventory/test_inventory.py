@@ -195,3 +195,32 @@ def test_session_key_carries_the_integration_to_rows_without_an_app(store: Store
     )
     got = store.fetchall("SELECT actor_user_credential_uid, integration_id FROM events ORDER BY ingest_line")
     assert got == [("lk1", "sf-connector"), ("lk1", "sf-connector"), ("lk2", None)]
+
+
+def test_unknown_identity_source_is_an_error(tmp_path: Path) -> None:
+    text = INVENTORY.replace("{source: github, installation_id", "{source: githib, installation_id")
+    with pytest.raises(
+        ConfigError, match=r"inv.yaml:12: integrations.0.identities.0.source: unknown source 'githib'"
+    ):
+        load_inventory(write(tmp_path, "inv.yaml", text))
+
+
+def test_source_aliases_cover_their_vendor(store: Store, tmp_path: Path) -> None:
+    text = INVENTORY.replace("{source: github, installation_id", "{source: egress, installation_id")
+    text = text.replace("{source: egress, src_ip: 10.20.0.0/24}", "{source: network, src_ip: 10.20.0.0/24}")
+    zeek = json.dumps(
+        {
+            "ts": 1755429083.1,
+            "uid": "C1",
+            "id.orig_h": "10.20.0.15",
+            "id.orig_p": 50000,
+            "id.resp_h": "104.18.1.1",
+            "id.resp_p": 443,
+            "proto": "tcp",
+            "server_name": "api.drift.com",
+            "established": True,
+            "_path": "ssl",
+        }
+    )
+    ingest_all(store, [write(tmp_path, "ssl.log", zeek + "\n")], inventory=write(tmp_path, "inv.yaml", text))
+    assert store.scalar("SELECT integration_id FROM events") == "drift-salesforce"

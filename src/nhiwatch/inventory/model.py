@@ -64,6 +64,15 @@ class Identity(_Strict):
     def _as_text(cls, v: object) -> object:
         return None if v is None else str(v)
 
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, v: str | None) -> str | None:
+        if v is not None:
+            from nhiwatch.inventory.resolve import event_sources
+
+            event_sources(v)
+        return v
+
     @field_validator("src_ip")
     @classmethod
     def _ip_or_network(cls, v: str | None) -> str | None:

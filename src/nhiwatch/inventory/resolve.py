@@ -39,14 +39,34 @@ KEY_COLUMNS: dict[str, tuple[str, int]] = {
 EGRESS_SOURCES = ("zeek", "vpcflow", "squid")
 NON_HUMAN = "actor_user_type NOT IN ('user', 'unknown')"
 
-# A source name in the inventory matches events whose source equals it or starts with it
-# ("entra" covers entra sign-ins and audit); "egress" covers every network source.
-SOURCE_MATCH = (
-    "(i.source IS NULL OR e.source = i.source OR starts_with(e.source, i.source || '_') "
-    f"OR (i.source = 'egress' AND e.source IN {EGRESS_SOURCES}) "
-    "OR (i.source = 'microsoft' AND (starts_with(e.source, 'entra') OR e.source = 'graph')) "
-    "OR (i.source = 'aws' AND e.source IN ('cloudtrail', 'vpcflow')))"
-)
+# Names an inventory may use for a source, beyond the vendor names events carry ("github", "aws", ...).
+SOURCE_ALIASES: dict[str, tuple[str, ...]] = {
+    "egress": EGRESS_SOURCES,
+    "network": EGRESS_SOURCES,
+    "cloudtrail": ("aws",),
+    "vpc_flow": ("vpcflow",),
+    "entra": ("microsoft",),
+    "azure": ("microsoft",),
+    "graph": ("microsoft",),
+    "google": ("gws",),
+    "google_workspace": ("gws",),
+}
+
+
+def event_sources(name: str) -> tuple[str, ...]:
+    """The ``events.source`` values an inventory source name covers; raises ValueError for an unknown name."""
+    from nhiwatch.sources.registry import all_sources
+
+    vendors = {s.name for s in all_sources()}
+    if name in vendors:
+        return (name,)
+    if name in SOURCE_ALIASES:
+        return SOURCE_ALIASES[name]
+    known = ", ".join(sorted(vendors | set(SOURCE_ALIASES)))
+    raise ValueError(f"unknown source {name!r}; known: {known}")
+
+
+SOURCE_MATCH = "(i.source IS NULL OR e.source = i.source)"
 
 
 def ensure_tables(store: Store) -> None:
@@ -97,7 +117,8 @@ def apply_inventory(store: Store, inventory: Inventory) -> None:
                 net = ipaddress.ip_network(ident.value, strict=False)
                 lo, hi = int(net.network_address), int(net.broadcast_address)
             prio = KEY_COLUMNS.get(ident.key, ("", 6))[1]
-            idents.append((integ.id, ident.source, ident.key, ident.value, lo, hi, prio))
+            targets: tuple[str | None, ...] = event_sources(ident.source) if ident.source else (None,)
+            idents.extend((integ.id, src, ident.key, ident.value, lo, hi, prio) for src in targets)
     store.insert_rows(
         "identities", ["integration_id", "source", "key", "value", "ip_lo", "ip_hi", "priority"], idents
     )
