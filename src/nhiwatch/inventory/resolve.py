@@ -109,7 +109,7 @@ def apply_inventory(store: Store, inventory: Inventory) -> None:
         for i in inventory.integrations
     ]
     store.insert_rows("integrations", _INTEGRATION_COLS, rows)
-    idents = []
+    idents: list[tuple[str, str | None, str, str, int | None, int | None, int]] = []
     for integ in inventory.integrations:
         for ident in integ.identities:
             lo = hi = None
