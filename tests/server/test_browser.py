@@ -54,6 +54,8 @@ def page(browser: Any, live: Live) -> Iterator[Any]:
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
     pg.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
+    # Vega reports a chart it cannot lay out (e.g. unparsable times) as a console warning
+    pg.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
     yield pg
     context.close()
     assert not outside, f"requests left the server: {outside}"
@@ -69,7 +71,7 @@ def _only_local(route: Any, base: str, outside: list[str]) -> None:
 
 
 def sign_in(page: Any, token: str) -> None:
-    page.goto("/alerts")
+    page.goto("/login")
     page.fill("#token", token)
     page.click("button[type=submit]")
     page.wait_for_url("**/alerts")

@@ -27,6 +27,13 @@ def serve(
         Path | None, typer.Option(help="Inventory YAML that `POST /api/v1/inventory/reload` re-reads.")
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    proxy_headers: Annotated[
+        bool,
+        typer.Option(
+            help="Trust X-Forwarded-Proto/For from a TLS-terminating proxy on 127.0.0.1 "
+            "(session cookies then get Secure, and rate limits see client IPs)."
+        ),
+    ] = False,
 ) -> None:
     """Serve the API (OpenAPI at /api/v1/openapi.json) and the web console; score pushed events continuously."""
     try:
@@ -57,7 +64,15 @@ def serve(
     console_err.print(
         f"nhiwatch serving {db} on http://{host}:{port}/ (console); API tokens: `nhiwatch token create`"
     )
-    uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False, server_header=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips="127.0.0.1",
+        server_header=False,
+    )
 
 
 @token_app.command("create")

@@ -9,7 +9,8 @@ Three charts, each a plain JSON spec the console embeds with the vendored vega-e
 
 The data are small aggregates computed in DuckDB; values taken from logs are redacted before they are
 placed in a spec. Altair writes Vega-Lite 6 specs; they use only marks and encodings Vega-Lite 5 renders,
-so the schema URL is set to the vendored Vega-Lite 5.
+so the schema URL is set to the vendored Vega-Lite 5. Scales carry no explicit time domain: Vega-Lite
+compiles one to an expression Vega's interpreter (used instead of ``eval`` under the CSP) gets wrong.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ def _spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
 
 
 def _iso(t: datetime) -> str:
-    return t.isoformat()
+    """UTC to the second with ``Z``: what every browser's ``Date.parse`` reads the same way."""
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def window_end(store: Store, integration_id: str) -> datetime | None:
@@ -56,9 +58,9 @@ def volume(store: Store, integration_id: str, end: datetime) -> dict[str, Any]:
         alt.Chart(alt.Data(values=data))
         .mark_bar(color="#3b6ea8", width=2)
         .encode(
-            x=alt.X("hour:T", title="hour (UTC)", scale=alt.Scale(domain=[_iso(start), _iso(end)])),
+            x=alt.X("hour:T", title="hour (UTC)", scale=alt.Scale(type="utc")),
             y=alt.Y("events:Q", title="events per hour"),
-            tooltip=[alt.Tooltip("hour:T", format="%Y-%m-%d %H:00"), "events:Q"],
+            tooltip=[alt.Tooltip("hour:T", format="%Y-%m-%d %H:00", formatType="utc"), "events:Q"],
         )
     )
     layers: list[Any] = []
@@ -100,8 +102,8 @@ def heatmap(store: Store, integration_id: str, end: datetime) -> dict[str, Any]:
             "SELECT how, days_active FROM baseline_envelope WHERE integration_id = ?", [integration_id]
         )
     edata = [{"day": DAY_NAMES[how // 24], "hour": how % 24, "days_active": int(n)} for how, n in env]
-    x = alt.X("hour:O", title="local hour", sort=list(range(24)))
-    y = alt.Y("day:O", title=None, sort=list(DAY_NAMES))
+    x = alt.X("hour:O", title="local hour", scale=alt.Scale(domain=list(range(24))))
+    y = alt.Y("day:O", title=None, scale=alt.Scale(domain=list(DAY_NAMES)))
     cells = (
         alt.Chart(alt.Data(values=data))
         .mark_rect()
@@ -137,20 +139,26 @@ def destinations(store: Store, integration_id: str, end: datetime, top: int = 15
         [integration_id, start, end, top],
     )
     data = [
-        {"day": d.isoformat(), "target": redact(str(t))[:80], "events": int(n), "first_seen": bool(first)}
+        {
+            "day": d.strftime("%Y-%m-%dT00:00:00Z"),
+            "target": redact(str(t))[:80],
+            "events": int(n),
+            "first_seen": bool(first),
+        }
         for d, t, n, first in rows
     ]
     base = alt.Chart(alt.Data(values=data)).encode(
-        x=alt.X("day:T", title="day (UTC)", scale=alt.Scale(domain=[_iso(start), _iso(end)])),
+        x=alt.X("day:T", title="day (UTC)", scale=alt.Scale(type="utc")),
         y=alt.Y("target:N", title=None),
     )
     dots = base.mark_circle(color="#3b6ea8", opacity=0.7).encode(
-        size=alt.Size("events:Q", legend=None), tooltip=["day:T", "target:N", "events:Q"]
+        size=alt.Size("events:Q", legend=None),
+        tooltip=[alt.Tooltip("day:T", formatType="utc"), "target:N", "events:Q"],
     )
     firsts = (
         base.transform_filter("datum.first_seen")
         .mark_point(shape="triangle-down", color="#c0392b", size=140, filled=True, yOffset=-9)
-        .encode(tooltip=["day:T", "target:N"])
+        .encode(tooltip=[alt.Tooltip("day:T", formatType="utc"), "target:N"])
     )
     chart = alt.layer(dots, firsts).properties(
         width=WIDTH,
