@@ -35,16 +35,24 @@ STREAMS = (
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Store, dict[str, int]]:
     out = tmp_path_factory.mktemp("roundtrip")
-    simulate(out, integrations=20, days=8, seed=3)
+    summary = simulate(out, integrations=20, days=8, seed=3)
     store = Store(out / "events.duckdb")
     report = ingest(store, [out / "logs"])
-    return out, store, dict(report.by_source)
+    by_source = dict(report.by_source)
+    by_source["_written"] = summary.total_records
+    by_source["_stored"] = report.stored
+    return out, store, by_source
 
 
 def test_nothing_quarantined(ingested: tuple[Path, Store, dict[str, int]]) -> None:
     _, store, _ = ingested
     rows = store.fetchall("SELECT source, reason, ingest_file FROM quarantine LIMIT 5")
     assert rows == []
+
+
+def test_every_record_stored_once(ingested: tuple[Path, Store, dict[str, int]]) -> None:
+    _, _, counts = ingested
+    assert counts["_stored"] == counts["_written"]
 
 
 @pytest.mark.parametrize("stream", STREAMS)

@@ -41,7 +41,8 @@ class SimulationSummary:
     days: int
     seed: int
     start: str
-    events: dict[str, int] = field(default_factory=dict)  # abstract events per simulated source
+    events: dict[str, int] = field(default_factory=dict)  # simulated events per source
+    records: dict[str, int] = field(default_factory=dict)  # native records written per source
     files: int = 0
     tickets: int = 0
     episodes: dict[str, int] = field(default_factory=dict)  # per family
@@ -50,10 +51,14 @@ class SimulationSummary:
     def total_events(self) -> int:
         return sum(self.events.values())
 
+    @property
+    def total_records(self) -> int:
+        return sum(self.records.values())
+
     def __str__(self) -> str:
         episodes = sum(self.episodes.values())
         return (
-            f"{self.total_events:,} events from {self.integrations} integrations (+{self.shadow_integrations} shadow) "
+            f"{self.total_events:,} events ({self.total_records:,} log records) from {self.integrations} integrations (+{self.shadow_integrations} shadow) "
             f"over {self.days} days, {self.files} files, {self.tickets} tickets, {episodes} attack episodes"
         )
 
@@ -93,7 +98,7 @@ def simulate(
     for e in attack_events:
         by_source[e.source].append(e)
     counts = {source: len(evs) for source, evs in sorted(by_source.items())}
-    files = write_logs(by_source, logs, seed, gzip)
+    files, records = write_logs(by_source, logs, seed, gzip)
     write_inventory(out / "inventory.yaml", company)
     write_tickets(out / "tickets.csv", tickets, {i.id: i.tz for i in company})
     write_truth(out / "truth.jsonl", episodes)
@@ -104,12 +109,16 @@ def simulate(
         seed=seed,
         start=start.isoformat(),
         events=counts,
+        records=records,
         files=files,
         tickets=len(tickets),
         episodes=dict(sorted(Counter(e.family for e in episodes).items())),
     )
     (out / "summary.json").write_bytes(
-        orjson.dumps({**asdict(summary), "total_events": summary.total_events}, option=orjson.OPT_INDENT_2)
+        orjson.dumps(
+            {**asdict(summary), "total_events": summary.total_events, "total_records": summary.total_records},
+            option=orjson.OPT_INDENT_2,
+        )
     )
     return summary
 
@@ -117,13 +126,18 @@ def simulate(
 _JOBS: dict[str, tuple[list[Ev], Path, int, bool]] = {}
 
 
-def _write_one(source: str) -> int:
+def _write_one(source: str) -> tuple[str, int, int]:
+    """(source, files, native records) for one simulated source."""
     evs, logs, ids_seed, gzip = _JOBS[source]
     evs.sort(key=lambda e: e.ts)
-    return WRITERS[source](evs, logs, Ids(ids_seed), gzip)
+    ids = Ids(ids_seed)
+    files = WRITERS[source](evs, logs, ids, gzip)
+    return source, files, ids.records or len(evs)
 
 
-def write_logs(by_source: dict[str, list[Ev]], logs: Path, seed: int, gzip: bool) -> int:
+def write_logs(
+    by_source: dict[str, list[Ev]], logs: Path, seed: int, gzip: bool
+) -> tuple[int, dict[str, int]]:
     """Every source's files; with several cores, in forked worker processes (largest sources first).
 
     Each writer draws its ids from its own seeded RNG, so the output does not depend on the scheduling.
@@ -135,9 +149,11 @@ def write_logs(by_source: dict[str, list[Ev]], logs: Path, seed: int, gzip: bool
     total = sum(len(v[0]) for v in _JOBS.values())
     try:
         if total < 100_000 or (os.cpu_count() or 1) < 2 or "fork" not in mp.get_all_start_methods():
-            return sum(_write_one(s) for s in order)
-        with mp.get_context("fork").Pool(min(4, os.cpu_count() or 2)) as pool:
-            return sum(pool.imap_unordered(_write_one, order))
+            results = [_write_one(s) for s in order]
+        else:
+            with mp.get_context("fork").Pool(min(4, os.cpu_count() or 2)) as pool:
+                results = list(pool.imap_unordered(_write_one, order))
+        return sum(r[1] for r in results), {s: n for s, _, n in sorted(results)}
     finally:
         _JOBS.clear()
 

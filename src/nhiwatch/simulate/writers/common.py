@@ -69,6 +69,7 @@ class Ids:
 
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
+        self.records = 0  # native records written, when a writer's records are not one per event
 
     def guid(self) -> str:
         h = f"{self.rng.getrandbits(128):032x}"

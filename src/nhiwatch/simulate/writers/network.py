@@ -147,6 +147,7 @@ def write(events: list[Ev], root: Path, ids: Ids, gzip: bool) -> int:
     for day, evs in by_day(sensors.get("zeek", [])):
         for log, recs in sorted(_zeek(evs, ids).items()):
             write_bytes(root / "zeek" / day / f"{log}.log", jsonl(recs), gzip)
+            ids.records += len(recs)
             n += 1
     header = " ".join(VPC_FIELDS)
     for hour, evs in by_hour(sensors.get("vpcflow", [])):
@@ -158,6 +159,7 @@ def write(events: list[Ev], root: Path, ids: Ids, gzip: bool) -> int:
         write_bytes(
             root / "vpcflow" / dt.strftime("%Y/%m/%d") / name, ("\n".join(lines) + "\n").encode(), True
         )
+        ids.records += len(lines) - 1
         n += 1
     for day, evs in by_day(sensors.get("squid", [])):
         write_bytes(
@@ -165,5 +167,6 @@ def write(events: list[Ev], root: Path, ids: Ids, gzip: bool) -> int:
             ("\n".join(_squid(e, ids) for e in evs) + "\n").encode(),
             gzip,
         )
+        ids.records += len(evs)
         n += 1
     return n

@@ -332,5 +332,6 @@ def write(events: list[Ev], root: Path, ids: Ids, gzip: bool) -> int:
                 ",".join(_q(h) for h in HEADERS[etype]) + "\n" + "\n".join(line for _, line in lines) + "\n"
             )
             write_bytes(root / "salesforce" / etype / f"{day}.csv", body.encode(), gzip)
+            ids.records += len(lines)
             n += 1
     return n
