@@ -152,3 +152,19 @@ def test_security_headers(client: TestClient, company: Company) -> None:
     csp = r.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "unsafe-eval" not in csp
     assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-frame-options"] == "DENY"
+
+
+def test_inventory_reload_replaces_declared_integrations(client: TestClient, company: Company) -> None:
+    admin = auth(company.tokens["admin"])
+    owned = data.INVENTORY.replace(
+        "  purpose: Syncs docs", "  owner: docs@acme.example\n  purpose: Syncs docs"
+    )
+    r = client.post("/api/v1/inventory/reload", content=owned.encode(), headers=admin)
+    assert r.status_code == 200 and r.json()["integrations"] == 2
+    one = client.get("/api/v1/integrations/sync-bot", headers=admin).json()
+    assert one["owner"] == "docs@acme.example" and one["ownerless"] is False
+    bad = client.post("/api/v1/inventory/reload", content=b"integrations: [{id: 1, nope: 2}]", headers=admin)
+    assert bad.status_code == 400 and "inventory" in bad.json()["detail"]
+    assert client.get("/api/v1/integrations/sync-bot", headers=admin).json()["owner"] == "docs@acme.example"
+    empty = client.post("/api/v1/inventory/reload", headers=admin)
+    assert empty.status_code == 400 and "--inventory" in empty.json()["detail"]
