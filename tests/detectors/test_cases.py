@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from nhiwatch.detectors.registry import all_detectors
@@ -29,3 +31,19 @@ def test_every_detector_has_positive_negative_and_cold_start_cases() -> None:
         kinds.setdefault(c.detector, set()).add(c.kind)
     missing = {d: {"positive", "negative", "cold_start"} - kinds.get(d, set()) for d in all_detectors()}
     assert not {d: m for d, m in missing.items() if m}
+
+
+def test_run_all_names_covering_tickets(store: Store) -> None:
+    from nhiwatch.baseline import learn
+    from nhiwatch.detectors.base import DetectContext
+    from nhiwatch.detectors.registry import run_all
+    from tests.detectors.cases import SINCE, _burst
+
+    w = World(store)
+    _burst(w)
+    w.ticket("CHG-7", SINCE, SINCE + timedelta(days=1), "crm-sync", "planned backfill")
+    w.flush()
+    learn(store, until=SINCE)
+    findings = run_all(DetectContext(store, SINCE, SINCE + timedelta(days=1)))
+    behaviour = [f for f in findings if f.kind == "behaviour"]
+    assert behaviour and all(f.details["ticket_id"] == "CHG-7" for f in behaviour)

@@ -85,7 +85,9 @@ def learn(
     rows: dict[str, int] = {}
     store.execute("BEGIN TRANSACTION")
     try:
-        for est in ESTIMATORS:  # state is replaced wholesale, so a store from an older version is upgraded too
+        for (
+            est
+        ) in ESTIMATORS:  # state is replaced wholesale, so a store from an older version is upgraded too
             for table in est.tables:
                 store.execute(f"DROP TABLE IF EXISTS {table}")
             store.ensure(*est.ddl)

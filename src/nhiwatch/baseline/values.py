@@ -50,7 +50,7 @@ def value_rows_sql(where: str, dims: tuple[str, ...] | None = None) -> str:
     ]
     if dims is None or "scope" in dims:
         parts.append(
-            "SELECT e.integration_id, 'scope', unnest(e.scopes), e.time, e.metadata_uid FROM events e "
+            "SELECT e.integration_id, 'scope' AS dimension, unnest(e.scopes) AS value, e.time, e.metadata_uid FROM events e "
             f"WHERE {where} AND len(e.scopes) > 0"
         )
     return " UNION ALL ".join(parts)

@@ -54,6 +54,9 @@ CSF_2_OTHER = frozenset(
 EVIDENCE_CAP = 20
 STATE_JOIN = "LEFT JOIN baseline_integrations b ON b.integration_id = e.integration_id"
 STATE = "coalesce(b.state, 'learning')"
+# Management-plane events (a key added, a grant made) are done *to* an integration, often by a person or the
+# platform: their address and client say nothing about where the integration itself runs.
+NOT_MANAGEMENT = "e.action_class NOT IN ('credential_issue', 'credential_revoke', 'scope_grant')"
 
 
 def prepare(ctx: DetectContext) -> None:
@@ -127,3 +130,17 @@ def find_ticket(
         {"first": first, "last": last, "integ": integ},
     )
     return None if row is None else row[0]
+
+
+def annotate_tickets(store: Store, findings: list[Finding], slack_hours: float = 1.0) -> list[Finding]:
+    """Behaviour findings with ``details.ticket_id`` set to a covering change ticket (or None) when the
+    detector did not decide it itself, so the alert stage sees planned work the same way for every detector."""
+    from dataclasses import replace
+
+    out = []
+    for f in findings:
+        if f.kind == "behaviour" and "ticket_id" not in f.details:
+            ticket = find_ticket(store, f.integration_id, f.first_seen, f.last_seen, slack_hours)
+            f = replace(f, details={**f.details, "ticket_id": ticket})
+        out.append(f)
+    return out

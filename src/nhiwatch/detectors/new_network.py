@@ -6,6 +6,8 @@ then DigitalOcean 208.68.36.90 and Tor with ``python-requests/2.32.4``, ``aiohtt
 agents are compared with the window's; the number of new values is judged with the Good-Turing rate of
 new values in the integration's own history (:mod:`._novelty`), so a SaaS whose calls hop across a cloud's
 addresses does not alert on every new IP while a fixed worker does. Exact IPs are reported, not scored.
+Management events done to the integration (keys added, grants made, often by a person or the platform)
+are left out: their address says nothing about where the integration runs.
 
 Cold start: an integration still learning has no network baseline and is skipped; a provisional one needs
 ``alpha / 10``. Several dimensions new at once combine (:func:`._novelty.combined_p`). Parameters: ``alpha``, ``dims``. References: OWASP NHI2:2025, NHI3:2025, NHI4:2025,
@@ -18,7 +20,7 @@ from collections import defaultdict
 from typing import Any
 
 from nhiwatch.baseline.stats import dev_from_p
-from nhiwatch.detectors._common import finding, prepare
+from nhiwatch.detectors._common import NOT_MANAGEMENT, finding, prepare
 from nhiwatch.detectors._novelty import combined_p, new_values
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
 
@@ -41,7 +43,7 @@ def run(ctx: DetectContext) -> list[Finding]:
     alpha = float(ctx.param(META, "alpha"))
     dims = tuple(d.strip() for d in str(ctx.param(META, "dims")).split(",") if d.strip())
     by_integ: dict[tuple[str, Any], list[dict[str, Any]]] = defaultdict(list)
-    for r in new_values(ctx, dims):
+    for r in new_values(ctx, dims, NOT_MANAGEMENT):
         if r["state"] == "learning":
             continue
         by_integ[(r["integration_id"], r["day"])].append(r)

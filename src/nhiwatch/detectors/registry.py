@@ -2,7 +2,8 @@
 
 Every module of this package with a ``DETECTOR`` is a detection; its ``meta.id`` must equal the module
 name (asserted at load). ``run_all`` only reads learned baselines: learn them first
-(:func:`nhiwatch.baseline.learn`, usually with ``until = ctx.since``).
+(:func:`nhiwatch.baseline.learn`, usually with ``until = ctx.since``). Every behaviour finding leaves with
+``details.ticket_id``: the change ticket (or company-wide event) covering it, or None.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import pkgutil
 from collections.abc import Iterable
 
 import nhiwatch.detectors as _pkg
+from nhiwatch.detectors._common import annotate_tickets
 from nhiwatch.detectors.base import DetectContext, Detector, Finding
 from nhiwatch.errors import NhiwatchError
 
@@ -44,4 +46,4 @@ def run_all(ctx: DetectContext, only: Iterable[str] | None = None) -> list[Findi
     findings: list[Finding] = []
     for name in names:
         findings.extend(dets[name].run(ctx))
-    return findings
+    return annotate_tickets(ctx.store, findings)

@@ -7,7 +7,8 @@ Shai-Hulud v2: new workflows and runners). Three signals:
 * scopes seen on events or granted (``scope_grant``) outside the integration's declared ``scopes`` when it
   declares some: a finding from day one;
 * new scopes, resource types, tenants and kinds of action (a read-only sync that starts exporting or
-  deleting) against the learned sets, judged with the integration's own
+  deleting) against the learned sets (types, tenants and actions of management events such as a key
+  rotation are left out: they are done to the integration, not by it), judged with the integration's own
   Good-Turing rate of new values (:mod:`._novelty`); skipped while learning, ``alpha / 10`` when
   provisional;
 * new storage locations: new resources of storage-like types (bucket, stage, container, share, ...).
@@ -22,7 +23,7 @@ from collections import defaultdict
 from typing import Any
 
 from nhiwatch.baseline.stats import dev_from_p
-from nhiwatch.detectors._common import finding, in_window, prepare, records
+from nhiwatch.detectors._common import NOT_MANAGEMENT, finding, in_window, prepare, records
 from nhiwatch.detectors._novelty import combined_p, new_values
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
 
@@ -84,8 +85,10 @@ def run(ctx: DetectContext) -> list[Finding]:
             )
         )
     by_integ: dict[tuple[str, Any], list[dict[str, Any]]] = defaultdict(list)
-    rows = new_values(ctx, ("scope", "resource_type", "tenant", "action_class")) + new_values(
-        ctx, ("resource",), STORAGE
+    rows = (
+        new_values(ctx, ("scope",))
+        + new_values(ctx, ("resource_type", "tenant", "action_class"), NOT_MANAGEMENT)
+        + new_values(ctx, ("resource",), f"{STORAGE} AND {NOT_MANAGEMENT}")
     )
     for r in rows:
         if r["state"] != "learning":
