@@ -28,24 +28,50 @@ PATTERNS: tuple[tuple[str, str], ...] = (
     # Slack tokens (xoxb-, xoxp-, xoxa-, xoxo-, xoxs-, xoxr-, xoxe-)
     (r"(xox[abeoprs]-)[A-Za-z0-9-]{8,255}", r"\1" + MASK),
     # Authorization / bearer values: header text, JSON fields, query strings
-    (r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}", r"\1" + MASK),
+    (r"((?i:bearer)\s+)[A-Za-z0-9._~+/=-]{8,}", r"\1" + MASK),
     # JWTs anywhere
     (r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*", MASK),
     # "key": "value" in JSON (the key may be escaped-quoted inside a JSON string)
-    (r'(?i)((?:\\?")(?:' + _KEYS + r')(?:\\?")\s*:\s*\\?")(?:[^"\\]|\\[^"])+', r"\1" + MASK),
+    (r'((?:\\?")(?i:' + _KEYS + r')(?:\\?")\s*:\s*\\?")(?:[^"\\]|\\[^"])+', r"\1" + MASK),
     # key=value in query strings, form bodies and log lines
-    (r"(?i)((?:^|[?&;,\s])(?:" + _KEYS + r")=)[^&\s\"',;]+", r"\1" + MASK),
+    (r"((?:^|[?&;,\s])(?i:" + _KEYS + r")=)[^&\s\"',;]+", r"\1" + MASK),
     # key: value in header-like text
-    (r"(?i)((?:authorization|x-api-key|api-key)\s*:\s*)[^\s\"',;]+(?:\s+[^\s\"',;]+)?", r"\1" + MASK),
+    (r"((?i:authorization|x-api-key|api-key)\s*:\s*)[^\s\"',;]+(?:\s+[^\s\"',;]+)?", r"\1" + MASK),
     # user:password@ in URLs
     (r"([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s\"']+:)[^@/\s\"']+@", r"\1" + MASK + "@"),
     # AWS secret access keys written after their name (any separator)
     (
-        r"(?i)((?:aws_?)?secret_?access_?key\\?\"?\s*[:=]\s*\\?\"?)[A-Za-z0-9/+]{40}",
+        r"((?i:(?:aws_?)?secret_?access_?key)\\?\"?\s*[:=]\s*\\?\"?)[A-Za-z0-9/+]{40}",
         r"\1" + MASK,
     ),
 )
 
+
+def _re2_ws(pattern: str) -> str:
+    """Spell ``\\s`` as RE2 means it (``[\\t\\n\\f\\r ]``): Python's also matches \\v and Unicode spaces."""
+    out, in_class, i = [], False, 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            pair = pattern[i : i + 2]
+            if pair == "\\s":
+                out.append("\\t\\n\\f\\r " if in_class else "[\\t\\n\\f\\r ]")
+            else:
+                out.append(pair)
+            i += 2
+            continue
+        if c == "[" and not in_class:
+            in_class = True
+        elif c == "]" and in_class and pattern[i - 1] not in "[^":
+            in_class = False
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+PATTERNS = tuple((_re2_ws(p), r) for p, r in PATTERNS)
+# Case-insensitivity is scoped to key names ((?i:...)): both engines fold case the same way there, and
+# value classes such as [A-Za-z0-9] stay exact (RE2 would fold "ſ" into an (?i) class, Python not).
 _COMPILED = tuple((re.compile(p), r) for p, r in PATTERNS)
 # a cheap pre-check: text without any of these cannot hold a secret the patterns match
 TRIGGER = (
@@ -53,6 +79,7 @@ TRIGGER = (
     r"://[^/@\s\"']+:[^/@\s\"']+@|"
     r"(?i:(?:(?:password|passwd|secret|api[_-]?key)[a-z_]*|(?:^|[\"?&;,\s])token|(?:access|refresh|id|auth|api|session)_?token|authorization)[\\\"']*\s*[:=])"
 )
+TRIGGER = _re2_ws(TRIGGER)
 _TRIGGER = re.compile(TRIGGER)
 
 
