@@ -37,7 +37,8 @@ def test_run_all_names_covering_tickets(store: Store) -> None:
     from nhiwatch.baseline import learn
     from nhiwatch.detectors.base import DetectContext
     from nhiwatch.detectors.registry import run_all
-    from tests.detectors.cases import SINCE, _burst
+    from tests.detectors.cases import SINCE
+    from tests.detectors.cases.volume import _burst
 
     w = World(store)
     _burst(w)

@@ -1,0 +1,189 @@
+"""Cases for volume_spike, unticketed_burst and fan_out."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from tests.detectors.cases import DAY, SINCE, Window, business, case, crm, some
+from tests.detectors.world import T0, World
+
+# ---- volume_spike --------------------------------------------------------------------------------
+
+
+@case("volume_spike", "positive", some(metric="records"))
+def export_of_whole_dataset(w: World) -> Window:
+    crm(w)
+    business(w, "crm-sync", records=40)
+    business(w, "crm-sync", start=SINCE, days=1, records=40)
+    for i in range(5):
+        w.event("crm-sync", w.local("crm-sync", SINCE, 14, i), action_class="export", records=50_000)
+    return SINCE, SINCE + DAY
+
+
+@case("volume_spike", "negative", 0)
+def ordinary_day(w: World) -> Window:
+    crm(w)
+    business(w, "crm-sync", records=40)
+    business(w, "crm-sync", start=SINCE, days=1, records=45)
+    return SINCE, SINCE + DAY
+
+
+@case("volume_spike", "cold_start", some(basis="peer oauth_app|salesforce"))
+def new_integration_judged_by_peers(w: World) -> Window:
+    crm(w, "crm-a")
+    business(w, "crm-a", records=40)
+    crm(w, "crm-b")
+    business(w, "crm-b", records=60)
+    crm(w, "crm-new")
+    business(w, "crm-new", start=SINCE - 2 * DAY, days=2, records=40)
+    w.event("crm-new", w.local("crm-new", SINCE, 11), action_class="read", records=90_000)
+    return SINCE, SINCE + DAY
+
+
+@case("volume_spike", "cold_start", 0)
+def new_integration_without_peers_is_not_guessed(w: World) -> Window:
+    w.integration("lonely", kind="bot", vendor="slack")
+    business(w, "lonely", start=SINCE - 2 * DAY, days=2, records=40)
+    business(w, "lonely", start=SINCE, days=1, records=400)
+    return SINCE, SINCE + DAY
+
+
+MONTH_END = datetime(2026, 10, 28)  # Wed: Oct 28-30 are the last three business days of October
+
+
+def _month_end_world(w: World, factor: float) -> Window:
+    crm(w, "finance-export", bursty=[{"calendar": "month_end", "business_days": 3}])
+    start = datetime(2026, 8, 31)
+    days = (MONTH_END - start).days
+    for d in range(days):
+        day = start + timedelta(days=d)
+        if day.isoweekday() > 5:
+            continue
+        boost = 6 if day.month == 9 and day.day >= 28 else 1  # September's month end exported six times more
+        w.daily(
+            "finance-export", day, 1, range(9, 18), per_hour=4, action_class="export", records=100 * boost
+        )
+    w.daily(
+        "finance-export",
+        MONTH_END,
+        3,
+        range(9, 18),
+        per_hour=4,
+        action_class="export",
+        records=int(100 * factor),
+    )
+    return MONTH_END, MONTH_END + 3 * DAY
+
+
+@case("volume_spike", "negative", 0)
+def month_end_export_does_not_alert(w: World) -> Window:
+    return _month_end_world(w, 6.5)
+
+
+@case("volume_spike", "positive", some(regime="bursty"))
+def abnormal_month_end_still_alerts(w: World) -> Window:
+    return _month_end_world(w, 400)
+
+
+# ---- unticketed_burst ----------------------------------------------------------------------------
+
+
+def _burst(w: World) -> None:
+    crm(w)
+    business(w, "crm-sync", records=40)
+    business(w, "crm-sync", start=SINCE, days=1, records=40)
+    for i in range(30):
+        w.event("crm-sync", w.local("crm-sync", SINCE, 15, i), action_class="export", records=2_000)
+
+
+@case("unticketed_burst", "positive", some(ticketed=False))
+def export_burst_without_ticket(w: World) -> Window:
+    _burst(w)
+    return SINCE, SINCE + DAY
+
+
+@case(
+    "unticketed_burst",
+    "positive",
+    lambda fs: len(fs) == 1 and fs[0].details["ticket_id"] == "CHG-1042" and fs[0].deviation < 0.3,
+)
+def ticketed_burst_is_lowered_and_names_the_ticket(w: World) -> Window:
+    _burst(w)
+    w.ticket(
+        "CHG-1042", w.local("crm-sync", SINCE, 14), w.local("crm-sync", SINCE, 17), "crm-sync", "backfill"
+    )
+    return SINCE, SINCE + DAY
+
+
+@case("unticketed_burst", "positive", some(ticket_id="EVT-Q3"))
+def company_wide_event_covers_burst(w: World) -> Window:
+    _burst(w)
+    w.ticket("EVT-Q3", SINCE, SINCE + DAY, None, "quarter close")
+    return SINCE, SINCE + DAY
+
+
+@case("unticketed_burst", "negative", 0)
+def steady_sync(w: World) -> Window:
+    crm(w)
+    business(w, "crm-sync", records=40)
+    business(w, "crm-sync", start=SINCE, days=1, records=40)
+    return SINCE, SINCE + DAY
+
+
+@case("unticketed_burst", "negative", 0)
+def month_end_export_is_not_a_burst(w: World) -> Window:
+    return _month_end_world(w, 6.5)
+
+
+@case("unticketed_burst", "cold_start", 0)
+def learning_integration_without_peers(w: World) -> Window:
+    w.integration("brand-new", kind="webhook", vendor="acme")
+    w.daily("brand-new", SINCE - DAY, 2, range(9, 12), per_hour=3, action_class="webhook")
+    return SINCE, SINCE + DAY
+
+
+# ---- fan_out -------------------------------------------------------------------------------------
+
+
+def _ci(w: World, integ: str = "ci-bot", days: int = 35, start: datetime = T0) -> None:
+    w.integration(integ, kind="github_app", vendor="github")
+    for d in range(days):
+        for h in (10, 15):
+            for i, repo in enumerate(("acme/api", "acme/web", "acme/infra")):
+                w.event(
+                    integ,
+                    start + timedelta(days=d, hours=h, minutes=i),
+                    source="github",
+                    resource_type="repo",
+                    resource_name=repo,
+                    action_class="read",
+                )
+
+
+@case("fan_out", "positive", some(metric="resources"))
+def worm_clones_every_repository(w: World) -> Window:
+    _ci(w)
+    for i in range(150):
+        w.event(
+            "ci-bot",
+            SINCE + timedelta(hours=2, seconds=12 * i),
+            source="github",
+            resource_type="repo",
+            resource_name=f"acme/repo-{i}",
+            action_class="export",
+        )
+    return SINCE, SINCE + DAY
+
+
+@case("fan_out", "negative", 0)
+def usual_three_repositories(w: World) -> Window:
+    _ci(w, days=36)
+    return SINCE, SINCE + DAY
+
+
+@case("fan_out", "cold_start", 0)
+def new_app_without_history_or_peers(w: World) -> Window:
+    w.integration("fresh-app", kind="github_app", vendor="gitlab")
+    for i in range(30):
+        w.event("fresh-app", SINCE + timedelta(hours=1, minutes=i), resource_name=f"g/{i}")
+    return SINCE, SINCE + DAY
