@@ -155,6 +155,7 @@ def _schedule(t: Template, integ: Integration, rng: random.Random) -> None:
         integ.every_min = rng.choice([base, base, max(5, base // 2), base * 2]) if base < 240 else base
 
 
+VOLUME_SCALE = {"salesforce": 0.6, "cloudtrail": 0.7}
 USED_IPS: set[str] = set()
 SENSOR_ORDER = ("zeek", "vpcflow", "squid")
 
@@ -188,6 +189,10 @@ def make_integration(t: Template, slug: str, rng: random.Random, *, shadow: bool
         extra=extra,
     )
     _schedule(t, integ, rng)
+    scale = VOLUME_SCALE.get(t.source, 1.0)  # keeps the default run near 1.5-2 M log records
+    integ.ops = max(1.0, integ.ops * scale)
+    if integ.pattern == "nightly":
+        integ.rate *= scale
     if t.hosted == "partner":
         cloud = rng.choice(("aws", "aws", "gcp", "azure"))
         integ.ips = [stable_ip(f"{t.vendor}-{i}", cloud) for i in range(rng.randint(1, 4))]

@@ -258,7 +258,10 @@ def scope_expansion(ctx: Ctx) -> None:
 
 def new_credential_mailbox(ctx: Ctx) -> None:
     """Midnight Blizzard: a new secret on an old app, then app-only Graph mailbox reads at volume."""
-    integ = ctx.pick(lambda i: i.source == "graph")
+    # an old, little-used app is the classic victim; any Graph app will do when there is none left
+    integ = ctx.pick(lambda i: i.source == "graph" and i.rate < 0.5 and i.id not in ctx.used) or ctx.pick(
+        lambda i: i.source == "graph"
+    )
     if integ is None:
         return
     rng = ctx.rng
