@@ -115,3 +115,10 @@ def test_large_inventory_validates(tmp_path: Path, n: int) -> None:
     inv = load_inventory(tmp_path / "inventory.yaml")
     assert len(inv.integrations) == n
     assert any(i.owner is None for i in inv.integrations) and any(i.purpose is None for i in inv.integrations)
+
+
+@pytest.mark.parametrize(("n", "days"), [(1, 1), (3, 2), (5, 9)])
+def test_tiny_runs(tmp_path: Path, n: int, days: int) -> None:
+    """Tiny companies and windows still simulate (with the families their integrations allow)."""
+    s = simulate(tmp_path, integrations=n, days=days, seed=1)
+    assert s.integrations == n and s.total_records >= s.total_events > 0

@@ -37,7 +37,8 @@ class Outage:
 
 def plan_outage(start: date, days: int, rng: random.Random) -> tuple[Outage, Ticket]:
     """One vendor incident: an hour or three of errors on a working day, and a company-wide ticket."""
-    day = start + timedelta(days=rng.randint(min(3, days - 1), max(0, days - 2)))
+    lo = min(3, max(0, days - 2))
+    day = start + timedelta(days=rng.randint(lo, max(lo, days - 2)))
     while day.weekday() >= 5:
         day -= timedelta(days=1)
     t0 = datetime(day.year, day.month, day.day, rng.randint(13, 19), tzinfo=UTC).timestamp() + rng.uniform(
