@@ -15,6 +15,7 @@ from nhiwatch.simulate.sessions import SESSIONS, State
 VPS = ("159.203", "64.227", "167.99", "5.161", "95.216", "45.33", "139.59", "104.248")
 TOR = ("185.220.101", "185.220.100", "199.249.230", "204.85.191")
 RESIDENTIAL = ("73.158", "98.207", "24.12", "86.151", "174.64", "71.201")
+CLOUD = ("3.239", "44.201", "54.86", "34.141", "35.229", "20.84")  # rented cloud VMs (Gainsight-style)
 TOOL_UAS = (
     "python-requests/2.32.4",
     "aiohttp/3.12.15",
@@ -87,7 +88,7 @@ class Ctx:
         self.episodes.append(Episode(ep_id, family, integ.id, start, end, description, indicators))
 
     def ip(self, kind: str = "vps") -> str:
-        pool = {"vps": VPS, "tor": TOR, "residential": RESIDENTIAL}[kind]
+        pool = {"vps": VPS, "tor": TOR, "residential": RESIDENTIAL, "cloud": CLOUD}[kind]
         prefix = self.rng.choice(pool)
         tail = ".".join(str(self.rng.randint(1, 254)) for _ in range(4 - prefix.count(".") - 1))
         return f"{prefix}.{tail}"

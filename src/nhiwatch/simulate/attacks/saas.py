@@ -18,7 +18,7 @@ def drift_token_theft(ctx: Ctx) -> None:
     if integ is None:
         return
     rng = ctx.rng
-    ip = ctx.ip(rng.choice(("vps", "vps", "tor")))
+    ip = ctx.ip(rng.choice(("vps", "vps", "tor", "cloud")))
     ua = ctx.tool_ua(integ)
     t = ctx.when(integ, (rng.choice((0, 1, 2, 22)), rng.choice((4, 5, 23))), earliest=0.5)
     st = ctx.state(integ)
@@ -100,7 +100,7 @@ def probing(ctx: Ctx) -> None:
     if integ is None:
         return
     rng = ctx.rng
-    ip = ctx.ip(rng.choice(("vps", "tor", "residential")))
+    ip = ctx.ip(rng.choice(("vps", "tor", "residential", "cloud")))
     ua = ctx.tool_ua(integ)
     t = ctx.when(integ)
     st = ctx.state(integ)
@@ -327,7 +327,7 @@ def dormant_token_reuse(ctx: Ctx) -> None:
     t = ctx.when(integ, (2, 5), earliest=0.75 if ctx.days >= 40 else 0.5)
     quiet = rng.uniform(30, 45) * 86400
     ctx.silence(integ, max(ctx.t0, t - quiet), ctx.t1)
-    ip = ctx.ip(rng.choice(("vps", "residential", "tor")))
+    ip = ctx.ip(rng.choice(("vps", "residential", "tor", "cloud")))
     ua = ctx.tool_ua(integ)
     st = ctx.state(integ)
     st.last_auth = -1e18
