@@ -130,3 +130,10 @@ def test_quarantine_is_not_duplicated_by_reingest(store: Store, tmp_path: Path) 
 def test_crlf_line_endings(store: Store, tmp_path: Path) -> None:
     report = ingest_text(store, tmp_path, "a.jsonl", gh(1) + "\r\n" + gh(2) + "\r\n")
     assert report.stored == 2 and report.quarantined == 0
+
+
+def test_quarantined_records_are_redacted_too(store: Store, tmp_path: Path) -> None:
+    secret = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    ingest_text(store, tmp_path, "a.jsonl", gh(1) + "\n" + f'{{"broken": "{secret}"\n')
+    raw = str(quarantine(store)[0]["raw_data"])
+    assert secret not in raw and "[REDACTED]" in raw

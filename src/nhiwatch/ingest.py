@@ -117,8 +117,9 @@ QUARANTINE_TEMP = """CREATE TEMP TABLE IF NOT EXISTS nw_q (
 def _flush_quarantine(store: Store) -> None:
     """Move this batch's quarantine rows into the store, once: re-reading a file adds nothing new."""
     store.execute(
-        """INSERT INTO quarantine (ingest_file, ingest_line, source, reason, raw_data)
-        SELECT DISTINCT ON (ingest_file, ingest_line, reason) * FROM nw_q x
+        f"""INSERT INTO quarantine (ingest_file, ingest_line, source, reason, raw_data)
+        SELECT DISTINCT ON (ingest_file, ingest_line, reason)
+               ingest_file, ingest_line, source, reason, {sql_redact("raw_data")} FROM nw_q x
         WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.ingest_file = x.ingest_file
               AND q.ingest_line IS NOT DISTINCT FROM x.ingest_line AND q.reason = x.reason)"""
     )
