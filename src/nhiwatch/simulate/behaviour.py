@@ -23,7 +23,8 @@ from nhiwatch.simulate.disruptions import (
     quarter_start_only,
 )
 from nhiwatch.simulate.model import Ev, Integration, Ticket
-from nhiwatch.simulate.sessions import SESSIONS, State, poisson
+from nhiwatch.simulate.session_state import State, poisson
+from nhiwatch.simulate.sessions import SESSIONS
 
 # relative activity per local hour on a working day (people arrive, lunch dip, taper off)
 DIURNAL = (

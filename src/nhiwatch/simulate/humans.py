@@ -15,7 +15,8 @@ from datetime import date
 from nhiwatch.simulate.calendar import local_hours
 from nhiwatch.simulate.company import REPOS, stable_ip
 from nhiwatch.simulate.model import Ev, Integration
-from nhiwatch.simulate.sessions import FIRST, LAST, poisson
+from nhiwatch.simulate.session_state import poisson
+from nhiwatch.simulate.sessions import FIRST, LAST
 
 APPS = (
     "Salesforce",
