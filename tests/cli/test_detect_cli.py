@@ -346,6 +346,7 @@ def _config(tmp_path: Path, name: str, old: str = "", new: str = "") -> Path:
         ),
         (["alerts", "--id", "al-nope"], "no alert 'al-nope'"),
         (["evaluate", "--truth", "{missing}"], "cannot read the truth file"),
+        (["evaluate", "--truth", "{truth}", "--min-severity", "extreme"], "severity must be one of low"),
     ],
 )
 def test_bad_input_exits_2_and_changes_nothing(
@@ -357,6 +358,13 @@ def test_bad_input_exits_2_and_changes_nothing(
         "over_100": _config(tmp_path, "over_100", "critical: 85", "critical: 101"),
         "typo": _config(tmp_path, "typo", "gap_hours", "gap_hour"),
         "missing": tmp_path / "missing.jsonl",
+        "truth": _config(
+            tmp_path,
+            "truth",
+            "",
+            '{"episode_id": "e", "family": "f", "integration_id": "crm-sync", '
+            '"start": "2025-09-11T14:00:00Z", "end": "2025-09-11T15:00:00Z"}',
+        ),
     }
     before = snapshot(db)
     code, text = run(*[a.format(**files) for a in args], "--db", db)

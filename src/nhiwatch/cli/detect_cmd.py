@@ -244,6 +244,9 @@ def evaluate(
     generic: Annotated[
         bool, typer.Option(help="Also score River HalfSpaceTrees and IsolationForest.")
     ] = True,
+    min_severity: Annotated[
+        str, typer.Option(help="Count only nhiwatch alerts at or above this severity (default: all).")
+    ] = "low",
     config: ConfigOpt = None,
     show_failures: Annotated[
         bool, typer.Option("--failures", help="List missed episodes and false alerts.")
@@ -262,7 +265,14 @@ def evaluate(
         cfg = load_config(config)
     with open_store(db, must_exist=True) as store:
         ev = run_evaluation(
-            store, truth, alerts=alerts_file, since=t_since, until=t_until, config=cfg, generic=generic
+            store,
+            truth,
+            alerts=alerts_file,
+            since=t_since,
+            until=t_until,
+            config=cfg,
+            generic=generic,
+            min_severity=min_severity,
         )
     text = markdown(ev)
     console.print(text, highlight=False, markup=False)

@@ -53,7 +53,10 @@ def _window(store: Store, since: datetime | None, until: datetime | None) -> tup
     return since or row[0], until or row[1]
 
 
-def _spans_from_file(path: Path) -> list[Span]:
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
+def _spans_from_file(path: Path, min_severity: str) -> list[Span]:
     out = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -65,6 +68,8 @@ def _spans_from_file(path: Path) -> list[Span]:
         try:
             r = orjson.loads(line)
             if r.get("kind", "behaviour") != "behaviour" or r.get("status") == "suppressed":
+                continue
+            if SEVERITIES.index(r.get("severity", "low")) < SEVERITIES.index(min_severity):
                 continue
             first = datetime.fromisoformat(r["first_seen"].replace("Z", ""))
             last = datetime.fromisoformat(r["last_seen"].replace("Z", ""))
@@ -78,13 +83,15 @@ def _spans_from_file(path: Path) -> list[Span]:
     return out
 
 
-def _spans_from_store(store: Store, since: datetime, until: datetime) -> list[Span]:
+def _spans_from_store(store: Store, since: datetime, until: datetime, min_severity: str) -> list[Span]:
+    wanted = list(SEVERITIES[SEVERITIES.index(min_severity) :])
     return [
         Span(a.integration_id, a.first_seen, a.last_seen, a.alert_id, tuple(a.detectors))
         for a in tables.load_alerts(
             store,
-            "kind = 'behaviour' AND status <> 'suppressed' AND last_seen >= ? AND first_seen < ?",
-            [since, until],
+            "kind = 'behaviour' AND status <> 'suppressed' AND last_seen >= ? AND first_seen < ? "
+            "AND severity IN (SELECT unnest(?::VARCHAR[]))",
+            [since, until, wanted],
         )
     ]
 
@@ -99,7 +106,11 @@ def evaluate(
     config: AlertConfig | None = None,
     generic: bool = True,
     slack: timedelta = SLACK,
+    min_severity: str = "low",
 ) -> Evaluation:
+    """Score the behaviour alerts of ``[since, until)`` (at or above ``min_severity``) against ``truth``."""
+    if min_severity not in SEVERITIES:
+        raise ConfigError(f"severity must be one of {', '.join(SEVERITIES)}, got {min_severity!r}")
     cfg = config or default_config()
     episodes_all = load_truth(truth)
     start, end = _window(store, since, until)
@@ -114,7 +125,11 @@ def evaluate(
     )
     days = (end - start).total_seconds() / 86400
     ev = Evaluation(start, end, n_integ, n_integ * days, episodes)
-    spans = _spans_from_file(Path(alerts)) if alerts else _spans_from_store(store, start, end)
+    spans = (
+        _spans_from_file(Path(alerts), min_severity)
+        if alerts
+        else _spans_from_store(store, start, end, min_severity)
+    )
     ev.results["nhiwatch"] = score_spans(episodes, spans, integration_days=ev.integration_days, slack=slack)
     if generic:
         from nhiwatch.evaluate import generic as G
