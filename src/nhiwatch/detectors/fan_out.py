@@ -6,9 +6,12 @@ clock hour, the distinct ``resource_name``, ``dst_endpoint_hostname`` and ``meta
 integration touches are compared with its learned hourly distribution of the same count (all action
 classes, same regime): above ``max(max_ratio x the largest hour, median + z x robust sigma)`` on the linear
 and the log scale. Integrations
-still learning use their peer group's bound. How many of the values were never seen before is reported.
+still learning use their peer group's bound. Or, for an integration past learning, the hour beats its
+largest hour and brings improbably many never-seen values: Good-Turing rate of new values of the
+dimension times the hour's events, Poisson tail below ``alpha`` (a burst split across two clock hours is
+still a fan-out to new repositories).
 
-Parameters: ``max_ratio``, ``z``, ``min_hours``. References: OWASP NHI5:2025, NHI9:2025, NHI3:2025; NIST CSF
+Parameters: ``max_ratio``, ``z``, ``min_hours``, ``alpha``. References: OWASP NHI5:2025, NHI9:2025, NHI3:2025; NIST CSF
 2.0 DE.CM-03, DE.CM-06, DE.AE-03, DE.AE-04; ATT&CK T1119, T1078.004, T1550.001, T1213.003.
 """
 
@@ -18,7 +21,7 @@ from collections import defaultdict
 from typing import Any
 
 from nhiwatch.baseline.frames import LOCAL, TZ_JOIN
-from nhiwatch.baseline.stats import dev_from_ratio, fmt
+from nhiwatch.baseline.stats import dev_from_p, dev_from_ratio, fmt, poisson_sf
 from nhiwatch.detectors._common import STATE, STATE_JOIN, finding, in_window, prepare, records
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
 
@@ -30,7 +33,7 @@ META = DetectorMeta(
     owasp_nhi=("NHI5:2025", "NHI9:2025", "NHI3:2025"),
     nist_csf=("DE.CM-03", "DE.CM-06", "DE.AE-03", "DE.AE-04"),
     attack=("T1119", "T1078.004", "T1550.001", "T1213.003"),
-    params={"max_ratio": 2.0, "z": 6.0, "min_hours": 5},
+    params={"max_ratio": 2.0, "z": 6.0, "min_hours": 5, "alpha": 1e-6},
     explanation="{observed}, against {expected}",
 )
 COLS = {
@@ -59,7 +62,7 @@ def run(ctx: DetectContext) -> list[Finding]:
         parts.append(f"""
         SELECT e.integration_id, date_trunc('hour', e.time) AS hr, '{metric}' AS metric,
                count(DISTINCT {col})::DOUBLE AS x,
-               count(DISTINCT {col}) FILTER (bv.value IS NULL) AS new_values,
+               count(DISTINCT {col}) FILTER (bv.value IS NULL) AS new_values, count(*) AS m,
                any_value({STATE}) AS state, coalesce(any_value(b.peer_group), '?') AS peer_group,
                CASE WHEN any_value(r.d) IS NULL THEN 'normal' ELSE 'bursty' END AS regime,
                min(e.time) AS first_seen, max(e.time) AS last_seen,
@@ -77,8 +80,11 @@ def run(ctx: DetectContext) -> list[Finding]:
         SELECT w.*, CASE WHEN w.state = 'learning' THEN {bound("p")}
                          ELSE coalesce({bound("o")}, {bound("n")}) END AS bound,
                coalesce(CASE WHEN w.state = 'learning' THEN p.max END, o.max, n.max) AS hist_max,
-               coalesce(CASE WHEN w.state = 'learning' THEN p.med END, o.med, n.med) AS med
+               coalesce(CASE WHEN w.state = 'learning' THEN p.med END, o.med, n.med) AS med,
+               nv.n AS hist_n, nv.singletons
         FROM w
+        LEFT JOIN baseline_novelty nv ON nv.integration_id = w.integration_id AND nv.dimension = CASE w.metric
+          WHEN 'resources' THEN 'resource' WHEN 'destinations' THEN 'destination' ELSE 'tenant' END
         LEFT JOIN baseline_volume o ON o.integration_id = w.integration_id AND o.action_class = '*'
           AND o.regime = w.regime AND o.metric = w.metric AND o.n >= {mh}
         LEFT JOIN baseline_volume n ON n.integration_id = w.integration_id AND n.action_class = '*'
@@ -87,13 +93,20 @@ def run(ctx: DetectContext) -> list[Finding]:
           AND p.regime = 'normal' AND p.metric = w.metric
         WHERE w.x > 1""",
     )
+    alpha = float(ctx.param(META, "alpha"))
     hits: dict[tuple[str, Any], list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
-        if r["bound"] is not None and r["x"] > r["bound"] and r["new_values"] > 0:
+        if r["bound"] is None or r["new_values"] == 0 or r["x"] <= (r["hist_max"] or 0):
+            continue
+        r["p_new"], r["lam"] = 1.0, None
+        if r["state"] != "learning" and r["hist_n"]:  # Good-Turing: how many new values an hour should bring
+            r["lam"] = (r["singletons"] + 0.5) / (r["hist_n"] + 1) * r["m"]
+            r["p_new"] = poisson_sf(int(r["new_values"]), r["lam"])
+        if r["x"] > r["bound"] or r["p_new"] < alpha:
             hits[(r["integration_id"], r["hr"].date())].append(r)
     out = []
     for (integ, _day), rs in hits.items():
-        top = max(rs, key=lambda r: r["x"] / r["bound"])
+        top = max(rs, key=lambda r: (r["x"] / r["bound"], -r["p_new"]))
         ratio = top["x"] / top["bound"]
         out.append(
             finding(
@@ -104,18 +117,20 @@ def run(ctx: DetectContext) -> list[Finding]:
                     "last_seen": max(r["last_seen"] for r in rs),
                     "evidence": top["evidence"],
                 },
-                deviation=dev_from_ratio(ratio),
+                deviation=max(dev_from_ratio(ratio), dev_from_p(min(r["p_new"] for r in rs))),
                 observed=(
                     f"{fmt(top['x'])} distinct {top['metric']} in the hour from {top['hr']:%Y-%m-%d %H:00} UTC, "
                     f"{top['new_values']:,} never seen before"
                 ),
-                expected=f"at most {fmt(top['bound'])} per hour (median {fmt(top['med'])}, max {fmt(top['hist_max'])})",
+                expected=f"at most {fmt(top['bound'])} per hour (median {fmt(top['med'])}, max {fmt(top['hist_max'])})"
+                + (f", about {top['lam']:.2f} new per hour" if top["lam"] is not None else ""),
                 summary=f"{integ} fanned out across {fmt(top['x'])} {top['metric']} in one hour",
                 details={
                     "metric": top["metric"],
                     "distinct": top["x"],
                     "new_values": top["new_values"],
                     "ratio": round(ratio, 2),
+                    "p_new": top["p_new"],
                     "hours": len({r["hr"] for r in rs}),
                     "state": top["state"],
                 },
