@@ -67,9 +67,11 @@ def run(ctx: DetectContext) -> list[Finding]:
         SELECT h.integration_id, list(DISTINCT h.scope) AS held, list(DISTINCT h.scope) FILTER (h.how = 'granted')
                AS granted, coalesce(any_value(u.n), 0) AS n, coalesce(any_value(u.writes), 0) AS writes,
                coalesce(any_value(u.admins), 0) AS admins, coalesce(any_value(u.scoped), 0) AS scoped,
-               any_value(sn.seen) AS seen, any_value(u.f) AS first_seen, any_value(u.l) AS last_seen,
+               any_value(sn.seen) AS seen, coalesce(any_value(i.first_seen), any_value(u.f)) AS first_seen, any_value(u.l) AS last_seen,
                (SELECT list(uid) FROM granted g WHERE g.integration_id = h.integration_id) AS evidence
-        FROM held h LEFT JOIN used u USING (integration_id) LEFT JOIN seen sn USING (integration_id) WHERE h.scope IS NOT NULL GROUP BY h.integration_id""",
+        FROM held h LEFT JOIN used u USING (integration_id) LEFT JOIN seen sn USING (integration_id)
+        LEFT JOIN integrations i ON i.id = h.integration_id
+        WHERE h.scope IS NOT NULL GROUP BY h.integration_id""",
     )
     out = []
     for r in rows:

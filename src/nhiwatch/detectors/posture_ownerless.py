@@ -37,7 +37,7 @@ def run(ctx: DetectContext) -> list[Finding]:
                             list(e.metadata_uid ORDER BY e.time DESC)[1:5] AS evidence
                      FROM events e WHERE {in_window(ctx)} GROUP BY ALL)
         SELECT i.id AS integration_id, i.owner, i.purpose, i.risk_tier, i.kind, coalesce(a.n, 0) AS n,
-               coalesce(a.f, i.first_seen) AS first_seen, coalesce(a.l, i.last_seen) AS last_seen, a.evidence
+               coalesce(i.first_seen, a.f) AS first_seen, coalesce(a.l, i.last_seen) AS last_seen, a.evidence
         FROM integrations i LEFT JOIN act a ON a.integration_id = i.id
         WHERE NOT coalesce(i.discovered, false)
           AND (nullif(trim(coalesce(i.owner, '')), '') IS NULL OR nullif(trim(coalesce(i.purpose, '')), '') IS NULL)
