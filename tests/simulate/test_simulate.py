@@ -122,3 +122,13 @@ def test_tiny_runs(tmp_path: Path, n: int, days: int) -> None:
     """Tiny companies and windows still simulate (with the families their integrations allow)."""
     s = simulate(tmp_path, integrations=n, days=days, seed=1)
     assert s.integrations == n and s.total_records >= s.total_events > 0
+
+
+def test_ticket_ids_are_unique_across_seeds(tmp_path: Path) -> None:
+    from nhiwatch.tickets import load_tickets
+
+    for seed in (7, 11):
+        out = tmp_path / f"s{seed}"
+        simulate(out, integrations=12, days=75, seed=seed, start=date(2026, 2, 1))  # spans Good Friday 2026
+        ids = [t.id for t in load_tickets(out / "tickets.csv")]
+        assert len(ids) == len(set(ids))

@@ -163,10 +163,14 @@ def company_tickets(start: date, days: int) -> list[Ticket]:
     out: list[Ticket] = []
     d = start
     end = start + timedelta(days=days)
+    closed: set[tuple[int, int]] = set()  # a holiday can make the window start twice; one close a month
     while d < end:
-        if last_business_days(d, 3, "America") and not last_business_days(
-            d - timedelta(days=1), 3, "America"
+        if (
+            (d.year, d.month) not in closed
+            and last_business_days(d, 3, "America")
+            and not last_business_days(d - timedelta(days=1), 3, "America")
         ):
+            closed.add((d.year, d.month))
             t0 = datetime(d.year, d.month, d.day, 8, tzinfo=UTC).timestamp()
             month_end = (d.replace(day=28) + timedelta(days=4)).replace(day=1)
             t1 = (
