@@ -41,13 +41,17 @@ def run(ctx: DetectContext) -> list[Finding]:
     rows = records(
         ctx.store,
         f"""
-        WITH ids AS (
-          SELECT e.integration_id, 'integration' AS level, e.integration_id AS ident, e.time, e.metadata_uid
-          FROM events e WHERE {in_window(ctx)}
-          UNION ALL SELECT e.integration_id, 'credential', e.actor_user_credential_uid, e.time, e.metadata_uid
-          FROM events e WHERE {in_window(ctx)} AND e.actor_user_credential_uid IS NOT NULL),
+        WITH win AS (
+          SELECT e.integration_id, e.actor_user_credential_uid AS cred, e.time, e.metadata_uid,
+                 {HOW.format(lt="lt")} AS how
+          FROM (SELECT e.*, {LOCAL} AS lt FROM events e {TZ_JOIN} WHERE {in_window(ctx)}) e),
+        ids AS (
+          SELECT integration_id, 'integration' AS level, integration_id AS ident, time, metadata_uid, how FROM win
+          UNION ALL SELECT integration_id, 'credential', cred, time, metadata_uid, how FROM win
+          WHERE cred IS NOT NULL),
         w AS (SELECT integration_id, level, ident, min(time) AS first_seen, max(time) AS last_seen, count(*) AS n,
-                     list(metadata_uid ORDER BY time)[1:20] AS evidence FROM ids GROUP BY ALL),
+                     arg_min(how, time) AS first_how, list(metadata_uid ORDER BY time)[1:20] AS evidence
+              FROM ids GROUP BY ALL),
         hist AS (
           SELECT integration_id, level, ident, d, max(mt) AS mt FROM (
             SELECT e.integration_id, 'integration' AS level, e.integration_id AS ident,
@@ -60,10 +64,9 @@ def run(ctx: DetectContext) -> list[Finding]:
                           AS gap FROM hist) GROUP BY ALL)
         SELECT w.*, g.last_before, coalesce(g.max_gap_days, 0) AS max_gap_days,
                epoch(w.first_seen - g.last_before) / 86400 AS idle_days,
-               (SELECT NOT EXISTS (SELECT 1 FROM nw_allowed a WHERE a.integration_id = w.integration_id
-                  AND a.how = (SELECT {HOW.format(lt="lt")} FROM (SELECT {LOCAL} AS lt FROM events e {TZ_JOIN}
-                               WHERE e.metadata_uid = w.evidence[1] LIMIT 1)))
-                  AND EXISTS (SELECT 1 FROM nw_allowed a WHERE a.integration_id = w.integration_id)) AS off_hours
+               (NOT EXISTS (SELECT 1 FROM nw_allowed a WHERE a.integration_id = w.integration_id
+                  AND a.how = w.first_how)
+                AND EXISTS (SELECT 1 FROM nw_allowed a WHERE a.integration_id = w.integration_id)) AS off_hours
         FROM w JOIN gaps g USING (integration_id, level, ident)
         WHERE epoch(w.first_seen - g.last_before) / 86400 >= {idle}
           AND epoch(w.first_seen - g.last_before) / 86400 > {ratio} * coalesce(g.max_gap_days, 0)
