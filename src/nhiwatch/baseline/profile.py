@@ -71,7 +71,8 @@ class Profile:
               SELECT integration_id, grp, count(*) FILTER (status = 'Failure') AS nf FROM (
                 SELECT integration_id, status, coalesce(sum((status = 'Success')::INT) OVER (
                   PARTITION BY integration_id ORDER BY time ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
-                  AS grp FROM nw_hist WHERE status IN ('Success', 'Failure'))
+                  AS grp FROM nw_hist WHERE status IN ('Success', 'Failure')
+                  AND integration_id IN (SELECT integration_id FROM nw_hist WHERE status = 'Failure'))
               GROUP BY ALL),
             fstats AS (SELECT integration_id, quantile_cont(nf, 0.99) AS fp99, max(nf) AS fmax
                        FROM fails WHERE nf > 0 GROUP BY ALL)
