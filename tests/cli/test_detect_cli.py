@@ -314,6 +314,7 @@ def _config(tmp_path: Path, name: str, old: str = "", new: str = "") -> Path:
         (["detect", "--since", "2025-09-12", "--until", "2025-09-11"], "window is empty"),
         (["detect", "--since", "yesterday"], "--since 'yesterday' is not an ISO 8601 time"),
         (["detect", "--format", "xml"], "--format must be one of table, jsonl, ocsf"),
+        (["detect", "--detector", "telepathy"], "unknown detector(s): telepathy"),
         (["detect", "--config", "{bad_yaml}"], "not valid YAML"),
         (["detect", "--config", "{impossible}"], "medium <= high <= critical"),
         (["detect", "--config", "{over_100}"], "less than or equal to 100"),
@@ -379,3 +380,13 @@ def test_no_store_and_empty_store(tmp_path: Path) -> None:
     Store(tmp_path / "empty.duckdb").close()
     code, text = run("detect", "--db", tmp_path / "empty.duckdb")
     assert code == 2 and "the store has no events" in text
+
+
+def test_detect_only_some_detectors(db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "only.jsonl"
+    code, text = run(
+        "detect", *WINDOW, "--detector", "new_destination", "--format", "jsonl", "--out", out, "--db", db
+    )
+    assert code == 0, text
+    behaviour = [a for a in jsonl(out.read_text()) if a["kind"] == "behaviour"]
+    assert behaviour and all(a["detectors"] == ["new_destination"] for a in behaviour)

@@ -93,6 +93,9 @@ def detect(
     out: OutOpt = None,
     config: ConfigOpt = None,
     explain: Annotated[bool, typer.Option(help="Print each alert's explanation under the table.")] = False,
+    detector: Annotated[
+        list[str] | None, typer.Option(help="Run only this detector (repeatable; default: all).")
+    ] = None,
     db: DbOption = DEFAULT_DB_PATH,
 ) -> None:
     """Learn baselines from history, run every detection over the window, and raise explained alerts."""
@@ -102,7 +105,7 @@ def detect(
     with friendly_errors():
         cfg = load_config(config)
     with open_store(db, must_exist=True) as store:
-        result = run_detection(store, t_since, t_until, cfg)
+        result = run_detection(store, t_since, t_until, cfg, only=detector or None)
         if fmt == "table":
             console.print(
                 f"window {result.since:%Y-%m-%d %H:%M} – {result.until:%Y-%m-%d %H:%M} UTC: "
