@@ -12,7 +12,8 @@ from __future__ import annotations
 import itertools
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,11 +97,11 @@ def ingest(
             plans.append(plan)
     store.execute("DROP TABLE IF EXISTS nw_stage")
     for _key, group in itertools.groupby(sorted(plans, key=lambda p: p.group_key), key=lambda p: p.group_key):
-        batch = list(group)
-        _ingest_group(store, batch, report)
-        _flush_quarantine(store)
-        if progress:
-            progress(len(batch))
+        for batch in _chunks(list(group)):
+            _ingest_group(store, batch, report)
+            _flush_quarantine(store)
+            if progress:
+                progress(len(batch))
     _flush_quarantine(store)
     report.seconds = time.perf_counter() - started
     store.execute(
@@ -108,6 +109,23 @@ def ingest(
         [report.files, report.read, report.stored, report.duplicates, report.quarantined, report.seconds],
     )
     return report
+
+
+BATCH_BYTES = 128 * 1024 * 1024  # input read per DuckDB scan: bounds memory, still few scans and commits
+
+
+def _chunks(plans: list[_Plan]) -> list[list[_Plan]]:
+    """Split a group so each scan reads at most ~BATCH_BYTES (gzip counted at a typical 8x ratio)."""
+    out: list[list[_Plan]] = [[]]
+    size = 0
+    for plan in plans:
+        n = plan.path.stat().st_size * (8 if plan.path.suffix == ".gz" else 1)
+        if out[-1] and size + n > BATCH_BYTES:
+            out.append([])
+            size = 0
+        out[-1].append(plan)
+        size += n
+    return out
 
 
 QUARANTINE_TEMP = """CREATE TEMP TABLE IF NOT EXISTS nw_q (
@@ -404,12 +422,27 @@ def _restore(report: IngestReport, snapshot: dict[str, Any]) -> None:
     report.by_source.update(snapshot["by_source"])
 
 
-PY_BATCH = 200_000  # records parsed in Python per mapping pass: one SQL pass per batch, not per file
+PY_BATCH = 50_000  # records parsed in Python per mapping pass: one SQL pass per batch, not per file
 
 
 def _python_group(store: Store, plans: list[_Plan], report: IngestReport) -> None:
-    """Documents (and salvaged files) parsed in Python, mapped in batches of many files."""
+    """Documents (and salvaged files) parsed in Python, mapped in batches of many files.
+
+    A helper thread parses the next batch while DuckDB (which releases the GIL) maps and stores this one.
+    """
     src = plans[0].source
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nhiwatch-parse") as pool:
+        batches = _python_batches(src, plans)
+        pending = pool.submit(next, batches, None)
+        while (batch := pending.result()) is not None:
+            pending = pool.submit(next, batches, None)
+            _map_python_batch(store, src, *batch, report)
+
+
+_PyBatch = tuple[list[str], list[int], list[str], list[tuple[str, int, str, str]]]
+
+
+def _python_batches(src: Source, plans: list[_Plan]) -> Iterator[_PyBatch]:
     files: list[str] = []
     lines: list[int] = []
     texts: list[str] = []
@@ -427,10 +460,10 @@ def _python_group(store: Store, plans: list[_Plan], report: IngestReport) -> Non
         texts.extend(g[1] for g in good)
         rejects.extend((str(plan.path), line, reason, raw) for line, reason, raw in bad)
         if len(texts) >= PY_BATCH:
-            _map_python_batch(store, src, files, lines, texts, rejects, report)
+            yield files, lines, texts, rejects
             files, lines, texts, rejects = [], [], [], []
     if texts or rejects:
-        _map_python_batch(store, src, files, lines, texts, rejects, report)
+        yield files, lines, texts, rejects
 
 
 def _map_python_batch(

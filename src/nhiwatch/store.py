@@ -7,6 +7,7 @@ mappings compile to, so a timestamp or a byte count is parsed the same way for e
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -18,6 +19,7 @@ from nhiwatch.errors import NhiwatchError
 from nhiwatch.schema import events_ddl
 
 DEFAULT_DB = "nhiwatch.duckdb"
+DEFAULT_MEMORY_LIMIT = "1GB"
 
 MACROS = r"""
 CREATE OR REPLACE MACRO nw_bigint(x) AS TRY_CAST(TRY_CAST(x AS DOUBLE) AS BIGINT);
@@ -70,6 +72,10 @@ class Store:
         except duckdb.Error as exc:
             raise NhiwatchError(f"cannot open the store {self.path}: {exc}") from exc
         self.con.execute("SET TimeZone = 'UTC'")
+        # DuckDB caches up to 80 % of RAM by default; a bound keeps a laptop usable and spills beyond it.
+        self.con.execute(
+            f"SET memory_limit = '{os.environ.get('NHIWATCH_MEMORY_LIMIT', DEFAULT_MEMORY_LIMIT)}'"
+        )
         self.con.execute(MACROS)
         if not read_only:
             for ddl in BASE_TABLES:
