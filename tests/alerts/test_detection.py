@@ -191,3 +191,16 @@ def test_a_failing_detector_is_reported_and_the_others_still_run(crm: Store) -> 
         "detector broken failed on the step from 2025-09-02 00:00: ZeroDivisionError: float division by zero",
         "detector broken failed on the step from 2025-09-03 00:00: ZeroDivisionError: float division by zero",
     ]
+
+
+def test_company_event_lowers_bursts_but_not_new_values(crm: Store) -> None:
+    burst = finding(metric="records")
+    new_host = finding(detector="new_destination", hosts=["webhook.site"])
+    plain_burst = detect(crm, [burst]).alerts[0].risk_score
+    plain_host = detect(crm, [new_host]).alerts[0].risk_score
+    add_ticket(crm, "BIZ-202509", None, T0, T0 + timedelta(days=3))  # a quarter close, for every integration
+    lowered = detect(crm, [burst]).alerts[0]
+    assert (
+        lowered.risk_score < plain_burst and "company-wide business event BIZ-202509" in lowered.explanation
+    )
+    assert detect(crm, [new_host]).alerts[0].risk_score == plain_host

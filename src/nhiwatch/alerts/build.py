@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from nhiwatch.alerts import context, explain, references, suppress, triage
 from nhiwatch.alerts.config import AlertConfig
 from nhiwatch.alerts.group import group_findings
-from nhiwatch.alerts.model import Alert, alert_id, finding_id
+from nhiwatch.alerts.model import Alert, alert_id, finding_id, new_values
 from nhiwatch.alerts.score import ScoreContext, score, severity
 from nhiwatch.detectors.base import DetectorMeta, Finding
 from nhiwatch.store import Store
@@ -65,6 +65,8 @@ def _alert(
     kind = "posture" if group[0].kind == "posture" else "behaviour"
     start, end = min(f.first_seen for f in group), max(f.last_seen for f in group)
     own, company = tickets.covering(info.id, start, end) if kind == "behaviour" else ([], [])
+    if any(new_values(f.details) for f in group):
+        company = []  # a quarter close explains more volume, not a new network, host or scope
     ctx = ScoreContext(
         info.risk_tier, info.data_sensitivity, info.owner, info.discovered, info.partner_managed, own, company
     )

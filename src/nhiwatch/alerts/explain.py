@@ -61,7 +61,8 @@ def explanation(
     start = min(f.first_seen for f in findings)
     end = max(f.last_seen for f in findings)
     n_det = len({f.detector for f in findings})
-    when = f"At {start:{TIME}}" if start == end else f"Between {start:{TIME}} and {end:{TIME}}"
+    same = f"{start:{TIME}}" == f"{end:{TIME}}"
+    when = f"At {start:{TIME}}" if same else f"Between {start:{TIME}} and {end:{TIME}}"
     head = (
         f"{info.name} (owner: {owner}; purpose: {purpose}; risk tier {info.risk_tier}, "
         f"{info.data_sensitivity} data).{origin} {when}, "
@@ -72,9 +73,8 @@ def explanation(
         lines.append(f"- ... and {len(findings) - 8} more finding(s).")
     notes = []
     for t in tickets:
-        notes.append(
-            f"change ticket {t['id']} ({t.get('summary') or 'no summary'}) covers this time: score lowered"
-        )
+        what = "change ticket" if t.get("integration_id") else "company-wide business event"
+        notes.append(f"{what} {t['id']} ({t.get('summary') or 'no summary'}) covers this time: score lowered")
     points = factors.get("context_points", {})
     if "no_owner" in points:
         notes.append("nobody owns this integration: score raised")
