@@ -224,3 +224,27 @@ def test_source_aliases_cover_their_vendor(store: Store, tmp_path: Path) -> None
     )
     ingest_all(store, [write(tmp_path, "ssl.log", zeek + "\n")], inventory=write(tmp_path, "inv.yaml", text))
     assert store.scalar("SELECT integration_id FROM events") == "drift-salesforce"
+
+
+def test_human_sso_activity_is_not_a_discovered_integration(store: Store, tmp_path: Path) -> None:
+    okta_sso = {
+        "uuid": "e1",
+        "published": "2025-08-17T11:11:23.000Z",
+        "eventType": "user.authentication.sso",
+        "actor": {"id": "00u1", "type": "User", "alternateId": "ana@acme.example", "displayName": "Ana"},
+        "client": {"ipAddress": "198.51.100.4", "userAgent": {"rawUserAgent": "Mozilla/5.0"}},
+        "outcome": {"result": "SUCCESS"},
+        "target": [
+            {
+                "id": "0oa1salesforce",
+                "type": "AppInstance",
+                "alternateId": "Salesforce",
+                "displayName": "Salesforce",
+            }
+        ],
+    }
+    grant = dict(okta_sso, uuid="e2", eventType="app.oauth2.as.consent.grant")
+    ingest_all(store, [write(tmp_path, "okta.jsonl", json.dumps(okta_sso) + "\n" + json.dumps(grant) + "\n")])
+    got = dict(store.fetchall("SELECT api_operation, integration_id FROM events"))
+    assert got["user.authentication.sso"] is None
+    assert str(got["app.oauth2.as.consent.grant"]).startswith("discovered:okta:")

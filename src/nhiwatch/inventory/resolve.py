@@ -220,7 +220,13 @@ END"""
 
 def _discover(store: Store) -> int:
     """Name unresolved non-human actors ``discovered:<source>:<key>:<value>`` and register them."""
-    cond = f"integration_id IS NULL AND ({NON_HUMAN} OR actor_app_uid IS NOT NULL) AND source NOT IN {EGRESS_SOURCES}"
+    # A person signing in to an SSO app (auth, app as context) or working through an AWS IAM Identity Center
+    # role is human activity; an app a person installs or grants is an integration even if undeclared.
+    cond = (
+        f"integration_id IS NULL AND source NOT IN {EGRESS_SOURCES} "
+        f"AND ({NON_HUMAN} OR (actor_app_uid IS NOT NULL AND action_class <> 'auth')) "
+        "AND NOT (actor_user_type = 'iam_role' AND coalesce(actor_user_name, actor_user_uid) LIKE '%AWSReservedSSO%')"
+    )
     store.execute(
         f"UPDATE events SET integration_id = 'discovered:' || source || ':' || ({DISCOVERED_KEY}) "
         f"WHERE {cond} AND ({DISCOVERED_KEY}) IS NOT NULL"
