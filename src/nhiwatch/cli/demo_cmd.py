@@ -20,8 +20,8 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for the simulated logs and the report.")] = Path(
         "demo-out"
     ),
-    integrations: Annotated[int, typer.Option(min=5, help="Integrations to simulate.")] = 150,
-    days: Annotated[int, typer.Option(min=14, help="Days to simulate.")] = 60,
+    integrations: Annotated[int, typer.Option(min=12, help="Integrations to simulate.")] = 40,
+    days: Annotated[int, typer.Option(min=21, help="Days to simulate (the first 14 are history).")] = 35,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
     db: DbOption = DEFAULT_DB_PATH,
 ) -> None:
