@@ -41,16 +41,20 @@ class Evaluation:
         return markdown(self)
 
 
-def _window(store: Store, since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+def _window(
+    store: Store, since: datetime | None, until: datetime | None
+) -> tuple[datetime, datetime, str | None]:
+    """The window, and the run whose alerts to score when the window is that of the latest run (so alerts
+    left in the store by earlier runs over the same days, with other detector versions, are not mixed in)."""
     if since is not None and until is not None:
-        return since, until
+        return since, until, None
     tables.ensure(store)
-    row = store.fetchone('SELECT since, "until" FROM detection_runs ORDER BY started_at DESC LIMIT 1')
+    row = store.fetchone('SELECT since, "until", run_id FROM detection_runs ORDER BY started_at DESC LIMIT 1')
     if row is None:
         raise NhiwatchError(
             "no detection run in the store: run `nhiwatch detect` first, or pass --since and --until"
         )
-    return since or row[0], until or row[1]
+    return since or row[0], until or row[1], row[2] if since is None and until is None else None
 
 
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -83,15 +87,19 @@ def _spans_from_file(path: Path, min_severity: str) -> list[Span]:
     return out
 
 
-def _spans_from_store(store: Store, since: datetime, until: datetime, min_severity: str) -> list[Span]:
+def _spans_from_store(
+    store: Store, since: datetime, until: datetime, min_severity: str, run_id: str | None
+) -> list[Span]:
     wanted = list(SEVERITIES[SEVERITIES.index(min_severity) :])
+    run = "AND run_id = ?" if run_id else ""
+    params: list[object] = [since, until, wanted] + ([run_id] if run_id else [])
     return [
         Span(a.integration_id, a.first_seen, a.last_seen, a.alert_id, tuple(a.detectors))
         for a in tables.load_alerts(
             store,
             "kind = 'behaviour' AND status <> 'suppressed' AND last_seen >= ? AND first_seen < ? "
-            "AND severity IN (SELECT unnest(?::VARCHAR[]))",
-            [since, until, wanted],
+            f"AND severity IN (SELECT unnest(?::VARCHAR[])) {run}",
+            params,
         )
     ]
 
@@ -113,7 +121,7 @@ def evaluate(
         raise ConfigError(f"severity must be one of {', '.join(SEVERITIES)}, got {min_severity!r}")
     cfg = config or default_config()
     episodes_all = load_truth(truth)
-    start, end = _window(store, since, until)
+    start, end, run_id = _window(store, since, until)
     episodes = [e for e in episodes_all if e.end >= start and e.start < end]
     n_integ = int(
         store.scalar(
@@ -128,7 +136,7 @@ def evaluate(
     spans = (
         _spans_from_file(Path(alerts), min_severity)
         if alerts
-        else _spans_from_store(store, start, end, min_severity)
+        else _spans_from_store(store, start, end, min_severity, run_id)
     )
     ev.results["nhiwatch"] = score_spans(episodes, spans, integration_days=ev.integration_days, slack=slack)
     if generic:
