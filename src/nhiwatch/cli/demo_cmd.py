@@ -40,4 +40,7 @@ def demo(
     if result.evaluation:
         console.print(result.evaluation)
     console.print(f"report: {result.report}")
-    console.print(f"next: [bold]nhiwatch serve --db {db}[/bold] to triage these alerts in a browser")
+    console.print(
+        f"next: [bold]nhiwatch token create --role admin --name me --db {db}[/bold], then "
+        f"[bold]nhiwatch serve --db {db}[/bold] and sign in at http://127.0.0.1:8080 to triage these alerts"
+    )
