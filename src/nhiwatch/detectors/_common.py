@@ -57,6 +57,13 @@ STATE = "coalesce(b.state, 'learning')"
 # Management-plane events (a key added, a grant made) are done *to* an integration, often by a person or the
 # platform: their address and client say nothing about where the integration itself runs.
 NOT_MANAGEMENT = "e.action_class NOT IN ('credential_issue', 'credential_revoke', 'scope_grant')"
+# Planned work: events inside a change ticket of the integration itself. The baselines leave them out (a
+# backfill is not normal), and the how-much / when detections (volume, fan-out, hours, cadence) leave them out
+# of the scored window for the same reason: a ticket declares that this integration will move unusual volume
+# at unusual hours in that span, which no history can bound. What the work touches (new hosts, networks,
+# scopes) is still judged. Company-wide events (tickets without integration) only lower a finding.
+UNPLANNED = """NOT EXISTS (SELECT 1 FROM tickets t WHERE t.integration_id = e.integration_id
+    AND e.time BETWEEN t.start_time AND t.end_time)"""
 
 
 def prepare(ctx: DetectContext) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from nhiwatch.baseline.frames import LOCAL, TZ_JOIN
 from nhiwatch.baseline.stats import poisson_sf
-from nhiwatch.detectors._common import STATE, STATE_JOIN, in_window, records
+from nhiwatch.detectors._common import STATE, STATE_JOIN, UNPLANNED, in_window, records
 from nhiwatch.detectors.base import DetectContext
 
 HOURLY_METRICS = ("events", "records", "bytes")
@@ -75,7 +75,7 @@ def hourly_breaches(
       FROM events e {TZ_JOIN} {STATE_JOIN}
       LEFT JOIN (SELECT integration_id, d, min(why) AS why FROM nw_regime_days GROUP BY ALL) r
         ON r.integration_id = e.integration_id AND r.d = CAST({LOCAL} AS DATE)
-      WHERE {in_window(ctx)} {cls} GROUP BY ALL),
+      WHERE {in_window(ctx)} AND {UNPLANNED} {cls} GROUP BY ALL),
     w AS (SELECT * FROM (UNPIVOT h ON {", ".join(("events", "records", "bytes", "records_op", "bytes_op"))}
                          INTO NAME metric VALUE x) WHERE metric IN ({mlist}) AND x > 0),
     scored AS (

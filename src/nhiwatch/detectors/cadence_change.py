@@ -23,7 +23,7 @@ from __future__ import annotations
 from nhiwatch.baseline.frames import LOCAL, TZ_JOIN
 from nhiwatch.baseline.profile import RUN_GAP_S
 from nhiwatch.baseline.stats import binom_sf, dev_from_p, dev_from_ratio
-from nhiwatch.detectors._common import finding, in_window, prepare, records
+from nhiwatch.detectors._common import UNPLANNED, finding, in_window, prepare, records
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
 
 META = DetectorMeta(
@@ -47,7 +47,7 @@ def run(ctx: DetectContext) -> list[Finding]:
         f"""
         WITH ev AS (SELECT e.integration_id, e.time, e.metadata_uid, CAST({LOCAL} AS DATE) AS d,
                            hour({LOCAL}) AS h, date_trunc('minute', e.time) AS m
-                    FROM events e {TZ_JOIN} WHERE {in_window(ctx)}),
+                    FROM events e {TZ_JOIN} WHERE {in_window(ctx)} AND {UNPLANNED}),
         mins AS (SELECT integration_id, d, m FROM ev GROUP BY ALL),
         gaps AS (SELECT integration_id, d, epoch(m - lag(m) OVER (PARTITION BY integration_id ORDER BY m)) AS gap
                  FROM mins),

@@ -22,7 +22,7 @@ from typing import Any
 
 from nhiwatch.baseline.frames import LOCAL, TZ_JOIN
 from nhiwatch.baseline.stats import dev_from_p, dev_from_ratio, fmt, poisson_sf
-from nhiwatch.detectors._common import STATE, STATE_JOIN, finding, in_window, prepare, records
+from nhiwatch.detectors._common import STATE, STATE_JOIN, UNPLANNED, finding, in_window, prepare, records
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
 
 META = DetectorMeta(
@@ -72,7 +72,7 @@ def run(ctx: DetectContext) -> list[Finding]:
           ON r.integration_id = e.integration_id AND r.d = CAST({LOCAL} AS DATE)
         LEFT JOIN baseline_values bv ON bv.integration_id = e.integration_id AND bv.dimension = '{DIMS[metric]}'
           AND bv.value = {col}
-        WHERE {in_window(ctx)} AND {col} IS NOT NULL GROUP BY e.integration_id, hr""")
+        WHERE {in_window(ctx)} AND {UNPLANNED} AND {col} IS NOT NULL GROUP BY e.integration_id, hr""")
     rows = records(
         ctx.store,
         f"""

@@ -19,7 +19,16 @@ from __future__ import annotations
 
 from nhiwatch.baseline.frames import LOCAL, TZ_JOIN
 from nhiwatch.baseline.stats import binom_sf, dev_from_p
-from nhiwatch.detectors._common import STATE, STATE_JOIN, finding, in_window, prepare, records, window_days
+from nhiwatch.detectors._common import (
+    STATE,
+    STATE_JOIN,
+    UNPLANNED,
+    finding,
+    in_window,
+    prepare,
+    records,
+    window_days,
+)
 from nhiwatch.detectors._hours import HOW, build_allowed
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
 
@@ -47,7 +56,7 @@ def run(ctx: DetectContext) -> list[Finding]:
           SELECT e.integration_id, e.time, e.metadata_uid, {LOCAL} AS lt, {STATE} AS state,
                  coalesce(b.span_days, 0) AS span_days
           FROM events e {TZ_JOIN} {STATE_JOIN}
-          WHERE {in_window(ctx)} AND e.integration_id IN (SELECT integration_id FROM nw_allowed)),
+          WHERE {in_window(ctx)} AND {UNPLANNED} AND e.integration_id IN (SELECT integration_id FROM nw_allowed)),
         ev2 AS (SELECT ev.*, {how} AS how FROM ev
                 ANTI JOIN nw_regime_days r ON r.integration_id = ev.integration_id AND r.d = CAST(ev.lt AS DATE)),
         off AS (SELECT ev2.* FROM ev2 ANTI JOIN nw_allowed a ON a.integration_id = ev2.integration_id

@@ -64,6 +64,19 @@ def dst_week_night_run_in_local_time(w: World) -> Window:
 
 
 @case("off_hours", "negative", 0)
+def night_migration_inside_its_own_change_ticket(w: World) -> Window:
+    crm(w)
+    business(w, "crm-sync")
+    business(w, "crm-sync", start=SINCE, days=1)
+    for h in (0, 4, 22):
+        w.daily("crm-sync", SINCE, 1, [h], per_hour=2, minute=17)
+    w.ticket(
+        "CHG-9", w.local("crm-sync", SINCE, 0), w.local("crm-sync", SINCE, 23), "crm-sync", "org migration"
+    )
+    return SINCE, SINCE + 2 * DAY
+
+
+@case("off_hours", "negative", 0)
 def business_day_as_usual(w: World) -> Window:
     crm(w)
     business(w, "crm-sync", days=36)
@@ -113,6 +126,14 @@ def fifteen_minute_sync_polls_every_minute(w: World) -> Window:
     w.integration("poller", every="15m")
     w.every("poller", T0, SINCE, timedelta(minutes=15))
     w.every("poller", SINCE, SINCE + DAY, timedelta(minutes=2))
+    return SINCE, SINCE + DAY
+
+
+@case("cadence_change", "negative", 0)
+def nightly_job_running_a_ticketed_backfill_all_day(w: World) -> Window:
+    _nightly(w)
+    w.daily("nightly-etl", SINCE, 1, range(24), per_hour=2, minute=31)
+    w.ticket("CHG-11", SINCE, SINCE + DAY, "nightly-etl", "historical backfill")
     return SINCE, SINCE + DAY
 
 

@@ -102,15 +102,37 @@ def export_burst_without_ticket(w: World) -> Window:
     return SINCE, SINCE + DAY
 
 
+def _ticketed_burst(w: World) -> Window:
+    _burst(w)
+    w.ticket(
+        "CHG-1042", w.local("crm-sync", SINCE, 14), w.local("crm-sync", SINCE, 17), "crm-sync", "backfill"
+    )
+    return SINCE, SINCE + DAY
+
+
+@case("unticketed_burst", "negative", 0)
+def burst_inside_its_own_change_ticket_is_planned(w: World) -> Window:
+    return _ticketed_burst(w)
+
+
+@case("volume_spike", "negative", 0)
+def backfill_inside_its_own_change_ticket(w: World) -> Window:
+    return _ticketed_burst(w)
+
+
 @case(
     "unticketed_burst",
     "positive",
     lambda fs: len(fs) == 1 and fs[0].details["ticket_id"] == "CHG-1042" and fs[0].deviation < 0.3,
 )
-def ticketed_burst_is_lowered_and_names_the_ticket(w: World) -> Window:
-    _burst(w)
+def burst_running_past_its_ticket_is_lowered_and_names_it(w: World) -> Window:
+    _burst(w)  # the burst runs 15:00-15:30; the ticket ended at 14:45, within the slack
     w.ticket(
-        "CHG-1042", w.local("crm-sync", SINCE, 14), w.local("crm-sync", SINCE, 17), "crm-sync", "backfill"
+        "CHG-1042",
+        w.local("crm-sync", SINCE, 12),
+        w.local("crm-sync", SINCE, 14, 45),
+        "crm-sync",
+        "backfill",
     )
     return SINCE, SINCE + DAY
 
@@ -172,6 +194,22 @@ def worm_clones_every_repository(w: World) -> Window:
             resource_name=f"acme/repo-{i}",
             action_class="export",
         )
+    return SINCE, SINCE + DAY
+
+
+@case("fan_out", "negative", 0)
+def full_resync_inside_its_own_change_ticket(w: World) -> Window:
+    _ci(w)
+    for i in range(150):
+        w.event(
+            "ci-bot",
+            SINCE + timedelta(hours=2, seconds=12 * i),
+            source="github",
+            resource_type="repo",
+            resource_name=f"acme/repo-{i}",
+            action_class="read",
+        )
+    w.ticket("CHG-7", SINCE + timedelta(hours=1), SINCE + timedelta(hours=4), "ci-bot", "full resync")
     return SINCE, SINCE + DAY
 
 
