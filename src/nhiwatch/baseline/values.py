@@ -6,6 +6,12 @@ Good-Turing estimate of how often a *new* value is normal: with ``n`` events car
 ``singletons`` values seen exactly once, the chance that the next event shows an unseen value is about
 ``singletons / n`` (Good 1953). A stable set (no singletons) makes any new value surprising; a churning
 one (cloud egress IPs) does not, and detections then look at coarser dimensions (/24, ASN).
+
+Events are not independent draws: one run of a job repeats the same host or address many times, so a set
+that gains a new value on every weekly run has no event-level singletons and would look stable. The same
+estimate is therefore also kept per *day*: ``days`` (UTC days on which the dimension was seen) and
+``day_singletons`` (values seen on exactly one day), so ``day_singletons / days`` is the chance that an
+active day brings a value never seen before.
 """
 
 from __future__ import annotations
@@ -18,10 +24,10 @@ from nhiwatch.store import Store
 
 DDL_VALUES = """CREATE TABLE IF NOT EXISTS baseline_values (
     integration_id VARCHAR, dimension VARCHAR, value VARCHAR, first_seen TIMESTAMP, last_seen TIMESTAMP,
-    events BIGINT)"""
+    events BIGINT, days INTEGER)"""
 DDL_NOVELTY = """CREATE TABLE IF NOT EXISTS baseline_novelty (
     integration_id VARCHAR, dimension VARCHAR, n BIGINT, distinct_values BIGINT, singletons BIGINT,
-    last_new TIMESTAMP)"""
+    last_new TIMESTAMP, days BIGINT, day_singletons BIGINT)"""
 
 # dimension -> SQL expression over events ``e`` (``scope`` is unnested separately)
 DIMENSIONS: dict[str, str] = {
@@ -65,21 +71,32 @@ class Values:
         store.execute("DELETE FROM baseline_values")
         store.execute("DELETE FROM baseline_novelty")
         store.execute(
-            f"""INSERT INTO baseline_values
-            SELECT integration_id, dimension, value, min(time), max(time), count(*)
-            FROM ({value_rows_sql(window.where())}) GROUP BY integration_id, dimension, value"""
+            f"""CREATE OR REPLACE TEMP TABLE nw_value_days AS
+            SELECT integration_id, dimension, value, CAST(time AS DATE) AS d, min(time) AS f, max(time) AS l,
+                   count(*) AS n
+            FROM ({value_rows_sql(window.where())}) GROUP BY ALL"""
+        )
+        store.execute(
+            """INSERT INTO baseline_values
+            SELECT integration_id, dimension, value, min(f), max(l), sum(n), count(*)
+            FROM nw_value_days GROUP BY integration_id, dimension, value"""
         )
         store.execute(
             """INSERT INTO baseline_novelty
-            SELECT integration_id, dimension, sum(events), count(*), count(*) FILTER (events = 1), max(first_seen)
-            FROM baseline_values GROUP BY ALL"""
+            SELECT v.integration_id, v.dimension, sum(v.events), count(*), count(*) FILTER (v.events = 1),
+                   max(v.first_seen), any_value(dd.days), count(*) FILTER (v.days = 1)
+            FROM baseline_values v JOIN (SELECT integration_id, dimension, count(DISTINCT d) AS days
+                                         FROM nw_value_days GROUP BY ALL) dd USING (integration_id, dimension)
+            GROUP BY ALL"""
         )
+        store.execute("DROP TABLE IF EXISTS nw_value_days")
         return int(store.scalar("SELECT count(*) FROM baseline_values") or 0)
 
     def show(self, store: Store, integration_id: str) -> dict[str, Any]:
         nov = rows_as_dicts(
             store,
-            """SELECT dimension, n AS events, distinct_values, singletons, last_new FROM baseline_novelty
+            """SELECT dimension, n AS events, distinct_values, singletons, days, day_singletons, last_new
+               FROM baseline_novelty
                WHERE integration_id = ? ORDER BY dimension""",
             [integration_id],
         )

@@ -7,6 +7,13 @@ carrying the dimension (capped at the number the history rate predicts for the w
 own volume does not excuse its novelty) the count of new values is about Poisson with that mean, and
 ``p`` is its upper tail at the observed count ``k``. New values are counted per UTC day of first sight, so
 the test means the same whatever the length of the scored window.
+
+Events of one run are not independent (a job repeats the same host on every call), so the rate is also
+estimated per active day: ``day_singletons / days`` new values per day (Good's estimate, without the
+half-count: a day-level rate is used only when the history shows values that came for one day and went), from
+values seen on exactly one day of the history. The larger of the two expectations is used: an integration
+that meets a new cloud address on every weekly run is not surprising when it meets one more, while a set
+that has not changed over weeks of activity still makes one new value stand out.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ def new_values(ctx: DetectContext, dims: tuple[str, ...], extra_where: str = "tr
                list(n.uid ORDER BY n.f)[1:20] AS evidence, any_value(t.m) AS m,
                coalesce(any_value(nv.n), 0) AS hist_n, coalesce(any_value(nv.singletons), 0) AS singletons,
                coalesce(any_value(nv.distinct_values), 0) AS hist_distinct,
+               coalesce(any_value(nv.days), 0) AS hist_days, coalesce(any_value(nv.day_singletons), 0) AS day_singletons,
                any_value({STATE}) AS state, coalesce(any_value(b.span_days), 0) AS span_days
         FROM new n JOIN tot t USING (integration_id, dimension, day)
         LEFT JOIN baseline_novelty nv ON nv.integration_id = n.integration_id AND nv.dimension = n.dimension
@@ -47,7 +55,8 @@ def new_values(ctx: DetectContext, dims: tuple[str, ...], extra_where: str = "tr
         rate = (r["singletons"] + 0.5) / (r["hist_n"] + 1)
         expected_m = r["hist_n"] * wd / r["span_days"] if r["span_days"] > 0 else r["m"]
         m = min(float(r["m"]), max(expected_m, 1.0))
-        r["lambda"] = rate * m
+        per_day = r["day_singletons"] / r["hist_days"] if r["hist_days"] else 0.0
+        r["lambda"] = max(rate * m, per_day * wd)
         r["p"] = poisson_sf(int(r["k"]), r["lambda"])
     return rows
 

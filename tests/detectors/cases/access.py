@@ -168,6 +168,38 @@ def allowed_glob_matches(w: World) -> Window:
     return SINCE, SINCE + DAY
 
 
+def _admin_job(w: World) -> None:
+    """Daily admin calls, and a weekly export to whatever cloud address the bucket resolves to that week."""
+    w.integration("admin-job", kind="service_account", vendor="internal")
+    w.daily("admin-job", T0, 35, [6], per_hour=2, source="zeek", dst_endpoint_hostname="admin.googleapis.com")
+    for week in range(5):
+        for i in range(3):
+            w.event(
+                "admin-job",
+                T0 + timedelta(days=7 * week, hours=6, minutes=31 + i),
+                source="zeek",
+                action_class="egress",
+                dst_endpoint_hostname=f"3.246.{40 + week}.{17 * week + 5}",
+            )
+
+
+@case("new_destination", "negative", 0)
+def weekly_run_meets_a_new_cloud_address_as_every_week(w: World) -> Window:
+    _admin_job(w)
+    w.daily(
+        "admin-job", SINCE, 1, [6], per_hour=2, source="zeek", dst_endpoint_hostname="admin.googleapis.com"
+    )
+    for i in range(3):
+        w.event(
+            "admin-job",
+            SINCE + timedelta(hours=6, minutes=31 + i),
+            source="zeek",
+            action_class="egress",
+            dst_endpoint_hostname="3.246.99.212",
+        )
+    return SINCE, SINCE + DAY
+
+
 @case("new_destination", "cold_start", 0)
 def learning_without_allow_list(w: World) -> Window:
     w.integration("new-worker", kind="service_account", vendor="internal")
