@@ -11,7 +11,12 @@ an attacker's stage; CircleCI: ``potrax[.]com``). Two tests on ``dst_endpoint_ho
 * learned: no allow-list, and the count of never-seen hosts is improbable under the integration's own
   Good-Turing rate of new destinations (:mod:`._novelty`); skipped while the integration is learning.
 
-Parameters: ``alpha``. References: OWASP NHI2:2025, NHI3:2025; NIST CSF 2.0 DE.CM-01, DE.CM-09, DE.AE-07;
+Both leave out shared infrastructure: a host at least ``fleet_min`` *other* integrations of the company
+already used in the history window (certificate status, CRL and package-mirror endpoints the TLS stack or
+the OS calls on its own) is not a drop site an attacker picked for this integration. A host only this
+integration uses, however common on the internet, is still judged.
+
+Parameters: ``alpha``, ``fleet_min``. References: OWASP NHI2:2025, NHI3:2025; NIST CSF 2.0 DE.CM-01, DE.CM-09, DE.AE-07;
 ATT&CK T1567, T1567.001, T1537, T1090.003.
 """
 
@@ -32,13 +37,20 @@ META = DetectorMeta(
     owasp_nhi=("NHI2:2025", "NHI3:2025"),
     nist_csf=("DE.CM-01", "DE.CM-09", "DE.AE-07"),
     attack=("T1567", "T1567.001", "T1537", "T1090.003"),
-    params={"alpha": 0.02},
+    params={"alpha": 0.02, "fleet_min": 3},
     explanation="{observed}, against {expected}",
 )
 
 
+def _not_fleet_wide(host: str, integ: str, fleet_min: int) -> str:
+    """SQL: the host is not already used by ``fleet_min`` other integrations in the history window."""
+    return f"""(SELECT count(DISTINCT fv.integration_id) FROM baseline_values fv WHERE fv.dimension = 'destination'
+        AND fv.value = {host} AND fv.integration_id <> {integ}) < {fleet_min}"""
+
+
 def run(ctx: DetectContext) -> list[Finding]:
     prepare(ctx)
+    fleet_min = int(ctx.param(META, "fleet_min"))
     out = []
     declared = records(
         ctx.store,
@@ -53,7 +65,8 @@ def run(ctx: DetectContext) -> list[Finding]:
                 AND NOT EXISTS (SELECT 1 FROM allow a WHERE a.integration_id = d.integration_id
                   AND (d.host GLOB a.pat OR d.host = ltrim(a.pat, '*.')))
                 AND NOT EXISTS (SELECT 1 FROM baseline_values v WHERE v.integration_id = d.integration_id
-                  AND v.dimension = 'destination' AND v.value = d.host))
+                  AND v.dimension = 'destination' AND v.value = d.host)
+                AND {_not_fleet_wide("d.host", "d.integration_id", fleet_min)})
         SELECT integration_id, list(DISTINCT host) AS hosts, count(*) AS n, sum(bytes) AS bytes,
                min(time) AS first_seen, max(time) AS last_seen,
                list(metadata_uid ORDER BY bytes DESC, time)[1:20] AS evidence,
@@ -78,7 +91,11 @@ def run(ctx: DetectContext) -> list[Finding]:
     # host names of an integration with an allow-list are judged by it alone; bare addresses, which no host
     # glob can match, are judged by novelty like everything else
     allowlisted = "e.integration_id IN (SELECT id FROM integrations WHERE len(allowed_destinations) > 0)"
-    extra = f"NOT ({allowlisted}) OR {IP_LITERAL.replace('d.host', 'lower(e.dst_endpoint_hostname)')}"
+    host = "lower(e.dst_endpoint_hostname)"
+    extra = (
+        f"(NOT ({allowlisted}) OR {IP_LITERAL.replace('d.host', host)}) "
+        f"AND {_not_fleet_wide(host, 'e.integration_id', fleet_min)}"
+    )
     for r in new_values(ctx, ("destination",), extra):
         if r["state"] == "learning":
             continue

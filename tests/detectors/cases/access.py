@@ -156,6 +156,39 @@ def never_seen_host_without_allow_list(w: World) -> Window:
 
 
 @case("new_destination", "negative", 0)
+def certificate_status_check_the_whole_fleet_makes(w: World) -> Window:
+    _worker(w, allowed=("*.snowflakecomputing.com",))
+    for other in ("ci-runner", "docs-sync", "backup-agent"):
+        w.integration(other, kind="service_account", vendor="internal")
+        w.daily(other, T0, 35, [3], per_hour=1, source="zeek", dst_endpoint_hostname="ocsp.digicert.com")
+    w.event(
+        "etl-worker",
+        SINCE + timedelta(hours=3),
+        source="zeek",
+        action_class="egress",
+        dst_endpoint_hostname="ocsp.digicert.com",
+        traffic_bytes_out=420,
+    )
+    return SINCE, SINCE + DAY
+
+
+@case("new_destination", "positive", some(basis="declared"))
+def undeclared_host_one_other_integration_uses_is_still_judged(w: World) -> Window:
+    _worker(w, allowed=("*.snowflakecomputing.com",))
+    w.integration("ci-runner", kind="service_account", vendor="internal")
+    w.daily("ci-runner", T0, 35, [3], per_hour=1, source="zeek", dst_endpoint_hostname="ocsp.digicert.com")
+    w.event(
+        "etl-worker",
+        SINCE + timedelta(hours=3),
+        source="zeek",
+        action_class="egress",
+        dst_endpoint_hostname="ocsp.digicert.com",
+        traffic_bytes_out=420,
+    )
+    return SINCE, SINCE + DAY
+
+
+@case("new_destination", "negative", 0)
 def allowed_glob_matches(w: World) -> Window:
     _worker(w, allowed=("*.snowflakecomputing.com",))
     w.event(
