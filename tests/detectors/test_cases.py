@@ -42,7 +42,8 @@ def test_run_all_names_covering_tickets(store: Store) -> None:
 
     w = World(store)
     _burst(w)
-    w.ticket("CHG-7", SINCE, SINCE + timedelta(days=1), "crm-sync", "planned backfill")
+    # the burst (15:00-15:30 local) runs just past its ticket: scored, and the ticket is named
+    w.ticket("CHG-7", SINCE, w.local("crm-sync", SINCE, 14, 45), "crm-sync", "planned backfill")
     w.flush()
     learn(store, until=SINCE)
     findings = run_all(DetectContext(store, SINCE, SINCE + timedelta(days=1)))

@@ -10,7 +10,9 @@ Shai-Hulud v2: new workflows and runners). Three signals:
   deleting) against the learned sets (types, tenants and actions of management events such as a key
   rotation are left out: they are done to the integration, not by it), judged with the integration's own
   Good-Turing rate of new values (:mod:`._novelty`); skipped while learning, ``alpha / 10`` when
-  provisional;
+  provisional. A new kind of action inside the integration's own change ticket (the audit export, the
+  re-sync the ticket announces) is the planned work itself and is not counted; new scopes, types and
+  tenants are, ticket or not;
 * new storage locations: new resources of storage-like types (bucket, stage, container, share, ...).
 
 Parameters: ``alpha``. References: OWASP NHI5:2025, NHI3:2025, NHI6:2025; NIST CSF 2.0 DE.CM-03, DE.CM-09,
@@ -23,7 +25,7 @@ from collections import defaultdict
 from typing import Any
 
 from nhiwatch.baseline.stats import dev_from_p
-from nhiwatch.detectors._common import NOT_MANAGEMENT, finding, in_window, prepare, records
+from nhiwatch.detectors._common import NOT_MANAGEMENT, UNPLANNED, finding, in_window, prepare, records
 from nhiwatch.detectors._novelty import combined_p, new_values
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
 
@@ -87,7 +89,8 @@ def run(ctx: DetectContext) -> list[Finding]:
     by_integ: dict[tuple[str, Any], list[dict[str, Any]]] = defaultdict(list)
     rows = (
         new_values(ctx, ("scope",))
-        + new_values(ctx, ("resource_type", "tenant", "action_class"), NOT_MANAGEMENT)
+        + new_values(ctx, ("resource_type", "tenant"), NOT_MANAGEMENT)
+        + new_values(ctx, ("action_class",), f"{NOT_MANAGEMENT} AND {UNPLANNED}")
         + new_values(ctx, ("resource",), f"{STORAGE} AND {NOT_MANAGEMENT}")
     )
     for r in rows:

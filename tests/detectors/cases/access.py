@@ -95,6 +95,39 @@ def new_object_types_read(w: World) -> Window:
     return SINCE, SINCE + DAY
 
 
+def _read_only_sync_exports(w: World) -> None:
+    crm(w)
+    business(w, "crm-sync", resource_type="Account", action_class="read")
+    for i in range(6):
+        w.event(
+            "crm-sync",
+            w.local("crm-sync", SINCE, 14, 5 * i),
+            resource_type="Account",
+            resource_name="Account",
+            action_class="export",
+            records=5_000,
+        )
+
+
+@case("scope_expansion", "positive", lambda fs: len(fs) == 1 and "action_class" in fs[0].details)
+def read_only_sync_starts_exporting(w: World) -> Window:
+    _read_only_sync_exports(w)
+    return SINCE, SINCE + DAY
+
+
+@case("scope_expansion", "negative", 0)
+def audit_export_inside_its_own_change_ticket(w: World) -> Window:
+    _read_only_sync_exports(w)
+    w.ticket(
+        "CHG-31",
+        w.local("crm-sync", SINCE, 13),
+        w.local("crm-sync", SINCE, 16),
+        "crm-sync",
+        "annual audit export",
+    )
+    return SINCE, SINCE + DAY
+
+
 @case("scope_expansion", "negative", 0)
 def same_objects_and_scopes(w: World) -> Window:
     crm(w, scopes=["api"])
