@@ -13,7 +13,7 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from nhiwatch.cli import app
+from nhiwatch.cli import app, common
 from nhiwatch.inventory.model import Inventory
 from nhiwatch.inventory.resolve import apply_inventory
 from nhiwatch.store import Store
@@ -145,6 +145,8 @@ def db(base_db: Path, tmp_path: Path) -> Path:
 
 
 def run(*args: str | Path) -> tuple[int, str]:
+    # The shared console is built at import with the session's COLUMNS (80 under xdist): widen it for tables.
+    common.console.width = 200
     result = runner.invoke(app, [str(a) for a in args], env={"NHIWATCH_USER": "ana", "COLUMNS": "200"})
     return result.exit_code, result.output
 

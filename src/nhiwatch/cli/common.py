@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +16,9 @@ from rich.console import Console
 from nhiwatch.errors import NhiwatchError
 from nhiwatch.store import DEFAULT_DB, Store
 
-console = Console()
+# Piped or captured output (logs, CI) would otherwise be cut to 80 columns, wrapping table cells mid-value.
+_PIPE_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
+console = Console(width=_PIPE_WIDTH)
 console_err = Console(stderr=True, soft_wrap=True)
 
 DbOption = Annotated[Path, typer.Option("--db", help="DuckDB store file.", envvar="NHIWATCH_DB")]
