@@ -9,7 +9,12 @@ scopes go beyond the integration's declared ``scopes``, or include undeclared hi
 (``*.All``, ``ReadWrite``, ``full_access``, admin, mail, files, directory, ``repo``...), or the app is
 discovered (not in the inventory) or has no owner. Each such reason adds to the deviation.
 
-Parameters: ``privileged`` (regular expression of high-privilege scopes). References: OWASP NHI5:2025,
+A grant the same grantor already made to the same app in the history window (``history_days``), with no
+operation or scope it did not make then, is habitual: a CI role re-applying its bucket policy every night
+is not a new consent, and what stays wrong about it (no owner, undeclared scopes) is posture, reported once
+by the posture checks and when the grant was first made, not every day.
+
+Parameters: ``privileged`` (regular expression of high-privilege scopes), ``history_days``. References: OWASP NHI5:2025,
 NHI3:2025, NHI10:2025; NIST CSF 2.0 DE.CM-03, DE.CM-09, DE.AE-02, DE.AE-03; ATT&CK T1098.003, T1528,
 T1550.001, T1671.
 """
@@ -17,7 +22,10 @@ T1550.001, T1671.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+from typing import Any
 
+from nhiwatch.baseline.frames import ts
 from nhiwatch.detectors._common import finding, in_window, prepare, records
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
 
@@ -32,21 +40,43 @@ META = DetectorMeta(
     params={
         "privileged": r"(\.all$|readwrite|full_access|fullcontrol|admin|directory\.|^mail\.|mailbox|"
         r"^files\.|^sites\.|application\.|rolemanagement|^repo$|^write:|owner|impersonat|"
-        r"administratoraccess|\*)"
+        r"administratoraccess|\*)",
+        "history_days": 35,
     },
     explanation="{observed}",
 )
 
 
+GRANTOR = """coalesce(e.on_behalf_of, CASE WHEN e.actor_user_type = 'user' THEN e.actor_user_name END,
+                          e.actor_user_name, e.actor_user_uid, 'unknown')"""
+
+
+def _habitual(ctx: DetectContext) -> dict[tuple[str, str], tuple[set[str], set[str]]]:
+    """(integration, grantor) -> (operations, scopes) it granted in the history window before ``since``."""
+    start = ctx.since - timedelta(days=float(ctx.param(META, "history_days")))
+    rows: list[dict[str, Any]] = records(
+        ctx.store,
+        f"""SELECT e.integration_id, {GRANTOR} AS grantor, list(DISTINCT e.api_operation) AS ops,
+                   flatten(list(coalesce(e.scopes, []::VARCHAR[]))) AS scopes
+            FROM events e WHERE e.time >= {ts(start)} AND e.time < {ts(ctx.since)}
+              AND e.integration_id IS NOT NULL AND e.action_class = 'scope_grant' AND e.status <> 'Failure'
+            GROUP BY ALL""",
+    )
+    return {
+        (r["integration_id"], r["grantor"]): ({x for x in r["ops"] if x}, {x for x in r["scopes"] if x})
+        for r in rows
+    }
+
+
 def run(ctx: DetectContext) -> list[Finding]:
     prepare(ctx)
+    seen = _habitual(ctx)
     rows = records(
         ctx.store,
         f"""
         WITH g AS (
           SELECT e.integration_id, e.time, e.metadata_uid, e.api_operation, e.resource_name,
-                 coalesce(e.on_behalf_of, CASE WHEN e.actor_user_type = 'user' THEN e.actor_user_name END,
-                          e.actor_user_name, e.actor_user_uid, 'unknown') AS grantor,
+                 {GRANTOR} AS grantor,
                  coalesce(e.scopes, []::VARCHAR[]) AS scopes
           FROM events e WHERE {in_window(ctx)} AND e.action_class = 'scope_grant' AND e.status <> 'Failure')
         SELECT g.integration_id, g.grantor, min(g.time) AS first_seen, max(g.time) AS last_seen,
@@ -62,6 +92,10 @@ def run(ctx: DetectContext) -> list[Finding]:
     out = []
     for r in rows:
         scopes = sorted(r["scopes"] or [])
+        ops = {x for x in r["operations"] if x}
+        before = seen.get((r["integration_id"], r["grantor"]))
+        if before is not None and ops <= before[0] and set(scopes) <= before[1]:
+            continue  # habitual: the same grantor made this very grant before
         declared = set(r["declared"] or [])
         undeclared = [s for s in scopes if declared and s not in declared]
         privileged = [s for s in scopes if pat.search(s) and s not in declared]  # declared ones were accepted

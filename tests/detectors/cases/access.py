@@ -445,3 +445,36 @@ def consent_to_an_undeclared_app(w: World) -> Window:
         on_behalf_of="intern@acme.io",
     )
     return SINCE, SINCE + DAY
+
+
+def _ci_role_applying_bucket_policy(w: World, days: int) -> None:
+    w.integration("terraform-role", kind="iam_role", vendor="aws", owner=None, scopes=["AdministratorAccess"])
+    for d in range(days):
+        w.event(
+            "terraform-role",
+            T0 + timedelta(days=d, hours=3),
+            source="cloudtrail",
+            action_class="scope_grant",
+            actor_user_name="github-actions-terraform",
+            api_operation="PutBucketPolicy",
+        )
+
+
+@case("consent_chain", "negative", 0)
+def ownerless_ci_role_reapplies_its_bucket_policy_every_night(w: World) -> Window:
+    _ci_role_applying_bucket_policy(w, 36)
+    return SINCE, SINCE + DAY
+
+
+@case("consent_chain", "positive", some(reasons=["an app with no owner"]))
+def ownerless_role_given_a_grant_it_never_had(w: World) -> Window:
+    _ci_role_applying_bucket_policy(w, 35)
+    w.event(
+        "terraform-role",
+        SINCE + timedelta(hours=3),
+        source="cloudtrail",
+        action_class="scope_grant",
+        actor_user_name="github-actions-terraform",
+        api_operation="AttachRolePolicy",
+    )
+    return SINCE, SINCE + DAY
