@@ -32,6 +32,7 @@ for p in files:
     b = first_byte(p)
     kinds['json' if b in (b'{', b'[') else 'csv' if p.name.endswith(('.csv', '.csv.gz')) else 'text'].append(str(p))
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 t = time.perf_counter()
 n = 0
 if kinds['json']:
