@@ -1,0 +1,224 @@
+"""Reading input files into a relation of raw records (``file``, ``line``, ``j``) for the mapping stage.
+
+JSON lines and text are scanned by DuckDB (many files per scan); CSV files by DuckDB with their header; JSON
+documents (API pages, CloudTrail ``Records``) and damaged files are parsed in Python. Every reader returns
+the records it could read and, separately, the ones it could not, with line and reason, so that nothing valid
+in a file is lost because of a bad record beside it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from nhiwatch.sources import files as F
+from nhiwatch.sources.base import Source, sql_str
+from nhiwatch.store import Store
+
+Reject = tuple[str, int, str, str]  # file, line (0 = the whole file), reason, raw text
+
+MAX_LINE = 4 * 1024 * 1024
+REJECT_REASONS = {
+    "INVALID ENCODING": "invalid UTF-8",
+    "INVALID UNICODE": "invalid UTF-8",
+    "LINE SIZE OVER MAXIMUM": f"record longer than {MAX_LINE // (1024 * 1024)} MiB",
+    "TOO MANY COLUMNS": "more columns than the header",
+    "MISSING COLUMNS": "fewer columns than the header",
+    "UNQUOTED VALUE": "badly quoted value",
+}
+
+
+def lines_relation(store: Store, paths: list[Path]) -> tuple[str, list[tuple[str, int, str, str]]]:
+    """Read lines of ``paths`` with DuckDB; returns a relation name and rejects (file, line, reason, raw)."""
+    file_list = "[" + ", ".join(sql_str(str(p)) for p in paths) + "]"
+    store.execute("DROP TABLE IF EXISTS nw_rej; DROP TABLE IF EXISTS nw_rejscan")
+    store.execute(
+        f"""CREATE OR REPLACE TEMP TABLE nw_lines AS
+        SELECT filename AS file, rn - min(rn) OVER (PARTITION BY filename) + 1 AS k, j FROM (
+          SELECT row_number() OVER () AS rn, filename, j FROM read_csv({file_list},
+            columns={{'j': 'VARCHAR'}}, header=false, delim='\\x01', quote='', escape='',
+            auto_detect=false, filename=true, store_rejects=true, rejects_table='nw_rej',
+            rejects_scan='nw_rejscan', max_line_size={MAX_LINE}, compression='auto'))"""
+    )
+    rejects = _rejects(store, header_lines=0)
+    _fix_line_numbers(store, rejects, header_lines=0)
+    return "nw_lines", rejects
+
+
+def _rejects(store: Store, header_lines: int) -> list[tuple[str, int, str, str]]:
+    if not store.table_exists("nw_rej"):
+        return []
+    rows = store.fetchall(
+        # DuckDB logs a short CSV row once per missing column: one reject per line is kept.
+        """SELECT DISTINCT ON (s.file_path, e.line) s.file_path, e.line, e.error_type, e.error_message, e.csv_line
+           FROM nw_rej e JOIN nw_rejscan s USING (scan_id, file_id) ORDER BY s.file_path, e.line, e.column_idx"""
+    )
+    out = []
+    for file, line, etype, message, raw in rows:
+        reason = REJECT_REASONS.get(str(etype), str(etype).lower())
+        detail = str(message).split("\n", 1)[0][:200]
+        out.append((str(file), int(line), f"{reason} ({detail})", raw))
+    return out
+
+
+def _fix_line_numbers(store: Store, rejects: list[tuple[str, int, str, str]], header_lines: int) -> None:
+    """Turn the k-th row read into its line number, counting the lines DuckDB rejected before it."""
+    if not rejects:
+        store.execute("ALTER TABLE nw_lines RENAME COLUMN k TO line")
+        if header_lines:
+            store.execute(f"UPDATE nw_lines SET line = line + {header_lines}")
+        return
+    thresholds: list[tuple[str, int]] = []
+    for file, group in itertools.groupby(rejects, key=lambda r: r[0]):
+        lines = sorted(r[1] - header_lines for r in group)
+        thresholds.extend((file, ln - i) for i, ln in enumerate(lines, start=1))
+    store.execute("CREATE OR REPLACE TEMP TABLE nw_thr (file VARCHAR, t BIGINT)")
+    store.insert_rows("nw_thr", ["file", "t"], thresholds)
+    store.execute(
+        f"""CREATE OR REPLACE TEMP TABLE nw_lines AS
+        SELECT * EXCLUDE (k),
+               k + {header_lines} + (SELECT count(*) FROM nw_thr t WHERE t.file = l.file AND t.t < l.k) AS line
+        FROM nw_lines l"""
+    )
+
+
+def csv_relation(
+    store: Store, paths: list[Path], src: Source
+) -> tuple[str, list[str], list[tuple[str, int, str, str]]]:
+    file_list = "[" + ", ".join(sql_str(str(p)) for p in paths) + "]"
+    store.execute("DROP TABLE IF EXISTS nw_rej; DROP TABLE IF EXISTS nw_rejscan")
+    store.execute(
+        f"""CREATE OR REPLACE TEMP TABLE nw_csv AS
+        SELECT row_number() OVER () AS nw_rn, * FROM read_csv({file_list}, header=true, all_varchar=true,
+            delim={sql_str(src.csv_delimiter)}, quote='"', escape='"', strict_mode=true, null_padding=false,
+            store_rejects=true, rejects_table='nw_rej', rejects_scan='nw_rejscan', filename='nw_file',
+            max_line_size={MAX_LINE}, compression='auto')"""
+    )
+    columns = [
+        r[0]
+        for r in store.fetchall("SELECT name FROM pragma_table_info('nw_csv') ORDER BY cid")
+        if r[0] not in ("nw_rn", "nw_file")
+    ]
+    quoted = [c.replace('"', '""') for c in columns]
+    store.execute(
+        f"""CREATE OR REPLACE TEMP TABLE nw_lines AS
+        SELECT nw_file AS file, nw_rn - min(nw_rn) OVER (PARTITION BY nw_file) + 1 AS k,
+               to_json(struct_pack({", ".join(f'"{c}" := "{c}"' for c in quoted)})) AS j,
+               {", ".join(f'"{c}"' for c in quoted)}
+        FROM nw_csv"""
+    )
+    rejects = _rejects(store, header_lines=1)
+    _fix_line_numbers(store, rejects, header_lines=1)
+    return "nw_lines", columns, rejects
+
+
+def python_records(path: Path, src: Source) -> tuple[list[tuple[int, str]], list[tuple[int, str, str]]]:
+    """Records of a JSON document or a damaged file, parsed in Python: (line, json) and (line, reason, raw)."""
+    bad: list[tuple[int, str, str]] = []
+    data = path.read_bytes()
+    reason = ""
+    if data[:2] == b"\x1f\x8b":
+        data, reason = gunzip_all(path)
+        if reason:
+            bad.append((0, reason, ""))
+    good: list[tuple[int, str]] = []
+    try:
+        doc = orjson.loads(data)
+        docs: list[tuple[int, Any]] = [(1, doc)]
+    except orjson.JSONDecodeError:
+        docs = []
+        partial = _partial_document(F.gunzip_prefix(path) if reason else data, src)
+        if partial is not None:
+            records, why = partial
+            if reason:  # one reason for one damage
+                bad.pop()
+                why = "truncated or corrupt gzip, " + why
+            bad.append((0, why, ""))
+            docs.append((1, records))
+            data = b""
+        for n, raw in F.iter_lines(data):
+            if not raw.strip():
+                continue
+            try:
+                docs.append((n, orjson.loads(raw)))
+            except orjson.JSONDecodeError as exc:
+                try:
+                    raw.decode("utf-8")
+                    why = f"not valid JSON ({exc.msg} at column {exc.colno})"
+                except UnicodeDecodeError:
+                    why = "invalid UTF-8"
+                bad.append((n, why, raw[:65536].decode("utf-8", "replace")))
+    index = 0
+    for n, doc in docs:
+        for rec in _records_of(doc, src):
+            index += 1
+            line = n if len(docs) > 1 or n > 1 else index
+            if not isinstance(rec, dict):
+                bad.append(
+                    (
+                        line,
+                        f"JSON of the wrong shape: expected an object, got {type(rec).__name__}",
+                        str(rec)[:1000],
+                    )
+                )
+                continue
+            for item in src.expand(rec) if src.expand else [rec]:
+                good.append((line, orjson.dumps(item).decode()))
+    return good, bad
+
+
+def _partial_document(data: bytes, src: Source) -> tuple[list[Any], str] | None:
+    """A cut-off JSON document (one long line, or pretty-printed) keeps its complete records."""
+    first = data.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
+    try:
+        orjson.loads(first)
+        return None  # JSON lines: read line by line
+    except orjson.JSONDecodeError:
+        pass
+    found = F.salvage_document(data, _containers(src))
+    if found is None:
+        return None
+    records, dropped = found
+    return (
+        records,
+        f"cut-off JSON document: {len(records)} complete records kept, {dropped} characters dropped",
+    )
+
+
+def _containers(src: Source) -> set[str]:
+    return {p.split(".")[1].split("[")[0].strip('"') for p in src.record_paths}
+
+
+def gunzip_all(path: Path) -> tuple[bytes, str]:
+    if F.gzip_intact(path):
+        return gzip.decompress(path.read_bytes()), ""
+    return F.salvage_gzip(path)
+
+
+def _records_of(doc: Any, src: Source) -> list[Any]:
+    if isinstance(doc, list):
+        return doc
+    if isinstance(doc, dict):
+        for p in src.record_paths:
+            key = p.split(".")[1].split("[")[0].strip('"')
+            if isinstance(doc.get(key), list):
+                return list(doc[key])
+    return [doc]
+
+
+# --- mapping and storing ---------------------------------------------------------------------------
+
+
+def text_lines(data: bytes) -> tuple[list[tuple[int, str]], list[tuple[int, str, str]]]:
+    good: list[tuple[int, str]] = []
+    bad: list[tuple[int, str, str]] = []
+    for n, raw in F.iter_lines(data):
+        try:
+            good.append((n, raw.decode("utf-8").rstrip("\r")))
+        except UnicodeDecodeError:
+            bad.append((n, "invalid UTF-8", raw[:65536].decode("utf-8", "replace")))
+    return good, bad
