@@ -1,7 +1,10 @@
 """Ingest: files in any supported format -> normalized events in the store, bad records in quarantine.
 
-Files are grouped by source and read by DuckDB in one scan per group (JSON lines and text) or per file
-(CSV, JSON documents), and every source mapping runs as SQL. A record that cannot be read or mapped is
+Files are planned (format sniffed, or forced), grouped by source and shape, and read in bounded batches
+(``sources/reading.py``): one DuckDB scan per batch of JSON-lines, text or same-header CSV files; JSON
+documents parsed in Python, many files per batch. Each batch is mapped by one SQL statement compiled from
+the source's declarative mapping, then de-duplicated and stored in one transaction. A record that cannot be
+read or mapped is
 quarantined with its file, line and reason; the rest of its file is kept. Ingest is idempotent: each
 event's ``metadata_uid`` is the vendor's own id or a hash of the raw record, and a uid already stored
 is counted as a duplicate, not stored again. Events may arrive late or out of order.
