@@ -96,7 +96,9 @@ def hourly_breaches(
       {j("a", "w.integration_id", "'*'", "w.regime")}
       {j("anorm", "w.integration_id", "'*'", "'normal'")}
       {j("p", "'peer:' || w.peer_group", "w.action_class", "'normal'", 1)})
-    SELECT * FROM scored WHERE bound IS NOT NULL AND x > bound ORDER BY integration_id, hr"""
+    SELECT * REPLACE (greatest(bound, 1) AS bound) FROM scored
+    -- counts, records and bytes are whole units: a bound under one unit means none seen, and divides by ~0
+    WHERE bound IS NOT NULL AND x > greatest(bound, 1) ORDER BY integration_id, hr"""
     # Event counts are counts: a small hourly maximum is exceeded by chance, so the count must also be
     # improbable as a Poisson draw around the largest hour seen.
     return [

@@ -106,8 +106,9 @@ def run(ctx: DetectContext) -> list[Finding]:
             hits[(r["integration_id"], r["hr"].date())].append(r)
     out = []
     for (integ, _day), rs in hits.items():
-        top = max(rs, key=lambda r: (r["x"] / r["bound"], -r["p_new"]))
-        ratio = top["x"] / top["bound"]
+        # distinct values are whole units: a bound under one means none seen (and would divide by ~0)
+        top = max(rs, key=lambda r: (r["x"] / max(r["bound"], 1.0), -r["p_new"]))
+        ratio = top["x"] / max(top["bound"], 1.0)
         out.append(
             finding(
                 META,
