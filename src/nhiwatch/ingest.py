@@ -24,7 +24,6 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from nhiwatch.errors import SourceError
 from nhiwatch.redact import sql_redact
 from nhiwatch.schema import EVENT_COLUMN_NAMES
 from nhiwatch.sources import files as F
@@ -187,8 +186,7 @@ def _needs_python(src: Source, sample: Any) -> bool:
         return True  # pretty-printed document, or a first line that is not JSON: parse it carefully
     if not sample.first_line.startswith("{"):
         return True
-    containers = {p.split(".")[1].split("[")[0].strip('"') for p in src.record_paths}
-    return bool(containers & set(first))
+    return bool(R.containers(src) & set(first))
 
 
 # --- reading -----------------------------------------------------------------------------------------
@@ -414,8 +412,4 @@ def _text_names(store: Store, src: Source, relation: str) -> list[str]:
     return list(src.text.names)
 
 
-def known_sources() -> list[str]:
-    return registry.names()
-
-
-__all__ = ["IngestReport", "SourceError", "ingest", "known_sources"]
+__all__ = ["IngestReport", "ingest"]

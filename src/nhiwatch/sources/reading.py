@@ -179,7 +179,7 @@ def _partial_document(data: bytes, src: Source) -> tuple[list[Any], str] | None:
         return None  # JSON lines: read line by line
     except orjson.JSONDecodeError:
         pass
-    found = F.salvage_document(data, _containers(src))
+    found = F.salvage_document(data, containers(src))
     if found is None:
         return None
     records, dropped = found
@@ -189,8 +189,13 @@ def _partial_document(data: bytes, src: Source) -> tuple[list[Any], str] | None:
     )
 
 
-def _containers(src: Source) -> set[str]:
-    return {p.split(".")[1].split("[")[0].strip('"') for p in src.record_paths}
+def container_keys(src: Source) -> list[str]:
+    """Top-level keys that hold a document's records (``Records`` for ``$.Records[*]``), in declared order."""
+    return [p.split(".")[1].split("[")[0].strip('"') for p in src.record_paths]
+
+
+def containers(src: Source) -> set[str]:
+    return set(container_keys(src))
 
 
 def gunzip_all(path: Path) -> tuple[bytes, str]:
@@ -203,8 +208,7 @@ def _records_of(doc: Any, src: Source) -> list[Any]:
     if isinstance(doc, list):
         return doc
     if isinstance(doc, dict):
-        for p in src.record_paths:
-            key = p.split(".")[1].split("[")[0].strip('"')
+        for key in container_keys(src):
             if isinstance(doc.get(key), list):
                 return list(doc[key])
     return [doc]
