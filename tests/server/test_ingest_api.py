@@ -69,7 +69,10 @@ def test_malformed_records_get_reasons_and_good_ones_are_kept(client: TestClient
     assert "JSON" in reasons[2] and "wrong shape" in reasons[4] and "timestamp" in reasons[5]
     assert events(client) == before + 2
     with client.app.state.nw.db() as store:  # type: ignore[attr-defined]
-        assert store.scalar("SELECT count(*) FROM quarantine WHERE ingest_file LIKE '%push-%'") == 3
+        assert (
+            store.scalar("SELECT count(*) FROM quarantine WHERE ingest_file LIKE 'push % by analyst-1 #%'")
+            == 3
+        )
 
 
 def test_mixed_formats_in_one_body_are_refused_per_record(client: TestClient, company: Company) -> None:

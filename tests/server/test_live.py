@@ -15,7 +15,7 @@ from tests.server.conftest import Company, Live, auth
 def test_pushed_events_become_alerts_without_a_restart(live: Live, company: Company) -> None:
     v = auth(company.tokens["viewer"])
     with httpx.Client(base_url=live.url, timeout=60) as c:
-        assert c.get("/healthz").json() == {"status": "ok", "worker": "running"}
+        assert c.get("/healthz").json() == {"status": "ok", "store": "ok", "worker": "running"}
         assert c.get("/api/v1/alerts").status_code == 401
         before = {a["alert_id"] for a in c.get("/api/v1/alerts", headers=v).json()["alerts"]}
         recs = data.attack(36)

@@ -8,7 +8,6 @@ re-attributes every event, exactly as ``nhiwatch ingest --inventory`` does.
 from __future__ import annotations
 
 import tempfile
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -17,13 +16,14 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from nhiwatch.alerts.suppress import describe, load_rules
-from nhiwatch.detection import utc_naive
+from nhiwatch.errors import NhiwatchError
 from nhiwatch.inventory import load_inventory
 from nhiwatch.inventory.resolve import apply_inventory, resolve
 from nhiwatch.server.auth import Require
 from nhiwatch.server.body import read_limited
 from nhiwatch.server.state import ServerState, get_state
 from nhiwatch.server.tokens import Principal, create_token, list_tokens, revoke_token
+from nhiwatch.server.values import UtcTime
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 StateDep = Annotated[ServerState, Depends(get_state)]
@@ -33,12 +33,12 @@ Admin = Annotated[Principal, Depends(Require("admin"))]
 class TokenIn(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     role: Literal["viewer", "analyst", "admin"]
-    expires: datetime | None = None
+    expires: UtcTime | None = None
 
 
 @router.get("/tokens")
 def tokens(state: StateDep, _: Admin) -> dict[str, Any]:
-    with state.db() as store:
+    with state.reader() as store:
         return {"tokens": list_tokens(store)}
 
 
@@ -46,7 +46,7 @@ def tokens(state: StateDep, _: Admin) -> dict[str, Any]:
 def new_token(body: TokenIn, state: StateDep, _: Admin) -> dict[str, Any]:
     """Create a token; its text is in this answer only."""
     with state.db() as store:
-        token = create_token(store, body.name, body.role, utc_naive(body.expires) if body.expires else None)
+        token = create_token(store, body.name, body.role, body.expires)
     return {"name": body.name, "role": body.role, "token": token}
 
 
@@ -59,7 +59,7 @@ def delete_token(name: str, state: StateDep, _: Admin) -> dict[str, Any]:
 
 @router.get("/suppressions")
 def suppressions(state: StateDep, _: Admin) -> dict[str, Any]:
-    with state.db() as store:
+    with state.reader() as store:
         return {"rules": [describe(r) for r in load_rules(store)]}
 
 
@@ -73,16 +73,19 @@ async def reload_inventory(request: Request, _: Admin) -> dict[str, Any]:
             fh.write(body)
             path = Path(fh.name)
         try:
-            return await run_in_threadpool(_reload, state, path)
+            return await run_in_threadpool(_reload, state, path, "the inventory body")
         finally:
             path.unlink(missing_ok=True)
     if state.settings.inventory is None:
         raise HTTPException(400, "send the inventory YAML as the body (the server has no --inventory file)")
-    return await run_in_threadpool(_reload, state, state.settings.inventory)
+    return await run_in_threadpool(_reload, state, state.settings.inventory, "the server's inventory file")
 
 
-def _reload(state: ServerState, path: Path) -> dict[str, Any]:
-    inv = load_inventory(path)  # raises ConfigError (400) before anything changes
+def _reload(state: ServerState, path: Path, label: str) -> dict[str, Any]:
+    try:
+        inv = load_inventory(path)  # raises ConfigError (400) before anything changes
+    except NhiwatchError as exc:  # the message names the file: say which one without a server path
+        raise type(exc)(str(exc).replace(str(path), label)) from None
     with state.db() as store:
         apply_inventory(store, inv)
         resolved = resolve(store, everything=True)

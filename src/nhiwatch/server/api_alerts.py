@@ -15,12 +15,12 @@ from pydantic import BaseModel, Field
 
 from nhiwatch.alerts.suppress import add_rule, make_rule
 from nhiwatch.alerts.triage import triage
-from nhiwatch.detection import utc_naive
 from nhiwatch.errors import NotFoundError
 from nhiwatch.server import queries
 from nhiwatch.server.auth import Require
 from nhiwatch.server.state import ServerState, get_state
 from nhiwatch.server.tokens import Principal, now_utc
+from nhiwatch.server.values import MAX_OFFSET, UtcTime, utc_time
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 StateDep = Annotated[ServerState, Depends(get_state)]
@@ -33,7 +33,7 @@ class TriageIn(BaseModel):
 
 class SuppressIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
-    expires: datetime | None = None
+    expires: UtcTime | None = None
     owner: str | None = Field(None, max_length=200)
 
 
@@ -41,29 +41,29 @@ class SuppressIn(BaseModel):
 def list_alerts(
     state: StateDep,
     _: Annotated[Principal, Depends(Require("viewer"))],
-    status: str | None = None,
-    severity: str | None = None,
-    integration: str | None = None,
-    detector: str | None = None,
-    kind: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    status: Annotated[str | None, Query(max_length=40)] = None,
+    severity: Annotated[str | None, Query(max_length=40)] = None,
+    integration: Annotated[str | None, Query(max_length=400)] = None,
+    detector: Annotated[str | None, Query(max_length=200)] = None,
+    kind: Annotated[str | None, Query(max_length=40)] = None,
+    since: Annotated[UtcTime | None, Query()] = None,
+    until: Annotated[UtcTime | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
-    """Alerts, most severe first. Times are ISO 8601 (UTC when no offset is given)."""
+    """Alerts, most severe first. Times are ISO 8601 (UTC when no offset is given), 1970 to 2200."""
     f = queries.AlertFilter(
         status,
         severity,
         integration,
         detector,
         kind,
-        utc_naive(since) if since else None,
-        utc_naive(until) if until else None,
+        since,
+        until,
         limit,
         offset,
     )
-    with state.db() as store:
+    with state.reader() as store:
         total, items = queries.list_alerts(store, f)
     return {"total": total, "limit": limit, "offset": offset, "alerts": items}
 
@@ -73,7 +73,7 @@ def get_alert(
     alert_id: str, state: StateDep, _: Annotated[Principal, Depends(Require("viewer"))]
 ) -> dict[str, Any]:
     """One alert with its explanation, references, triage history and evidence events (redacted)."""
-    with state.db() as store:
+    with state.reader() as store:
         out = queries.get_alert(store, alert_id)
         out["evidence_events"] = queries.evidence_events(store, list(out["evidence"]))
     return out
@@ -110,7 +110,7 @@ def suppress_alert(
         if row is None:
             raise NotFoundError(f"no alert {alert_id!r}")
         integration_id, detectors, previous = row[0], list(row[1] or []), row[2]
-        exp = utc_naive(expires) if expires else None
+        exp = utc_time(expires) if expires else None
         rules = []
         for det in detectors or [None]:
             rule = make_rule(

@@ -1,9 +1,12 @@
 """``POST /api/v1/ingest``: push logs in any supported format (JSON, NDJSON, text, CSV; gzip or not).
 
-The body is written to a spool file and read by the same library ingest as the CLI
-(:func:`nhiwatch.pipeline.ingest_all`: format detection or ``?source=``, quarantine, dedup, attribution).
-Good records are always kept; if any record was quarantined the answer is 400 with the reason per record
-(line numbers are the body's lines). The stored events' time span is handed to the scoring worker.
+The body is streamed to a spool file (decompressed, its shape bounded: :mod:`nhiwatch.server.body`) and read
+by the same library ingest as the CLI (:func:`nhiwatch.pipeline.ingest_all`: format detection or
+``?source=``, quarantine, dedup, attribution). Good records are always kept; if any record was quarantined
+the answer is 400 with the reason per record (line numbers are the body's lines). The spool file's path
+never leaves the server: answers say "the pushed body", and its quarantine rows are labelled with the push
+(time, token, sequence). Pushes per token are limited per minute. The stored events' time span is handed to
+the scoring worker.
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from nhiwatch.errors import NhiwatchError
 from nhiwatch.pipeline import ingest_all
 from nhiwatch.redact import redact
 from nhiwatch.server.auth import Require
-from nhiwatch.server.body import gunzip_limited, read_limited
+from nhiwatch.server.body import spool_body
+from nhiwatch.server.shape import ShapeCheck
 from nhiwatch.server.state import ServerState, get_state
 from nhiwatch.server.tokens import Principal
 
@@ -30,6 +35,7 @@ router = APIRouter(prefix="/api/v1", tags=["ingest"])
 MAX_REASONS = 100
 _seq = itertools.count(1)
 SPOOL = Path(tempfile.gettempdir()) / f"nhiwatch-push-{os.getpid()}"
+BODY = "the pushed body"
 
 
 @router.post(
@@ -43,35 +49,51 @@ async def push(
 ) -> JSONResponse:
     """Ingest the body; answers with counts, and with reasons for quarantined records."""
     state = get_state(request)
-    limit = state.settings.max_body_bytes
-    raw = await read_limited(request, limit)
-    if not raw.strip():
-        raise HTTPException(400, "empty body: send log records (JSON, NDJSON, CSV or text; gzip allowed)")
-    data = raw
-    if raw[:2] == b"\x1f\x8b":
-        data, complete = gunzip_limited(raw, limit)
-        if not complete:
-            data = raw  # a cut-off gzip: the engine salvages its complete records and says why
+    cfg = state.settings
+    if state.push_limiter is not None:
+        state.push_limiter.hit(who.name)
     SPOOL.mkdir(mode=0o700, exist_ok=True)
-    name = f"push-{time.strftime('%Y%m%dT%H%M%S')}-{who.name}-{next(_seq)}.log"
-    path = SPOOL / name
-    path.write_bytes(data)
+    seq = next(_seq)
+    path = SPOOL / f"push-{seq}.log"
+    check = ShapeCheck(cfg.max_nesting_depth, cfg.max_record_bytes, cfg.max_push_lines, what=BODY)
+    spooled = await spool_body(request, path, check, cfg.max_body_bytes)
+    label = f"push {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} by {who.name} #{seq}"
     try:
-        body, status = await run_in_threadpool(_ingest, state, path, source)
+        if spooled.blank:
+            raise HTTPException(400, "empty body: send log records (JSON, NDJSON, CSV or text; gzip allowed)")
+        body, status = await run_in_threadpool(_ingest, state, spooled.path, source, label)
     finally:
-        path.unlink(missing_ok=True)
+        spooled.path.unlink(missing_ok=True)
     return JSONResponse(body, status_code=status)
 
 
-def _ingest(state: ServerState, path: Path, source: str | None) -> tuple[dict[str, Any], int]:
+def hide_path(text: str, path: Path) -> str:
+    """``text`` with the spool file's path (and its directory) said as the pushed body."""
+    return text.replace(str(path), BODY).replace(str(path.parent), "the server's spool")
+
+
+def _ingest(state: ServerState, path: Path, source: str | None, label: str) -> tuple[dict[str, Any], int]:
     with state.db() as store:
-        outcome = ingest_all(store, [path], source=source)
+        try:
+            outcome = ingest_all(store, [path], source=source)
+        except NhiwatchError as exc:
+            raise type(exc)(hide_path(str(exc), path)) from None
         bad = store.fetchall(
             "SELECT ingest_line, reason, left(coalesce(raw_data, ''), 300) FROM quarantine "
-            f"WHERE ingest_file = ? ORDER BY ingest_line NULLS FIRST LIMIT {MAX_REASONS}",
-            [str(path)],
+            "WHERE ingest_file = ? ORDER BY ingest_line NULLS FIRST LIMIT ?",
+            [str(path), MAX_REASONS],
         )
         span = store.fetchone("SELECT min(time), max(time) FROM events WHERE ingest_file = ?", [str(path)])
+        # the spool path is the server's business: the push's rows name the push instead
+        store.execute(
+            "UPDATE quarantine SET ingest_file = ?, reason = replace(reason, ?, ?) WHERE ingest_file = ?",
+            [label, str(path), BODY, str(path)],
+        )
+        if span is not None and span[0] is not None:
+            store.execute(
+                "UPDATE events SET ingest_file = ? WHERE time BETWEEN ? AND ? AND ingest_file = ?",
+                [label, span[0], span[1], str(path)],
+            )
     r = outcome.report
     m = state.metrics
     m.inc("ingest_requests")
@@ -90,7 +112,8 @@ def _ingest(state: ServerState, path: Path, source: str | None) -> tuple[dict[st
     }
     if r.quarantined or (r.stored == 0 and r.duplicates == 0):
         body["errors"] = [
-            {"line": line, "reason": redact(reason), "record": redact(rec)} for line, reason, rec in bad
+            {"line": line, "reason": redact(hide_path(reason, path)), "record": redact(rec)}
+            for line, reason, rec in bad
         ] or [{"line": None, "reason": "no records recognised in the body", "record": ""}]
         body["detail"] = (
             f"{r.quarantined} record(s) quarantined, {r.stored} stored; reasons per record in 'errors'"

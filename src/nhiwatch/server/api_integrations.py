@@ -25,14 +25,14 @@ Viewer = Annotated[Principal, Depends(Require("viewer"))]
 @router.get("")
 def list_integrations(state: StateDep, _: Viewer) -> dict[str, Any]:
     """Every declared and discovered integration; ownerless and discovered ones are flagged."""
-    with state.db() as store:
+    with state.reader() as store:
         items = queries.list_integrations(store)
     return {"total": len(items), "integrations": items}
 
 
 @router.get("/{integration_id}")
 def get_integration(integration_id: str, state: StateDep, _: Viewer) -> dict[str, Any]:
-    with state.db() as store:
+    with state.reader() as store:
         return queries.get_integration(store, integration_id)
 
 
@@ -41,7 +41,7 @@ def get_baseline(integration_id: str, state: StateDep, _: Viewer) -> dict[str, A
     """The learned baseline in full (profile, envelope, hourly volume, value sets)."""
     from nhiwatch.baseline import show
 
-    with state.db() as store:
+    with state.reader() as store:
         queries.get_integration(store, integration_id)  # 404 for an unknown id
         try:
             return dict(redact_value(show(store, integration_id)))
@@ -52,6 +52,6 @@ def get_baseline(integration_id: str, state: StateDep, _: Viewer) -> dict[str, A
 @router.get("/{integration_id}/charts")
 def get_charts(integration_id: str, state: StateDep, _: Viewer) -> dict[str, Any]:
     """Vega-Lite specs of observed activity against the baseline (volume, hour-of-week, destinations)."""
-    with state.db() as store:
+    with state.reader() as store:
         queries.get_integration(store, integration_id)
         return charts.all_charts(store, integration_id)

@@ -1,13 +1,22 @@
-"""Health (the one unauthenticated route), Prometheus metrics, and the OpenAPI document."""
+"""Health (the one unauthenticated route), the scorer's status, Prometheus metrics, and the OpenAPI document.
+
+``/healthz`` is 200 only if the store takes a write (a one-row probe committed under the writer lock;
+a long ingest holding the lock counts as writing) and 503 otherwise, so a balancer or an orchestrator
+sees a store that cannot write. Probes are cached for a few seconds: an unauthenticated caller cannot
+turn health checks into a write load.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from nhiwatch.alerts import tables
+from nhiwatch.redact import redact
 from nhiwatch.server.auth import Require
 from nhiwatch.server.state import ServerState, get_state
 from nhiwatch.server.tokens import Principal
@@ -24,16 +33,58 @@ HELP = {
     "triage_verdicts": ("counter", "Verdicts recorded through the server."),
     "worker_batches": ("counter", "Micro-batches scored by the background worker."),
     "worker_errors": ("counter", "Micro-batches that failed."),
+    "worker_detector_errors": ("counter", "Detector failures within scored micro-batches (the others ran)."),
+    "health_store_failures": ("counter", "Health probes that found the store unable to write."),
     "worker_last_batch_seconds": ("gauge", "Duration of the last scoring micro-batch."),
     "worker_push_to_scored_seconds": ("gauge", "From the oldest push of the last batch to its scoring."),
 }
 
 
-@router.get("/healthz")
-def health(state: StateDep) -> dict[str, Any]:
-    """Liveness: no token needed, no data disclosed."""
+PROBE_SECONDS = 5.0
+_probe_lock = threading.Lock()
+
+
+def _store_problem(state: ServerState) -> str | None:
+    cached = state.health_probe
+    if cached is not None and time.monotonic() - cached[0] < PROBE_SECONDS:
+        return cached[1]
+    with _probe_lock:
+        problem = state.write_probe()
+        state.health_probe = (time.monotonic(), problem)
+    if problem is not None:
+        state.metrics.inc("health_store_failures")
+    return problem
+
+
+@router.get("/healthz", responses={503: {"description": "the store cannot write"}})
+def health(state: StateDep) -> JSONResponse:
+    """Liveness and the store's ability to write: no token needed, no data disclosed."""
     running = state.worker is not None and state.worker.running
-    return {"status": "ok", "worker": "running" if running else "off"}
+    problem = _store_problem(state)
+    body = {"status": "ok" if problem is None else "failing", "store": problem or "ok"}
+    body["worker"] = "running" if running else "off"
+    return JSONResponse(body, 200 if problem is None else 503)
+
+
+@router.get("/api/v1/status")
+def status(state: StateDep, _: Annotated[Principal, Depends(Require("viewer"))]) -> dict[str, Any]:
+    """The scoring worker: running, pending work, and its last batch with any detector failures."""
+    w = state.worker
+    if w is None:
+        return {"worker": "off"}
+    last = w.last
+    out: dict[str, Any] = {"worker": "running" if w.running else "stopped", "pending": w.pending}
+    if last is not None:
+        out["last_batch"] = {
+            "since": last.since,
+            "until": last.until,
+            "alerts": last.alerts,
+            "seconds": round(last.seconds, 3),
+            "error": redact(last.error) if last.error else None,
+            "detector_errors": [redact(e) for e in last.detector_errors],
+        }
+    out["recent_detector_errors"] = [redact(e) for e in w.recent_errors()]
+    return out
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
@@ -44,7 +95,7 @@ def metrics(state: StateDep, _: Annotated[Principal, Depends(Require("viewer"))]
     for name, (kind, text) in HELP.items():
         full = f"nhiwatch_{name}" + ("_total" if kind == "counter" else "")
         lines += [f"# HELP {full} {text}", f"# TYPE {full} {kind}", f"{full} {snap.get(name, 0.0):g}"]
-    with state.db() as store:
+    with state.reader() as store:
         tables.ensure(store)
         events = store.event_count()
         quarantined = store.scalar("SELECT count(*) FROM quarantine") or 0

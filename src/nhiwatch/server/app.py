@@ -1,13 +1,17 @@
 """The application factory: ``create_app(db_path)`` wires the store, auth, routers, console and worker.
 
 Errors never reach a client as a stack trace: library errors become 400 (bad input) or 404 (unknown
-id) with their one-line message, anything else a bare 500 that is logged server-side. Every response
-carries a strict Content-Security-Policy (scripts only from this server) and no-sniff/no-frame headers.
+id) with their one-line message, anything else a bare 500 that is logged server-side; no answer names a
+server path (the store's directory, the temporary directory). A JSON body nested deeper than
+``max_nesting_depth`` is refused with 400 before any parser sees it. Every response carries a strict
+Content-Security-Policy (scripts only from this server) and no-sniff/no-frame headers.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,9 +22,12 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
+from nhiwatch.alerts import tables
 from nhiwatch.errors import NhiwatchError, NotFoundError
+from nhiwatch.inventory.resolve import ensure_tables
 from nhiwatch.server import api_admin, api_alerts, api_ingest, api_integrations, api_meta, console
-from nhiwatch.server.auth import FailureLimiter, LoginRequired, Sessions
+from nhiwatch.server.auth import FailureLimiter, LoginRequired, RateLimit, Sessions
+from nhiwatch.server.shape import ShapeError, check_bytes
 from nhiwatch.server.state import ServerState, Settings
 from nhiwatch.server.tokens import ensure as ensure_tokens
 from nhiwatch.server.worker import Worker
@@ -39,8 +46,13 @@ def create_app(db_path: str | Path, *, settings: Settings | None = None) -> Fast
     cfg = settings or Settings(Path(db_path))
     cfg.db_path = Path(db_path)
     state = ServerState(cfg, FailureLimiter(cfg.auth_failures_per_minute), Sessions(cfg.session_hours))
-    with state.db() as store:
+    state.push_limiter = RateLimit(
+        cfg.pushes_per_minute, f"more than {cfg.pushes_per_minute} pushes a minute for this token; slow down"
+    )
+    with state.db() as store:  # every table a read route touches exists before readers run beside writes
         ensure_tokens(store)
+        ensure_tables(store)
+        tables.ensure(store)
     if cfg.worker_enabled:
         state.worker = Worker(state, cfg.worker_interval)
 
@@ -66,7 +78,7 @@ def create_app(db_path: str | Path, *, settings: Settings | None = None) -> Fast
     for module in (api_meta, api_ingest, api_alerts, api_integrations, api_admin, console):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    _handlers(app)
+    _handlers(app, _path_hider(cfg.db_path))
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -76,6 +88,11 @@ def create_app(db_path: str | Path, *, settings: Settings | None = None) -> Fast
                 return JSONResponse({"detail": "send a Content-Length"}, 411)
             if size.isdigit() and int(size) > cfg.max_form_bytes:
                 return JSONResponse({"detail": f"request body larger than {cfg.max_form_bytes:,} bytes"}, 413)
+            if "form" not in request.headers.get("content-type", ""):
+                try:  # a JSON body nested too deep would exhaust the parser's recursion: refuse it first
+                    check_bytes(await request.body(), cfg.max_nesting_depth, cfg.max_form_bytes + 1)
+                except ShapeError as exc:
+                    return JSONResponse({"detail": exc.message}, 400)
         response = await call_next(request)
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
@@ -92,28 +109,42 @@ def _is_console(request: Request) -> bool:
     return not request.url.path.startswith(("/api/", "/metrics", "/healthz"))
 
 
-def _handlers(app: FastAPI) -> None:
+def _path_hider(db_path: Path) -> Callable[[str], str]:
+    """A function that replaces server paths (under the store's directory or the temporary directory)."""
+    roots = {str(Path(tempfile.gettempdir()).resolve()), tempfile.gettempdir(), str(db_path.resolve().parent)}
+    roots |= {str(db_path.parent)} if db_path.parent.is_absolute() else set()
+    usable = sorted((r for r in roots if len(r) > 1), key=len, reverse=True)
+    pattern = re.compile("|".join(re.escape(r) + r"(?:/[^\s'\"]*)?" for r in usable)) if usable else None
+
+    def hide(text: str) -> str:
+        return pattern.sub("<a server path>", text) if pattern else text
+
+    return hide
+
+
+def _handlers(app: FastAPI, hide: Callable[[str], str]) -> None:
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, _: LoginRequired) -> Response:
         return console.login_page(request, "Sign in with an API token.", status=401)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
+        detail = hide(exc.detail) if isinstance(exc.detail, str) else exc.detail
         if _is_console(request) and exc.status_code != 401:
-            return console.error_page(request, exc.status_code, str(exc.detail), dict(exc.headers or {}))
-        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+            return console.error_page(request, exc.status_code, str(detail), dict(exc.headers or {}))
+        return JSONResponse({"detail": detail}, exc.status_code, headers=exc.headers)
 
     @app.exception_handler(NotFoundError)
     async def not_found(request: Request, exc: NotFoundError) -> Response:
         if _is_console(request):
-            return console.error_page(request, 404, str(exc))
-        return JSONResponse({"detail": str(exc)}, 404)
+            return console.error_page(request, 404, hide(str(exc)))
+        return JSONResponse({"detail": hide(str(exc))}, 404)
 
     @app.exception_handler(NhiwatchError)
     async def bad_input(request: Request, exc: NhiwatchError) -> Response:
         if _is_console(request):
-            return console.error_page(request, 400, str(exc))
-        return JSONResponse({"detail": str(exc)}, 400)
+            return console.error_page(request, 400, hide(str(exc)))
+        return JSONResponse({"detail": hide(str(exc))}, 400)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -1,9 +1,13 @@
 """Authentication and roles for every route: Bearer tokens for the API, a session cookie for the console.
 
 Each protected route depends on a :class:`Require` instance, which names the role it needs; tests walk
-the app's routes and refuse any route without one. Failed attempts (a token presented but unknown,
-expired or revoked) are counted per client IP, and past ``auth_failures_per_minute`` the IP gets 429 until
-the minute has passed, which turns guessing into a crawl. Console sessions live in memory: the cookie
+the app's routes and refuse any route without one. The presented token is verified first (a digest lookup
+on a read cursor, so sign-in never waits behind an ingest): a valid token always signs in. Failed attempts
+(a token presented but unknown, expired or revoked) are counted per client IP, and past
+``auth_failures_per_minute`` the IP's failures are answered 429 until the minute has passed, so a
+misconfigured shipper or a guesser behind a shared address does not lock out a valid token from the same
+address; guessing stays hopeless against 256-bit tokens and each failure still costs the guesser a
+Retry-After. Pushes are limited per token (:class:`RateLimit`). Console sessions live in memory: the cookie
 holds a random id, the server keeps the token's digest (re-checked on every request, so revoking a token
 ends its sessions) and a CSRF token that every state-changing form must echo.
 """
@@ -31,36 +35,55 @@ class LoginRequired(Exception):
     """A console page was asked for without a valid session: answered with the sign-in page (401)."""
 
 
-class FailureLimiter:
-    """Auth failures per client IP over a sliding minute."""
+class RateLimit:
+    """Events per key over a sliding minute; :meth:`hit` records one or answers 429 with Retry-After."""
 
-    def __init__(self, per_minute: int) -> None:
+    def __init__(self, per_minute: int, message: str) -> None:
         self.per_minute = per_minute
-        self._fails: dict[str, deque[float]] = {}
+        self.message = message
+        self._hits: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def _recent(self, ip: str, now: float) -> deque[float]:
-        q = self._fails.setdefault(ip, deque())
+    def _recent(self, key: str, now: float) -> deque[float]:
+        q = self._hits.setdefault(key, deque())
         while q and q[0] < now - 60:
             q.popleft()
         return q
 
-    def check(self, ip: str) -> None:
+    def _refuse(self, q: deque[float], now: float) -> HTTPException:
+        wait = max(1, int(q[0] + 60 - now) + 1)
+        return HTTPException(429, self.message, headers={"Retry-After": str(wait)})
+
+    def check(self, key: str) -> None:
+        """429 if ``key`` is at its limit (records nothing)."""
         now = time.monotonic()
         with self._lock:
-            q = self._recent(ip, now)
+            q = self._recent(key, now)
             if len(q) >= self.per_minute:
-                wait = max(1, int(q[0] + 60 - now) + 1)
-                raise HTTPException(
-                    429, "too many failed sign-in attempts; try later", headers={"Retry-After": str(wait)}
-                )
+                raise self._refuse(q, now)
+
+    def hit(self, key: str) -> None:
+        """Count one event for ``key``; 429 (not counted) if it is at its limit."""
+        now = time.monotonic()
+        with self._lock:
+            q = self._recent(key, now)
+            if len(q) >= self.per_minute:
+                raise self._refuse(q, now)
+            q.append(now)
+            if len(self._hits) > 10000:  # forget quiet keys
+                for k in [k for k, v in self._hits.items() if not v][:5000]:
+                    del self._hits[k]
+
+
+class FailureLimiter(RateLimit):
+    """Auth failures per client IP over a sliding minute: past the limit a failure is answered 429."""
+
+    def __init__(self, per_minute: int) -> None:
+        super().__init__(per_minute, "too many failed sign-in attempts from this address; try later")
 
     def fail(self, ip: str) -> None:
-        with self._lock:
-            self._recent(ip, time.monotonic()).append(time.monotonic())
-            if len(self._fails) > 10000:  # forget quiet IPs
-                for k in [k for k, q in self._fails.items() if not q][:5000]:
-                    del self._fails[k]
+        """Count a failure; 429 (instead of 401) once the address is past its limit."""
+        self.hit(ip)
 
 
 @dataclass
@@ -107,10 +130,14 @@ def client_ip(request: Request) -> str:
 
 def _principal(request: Request, token_digest: str) -> Principal | None:
     state = get_state(request)
-    with state.db() as store:
+    with state.reader() as store:
         p = verify_digest(store, token_digest)
-        if p is not None:
-            touch(store, p.name)
+    if p is not None and state.lock.acquire(blocking=False):
+        try:  # ``last_used`` is advisory: skipped while a long write holds the store
+            with state.db() as store:
+                touch(store, p.name)
+        finally:
+            state.lock.release()
     return p
 
 
@@ -125,11 +152,10 @@ class Require:
     def __call__(self, request: Request) -> Principal:
         state = get_state(request)
         ip = client_ip(request)
-        state.limiter.check(ip)
         p = self._from_session(request) if self.console else self._from_bearer(request)
         if p is None:
-            state.limiter.fail(ip)
             state.metrics.inc("auth_failures")
+            state.limiter.fail(ip)
             if self.console:
                 raise LoginRequired()
             raise HTTPException(

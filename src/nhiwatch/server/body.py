@@ -1,20 +1,40 @@
-"""Reading request bodies within limits: a declared or streamed size past the limit is 413, and a gzip
-body is decompressed incrementally so a small bomb cannot expand past the same limit."""
+"""Reading request bodies within limits.
+
+Small bodies (inventory YAML) are read into memory up to a limit (:func:`read_limited`). A push is streamed
+to its spool file as it arrives (:func:`spool_body`): never held whole in memory, a gzip body decompressed
+incrementally to the file (so a small bomb stops at the same limit), and every decompressed byte passed
+through :class:`~nhiwatch.server.shape.ShapeCheck` (nesting depth, record size, lines) before the ingest
+engine parses anything. The per-chunk work runs in the thread pool, so a large push does not stall the
+event loop that serves everyone else.
+"""
 
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
 
 from fastapi import HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+
+from nhiwatch.server.shape import ShapeCheck, ShapeError
+
+GZIP_MAGIC = b"\x1f\x8b"
+STEP = 1024 * 1024  # decompressed bytes produced per step: bounds the memory a bomb can claim at once
 
 
 def too_large(limit: int) -> HTTPException:
     return HTTPException(413, f"request body larger than {limit:,} bytes; split it into smaller pushes")
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
+def _declared_too_large(request: Request, limit: int) -> bool:
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    return bool(declared and declared.isdigit() and int(declared) > limit)
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    if _declared_too_large(request, limit):
         raise too_large(limit)
     chunks: list[bytes] = []
     size = 0
@@ -26,25 +46,131 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def gunzip_limited(data: bytes, limit: int) -> tuple[bytes, bool]:
-    """Every gzip member of ``data`` decompressed, and whether the stream was complete (a cut-off one is
-    left to the ingest engine, which keeps its complete records); 413 past ``limit``, 400 if not gzip."""
-    out: list[bytes] = []
-    size = 0
-    rest = data
+@dataclass
+class Spooled:
+    """Where a push was written and what it held."""
+
+    path: Path  # the file to ingest: the decompressed body, or the raw gzip when it was cut off
+    lines: int
+    blank: bool  # only whitespace (or nothing)
+    gzip_complete: bool = True
+
+
+@dataclass
+class _Sink:
+    """Receives the raw body chunk by chunk (in a worker thread): decompresses, checks, writes."""
+
+    plain: Path
+    raw: Path
+    limit: int
+    check: ShapeCheck
+    _out: BinaryIO | None = None
+    _raw_out: BinaryIO | None = None
+    _head: bytes = b""
+    _gzip: bool | None = None
+    _inflate: zlib._Decompress | None = None
+    _trailing: bool = False  # bytes after the last gzip member that are not gzip: ignored
+    size: int = 0
+    decompressed: int = 0
+    blank: bool = True
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.limit:
+            raise too_large(self.limit)
+        if self._gzip is None:
+            self._head += chunk
+            if len(self._head) < 2:
+                return
+            chunk, self._head = self._head, b""
+            self._gzip = chunk[:2] == GZIP_MAGIC
+            self._out = self.plain.open("wb")
+            if self._gzip:
+                self._raw_out = self.raw.open("wb")
+                self._inflate = _member()
+        if self._gzip:
+            assert self._raw_out is not None
+            self._raw_out.write(chunk)
+            self._gunzip(chunk)
+        else:
+            self._emit(chunk)
+
+    def _gunzip(self, data: bytes) -> None:
+        try:
+            while data and not self._trailing:
+                assert self._inflate is not None
+                piece = self._inflate.decompress(data, STEP)
+                self._emit(piece)
+                data = self._inflate.unconsumed_tail
+                if self._inflate.eof:
+                    data = self._inflate.unused_data
+                    if data:
+                        if data[:2] != GZIP_MAGIC[: len(data[:2])]:
+                            self._trailing = True
+                        else:
+                            self._inflate = _member()
+        except zlib.error as exc:
+            raise HTTPException(400, f"body is not valid gzip: {exc}") from None
+
+    def _emit(self, data: bytes) -> None:
+        if not data:
+            return
+        self.decompressed += len(data)
+        if self.decompressed > self.limit:
+            raise too_large(self.limit)
+        if self.blank and data.strip():
+            self.blank = False
+        self.check.feed(data)
+        assert self._out is not None
+        self._out.write(data)
+
+    def finish(self) -> Spooled:
+        if self._gzip is None:  # a body of 0 or 1 byte
+            self._gzip = False
+            self._out = self.plain.open("wb")
+            self._emit(self._head)
+        self.check.finish()
+        self.close()
+        complete = not self._gzip or self._trailing or (self._inflate is not None and self._inflate.eof)
+        if self._gzip and not complete:
+            # a cut-off gzip: the engine salvages its complete records from the raw file and says why
+            self.plain.unlink(missing_ok=True)
+            return Spooled(self.raw, self.check.lines, self.blank, gzip_complete=False)
+        self.raw.unlink(missing_ok=True)
+        return Spooled(self.plain, self.check.lines, self.blank)
+
+    def close(self) -> None:
+        for fh in (self._out, self._raw_out):
+            if fh is not None and not fh.closed:
+                fh.close()
+
+    def discard(self) -> None:
+        self.close()
+        self.plain.unlink(missing_ok=True)
+        self.raw.unlink(missing_ok=True)
+
+
+def _member() -> zlib._Decompress:
+    return zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+
+async def spool_body(request: Request, path: Path, check: ShapeCheck, limit: int) -> Spooled:
+    """Stream the request body to ``path`` (decompressed) within ``limit`` bytes, raw and decompressed.
+
+    Raises 413 past the size, line or record limits, 400 for bad gzip or a body nested too deep; the
+    partial files are removed then.
+    """
+    if _declared_too_large(request, limit):
+        raise too_large(limit)
+    sink = _Sink(path, path.with_suffix(".gz"), limit, check)
     try:
-        while rest:
-            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            piece = d.decompress(rest, limit - size + 1)
-            size += len(piece)
-            if size > limit or d.unconsumed_tail:
-                raise too_large(limit)
-            out.append(piece)
-            if not d.eof:
-                return b"".join(out), False
-            rest = d.unused_data
-            if rest[:2] != b"\x1f\x8b":
-                break
-    except zlib.error as exc:
-        raise HTTPException(400, f"body is not valid gzip: {exc}") from None
-    return b"".join(out), True
+        async for chunk in request.stream():
+            if chunk:
+                await run_in_threadpool(sink.write, chunk)
+        return await run_in_threadpool(sink.finish)
+    except ShapeError as exc:
+        sink.discard()
+        raise HTTPException(exc.status, exc.message) from None
+    except BaseException:
+        sink.discard()
+        raise

@@ -62,13 +62,11 @@ def login_form(request: Request) -> HTMLResponse:
 
 @router.post("/login")
 def login(request: Request, state: StateDep, token: Annotated[str, Form(max_length=200)] = "") -> Response:
-    ip = client_ip(request)
-    state.limiter.check(ip)
-    with state.db() as store:
+    with state.reader() as store:
         who = verify(store, token.strip())
     if who is None:
-        state.limiter.fail(ip)
         state.metrics.inc("auth_failures")
+        state.limiter.fail(client_ip(request))  # 429 past the address's limit
         return login_page(request, "That token is not valid (unknown, expired or revoked).", status=401)
     sid, _ = state.sessions.open(token.strip())
     resp = RedirectResponse("/alerts", status_code=303)
@@ -99,14 +97,14 @@ def home(_: Viewer) -> Response:
 
 @router.get("/integrations", response_class=HTMLResponse)
 def integrations(request: Request, state: StateDep, _: Viewer) -> HTMLResponse:
-    with state.db() as store:
+    with state.reader() as store:
         items = queries.list_integrations(store)
     return render(request, "integrations.html", items=items)
 
 
 @router.get("/integrations/{integration_id}", response_class=HTMLResponse)
 def integration(integration_id: str, request: Request, state: StateDep, _: Viewer) -> HTMLResponse:
-    with state.db() as store:
+    with state.reader() as store:
         item = queries.get_integration(store, integration_id)
         specs = charts.all_charts(store, integration_id)
         alerts = queries.list_alerts(store, queries.AlertFilter(integration=integration_id, limit=50))[1]
@@ -129,7 +127,7 @@ def alert_queue(
         integration=integration or None,
         detector=detector or None,
     )
-    with state.db() as store:
+    with state.reader() as store:
         total, items = queries.list_alerts(store, f)
         detectors = [r[0] for r in store.fetchall("SELECT DISTINCT unnest(detectors) FROM alerts ORDER BY 1")]
     return render(
@@ -145,7 +143,7 @@ def alert_queue(
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
 def alert_page(alert_id: str, request: Request, state: StateDep, _: Viewer) -> HTMLResponse:
-    with state.db() as store:
+    with state.reader() as store:
         alert = queries.get_alert(store, alert_id)
         events = queries.evidence_events(store, list(alert["evidence"]))
     return render(request, "alert.html", a=alert, events=events)

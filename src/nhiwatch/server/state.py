@@ -1,28 +1,37 @@
 """What one server process shares: the store behind one lock, settings, sessions, counters and the worker.
 
-DuckDB allows one writer per process, so the server opens the store once and every request and the
-background scorer take :attr:`ServerState.lock` around their use of it. Handlers are plain ``def``
-functions, run in the thread pool, so a long ingest or detection blocks only its own request.
+The server opens the store once. Writes are serialized: every request that changes the store and the
+background scorer take :attr:`ServerState.lock` through :meth:`ServerState.db`, which also leaves the
+connection clean after any failure (an open transaction rolled back, a dead connection reopened), so one
+failing request never poisons the next. Reads do not wait behind a long ingest: :meth:`ServerState.reader`
+hands out a cursor of its own (DuckDB's MVCC shows it the last committed state). Handlers are plain
+``def`` functions, run in the thread pool.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import duckdb
 from fastapi import Request
 
+from nhiwatch.errors import NhiwatchError
 from nhiwatch.store import Store
 
 if TYPE_CHECKING:
-    from nhiwatch.server.auth import FailureLimiter, Sessions
+    from nhiwatch.server.auth import FailureLimiter, RateLimit, Sessions
     from nhiwatch.server.worker import Worker
+
+log = logging.getLogger("nhiwatch.server")
+HEALTH_DDL = "CREATE TABLE IF NOT EXISTS server_health (probe INTEGER PRIMARY KEY, probed_at TIMESTAMP)"
 
 
 @dataclass
@@ -35,6 +44,12 @@ class Settings:
     session_hours: float = 8.0
     auth_failures_per_minute: int = 10
     inventory: Path | None = None  # file `POST /api/v1/inventory/reload` re-reads when sent no body
+    max_push_lines: int = 250_000  # lines in one push (decompressed)
+    max_record_bytes: int = (
+        4 * 1024 * 1024
+    )  # one record: a text/CSV line, or a JSON object holding no records
+    max_nesting_depth: int = 64  # JSON arrays and objects inside each other, in pushes and API bodies
+    pushes_per_minute: int = 120  # per token; past it 429 with Retry-After
 
 
 @dataclass
@@ -58,6 +73,17 @@ class Metrics:
             return dict(self.counters)
 
 
+class _CursorStore(Store):
+    """A :class:`Store` over a cursor of the server's connection (no DDL, no settings of its own)."""
+
+    def __init__(self, path: str, con: duckdb.DuckDBPyConnection) -> None:
+        self.path = path
+        self.con = con
+
+    def close(self) -> None:
+        self.con.close()
+
+
 class ServerState:
     def __init__(self, settings: Settings, limiter: FailureLimiter, sessions: Sessions) -> None:
         self.settings = settings
@@ -67,17 +93,116 @@ class ServerState:
         self.limiter = limiter
         self.sessions = sessions
         self.worker: Worker | None = None
+        self.push_limiter: RateLimit | None = None
+        self.health_probe: tuple[float, str | None] | None = None  # (monotonic time, problem)
+        self._readers: deque[_CursorStore] = deque()
+        self._readers_lock = threading.Lock()
+        self._generation = 0  # bumped when the connection is reopened: older cursors are dropped
+        self.store.ensure(HEALTH_DDL)
 
     @contextmanager
     def db(self) -> Iterator[Store]:
-        """The store, held exclusively for the block."""
+        """The store, held exclusively for the block (every write goes through here).
+
+        Whatever happens in the block, the connection is left clean: a transaction still open is rolled
+        back (after an error, or after a block that forgot to finish it), and a connection that no longer
+        answers is reopened. The block's exception still propagates to the caller.
+        """
         with self.lock:
-            yield self.store
+            try:
+                yield self.store
+            except BaseException:
+                self._recover(failed=True)
+                raise
+            else:
+                self._recover(failed=False)
+
+    def _recover(self, *, failed: bool) -> None:
+        try:
+            self.store.execute("ROLLBACK")
+        except duckdb.TransactionException:
+            pass  # no transaction open: the normal case
+        except duckdb.Error:
+            log.warning("store rollback failed; reopening the connection", exc_info=True)
+            self._reopen()
+            return
+        else:
+            if not failed:
+                log.error("a request left a store transaction open; it was rolled back")
+        try:
+            self.store.execute("SELECT 1").fetchall()
+        except duckdb.Error:
+            log.warning("store connection unusable after a failed request; reopening", exc_info=True)
+            self._reopen()
+
+    def _reopen(self) -> None:
+        with suppress(duckdb.Error):
+            self.store.close()
+        with self._readers_lock:
+            self._generation += 1
+            self._readers.clear()
+        self.store = Store(self.settings.db_path)
+
+    @contextmanager
+    def reader(self) -> Iterator[Store]:
+        """A store for reads only, on a cursor of its own: it never waits for the writer lock.
+
+        It sees the last committed state. Only read-only routes use it; every write goes through
+        :meth:`db`.
+        """
+        with self._readers_lock:
+            generation = self._generation
+            cur = self._readers.pop() if self._readers else None
+        if cur is None:
+            con = self.store.con.cursor()
+            con.execute("SET TimeZone = 'UTC'")
+            cur = _CursorStore(self.store.path, con)
+        healthy = False
+        try:
+            yield cur
+            healthy = True
+        finally:
+            try:
+                cur.execute("ROLLBACK")
+            except duckdb.TransactionException:
+                pass
+            except duckdb.Error:
+                healthy = False
+            with self._readers_lock:
+                if healthy and generation == self._generation and len(self._readers) < 16:
+                    self._readers.append(cur)
+                    cur = None
+            if cur is not None:
+                with suppress(duckdb.Error):
+                    cur.close()
+
+    def write_probe(self, timeout: float = 2.0) -> str | None:
+        """None if the store takes a write now; otherwise why not. A busy writer counts as healthy.
+
+        The probe rewrites one row of a one-row table and commits, so a store that cannot commit (a
+        read-only file, a full disk, a poisoned connection) is found; :meth:`db` cleans up after it.
+        """
+        if not self.lock.acquire(timeout=timeout):
+            return None  # a long write holds the lock: the store is writing
+        try:
+            with self.db() as store:
+                store.execute("BEGIN TRANSACTION")
+                store.execute("INSERT OR REPLACE INTO server_health VALUES (1, current_timestamp)")
+                store.execute("COMMIT")
+        except (duckdb.Error, NhiwatchError) as exc:
+            return f"the store cannot write: {type(exc).__name__}"
+        finally:
+            self.lock.release()
+        return None
 
     def close(self) -> None:
         if self.worker is not None:
             self.worker.stop()
         with self.lock:
+            with self._readers_lock:
+                self._generation += 1
+                while self._readers:
+                    self._readers.pop().close()
             self.store.close()
 
 

@@ -6,6 +6,10 @@ need their hour) and calls :func:`nhiwatch.detection.run_detection` over it, hol
 any request. Alert ids are stable, so re-scoring an hour updates its alerts instead of duplicating them,
 and analysts' verdicts are kept by the alert stage.
 
+A detector that fails on a batch does not stop the others (:func:`nhiwatch.detection.isolated`); its
+failure is counted (``worker_detector_errors``), logged, and kept with the batch's outcome and among the
+recent errors shown by ``GET /api/v1/status``.
+
 Baselines are learned once per day scored, from the history before that day's midnight (UTC), and reused
 by every micro-batch of the same day: learning four weeks of history on every batch would hold the store
 lock for seconds and starve pushes. A batch on another day (late events, a new day) learns again, once:
@@ -17,7 +21,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from nhiwatch.baseline import learn
@@ -36,6 +41,7 @@ class BatchOutcome:
     alerts: int
     seconds: float
     error: str | None = None
+    detector_errors: list[str] = field(default_factory=list)
 
 
 class Worker:
@@ -50,6 +56,12 @@ class Worker:
         self.last: BatchOutcome | None = None
         self._learned_day: datetime | None = None
         self._learned_in_batch = False
+        self._recent_errors: deque[str] = deque(maxlen=20)
+
+    def recent_errors(self) -> list[str]:
+        """The last detector failures (newest last), at most 20."""
+        with self._guard:
+            return list(self._recent_errors)
 
     def _learn_daily(self, store: Store, until: datetime, days: int) -> None:
         """The learner handed to ``run_detection``: baselines as of the day's start, learned once a day."""
@@ -96,7 +108,19 @@ class Worker:
         try:
             with self.state.db() as store:
                 result = run_detection(store, since, until, learner=self._learn_daily)
-            outcome = BatchOutcome(since, until, len(result.alerts) + len(result.posture), 0.0)
+            outcome = BatchOutcome(
+                since,
+                until,
+                len(result.alerts) + len(result.posture),
+                0.0,
+                detector_errors=list(result.errors),
+            )
+            if result.errors:
+                metrics.inc("worker_detector_errors", len(result.errors))
+                for e in result.errors:
+                    log.warning("micro-batch %s - %s: %s", since, until, e)
+                with self._guard:
+                    self._recent_errors.extend(result.errors)
         except NhiwatchError as exc:
             outcome = BatchOutcome(since, until, 0, 0.0, str(exc))
             metrics.inc("worker_errors")

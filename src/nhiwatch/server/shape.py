@@ -1,0 +1,153 @@
+"""Bounds on the shape of a request body, checked while it streams in, before anything parses it.
+
+:class:`ShapeCheck` is fed the (decompressed) body chunk by chunk and tracks JSON brackets outside strings,
+so a record nested thousands of levels deep is refused before a recursive parser ever sees it. It also
+counts lines and measures records: a text or CSV line, or a JSON object that holds no records of its own
+(so the ``{"Records": [...]}`` wrapper of a whole export is not one huge record, each element is). Each
+violation is a :class:`ShapeError` that names the limit, the body line, and what to do. Brackets inside
+strings do not count; a stray quote in a text log ends at the end of its line, as JSON strings do.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+# Each match skips plain bytes and complete strings and stops at the next bracket or newline (group 1),
+# or at a string the chunk's end or a newline cuts (group 2), or at the chunk's end: Python only sees the
+# structure. Quantifiers are possessive and every match succeeds where it starts, so a complete string is
+# never re-read from its middle.
+_TOKEN = re.compile(
+    rb'(?:[^"\[\]{}\n]++|"(?:[^"\\\n]++|\\.)*+")*+(?:([\[\]{}\n])|("(?:[^"\\\n]++|\\.)*+\\?)|\Z)'
+)
+_STRING_REST = re.compile(rb'(?:[^"\\\n]++|\\.)*+(")?')
+_FIRST = re.compile(rb"[^ \t\r]")
+_BOM = b"\xef\xbb\xbf"
+_OPEN = {0x7B, 0x5B}  # { [
+
+
+class ShapeError(Exception):
+    """A body past a bound: ``status`` is 400 (malformed shape) or 413 (too large)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class _Open:
+    kind: int  # 0x7B "{" or 0x5B "["
+    start: int  # body offset of the bracket
+    line: int
+    holds_records: bool = False
+
+
+@dataclass
+class ShapeCheck:
+    max_depth: int
+    max_record_bytes: int
+    max_lines: int | None = None
+    what: str = "the pushed body"
+    lines: int = 0  # newlines seen
+    _offset: int = 0
+    _line_start: int = 0
+    _line_json: bool | None = None  # does the line start inside JSON or with a bracket? None: not seen yet
+    _in_string: bool = False
+    _escape: bool = False
+    _stack: list[_Open] = field(default_factory=list)
+
+    def feed(self, chunk: bytes) -> None:
+        """Check the next piece of the body; raises :class:`ShapeError` at the first violation."""
+        n = len(chunk)
+        pos = 3 if self._offset == 0 and chunk.startswith(_BOM) else 0
+        if self._in_string:
+            if self._escape:
+                pos, self._escape = pos + 1, False
+            pos = self._string_rest(chunk, pos)
+        if self._line_json is None:
+            self._first_byte(chunk, pos)
+        for m in _TOKEN.finditer(chunk, pos):
+            if m.start(1) < 0:  # a string cut by the chunk's end (it goes on) or by a newline (it ends)
+                if m.start(2) < 0:
+                    break  # the chunk's end
+                if m.end() == n:
+                    self._in_string = True
+                    self._escape = m.group(2).endswith(b"\\") and _odd_backslashes(m.group(2))
+                continue
+            c = chunk[m.start(1)]
+            at = self._offset + m.start(1)
+            if c == 0x0A:
+                self._end_line(at)
+                self._line_start = at + 1
+                self._line_json = True if self._stack else None
+                if self._line_json is None:
+                    self._first_byte(chunk, m.end())
+            elif c in _OPEN:
+                if len(self._stack) >= self.max_depth:
+                    raise ShapeError(
+                        400,
+                        f"{self.what}, line {self.lines + 1}: JSON nested deeper than {self.max_depth} "
+                        "levels; audit records are far shallower: remove or flatten that record and send again",
+                    )
+                if c == 0x7B and len(self._stack) >= 2:
+                    parent, grand = self._stack[-1], self._stack[-2]
+                    if parent.kind == 0x5B and grand.kind == 0x7B:
+                        grand.holds_records = True  # an export wrapper: its elements are the records
+                self._stack.append(_Open(c, at, self.lines + 1))
+            elif self._stack:  # a closing bracket
+                o = self._stack.pop()
+                if o.kind == 0x7B and not o.holds_records and at + 1 - o.start > self.max_record_bytes:
+                    raise self._too_big(o.line)
+        self._offset += n
+
+    def finish(self) -> None:
+        """The body ended: its last line is checked as well."""
+        if self._offset > self._line_start:
+            self._end_line(self._offset)
+
+    def _string_rest(self, chunk: bytes, pos: int) -> int:
+        m = _STRING_REST.match(chunk, pos)
+        assert m is not None  # the pattern matches the empty string
+        end = m.end()
+        if m.start(1) >= 0 or (end < len(chunk) and chunk[end] != 0x5C):
+            self._in_string = False  # closed, or ended by its line (a JSON string cannot hold a newline)
+            return end
+        if end < len(chunk) - 1:  # a backslash before a newline: the string ends with its line
+            self._in_string = False
+            return end
+        self._escape = end == len(chunk) - 1
+        return len(chunk)
+
+    def _first_byte(self, chunk: bytes, i: int) -> None:
+        m = _FIRST.search(chunk, i)
+        if m is not None:
+            self._line_json = chunk[m.start()] in _OPEN
+
+    def _end_line(self, at: int) -> None:
+        if not self._line_json and at - self._line_start > self.max_record_bytes:
+            raise self._too_big(self.lines + 1)
+        self.lines += 1
+        self._in_string = self._escape = False
+        if self.max_lines is not None and self.lines > self.max_lines:
+            raise ShapeError(
+                413, f"{self.what} has more than {self.max_lines:,} lines; split it into smaller pushes"
+            )
+
+    def _too_big(self, line: int) -> ShapeError:
+        return ShapeError(
+            413,
+            f"{self.what}, line {line}: a record larger than {self.max_record_bytes:,} bytes; "
+            "send it trimmed, or raise the server's record limit",
+        )
+
+
+def _odd_backslashes(tok: bytes) -> bool:
+    return (len(tok) - len(tok.rstrip(b"\\"))) % 2 == 1
+
+
+def check_bytes(data: bytes, max_depth: int, max_record_bytes: int, what: str = "the body") -> None:
+    """One-shot form of :class:`ShapeCheck` for small bodies already in memory."""
+    check = ShapeCheck(max_depth, max_record_bytes, what=what)
+    check.feed(data)
+    check.finish()
