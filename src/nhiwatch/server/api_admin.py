@@ -16,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from nhiwatch.alerts.suppress import describe, load_rules
-from nhiwatch.errors import NhiwatchError
+from nhiwatch.errors import ConfigError, NhiwatchError
 from nhiwatch.inventory import load_inventory
 from nhiwatch.inventory.resolve import apply_inventory, resolve
 from nhiwatch.server.auth import Require
@@ -86,6 +86,8 @@ def _reload(state: ServerState, path: Path, label: str) -> dict[str, Any]:
         inv = load_inventory(path)  # raises ConfigError (400) before anything changes
     except NhiwatchError as exc:  # the message names the file: say which one without a server path
         raise type(exc)(str(exc).replace(str(path), label)) from None
+    except RecursionError:  # YAML nested thousands of levels deep ("- - - - ..."): nothing was changed
+        raise ConfigError(f"{label}: nested too deeply to be an inventory") from None
     with state.db() as store:
         apply_inventory(store, inv)
         resolved = resolve(store, everything=True)
