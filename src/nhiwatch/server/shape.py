@@ -2,8 +2,9 @@
 
 :class:`ShapeCheck` is fed the (decompressed) body chunk by chunk and tracks JSON brackets outside strings,
 so a record nested thousands of levels deep is refused before a recursive parser ever sees it. It also
-counts lines and measures records: a text or CSV line, or a JSON object that holds no records of its own
-(so the ``{"Records": [...]}`` wrapper of a whole export is not one huge record, each element is). Each
+counts lines and measures records: a text or CSV line, or a JSON object without the objects listed in its
+arrays, which are measured on their own (so the ``{"Records": [...]}`` wrapper of a whole export is not one
+huge record, each element is; and every byte still belongs to some measured record). Each
 violation is a :class:`ShapeError` that names the limit, the body line, and what to do. Brackets inside
 strings do not count; a stray quote in a text log ends at the end of its line, as JSON strings do.
 """
@@ -40,7 +41,7 @@ class _Open:
     kind: int  # 0x7B "{" or 0x5B "["
     start: int  # body offset of the bracket
     line: int
-    holds_records: bool = False
+    listed: int = 0  # bytes of the objects in this object's arrays: measured as records of their own
 
 
 @dataclass
@@ -90,15 +91,19 @@ class ShapeCheck:
                         f"{self.what}, line {self.lines + 1}: JSON nested deeper than {self.max_depth} "
                         "levels; audit records are far shallower: remove or flatten that record and send again",
                     )
-                if c == 0x7B and len(self._stack) >= 2:
-                    parent, grand = self._stack[-1], self._stack[-2]
-                    if parent.kind == 0x5B and grand.kind == 0x7B:
-                        grand.holds_records = True  # an export wrapper: its elements are the records
                 self._stack.append(_Open(c, at, self.lines + 1))
             elif self._stack:  # a closing bracket
                 o = self._stack.pop()
-                if o.kind == 0x7B and not o.holds_records and at + 1 - o.start > self.max_record_bytes:
-                    raise self._too_big(o.line)
+                if o.kind == 0x7B:
+                    size = at + 1 - o.start
+                    if size - o.listed > self.max_record_bytes:
+                        raise self._too_big(o.line)
+                    if (
+                        len(self._stack) >= 2
+                        and self._stack[-1].kind == 0x5B
+                        and self._stack[-2].kind == 0x7B
+                    ):
+                        self._stack[-2].listed += size
         self._offset += n
 
     def finish(self) -> None:
