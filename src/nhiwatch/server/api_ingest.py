@@ -89,11 +89,6 @@ def _ingest(state: ServerState, path: Path, source: str | None, label: str) -> t
             "UPDATE quarantine SET ingest_file = ?, reason = replace(reason, ?, ?) WHERE ingest_file = ?",
             [label, str(path), BODY, str(path)],
         )
-        if span is not None and span[0] is not None:
-            store.execute(
-                "UPDATE events SET ingest_file = ? WHERE time BETWEEN ? AND ? AND ingest_file = ?",
-                [label, span[0], span[1], str(path)],
-            )
     r = outcome.report
     m = state.metrics
     m.inc("ingest_requests")

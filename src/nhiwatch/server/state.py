@@ -87,7 +87,7 @@ class _CursorStore(Store):
 class ServerState:
     def __init__(self, settings: Settings, limiter: FailureLimiter, sessions: Sessions) -> None:
         self.settings = settings
-        self.store = Store(settings.db_path)
+        self.store = self._open()
         self.lock = threading.RLock()
         self.metrics = Metrics()
         self.limiter = limiter
@@ -141,7 +141,12 @@ class ServerState:
         with self._readers_lock:
             self._generation += 1
             self._readers.clear()
-        self.store = Store(self.settings.db_path)
+        self.store = self._open()
+
+    def _open(self) -> Store:
+        store = Store(self.settings.db_path)
+        store.execute("SET enable_progress_bar = false")  # a server's stderr is its log, not a terminal
+        return store
 
     @contextmanager
     def reader(self) -> Iterator[Store]:
@@ -156,6 +161,7 @@ class ServerState:
         if cur is None:
             con = self.store.con.cursor()
             con.execute("SET TimeZone = 'UTC'")
+            con.execute("SET enable_progress_bar = false")
             cur = _CursorStore(self.store.path, con)
         healthy = False
         try:
