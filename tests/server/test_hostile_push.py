@@ -133,3 +133,15 @@ def test_health_reports_a_poisoned_connection_then_heals_it(app: FastAPI) -> Non
     assert client.get("/healthz").status_code == 503
     state.health_probe = None
     assert client.get("/healthz").status_code == 200
+
+
+def test_a_nested_block_leaves_the_outer_transaction_alone(app: FastAPI) -> None:
+    state: ServerState = app.state.nw
+    with state.db() as store:
+        store.execute("BEGIN TRANSACTION")
+        store.execute("INSERT INTO ingest_runs (files) VALUES (-3)")
+        with state.db() as inner:
+            inner.execute("SELECT 1")
+        store.execute("COMMIT")  # still open: the inner block did not roll it back
+    with state.reader() as reader:
+        assert reader.scalar("SELECT count(*) FROM ingest_runs WHERE files = -3") == 1

@@ -1,6 +1,7 @@
 """No answer names a server path: a hostile session (broken pushes in every format, a cut-off gzip, bad
 inventories, unknown ids, out-of-range values) is searched for the temporary directory, the push spool
-and the store's path. Answers say "the pushed body", "line N" and "the inventory body" instead."""
+and the store's path. Answers say "the pushed body", "line N" and "the inventory body" instead; a password
+typed into a suppression reason is not echoed."""
 
 from __future__ import annotations
 
@@ -68,3 +69,15 @@ def test_a_hostile_session_never_sees_a_server_path(app: FastAPI, company: Compa
         files = {f for (f,) in store.fetchall("SELECT DISTINCT ingest_file FROM quarantine")}
     assert not any(str(SPOOL) in f for f in files)
     assert any(f.startswith("push ") and " by analyst-1 #" in f for f in files)
+
+
+def test_a_suppression_reason_does_not_echo_a_password(client: TestClient, company: Company) -> None:
+    admin = auth(company.tokens["admin"])
+    alert = client.get("/api/v1/alerts", headers=admin).json()["alerts"][0]["alert_id"]
+    reason = "vendor said password=Hunter2Secret! is rotated"
+    r = client.post(f"/api/v1/alerts/{alert}/suppress", json={"reason": reason}, headers=admin)
+    assert r.status_code == 200, r.text
+    listed = client.get("/api/v1/suppressions", headers=admin)
+    assert listed.status_code == 200 and "Hunter2Secret" not in listed.text
+    shown = client.get(f"/api/v1/alerts/{alert}", headers=admin)
+    assert "Hunter2Secret" not in shown.text

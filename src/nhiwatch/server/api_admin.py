@@ -19,6 +19,7 @@ from nhiwatch.alerts.suppress import describe, load_rules
 from nhiwatch.errors import ConfigError, NhiwatchError
 from nhiwatch.inventory import load_inventory
 from nhiwatch.inventory.resolve import apply_inventory, resolve
+from nhiwatch.redact import redact_value
 from nhiwatch.server.auth import Require
 from nhiwatch.server.body import read_limited
 from nhiwatch.server.state import ServerState, get_state
@@ -60,7 +61,7 @@ def delete_token(name: str, state: StateDep, _: Admin) -> dict[str, Any]:
 @router.get("/suppressions")
 def suppressions(state: StateDep, _: Admin) -> dict[str, Any]:
     with state.reader() as store:
-        return {"rules": [describe(r) for r in load_rules(store)]}
+        return {"rules": [redact_value(describe(r)) for r in load_rules(store)]}
 
 
 @router.post("/inventory/reload")

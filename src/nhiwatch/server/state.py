@@ -89,6 +89,7 @@ class ServerState:
         self.settings = settings
         self.store = self._open()
         self.lock = threading.RLock()
+        self._depth = 0  # db() blocks open in the thread holding the lock
         self.metrics = Metrics()
         self.limiter = limiter
         self.sessions = sessions
@@ -109,13 +110,19 @@ class ServerState:
         answers is reopened. The block's exception still propagates to the caller.
         """
         with self.lock:
+            self._depth += 1
+            outermost = self._depth == 1  # a nested block must not end the outer block's transaction
             try:
                 yield self.store
             except BaseException:
-                self._recover(failed=True)
+                if outermost:
+                    self._recover(failed=True)
                 raise
             else:
-                self._recover(failed=False)
+                if outermost:
+                    self._recover(failed=False)
+            finally:
+                self._depth -= 1
 
     def _recover(self, *, failed: bool) -> None:
         try:
