@@ -49,9 +49,9 @@ def test_lines_and_record_size_per_push_are_bounded(company: Company, tmp_path: 
     assert c.post("/api/v1/ingest", content=text, headers=t).status_code == 413
     # nothing of a refused push was stored, and the spool holds nothing afterwards
     assert c.get("/metrics", headers=auth(company.tokens["viewer"])).text == before
-    from nhiwatch.server.api_ingest import SPOOL
+    from nhiwatch.server.api_ingest import spool_dir
 
-    assert not list(SPOOL.glob("push-*"))
+    assert not list(spool_dir().glob("push-*"))
     # a wrapped export whose records are each small is fine, however large the wrapper
     wrapper = b'{"Records": [' + b",".join([b'{"a": "' + b"z" * 1000 + b'"}'] * 10) + b"]}"
     assert c.post("/api/v1/ingest", content=wrapper, headers=t).status_code != 413
@@ -133,3 +133,14 @@ def test_multi_member_gzip_is_read_whole(client: TestClient, company: Company, a
     body = gzip.compress(data.ndjson(recs[:10])) + gzip.compress(data.ndjson(recs[10:]))
     r = client.post("/api/v1/ingest", content=body, headers=auth(company.tokens["analyst"]))
     assert r.status_code == 200 and r.json()["stored"] == len(recs), r.text
+
+
+def test_the_spool_is_private_and_unpredictable() -> None:
+    import os
+    import stat
+
+    from nhiwatch.server.api_ingest import spool_dir
+
+    d = spool_dir()
+    assert stat.S_IMODE(d.stat().st_mode) == 0o700 and d.stat().st_uid == os.getuid()
+    assert str(os.getpid()) not in d.name  # mkdtemp's random name, not one another user can plant first

@@ -12,8 +12,8 @@ the scoring worker.
 from __future__ import annotations
 
 import itertools
-import os
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -34,7 +34,8 @@ from nhiwatch.server.tokens import Principal
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
 MAX_REASONS = 100
 _seq = itertools.count(1)
-SPOOL = Path(tempfile.gettempdir()) / f"nhiwatch-push-{os.getpid()}"
+_spool: Path | None = None
+_spool_lock = threading.Lock()
 BODY = "the pushed body"
 
 
@@ -52,9 +53,8 @@ async def push(
     cfg = state.settings
     if state.push_limiter is not None:
         state.push_limiter.hit(who.name)
-    SPOOL.mkdir(mode=0o700, exist_ok=True)
     seq = next(_seq)
-    path = SPOOL / f"push-{seq}.log"
+    path = spool_dir() / f"push-{seq}.log"
     check = ShapeCheck(cfg.max_nesting_depth, cfg.max_record_bytes, cfg.max_push_lines, what=BODY)
     spooled = await spool_body(request, path, check, cfg.max_body_bytes)
     label = f"push {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} by {who.name} #{seq}"
@@ -65,6 +65,16 @@ async def push(
     finally:
         spooled.path.unlink(missing_ok=True)
     return JSONResponse(body, status_code=status)
+
+
+def spool_dir() -> Path:
+    """This process's spool: a fresh private directory (``mkdtemp``: mode 0700, a name nobody can predict
+    or plant beforehand), so no other local user can read a push or point its file elsewhere."""
+    global _spool
+    with _spool_lock:
+        if _spool is None or not _spool.is_dir():
+            _spool = Path(tempfile.mkdtemp(prefix="nhiwatch-push-"))
+        return _spool
 
 
 def hide_path(text: str, path: Path) -> str:
