@@ -76,8 +76,8 @@ def list_alerts(store: Store, f: AlertFilter) -> tuple[int, list[dict[str, Any]]
         r[0]
         for r in store.fetchall(
             f"SELECT alert_id FROM alerts WHERE {where} ORDER BY {SEVERITY_ORDER} DESC, risk_score DESC, "
-            f"last_seen DESC, alert_id LIMIT {int(f.limit)} OFFSET {int(f.offset)}",
-            params,
+            "last_seen DESC, alert_id LIMIT ? OFFSET ?",
+            [*params, f.limit, f.offset],
         )
     ]
     if not ids:
@@ -116,8 +116,8 @@ def evidence_events(store: Store, uids: list[str], limit: int = 50) -> list[dict
         return []
     rows = store.records(
         f"SELECT {EVIDENCE_COLUMNS} FROM events WHERE metadata_uid IN (SELECT unnest(?::VARCHAR[])) "
-        f"ORDER BY time LIMIT {int(limit)}",
-        [uids[: limit * 2]],
+        "ORDER BY time LIMIT ?",
+        [uids[: limit * 2], limit],
     )
     return [dict(redact_value(r)) for r in rows]
 
