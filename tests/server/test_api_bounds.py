@@ -242,6 +242,9 @@ def test_fuzz_console_forms(
     assert r.status_code < 500, r.text
     r = c.post(f"/alerts/{alert}/triage", data={"verdict": reason, "note": reason, "csrf": csrf.group(1)})
     assert r.status_code < 500, r.text
+    params = {"status": reason, "severity": reason, "integration": token[:50], "detector": expires}
+    assert c.get("/alerts", params=params).status_code < 500
+    assert c.get(f"/integrations/{quote(reason, safe='') or 'x'}").status_code < 500
 
 
 def test_fuzz_app_store_is_still_writable(fuzz_app: FastAPI) -> None:
