@@ -5,6 +5,7 @@ afterwards survive a restart), and ``/healthz`` says when the store cannot write
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import duckdb
@@ -145,3 +146,23 @@ def test_a_nested_block_leaves_the_outer_transaction_alone(app: FastAPI) -> None
         store.execute("COMMIT")  # still open: the inner block did not roll it back
     with state.reader() as reader:
         assert reader.scalar("SELECT count(*) FROM ingest_runs WHERE files = -3") == 1
+
+
+def test_health_during_a_long_write_is_busy_not_failing(app: FastAPI) -> None:
+    state: ServerState = app.state.nw
+    held, release = threading.Event(), threading.Event()
+
+    def long_write() -> None:
+        with state.db():
+            held.set()
+            release.wait(60)
+
+    writer = threading.Thread(target=long_write)
+    writer.start()
+    held.wait(10)
+    try:
+        writable, what = state.write_probe(timeout=0.1)
+    finally:
+        release.set()
+        writer.join(30)
+    assert writable and what.startswith("busy")

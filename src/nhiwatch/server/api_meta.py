@@ -44,26 +44,26 @@ PROBE_SECONDS = 5.0
 _probe_lock = threading.Lock()
 
 
-def _store_problem(state: ServerState) -> str | None:
+def _store_health(state: ServerState) -> tuple[bool, str]:
     cached = state.health_probe
     if cached is not None and time.monotonic() - cached[0] < PROBE_SECONDS:
-        return cached[1]
+        return cached[1], cached[2]
     with _probe_lock:
-        problem = state.write_probe()
-        state.health_probe = (time.monotonic(), problem)
-    if problem is not None:
+        writable, what = state.write_probe()
+        state.health_probe = (time.monotonic(), writable, what)
+    if not writable:
         state.metrics.inc("health_store_failures")
-    return problem
+    return writable, what
 
 
 @router.get("/healthz", responses={503: {"description": "the store cannot write"}})
 def health(state: StateDep) -> JSONResponse:
     """Liveness and the store's ability to write: no token needed, no data disclosed."""
     running = state.worker is not None and state.worker.running
-    problem = _store_problem(state)
-    body = {"status": "ok" if problem is None else "failing", "store": problem or "ok"}
+    writable, what = _store_health(state)
+    body = {"status": "ok" if writable else "failing", "store": what}
     body["worker"] = "running" if running else "off"
-    return JSONResponse(body, 200 if problem is None else 503)
+    return JSONResponse(body, 200 if writable else 503)
 
 
 @router.get("/api/v1/status")

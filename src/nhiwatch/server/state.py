@@ -95,7 +95,7 @@ class ServerState:
         self.sessions = sessions
         self.worker: Worker | None = None
         self.push_limiter: RateLimit | None = None
-        self.health_probe: tuple[float, str | None] | None = None  # (monotonic time, problem)
+        self.health_probe: tuple[float, bool, str] | None = None  # (monotonic time, writable, what)
         self._readers: deque[_CursorStore] = deque()
         self._readers_lock = threading.Lock()
         self._generation = 0  # bumped when the connection is reopened: older cursors are dropped
@@ -189,24 +189,24 @@ class ServerState:
                 with suppress(duckdb.Error):
                     cur.close()
 
-    def write_probe(self, timeout: float = 2.0) -> str | None:
-        """None if the store takes a write now; otherwise why not. A busy writer counts as healthy.
+    def write_probe(self, timeout: float = 2.0) -> tuple[bool, str]:
+        """(whether the store takes a write now, what was found). A writer holding the lock is healthy.
 
         The probe rewrites one row of a one-row table and commits, so a store that cannot commit (a
         read-only file, a full disk, a poisoned connection) is found; :meth:`db` cleans up after it.
         """
         if not self.lock.acquire(timeout=timeout):
-            return None  # a long write holds the lock: the store is writing
+            return True, "busy: a long write holds the store"
         try:
             with self.db() as store:
                 store.execute("BEGIN TRANSACTION")
                 store.execute("INSERT OR REPLACE INTO server_health VALUES (1, current_timestamp)")
                 store.execute("COMMIT")
         except (duckdb.Error, NhiwatchError) as exc:
-            return f"the store cannot write: {type(exc).__name__}"
+            return False, f"the store cannot write: {type(exc).__name__}"
         finally:
             self.lock.release()
-        return None
+        return True, "ok"
 
     def close(self) -> None:
         if self.worker is not None:
