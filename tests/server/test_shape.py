@@ -91,3 +91,38 @@ def test_an_export_wrapper_is_measured_without_its_records() -> None:
     # a record with a list of objects (Okta's "target") is still measured for the rest of its bytes
     okta = b'{"target": [{"id": "t1"}], "big": "' + b"y" * 1100 + b'"}'
     assert outcome(okta, [], 64, 1000) == 413
+
+
+LINES = st.lists(
+    VALUES.map(lambda v: json.dumps(v, ensure_ascii=False))
+    | STRINGS
+    | st.integers(1, 12).map(lambda d: '{"x": ' + "[" * d + "]" * d + "}")
+    | st.sampled_from(["[", "]", "{", '{"a": [', "]}", "", "  ", "\r", '"', 'a,b,"c["', "\ufeff{}"]),
+    max_size=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    lines=LINES,
+    cuts=st.lists(st.integers(0, 10_000), max_size=6),
+    limit=st.integers(1, 8),
+    record=st.integers(4, 200),
+    max_lines=st.none() | st.integers(1, 10),
+)
+def test_the_line_fast_path_decides_as_the_tokenizer_does(
+    lines: list[str], cuts: list[int], limit: int, record: int, max_lines: int | None
+) -> None:
+    body = "\n".join(lines).encode()
+    found = []
+    for fast in (True, False):
+        check = ShapeCheck(limit, record, max_lines, fast=fast)
+        points = sorted({c % (len(body) + 1) for c in cuts} | {0, len(body)})
+        try:
+            for a, b in itertools.pairwise(points):
+                check.feed(body[a:b])
+            check.finish()
+            found.append(("ok", check.lines))
+        except ShapeError as exc:
+            found.append((exc.status, exc.message))
+    assert found[0] == found[1]

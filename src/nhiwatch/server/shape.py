@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import orjson
+
 # Each match skips plain bytes and complete strings and stops at the next bracket or newline (group 1),
 # or at a string the chunk's end or a newline cuts (group 2), or at the chunk's end: Python only sees the
 # structure. Quantifiers are possessive and every match succeeds where it starts, so a complete string is
@@ -57,6 +59,7 @@ class ShapeCheck:
     _in_string: bool = False
     _escape: bool = False
     _stack: list[_Open] = field(default_factory=list)
+    fast: bool = True  # take whole simple lines at once (tests compare it with the token-by-token path)
 
     def feed(self, chunk: bytes) -> None:
         """Check the next piece of the body; raises :class:`ShapeError` at the first violation."""
@@ -68,7 +71,19 @@ class ShapeCheck:
             pos = self._string_rest(chunk, pos)
         if self._line_json is None:
             self._first_byte(chunk, pos)
-        for m in _TOKEN.finditer(chunk, pos):
+        while pos < n:
+            if (
+                self.fast
+                and not self._stack
+                and not self._in_string
+                and self._offset + pos == self._line_start
+            ):
+                pos = self._simple_lines(chunk, pos)
+                if pos >= n:
+                    break
+            m = _TOKEN.match(chunk, pos)
+            assert m is not None  # every match succeeds where it starts
+            pos = m.end()
             if m.start(1) < 0:  # a string cut by the chunk's end (it goes on) or by a newline (it ends)
                 if m.start(2) < 0:
                     break  # the chunk's end
@@ -105,6 +120,34 @@ class ShapeCheck:
                     ):
                         self._stack[-2].listed += size
         self._offset += n
+
+    def _simple_lines(self, chunk: bytes, pos: int) -> int:
+        """Take complete lines from ``pos`` (a line start, outside any JSON) while each is provably within
+        the bounds without tokenizing it: short enough, and either free of brackets (text, CSV) or one
+        complete JSON value (orjson parses it, so its brackets balance) with fewer openings than the depth
+        limit. Returns where the token-by-token path must resume."""
+        while True:
+            nl = chunk.find(b"\n", pos)
+            if nl < 0 or nl - pos > self.max_record_bytes:
+                break
+            line = chunk[pos:nl]
+            opens = line.count(b"{") + line.count(b"[")
+            if opens:
+                if opens > self.max_depth:
+                    break
+                try:
+                    orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    break
+            elif b"}" in line or b"]" in line:
+                break
+            self._line_json = None
+            self._end_line(self._offset + nl)
+            pos = nl + 1
+            self._line_start = self._offset + pos
+        if self._line_json is None:
+            self._first_byte(chunk, pos)
+        return pos
 
     def finish(self) -> None:
         """The body ended: its last line is checked as well."""
