@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from nhiwatch import rollups
 from nhiwatch.ingest import IngestReport, ingest
 from nhiwatch.inventory import load_inventory
 from nhiwatch.inventory.resolve import apply_inventory, ensure_tables, resolve
@@ -40,6 +41,10 @@ def ingest_all(
         apply_inventory(store, inv)
         outcome.inventory_size = len(inv.integrations)
     outcome.resolved = resolve(store, everything=inv is not None)
+    if inv is not None:
+        rollups.rebuild(store)  # history may have been re-attributed
+    else:
+        rollups.advance(store)
     if tix is not None:
         outcome.tickets = store_tickets(store, tix, str(tickets))
     return outcome

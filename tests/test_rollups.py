@@ -1,0 +1,146 @@
+"""Rollups equal a recount from the events, however the events arrived: shuffled, repeated, interrupted,
+late, or after the raw events of old hours were pruned."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+from nhiwatch import rollups
+from nhiwatch.pipeline import ingest_all
+from nhiwatch.simulate import simulate
+from nhiwatch.store import Store
+
+# An independent recount, written without the rollup module's SQL.
+HOURLY_RECOUNT = """
+WITH e AS (SELECT integration_id, date_trunc('hour', time) AS hour, coalesce(action_class, '?') AS c,
+                  coalesce(status, '?') AS s, records,
+                  CASE WHEN traffic_bytes_in IS NULL AND traffic_bytes_out IS NULL THEN NULL
+                       ELSE coalesce(traffic_bytes_in, 0) + coalesce(traffic_bytes_out, 0) END AS b,
+                  resource_name, lower(dst_endpoint_hostname) AS d, metadata_tenant_uid AS t
+           FROM events WHERE integration_id IS NOT NULL)
+SELECT integration_id, hour, c, s, count(*), sum(records), sum(b), count(*) FILTER (s = 'Failure'),
+       count(DISTINCT resource_name), count(DISTINCT d), count(DISTINCT t) FROM e GROUP BY ALL
+UNION ALL
+SELECT integration_id, hour, c, '*', count(*), sum(records), sum(b), count(*) FILTER (s = 'Failure'),
+       count(DISTINCT resource_name), count(DISTINCT d), count(DISTINCT t) FROM e GROUP BY ALL
+UNION ALL
+SELECT integration_id, hour, '*', '*', count(*), sum(records), sum(b), count(*) FILTER (s = 'Failure'),
+       count(DISTINCT resource_name), count(DISTINCT d), count(DISTINCT t) FROM e GROUP BY ALL
+ORDER BY ALL"""
+HOURLY_ROLLED = """SELECT integration_id, hour, action_class, status, events, records, bytes, failures,
+       resources, destinations, tenants FROM rollup_hourly ORDER BY ALL"""
+VALUES_RECOUNT = """
+SELECT integration_id, 'destination', lower(dst_endpoint_hostname), CAST(time AS DATE), min(time), max(time),
+       count(*) FROM events WHERE integration_id IS NOT NULL AND dst_endpoint_hostname IS NOT NULL GROUP BY ALL
+UNION ALL
+SELECT integration_id, 'operation', api_operation, CAST(time AS DATE), min(time), max(time), count(*)
+FROM events WHERE integration_id IS NOT NULL AND api_operation IS NOT NULL GROUP BY ALL
+UNION ALL
+SELECT integration_id, 'scope', s, CAST(time AS DATE), min(time), max(time), count(*)
+FROM (SELECT integration_id, time, unnest(scopes) AS s FROM events WHERE integration_id IS NOT NULL) GROUP BY ALL
+ORDER BY ALL"""
+VALUES_ROLLED = """SELECT integration_id, dimension, value, day, first_seen, last_seen, events FROM rollup_values
+WHERE dimension IN ('destination', 'operation', 'scope') ORDER BY ALL"""
+
+
+@pytest.fixture(scope="module")
+def company(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("rollups")
+    simulate(out, integrations=12, days=4, seed=5)
+    return out
+
+
+def _files(company: Path) -> list[Path]:
+    return sorted(p for p in (company / "logs").rglob("*") if p.is_file())
+
+
+def _assert_matches_recount(store: Store) -> None:
+    assert store.fetchall(HOURLY_ROLLED) == store.fetchall(HOURLY_RECOUNT)
+    assert store.fetchall(VALUES_ROLLED) == store.fetchall(VALUES_RECOUNT)
+
+
+def test_in_one_go(company: Path, tmp_path: Path) -> None:
+    with Store(tmp_path / "s.duckdb") as store:
+        ingest_all(store, [company / "logs"], inventory=company / "inventory.yaml")
+        assert store.scalar("SELECT count(*) FROM rollup_hourly") > 0
+        assert store.scalar("SELECT count(*) FROM rollup_values WHERE dimension = 'scope'") > 0
+        _assert_matches_recount(store)
+
+
+def test_shuffled_repeated_and_split_ingests(company: Path, tmp_path: Path) -> None:
+    files = _files(company)
+    order = files * 2  # every file twice: duplicates must not count again
+    random.Random(1).shuffle(order)
+    with Store(tmp_path / "s.duckdb") as store:
+        ingest_all(store, [], inventory=company / "inventory.yaml")
+        for i in range(0, len(order), 7):
+            ingest_all(store, order[i : i + 7])
+        _assert_matches_recount(store)
+        assert rollups.advance(store) == 0  # nothing new: nothing folded twice
+
+
+def test_interrupted_fold_is_redone_once(
+    company: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = _files(company)
+    half = len(files) // 2
+    with Store(tmp_path / "s.duckdb") as store:
+        ingest_all(store, files[:half], inventory=company / "inventory.yaml")
+        before = rollups.cursor(store)
+
+        def crash(_store: Store) -> None:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(rollups, "_fold_values", crash)
+        with pytest.raises(KeyboardInterrupt):
+            ingest_all(store, files[half:])
+        monkeypatch.undo()
+        assert rollups.cursor(store) == before  # the cursor did not move past unfolded events
+        assert rollups.advance(store) > 0
+        _assert_matches_recount(store)
+
+
+def test_late_events_for_pruned_hours_are_added(company: Path, tmp_path: Path) -> None:
+    files = _files(company)
+    with Store(tmp_path / "s.duckdb") as store:
+        ingest_all(store, files, inventory=company / "inventory.yaml")
+        first_day = store.scalar("SELECT date_trunc('day', min(time)) + INTERVAL 1 DAY FROM events")
+        rolled = store.scalar(
+            "SELECT sum(events) FROM rollup_hourly WHERE action_class = '*' AND status = '*'"
+        )
+        # Prune the first day of raw events; re-ingest everything: only the pruned day's events come back in.
+        rollups.set_raw_horizon(store, first_day)
+        pruned = store.scalar(
+            "SELECT count(*) FROM events WHERE time < ? AND integration_id IS NOT NULL", [first_day]
+        )
+        store.execute("DELETE FROM events WHERE time < ?", [first_day])
+        assert pruned > 0
+        ingest_all(store, files)
+        total = store.scalar(
+            "SELECT sum(events) FROM rollup_hourly WHERE action_class = '*' AND status = '*'"
+        )
+        assert total == rolled + pruned  # added to the kept hours (they were never forgotten)
+        # Retained hours are still exact.
+        kept = store.fetchall(HOURLY_ROLLED.replace("ORDER BY", "WHERE hour >= ? ORDER BY"), [first_day])
+        recount = [r for r in store.fetchall(HOURLY_RECOUNT) if r[1] >= first_day]
+        assert kept == recount
+
+
+def test_store_from_before_rollups_is_upgraded(company: Path, tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    with Store(db) as store:
+        ingest_all(store, _files(company), inventory=company / "inventory.yaml")
+        for table in ("rollup_hourly", "rollup_values", "rollup_state"):
+            store.execute(f"DROP TABLE {table}")
+        store.execute("ALTER TABLE events DROP COLUMN ingest_batch")
+    old = tmp_path / "old.duckdb"
+    shutil.copy(db, old)
+    with Store(old) as store:
+        rollups.ensure_tables(store)
+        _assert_matches_recount(store)
+        ingest_all(store, _files(company)[:3])  # all duplicates: nothing changes
+        _assert_matches_recount(store)
