@@ -1,13 +1,18 @@
 """Rollups: per-integration summaries of the event history, maintained as events arrive.
 
-Two tables summarise what baselines need, so that learning reads summaries, not the raw history:
+Three tables summarise what baselines need, so that learning reads summaries, not the raw history:
 
 - ``rollup_hourly``: per integration x UTC hour x action class x status — events, records, bytes,
   failures, and the distinct resources, destinations and tenants touched. Rows with ``action_class = '*'``
   and/or ``status = '*'`` hold the totals over classes/statuses (distinct counts do not add up, so they are
-  counted at each level).
-- ``rollup_values``: per integration x dimension x value x UTC day — first seen, last seen, events; the
-  dimensions are those of :data:`nhiwatch.baseline.values.DIMENSIONS` plus ``scope``.
+  counted at each level). The all-classes row of an hour also keeps what cadence and failure runs need: the
+  active minutes (a 60-bit map) and the failures before its first success, between successes (the longest
+  run) and after its last success, so runs that cross hours can be stitched together when learning.
+- ``rollup_sizes``: per integration x hour x action class, a histogram of records and bytes per event in
+  buckets of 1/8 octave of ``1 + x`` (count, sum and maximum per bucket): the per-operation quantiles without
+  the events, within about 9 %.
+- ``rollup_values``: per integration x dimension x value x UTC day — first seen, last seen, events, for
+  the dimensions of :data:`DIMENSIONS` (destinations, resources, tenants, networks, agents, scopes, ...).
 
 **Exactly once.** Every stored event carries ``ingest_batch``, a number that grows with each insert
 statement. :func:`advance` folds the events of batches past a cursor into the rollups and moves the cursor,
@@ -25,27 +30,28 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from nhiwatch.baseline.values import DIMENSIONS
+from nhiwatch.dimensions import DIMENSIONS
 from nhiwatch.store import Store
 
 HOURLY_DDL = """CREATE TABLE IF NOT EXISTS rollup_hourly (
     integration_id VARCHAR, hour TIMESTAMP, action_class VARCHAR, status VARCHAR, events BIGINT,
-    records BIGINT, bytes BIGINT, failures BIGINT, resources BIGINT, destinations BIGINT, tenants BIGINT)"""
+    records BIGINT, bytes BIGINT, failures BIGINT, resources BIGINT, destinations BIGINT, tenants BIGINT,
+    minutes UBIGINT, has_success BOOLEAN, fail_lead BIGINT, fail_inner BIGINT, fail_trail BIGINT)"""
+SIZES_DDL = """CREATE TABLE IF NOT EXISTS rollup_sizes (
+    integration_id VARCHAR, hour TIMESTAMP, action_class VARCHAR, metric VARCHAR, bucket INTEGER, n BIGINT,
+    total DOUBLE, max DOUBLE)"""
 VALUES_DDL = """CREATE TABLE IF NOT EXISTS rollup_values (
     integration_id VARCHAR, dimension VARCHAR, value VARCHAR, day DATE, first_seen TIMESTAMP,
     last_seen TIMESTAMP, events BIGINT)"""
 STATE_DDL = "CREATE TABLE IF NOT EXISTS rollup_state (name VARCHAR PRIMARY KEY, value BIGINT)"
 BATCH_SEQUENCE = "CREATE SEQUENCE IF NOT EXISTS nw_ingest_batch START 1"
-DDL = (HOURLY_DDL, VALUES_DDL, STATE_DDL, BATCH_SEQUENCE)
+DDL = (HOURLY_DDL, SIZES_DDL, VALUES_DDL, STATE_DDL, BATCH_SEQUENCE)
+BUCKETS_PER_OCTAVE = 8  # size histogram resolution: a bucket spans 2^(1/8), about 9 %
 
 CURSOR = "cursor"  # last ingest_batch folded into the rollups
 HORIZON = "raw_horizon"  # epoch microseconds before which raw events may have been pruned
 
-_HOURLY_GROUPS = (
-    "GROUPING SETS ((integration_id, hr, action_class, status), (integration_id, hr, action_class),"
-    " (integration_id, hr))"
-)
-_HOURLY_AGG = f"""
+_HOURLY_AGG = """
     SELECT integration_id, hr AS hour,
            CASE WHEN grouping(action_class) = 1 THEN '*' ELSE coalesce(action_class, '?') END AS action_class,
            CASE WHEN grouping(status) = 1 THEN '*' ELSE coalesce(status, '?') END AS status,
@@ -57,8 +63,40 @@ _HOURLY_AGG = f"""
                  CASE WHEN traffic_bytes_in IS NULL AND traffic_bytes_out IS NULL THEN NULL
                       ELSE coalesce(traffic_bytes_in, 0) + coalesce(traffic_bytes_out, 0) END AS bytes,
                  resource_name, lower(dst_endpoint_hostname) AS dst, metadata_tenant_uid
-          FROM {{source}})
-    GROUP BY {_HOURLY_GROUPS}"""
+          FROM {source})
+    GROUP BY GROUPING SETS ((integration_id, hr, action_class, status), (integration_id, hr, action_class),
+                            (integration_id, hr))"""
+
+# Per hour: active minutes, and failure runs split at the hour's successes (grp 0 = before the first).
+_HOUR_SHAPE = """
+    WITH ev AS (
+      SELECT integration_id, date_trunc('hour', time) AS hr, minute(time) AS m, status,
+             sum((status = 'Success')::INT) OVER (PARTITION BY integration_id, date_trunc('hour', time)
+                                                 ORDER BY time ROWS UNBOUNDED PRECEDING) AS grp
+      FROM {source}),
+    runs AS (
+      SELECT integration_id, hr, grp, count(*) FILTER (status = 'Failure') AS nf FROM ev GROUP BY ALL),
+    last AS (SELECT integration_id, hr, max(grp) AS top FROM runs GROUP BY ALL)
+    SELECT r.integration_id, r.hr, l.top > 0 AS has_success,
+           coalesce(sum(nf) FILTER (grp = 0), 0) AS fail_lead,
+           max(nf) FILTER (grp > 0 AND grp < l.top) AS fail_inner,
+           CASE WHEN l.top > 0 THEN coalesce(sum(nf) FILTER (grp = l.top), 0) END AS fail_trail,
+           (SELECT bit_or(1::UBIGINT << e.m) FROM ev e WHERE e.integration_id = r.integration_id
+                AND e.hr = r.hr) AS minutes
+    FROM runs r JOIN last l USING (integration_id, hr) GROUP BY r.integration_id, r.hr, l.top"""
+
+_SIZES_AGG = """
+    SELECT integration_id, hr AS hour, coalesce(action_class, '?') AS action_class, metric,
+           CAST(floor({per_octave} * log2(1 + v)) AS INTEGER) AS bucket, count(*) AS n, sum(v) AS total,
+           max(v) AS max
+    FROM (UNPIVOT (SELECT integration_id, date_trunc('hour', time) AS hr, action_class,
+                          CAST(records AS DOUBLE) AS records_per_op,
+                          CASE WHEN traffic_bytes_in IS NULL AND traffic_bytes_out IS NULL THEN NULL
+                               ELSE CAST(coalesce(traffic_bytes_in, 0) + coalesce(traffic_bytes_out, 0) AS DOUBLE)
+                          END AS bytes_per_op
+                   FROM {source})
+          ON records_per_op, bytes_per_op INTO NAME metric VALUE v)
+    WHERE v >= 0 GROUP BY ALL"""
 
 
 def ensure_tables(store: Store) -> None:
@@ -91,6 +129,13 @@ def _set(store: Store, name: str, value: int) -> None:
 def cursor(store: Store) -> int:
     ensure_tables(store)
     return _get(store, CURSOR)
+
+
+def raw_horizon(store: Store) -> datetime | None:
+    """The time before which raw events may have been pruned (None: nothing was ever pruned)."""
+    ensure_tables(store)
+    micros = _get(store, HORIZON)
+    return None if micros == 0 else store.scalar("SELECT make_timestamp(?)", [micros])
 
 
 def set_raw_horizon(store: Store, horizon: datetime) -> None:
@@ -140,6 +185,22 @@ def _advance(store: Store) -> int:
     return folded
 
 
+def _recount(store: Store, source: str) -> None:
+    """Insert the hourly and size rollups of every event in ``source`` (whole hours)."""
+    store.execute("INSERT INTO rollup_hourly BY NAME " + _HOURLY_AGG.format(source=source))
+    store.execute(
+        f"""UPDATE rollup_hourly r SET minutes = s.minutes, has_success = s.has_success,
+               fail_lead = s.fail_lead, fail_inner = s.fail_inner, fail_trail = s.fail_trail
+        FROM ({_HOUR_SHAPE.format(source=source)}) s
+        WHERE r.integration_id = s.integration_id AND r.hour = s.hr AND r.action_class = '*'
+          AND r.status = '*' AND r.hour BETWEEN (SELECT min(time) - INTERVAL 1 HOUR FROM {source})
+                                            AND (SELECT max(time) FROM {source})"""
+    )
+    store.execute(
+        "INSERT INTO rollup_sizes " + _SIZES_AGG.format(source=source, per_octave=BUCKETS_PER_OCTAVE)
+    )
+
+
 def _fold_hourly(store: Store) -> None:
     horizon = _get(store, HORIZON)
     store.execute(
@@ -149,24 +210,38 @@ def _fold_hourly(store: Store) -> None:
         [horizon],
     )
     # Retained hours: recounted from every stored event of the hour (exact, and idempotent).
-    store.execute(
-        """DELETE FROM rollup_hourly r USING nw_roll_touched t
-        WHERE t.retained AND r.integration_id = t.integration_id AND r.hour = t.hr"""
-    )
     bounds = store.fetchall("SELECT min(hr), max(hr) FROM nw_roll_touched WHERE retained")[0]
     if bounds[0] is not None:
-        recount = (
-            "(SELECT e.* FROM events e SEMI JOIN nw_roll_touched t ON t.retained"
-            " AND e.integration_id = t.integration_id AND date_trunc('hour', e.time) = t.hr"
-            " WHERE e.time >= ? AND e.time < ? + INTERVAL 1 HOUR)"
+        for table in ("rollup_hourly", "rollup_sizes"):
+            store.execute(
+                f"""DELETE FROM {table} r USING nw_roll_touched t
+                WHERE t.retained AND r.integration_id = t.integration_id AND r.hour = t.hr"""
+            )
+        store.execute(
+            """CREATE OR REPLACE TEMP TABLE nw_roll_hours AS
+            SELECT e.* FROM events e SEMI JOIN nw_roll_touched t ON t.retained
+              AND e.integration_id = t.integration_id AND date_trunc('hour', e.time) = t.hr
+            WHERE e.time >= ? AND e.time < ? + INTERVAL 1 HOUR""",
+            [bounds[0], bounds[1]],
+        )
+        _recount(store, "nw_roll_hours")
+        store.execute("DROP TABLE nw_roll_hours")
+    # Hours whose raw events may be pruned: the late events are added to what the rollup holds.
+    if store.scalar("SELECT count(*) FROM nw_roll_touched WHERE NOT retained"):
+        store.execute(
+            """CREATE OR REPLACE TEMP TABLE nw_roll_lateev AS
+            SELECT n.* FROM nw_roll_new n SEMI JOIN nw_roll_touched t ON NOT t.retained
+              AND n.integration_id = t.integration_id AND date_trunc('hour', n.time) = t.hr"""
         )
         store.execute(
-            "INSERT INTO rollup_hourly " + _HOURLY_AGG.format(source=recount), [bounds[0], bounds[1]]
+            "CREATE OR REPLACE TEMP TABLE nw_roll_late AS " + _HOURLY_AGG.format(source="nw_roll_lateev")
         )
-    # Hours whose raw events may be pruned: the late events are added to what the rollup holds.
-    late = "(SELECT n.* FROM nw_roll_new n SEMI JOIN nw_roll_touched t ON NOT t.retained AND n.integration_id = t.integration_id AND date_trunc('hour', n.time) = t.hr)"
-    if store.scalar("SELECT count(*) FROM nw_roll_touched WHERE NOT retained"):
-        store.execute("CREATE OR REPLACE TEMP TABLE nw_roll_late AS " + _HOURLY_AGG.format(source=late))
+        store.execute(
+            f"""ALTER TABLE nw_roll_late ADD COLUMN minutes UBIGINT;
+            UPDATE nw_roll_late l SET minutes = s.minutes FROM ({_HOUR_SHAPE.format(source="nw_roll_lateev")}) s
+            WHERE l.integration_id = s.integration_id AND l.hour = s.hr AND l.action_class = '*'
+              AND l.status = '*'"""
+        )
         _merge(
             store,
             "rollup_hourly",
@@ -174,8 +249,24 @@ def _fold_hourly(store: Store) -> None:
             keys=("integration_id", "hour", "action_class", "status"),
             add=("events", "records", "bytes", "failures"),
             most=("resources", "destinations", "tenants"),
+            union=("minutes",),
+            span_column="hour",
+        )
+        store.execute(
+            "CREATE OR REPLACE TEMP TABLE nw_roll_late AS "
+            + _SIZES_AGG.format(source="nw_roll_lateev", per_octave=BUCKETS_PER_OCTAVE)
+        )
+        _merge(
+            store,
+            "rollup_sizes",
+            "nw_roll_late",
+            keys=("integration_id", "hour", "action_class", "metric", "bucket"),
+            add=("n", "total"),
+            most=("max",),
+            span_column="hour",
         )
         store.execute("DROP TABLE nw_roll_late")
+        store.execute("DROP TABLE nw_roll_lateev")
     store.execute("DROP TABLE nw_roll_touched")
 
 
@@ -202,7 +293,7 @@ def _fold_values(store: Store) -> None:
         add=("events",),
         least=("first_seen",),
         most=("last_seen",),
-        day_column="day",
+        span_column="day",
     )
     store.execute("DROP TABLE nw_roll_vals")
 
@@ -216,22 +307,23 @@ def _merge(
     add: tuple[str, ...] = (),
     least: tuple[str, ...] = (),
     most: tuple[str, ...] = (),
-    day_column: str | None = None,
+    union: tuple[str, ...] = (),
+    span_column: str,
 ) -> None:
-    """Upsert ``delta`` into ``target``: matching keys add, take the least or the greatest; new keys insert.
-
-    Table and column names are this module's own constants, never data."""
+    """Upsert ``delta`` into ``target``: matching keys add, take the least, the greatest or the bitwise
+    union; new keys insert. Table and column names are this module's own constants, never data."""
     on = " AND ".join(f"t.{k} = d.{k}" for k in keys)
-    sets = [f"{c} = t.{c} + d.{c}" for c in add]
+    sets = [f"{c} = coalesce(t.{c}, 0) + coalesce(d.{c}, 0)" for c in add]
     sets += [f"{c} = least(t.{c}, d.{c})" for c in least]
     sets += [f"{c} = greatest(t.{c}, d.{c})" for c in most]
+    sets += [f"{c} = coalesce(t.{c}, 0::UBIGINT) | coalesce(d.{c}, 0::UBIGINT)" for c in union]
     # The delta covers a few days (or hours): bounding the target by them lets zone maps skip the rest.
-    span = ""
-    col = day_column or ("hour" if "hour" in keys else None)
-    if col:
-        span = f" AND t.{col} BETWEEN (SELECT min({col}) FROM {delta}) AND (SELECT max({col}) FROM {delta})"
+    span = (
+        f" AND t.{span_column} BETWEEN (SELECT min({span_column}) FROM {delta})"
+        f" AND (SELECT max({span_column}) FROM {delta})"
+    )
     store.execute(f"UPDATE {target} t SET {', '.join(sets)} FROM {delta} d WHERE {on}{span}")
-    cols = ", ".join((*keys, *add, *least, *most))
+    cols = ", ".join((*keys, *add, *least, *most, *union))
     store.execute(
         f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {delta} d "
         f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {on}{span})"
@@ -244,8 +336,8 @@ def rebuild(store: Store) -> int:
     Hours before the raw horizon keep what they hold: their events are gone."""
     ensure_tables(store)
     horizon = _get(store, HORIZON)
-    store.execute("DELETE FROM rollup_hourly WHERE epoch_us(hour) >= ?", [horizon])
-    store.execute("DELETE FROM rollup_values WHERE epoch_us(CAST(day AS TIMESTAMP)) >= ?", [horizon])
+    for table, col in (("rollup_hourly", "hour"), ("rollup_sizes", "hour"), ("rollup_values", "day")):
+        store.execute(f"DELETE FROM {table} WHERE epoch_us(CAST({col} AS TIMESTAMP)) >= ?", [horizon])
     hi = int(store.scalar("SELECT coalesce(max(ingest_batch), 0) FROM events") or 0)
     store.execute(
         """CREATE OR REPLACE TEMP TABLE nw_roll_new AS
@@ -253,11 +345,21 @@ def rebuild(store: Store) -> int:
         [horizon],
     )
     folded = int(store.scalar("SELECT count(*) FROM nw_roll_new") or 0)
-    store.execute("INSERT INTO rollup_hourly " + _HOURLY_AGG.format(source="nw_roll_new"))
-    _fold_values(store)
+    if folded:
+        _recount(store, "nw_roll_new")
+        _fold_values(store)
     store.execute("DROP TABLE nw_roll_new")
     _set(store, CURSOR, hi)
     return folded
 
 
-__all__ = ["advance", "cursor", "ensure_tables", "next_batch", "rebuild", "set_raw_horizon"]
+__all__ = [
+    "DIMENSIONS",
+    "advance",
+    "cursor",
+    "ensure_tables",
+    "next_batch",
+    "raw_horizon",
+    "rebuild",
+    "set_raw_horizon",
+]

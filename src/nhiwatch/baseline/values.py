@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from nhiwatch.baseline.contract import HistoryWindow, rows_as_dicts
-from nhiwatch.baseline.frames import IP24
+from nhiwatch.dimensions import DIMENSIONS
 from nhiwatch.store import Store
 
 DDL_VALUES = """CREATE TABLE IF NOT EXISTS baseline_values (
@@ -28,21 +28,6 @@ DDL_VALUES = """CREATE TABLE IF NOT EXISTS baseline_values (
 DDL_NOVELTY = """CREATE TABLE IF NOT EXISTS baseline_novelty (
     integration_id VARCHAR, dimension VARCHAR, n BIGINT, distinct_values BIGINT, singletons BIGINT,
     last_new TIMESTAMP, days BIGINT, day_singletons BIGINT)"""
-
-# dimension -> SQL expression over events ``e`` (``scope`` is unnested separately)
-DIMENSIONS: dict[str, str] = {
-    "destination": "lower(e.dst_endpoint_hostname)",
-    "resource": "e.resource_name",
-    "resource_type": "e.resource_type",
-    "tenant": "e.metadata_tenant_uid",
-    "ip": "e.src_endpoint_ip",
-    "ip24": IP24.format(ip="e.src_endpoint_ip"),
-    "asn": "CAST(e.src_endpoint_asn AS VARCHAR)",
-    "user_agent": "e.http_request_user_agent",
-    "credential": "e.actor_user_credential_uid",
-    "operation": "e.api_operation",
-    "action_class": "e.action_class",
-}
 
 
 def value_rows_sql(where: str, dims: tuple[str, ...] | None = None) -> str:

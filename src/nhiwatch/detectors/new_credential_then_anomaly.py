@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from nhiwatch.baseline.frames import IP24, ts
+from nhiwatch.baseline.frames import ts
 from nhiwatch.detectors._common import finding, in_window, prepare, records
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
+from nhiwatch.dimensions import IP24
 
 META = DetectorMeta(
     id="new_credential_then_anomaly",
