@@ -16,6 +16,7 @@ class Column:
     sql_type: str
     ocsf: str
     doc: str
+    default: str = ""  # SQL default, for columns the engine fills when a writer does not
 
 
 EVENT_COLUMNS: Final[tuple[Column, ...]] = (
@@ -108,6 +109,7 @@ EVENT_COLUMNS: Final[tuple[Column, ...]] = (
         "BIGINT",
         "(none)",
         "insert statement that stored the event: the rollups' cursor (grows with every insert)",
+        default="nextval('nw_ingest_batch')",
     ),
 )
 
@@ -153,5 +155,7 @@ STATUSES: Final[tuple[str, ...]] = ("Success", "Failure", "Unknown")
 
 
 def events_ddl(table: str = "events") -> str:
-    cols = ",\n  ".join(f"{c.name} {c.sql_type}" for c in EVENT_COLUMNS)
+    cols = ",\n  ".join(
+        f"{c.name} {c.sql_type}" + (f" DEFAULT {c.default}" if c.default else "") for c in EVENT_COLUMNS
+    )
     return f"CREATE TABLE IF NOT EXISTS {table} (\n  {cols}\n)"

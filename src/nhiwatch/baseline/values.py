@@ -55,26 +55,25 @@ class Values:
     def learn(self, store: Store, window: HistoryWindow) -> int:
         store.execute("DELETE FROM baseline_values")
         store.execute("DELETE FROM baseline_novelty")
+        # Day-grain rollups: the window's first and last days count whole.
+        span = [window.start, window.until, window.start, window.until]
+        where = "day >= CAST(? AS DATE) AND day < ? AND last_seen >= ? AND first_seen < ?"
         store.execute(
-            f"""CREATE OR REPLACE TEMP TABLE nw_value_days AS
-            SELECT integration_id, dimension, value, CAST(time AS DATE) AS d, min(time) AS f, max(time) AS l,
-                   count(*) AS n
-            FROM ({value_rows_sql(window.where())}) GROUP BY ALL"""
+            f"""INSERT INTO baseline_values
+            SELECT integration_id, dimension, value, min(first_seen), max(last_seen), sum(events), count(*)
+            FROM rollup_values WHERE {where} GROUP BY integration_id, dimension, value""",
+            span,
         )
         store.execute(
-            """INSERT INTO baseline_values
-            SELECT integration_id, dimension, value, min(f), max(l), sum(n), count(*)
-            FROM nw_value_days GROUP BY integration_id, dimension, value"""
-        )
-        store.execute(
-            """INSERT INTO baseline_novelty
+            f"""INSERT INTO baseline_novelty
             SELECT v.integration_id, v.dimension, sum(v.events), count(*), count(*) FILTER (v.events = 1),
                    max(v.first_seen), any_value(dd.days), count(*) FILTER (v.days = 1)
-            FROM baseline_values v JOIN (SELECT integration_id, dimension, count(DISTINCT d) AS days
-                                         FROM nw_value_days GROUP BY ALL) dd USING (integration_id, dimension)
-            GROUP BY ALL"""
+            FROM baseline_values v JOIN (SELECT integration_id, dimension, count(DISTINCT day) AS days
+                                         FROM rollup_values WHERE {where} GROUP BY ALL) dd
+              USING (integration_id, dimension)
+            GROUP BY ALL""",
+            span,
         )
-        store.execute("DROP TABLE IF EXISTS nw_value_days")
         return int(store.scalar("SELECT count(*) FROM baseline_values") or 0)
 
     def show(self, store: Store, integration_id: str) -> dict[str, Any]:
