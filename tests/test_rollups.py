@@ -58,9 +58,31 @@ def _files(company: Path) -> list[Path]:
     return sorted(p for p in (company / "logs").rglob("*") if p.is_file())
 
 
+MINUTES_RECOUNT = """SELECT integration_id, date_trunc('hour', time), list_sort(list(DISTINCT minute(time)))
+FROM events WHERE integration_id IS NOT NULL GROUP BY ALL ORDER BY ALL"""
+MINUTES_ROLLED = """SELECT integration_id, hour, list_filter(range(60), lambda k: (minutes >> k) & 1 = 1)
+FROM rollup_hourly WHERE action_class = '*' AND status = '*' ORDER BY ALL"""
+SIZES_RECOUNT = """SELECT integration_id, coalesce(action_class, '?'), count(records), sum(records), max(records)
+FROM events WHERE integration_id IS NOT NULL AND records >= 0 GROUP BY ALL ORDER BY ALL"""
+SIZES_ROLLED = """SELECT integration_id, action_class, sum(n), sum(total), max(max) FROM rollup_sizes
+WHERE metric = 'records_per_op' GROUP BY ALL ORDER BY ALL"""
+LIFECYCLE_RECOUNT = """SELECT metadata_uid, integration_id, time, scopes FROM events WHERE integration_id IS NOT NULL
+AND action_class IN ('credential_issue', 'credential_revoke', 'scope_grant') ORDER BY ALL"""
+LIFECYCLE_ROLLED = "SELECT metadata_uid, integration_id, time, scopes FROM rollup_lifecycle ORDER BY ALL"
+USED_RECOUNT = """SELECT integration_id, actor_user_credential_uid, max(time), count(*) FROM events
+WHERE integration_id IS NOT NULL AND actor_user_credential_uid IS NOT NULL
+  AND action_class NOT IN ('credential_issue', 'credential_revoke') GROUP BY ALL ORDER BY ALL"""
+USED_ROLLED = """SELECT integration_id, value, max(last_seen), sum(events) FROM rollup_values
+WHERE dimension = 'credential_use' GROUP BY ALL ORDER BY ALL"""
+
+
 def _assert_matches_recount(store: Store) -> None:
     assert store.fetchall(HOURLY_ROLLED) == store.fetchall(HOURLY_RECOUNT)
     assert store.fetchall(VALUES_ROLLED) == store.fetchall(VALUES_RECOUNT)
+    assert store.fetchall(MINUTES_ROLLED) == store.fetchall(MINUTES_RECOUNT)
+    assert store.fetchall(SIZES_ROLLED) == store.fetchall(SIZES_RECOUNT)
+    assert store.fetchall(LIFECYCLE_ROLLED) == store.fetchall(LIFECYCLE_RECOUNT)
+    assert store.fetchall(USED_ROLLED) == store.fetchall(USED_RECOUNT)
 
 
 def test_in_one_go(company: Path, tmp_path: Path) -> None:
@@ -68,6 +90,8 @@ def test_in_one_go(company: Path, tmp_path: Path) -> None:
         ingest_all(store, [company / "logs"], inventory=company / "inventory.yaml")
         assert store.scalar("SELECT count(*) FROM rollup_hourly") > 0
         assert store.scalar("SELECT count(*) FROM rollup_values WHERE dimension = 'scope'") > 0
+        assert store.scalar("SELECT count(*) FROM rollup_lifecycle") > 0
+        assert store.scalar("SELECT count(*) FROM rollup_values WHERE dimension = 'credential_use'") > 0
         _assert_matches_recount(store)
 
 

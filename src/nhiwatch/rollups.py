@@ -12,10 +12,14 @@ Three tables summarise what baselines need, so that learning reads summaries, no
   buckets of 1/8 octave of ``1 + x`` (count, sum and maximum per bucket): the per-operation quantiles without
   the events, within about 9 %.
 - ``rollup_values``: per integration x dimension x value x UTC day — first seen, last seen, events, for
-  the dimensions of :data:`DIMENSIONS` (destinations, resources, tenants, networks, agents, scopes, ...).
+  the dimensions of :data:`DIMENSIONS` (destinations, resources, tenants, networks, agents, scopes, ...),
+  plus the credentials and scopes actually used (``credential_use``, ``scope_used``).
+- ``rollup_lifecycle``: the events that issue or revoke credentials and grant scopes, whole: they are few,
+  and posture and consent checks need each one for as long as the rollups are kept.
 
 **Exactly once.** Every stored event carries ``ingest_batch``, a number that grows with each insert
-statement. :func:`advance` folds the events of batches past a cursor into the rollups and moves the cursor,
+statement (ingest stamps one per statement; any other writer gets the column's default, the next value of
+the same sequence). :func:`advance` folds the events of batches past a cursor into the rollups and moves the cursor,
 all in the caller's transaction: at-least-once delivery plus the store's uid de-duplication plus one cursor
 committed with the rollups it produced gives each event counted exactly once, whatever the order, repetition
 or interruption of the ingests that stored it. Hours are *recounted* from the events (idempotent, exact
@@ -43,9 +47,19 @@ SIZES_DDL = """CREATE TABLE IF NOT EXISTS rollup_sizes (
 VALUES_DDL = """CREATE TABLE IF NOT EXISTS rollup_values (
     integration_id VARCHAR, dimension VARCHAR, value VARCHAR, day DATE, first_seen TIMESTAMP,
     last_seen TIMESTAMP, events BIGINT)"""
+LIFECYCLE_DDL = """CREATE TABLE IF NOT EXISTS rollup_lifecycle (
+    integration_id VARCHAR, time TIMESTAMP, metadata_uid VARCHAR, action_class VARCHAR, api_operation VARCHAR,
+    status VARCHAR, resource_name VARCHAR, actor_user_credential_uid VARCHAR, actor_user_name VARCHAR,
+    actor_user_uid VARCHAR, actor_user_type VARCHAR, on_behalf_of VARCHAR, scopes VARCHAR[])"""
+LIFECYCLE_CLASSES = ("credential_issue", "credential_revoke", "scope_grant")
 STATE_DDL = "CREATE TABLE IF NOT EXISTS rollup_state (name VARCHAR PRIMARY KEY, value BIGINT)"
-BATCH_SEQUENCE = "CREATE SEQUENCE IF NOT EXISTS nw_ingest_batch START 1"
-DDL = (HOURLY_DDL, SIZES_DDL, VALUES_DDL, STATE_DDL, BATCH_SEQUENCE)
+DDL = (HOURLY_DDL, SIZES_DDL, VALUES_DDL, LIFECYCLE_DDL, STATE_DDL)
+# Value sets kept beside the baseline dimensions: what credentials and scopes were *used* for (lifecycle
+# events, which issue, revoke or grant them, left out), for posture checks over the long memory.
+USE_DIMENSIONS: dict[str, str] = {
+    "credential_use": "CASE WHEN e.action_class NOT IN ('credential_issue', 'credential_revoke')"
+    " THEN e.actor_user_credential_uid END",
+}
 BUCKETS_PER_OCTAVE = 8  # size histogram resolution: a bucket spans 2^(1/8), about 9 %
 
 CURSOR = "cursor"  # last ingest_batch folded into the rollups
@@ -103,7 +117,9 @@ def ensure_tables(store: Store) -> None:
     """Create the rollup tables; a store from before rollups gets ``ingest_batch`` and its rollups built."""
     fresh = not store.table_exists("rollup_state")
     store.ensure(*DDL)
-    store.execute("ALTER TABLE events ADD COLUMN IF NOT EXISTS ingest_batch BIGINT")
+    store.execute(
+        "ALTER TABLE events ADD COLUMN IF NOT EXISTS ingest_batch BIGINT DEFAULT nextval('nw_ingest_batch')"
+    )
     if fresh and store.scalar("SELECT count(*) FROM (SELECT 1 FROM events LIMIT 1)"):
         rebuild(store)
 
@@ -180,6 +196,7 @@ def _advance(store: Store) -> int:
     if folded:
         _fold_hourly(store)
         _fold_values(store)
+        _fold_lifecycle(store)
     store.execute("DROP TABLE IF EXISTS nw_roll_new")
     _set(store, CURSOR, hi)
     return folded
@@ -274,10 +291,14 @@ def _fold_values(store: Store) -> None:
     parts = [
         f"SELECT e.integration_id, '{dim}' AS dimension, {expr} AS value, e.time FROM nw_roll_new e"
         f" WHERE ({expr}) IS NOT NULL"
-        for dim, expr in DIMENSIONS.items()
+        for dim, expr in {**DIMENSIONS, **USE_DIMENSIONS}.items()
     ]
     parts.append(
         "SELECT e.integration_id, 'scope', unnest(e.scopes), e.time FROM nw_roll_new e WHERE len(e.scopes) > 0"
+    )
+    parts.append(
+        "SELECT e.integration_id, 'scope_used', unnest(e.scopes), e.time FROM nw_roll_new e"
+        " WHERE len(e.scopes) > 0 AND e.action_class IS DISTINCT FROM 'scope_grant'"
     )
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE nw_roll_vals AS
@@ -296,6 +317,20 @@ def _fold_values(store: Store) -> None:
         span_column="day",
     )
     store.execute("DROP TABLE nw_roll_vals")
+
+
+def _fold_lifecycle(store: Store) -> None:
+    cols = _LIFECYCLE_COLUMNS
+    store.execute(
+        f"INSERT INTO rollup_lifecycle ({cols}) SELECT {cols} FROM nw_roll_new"
+        " WHERE action_class IN (" + ", ".join(f"'{c}'" for c in LIFECYCLE_CLASSES) + ")"
+    )
+
+
+_LIFECYCLE_COLUMNS = (
+    "integration_id, time, metadata_uid, action_class, api_operation, status, resource_name,"
+    " actor_user_credential_uid, actor_user_name, actor_user_uid, actor_user_type, on_behalf_of, scopes"
+)
 
 
 def _merge(
@@ -336,7 +371,13 @@ def rebuild(store: Store) -> int:
     Hours before the raw horizon keep what they hold: their events are gone."""
     ensure_tables(store)
     horizon = _get(store, HORIZON)
-    for table, col in (("rollup_hourly", "hour"), ("rollup_sizes", "hour"), ("rollup_values", "day")):
+    tables = (
+        ("rollup_hourly", "hour"),
+        ("rollup_sizes", "hour"),
+        ("rollup_values", "day"),
+        ("rollup_lifecycle", "time"),
+    )
+    for table, col in tables:
         store.execute(f"DELETE FROM {table} WHERE epoch_us(CAST({col} AS TIMESTAMP)) >= ?", [horizon])
     hi = int(store.scalar("SELECT coalesce(max(ingest_batch), 0) FROM events") or 0)
     store.execute(
@@ -348,6 +389,7 @@ def rebuild(store: Store) -> int:
     if folded:
         _recount(store, "nw_roll_new")
         _fold_values(store)
+        _fold_lifecycle(store)
     store.execute("DROP TABLE nw_roll_new")
     _set(store, CURSOR, hi)
     return folded
