@@ -8,9 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from nhiwatch import rollups
-from nhiwatch.pipeline import ingest_all
+from nhiwatch.pipeline import attribute, ingest_all
 from nhiwatch.simulate import simulate
 from nhiwatch.store import Store
 
@@ -124,7 +125,14 @@ def test_interrupted_fold_is_redone_once(
             ingest_all(store, files[half:])
         monkeypatch.undo()
         assert rollups.cursor(store) == before  # the cursor did not move past unfolded events
-        assert rollups.advance(store) > 0
+        # resolution rolled back with the rollups: the next run attributes and folds them, once
+        assert (
+            store.scalar(
+                "SELECT count(*) FROM events WHERE ingest_batch > ? AND integration_id IS NOT NULL", [before]
+            )
+            == 0
+        )
+        assert attribute(store) > 0
         _assert_matches_recount(store)
 
 
@@ -167,4 +175,36 @@ def test_store_from_before_rollups_is_upgraded(company: Path, tmp_path: Path) ->
         rollups.ensure_tables(store)
         _assert_matches_recount(store)
         ingest_all(store, _files(company)[:3])  # all duplicates: nothing changes
+        _assert_matches_recount(store)
+
+
+def test_attribution_follows_new_events_and_inventory_changes(company: Path, tmp_path: Path) -> None:
+    files = _files(company)
+    with Store(tmp_path / "s.duckdb") as store:
+        first = ingest_all(store, files[:-3], inventory=company / "inventory.yaml")
+        again = ingest_all(store, files[-3:], inventory=company / "inventory.yaml")  # same identities
+        assert 0 < again.resolved <= again.report.stored < first.resolved  # only new events looked at
+        _assert_matches_recount(store)
+        # Declare a discovered integration: history is re-attributed and the rollups rebuilt.
+        found = store.fetchall(
+            "SELECT id, discovered_source, discovered_identity FROM integrations WHERE discovered LIMIT 1"
+        )
+        assert found, "the simulated company has undeclared integrations"
+        did, src, ident = found[0]
+        key, value = ident.split("=", 1)
+        inv = yaml.safe_load((company / "inventory.yaml").read_text())
+        inv["integrations"].append(
+            {
+                "id": "newly-declared",
+                "name": "Newly declared",
+                "owner": "sec@example.com",
+                "purpose": "test",
+                "kind": "bot",
+                "identities": [{"source": src, key: value}],
+            }
+        )
+        (tmp_path / "inv.yaml").write_text(yaml.safe_dump(inv))
+        ingest_all(store, [], inventory=tmp_path / "inv.yaml")
+        assert not store.scalar("SELECT count(*) FROM rollup_hourly WHERE integration_id = ?", [did])
+        assert store.scalar("SELECT count(*) FROM rollup_hourly WHERE integration_id = 'newly-declared'")
         _assert_matches_recount(store)
