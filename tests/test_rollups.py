@@ -24,7 +24,7 @@ WITH e AS (SELECT integration_id, date_trunc('hour', time) AS hour, coalesce(act
                   resource_name, lower(dst_endpoint_hostname) AS d, metadata_tenant_uid AS t
            FROM events WHERE integration_id IS NOT NULL)
 SELECT integration_id, hour, c, s, count(*), sum(records), sum(b), count(*) FILTER (s = 'Failure'),
-       count(DISTINCT resource_name), count(DISTINCT d), count(DISTINCT t) FROM e GROUP BY ALL
+       NULL, NULL, NULL FROM e GROUP BY ALL
 UNION ALL
 SELECT integration_id, hour, c, '*', count(*), sum(records), sum(b), count(*) FILTER (s = 'Failure'),
        count(DISTINCT resource_name), count(DISTINCT d), count(DISTINCT t) FROM e GROUP BY ALL

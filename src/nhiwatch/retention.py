@@ -75,7 +75,7 @@ def prune(
         gone = 0
         for table, col in (
             ("rollup_hourly", "hour"),
-            ("rollup_sizes", "hour"),
+            ("rollup_sizes", "day"),
             ("rollup_values", "day"),
             ("rollup_lifecycle", "time"),
         ):

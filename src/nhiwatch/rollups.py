@@ -8,9 +8,9 @@ Three tables summarise what baselines need, so that learning reads summaries, no
   counted at each level). The all-classes row of an hour also keeps what cadence and failure runs need: the
   active minutes (a 60-bit map) and the failures before its first success, between successes (the longest
   run) and after its last success, so runs that cross hours can be stitched together when learning.
-- ``rollup_sizes``: per integration x hour x action class, a histogram of records and bytes per event in
-  buckets of 1/8 octave of ``1 + x`` (count, sum and maximum per bucket): the per-operation quantiles without
-  the events, within about 9 %.
+- ``rollup_sizes``: per integration x UTC day x action class, a histogram of records and bytes per event in
+  buckets of a quarter octave of ``1 + x`` (count, sum and maximum per bucket): the per-operation quantiles
+  without the events, within a bucket (about ±9 %), and exact where a bucket holds one size.
 - ``rollup_values``: per integration x dimension x value x UTC day — first seen, last seen, events, for
   the dimensions of :data:`DIMENSIONS` (destinations, resources, tenants, networks, agents, scopes, ...),
   plus the credentials and scopes actually used (``credential_use``, ``scope_used``).
@@ -42,7 +42,7 @@ HOURLY_DDL = """CREATE TABLE IF NOT EXISTS rollup_hourly (
     records BIGINT, bytes BIGINT, failures BIGINT, resources BIGINT, destinations BIGINT, tenants BIGINT,
     minutes UBIGINT, has_success BOOLEAN, fail_lead BIGINT, fail_inner BIGINT, fail_trail BIGINT)"""
 SIZES_DDL = """CREATE TABLE IF NOT EXISTS rollup_sizes (
-    integration_id VARCHAR, hour TIMESTAMP, action_class VARCHAR, metric VARCHAR, bucket INTEGER, n BIGINT,
+    integration_id VARCHAR, day DATE, action_class VARCHAR, metric VARCHAR, bucket INTEGER, n BIGINT,
     total DOUBLE, max DOUBLE)"""
 VALUES_DDL = """CREATE TABLE IF NOT EXISTS rollup_values (
     integration_id VARCHAR, dimension VARCHAR, value VARCHAR, day DATE, first_seen TIMESTAMP,
@@ -60,50 +60,58 @@ USE_DIMENSIONS: dict[str, str] = {
     "credential_use": "CASE WHEN e.action_class NOT IN ('credential_issue', 'credential_revoke')"
     " THEN e.actor_user_credential_uid END",
 }
-BUCKETS_PER_OCTAVE = 8  # size histogram resolution: a bucket spans 2^(1/8), about 9 %
+BUCKETS_PER_OCTAVE = 4  # size histogram resolution: a bucket spans 2^(1/4) of 1 + x, about 19 %
 
 CURSOR = "cursor"  # last ingest_batch folded into the rollups
 HORIZON = "raw_horizon"  # epoch microseconds before which raw events may have been pruned
 
-_HOURLY_AGG = """
+_HOURLY_BASE = """
+    SELECT integration_id, date_trunc('hour', time) AS hr, action_class, status, records,
+           CASE WHEN traffic_bytes_in IS NULL AND traffic_bytes_out IS NULL THEN NULL
+                ELSE coalesce(traffic_bytes_in, 0) + coalesce(traffic_bytes_out, 0) END AS bytes,
+           resource_name, lower(dst_endpoint_hostname) AS dst, metadata_tenant_uid
+    FROM {source}"""
+# Counts per status add up; distinct targets are counted per class and over all classes, not per status.
+_HOURLY_AGG = f"""
     SELECT integration_id, hr AS hour,
            CASE WHEN grouping(action_class) = 1 THEN '*' ELSE coalesce(action_class, '?') END AS action_class,
-           CASE WHEN grouping(status) = 1 THEN '*' ELSE coalesce(status, '?') END AS status,
-           count(*) AS events, sum(records) AS records, sum(bytes) AS bytes,
-           count(*) FILTER (status = 'Failure') AS failures,
-           count(DISTINCT resource_name) AS resources, count(DISTINCT dst) AS destinations,
-           count(DISTINCT metadata_tenant_uid) AS tenants
-    FROM (SELECT integration_id, date_trunc('hour', time) AS hr, action_class, status, records,
-                 CASE WHEN traffic_bytes_in IS NULL AND traffic_bytes_out IS NULL THEN NULL
-                      ELSE coalesce(traffic_bytes_in, 0) + coalesce(traffic_bytes_out, 0) END AS bytes,
-                 resource_name, lower(dst_endpoint_hostname) AS dst, metadata_tenant_uid
-          FROM {source})
-    GROUP BY GROUPING SETS ((integration_id, hr, action_class, status), (integration_id, hr, action_class),
-                            (integration_id, hr))"""
+           '*' AS status, count(*) AS events, sum(records) AS records, sum(bytes) AS bytes,
+           count(*) FILTER (status = 'Failure') AS failures, count(DISTINCT resource_name) AS resources,
+           count(DISTINCT dst) AS destinations, count(DISTINCT metadata_tenant_uid) AS tenants
+    FROM ({_HOURLY_BASE})
+    GROUP BY GROUPING SETS ((integration_id, hr, action_class), (integration_id, hr))
+    UNION ALL
+    SELECT integration_id, hr, coalesce(action_class, '?'), coalesce(status, '?'), count(*), sum(records),
+           sum(bytes), count(*) FILTER (status = 'Failure'), NULL, NULL, NULL
+    FROM ({_HOURLY_BASE}) GROUP BY ALL"""
 
-# Per hour: active minutes, and failure runs split at the hour's successes (grp 0 = before the first).
+# Per hour: the active minutes, whether anything succeeded, and how many failed.
 _HOUR_SHAPE = """
-    WITH ev AS (
-      SELECT integration_id, date_trunc('hour', time) AS hr, minute(time) AS m, status,
-             sum((status = 'Success')::INT) OVER (PARTITION BY integration_id, date_trunc('hour', time)
-                                                 ORDER BY time ROWS UNBOUNDED PRECEDING) AS grp
-      FROM {source}),
-    runs AS (
-      SELECT integration_id, hr, grp, count(*) FILTER (status = 'Failure') AS nf FROM ev GROUP BY ALL),
-    last AS (SELECT integration_id, hr, max(grp) AS top FROM runs GROUP BY ALL)
-    SELECT r.integration_id, r.hr, l.top > 0 AS has_success,
-           coalesce(sum(nf) FILTER (grp = 0), 0) AS fail_lead,
-           max(nf) FILTER (grp > 0 AND grp < l.top) AS fail_inner,
-           CASE WHEN l.top > 0 THEN coalesce(sum(nf) FILTER (grp = l.top), 0) END AS fail_trail,
-           (SELECT bit_or(1::UBIGINT << e.m) FROM ev e WHERE e.integration_id = r.integration_id
-                AND e.hr = r.hr) AS minutes
-    FROM runs r JOIN last l USING (integration_id, hr) GROUP BY r.integration_id, r.hr, l.top"""
+    SELECT integration_id, date_trunc('hour', time) AS hr, bit_or(1::UBIGINT << minute(time)) AS minutes,
+           bool_or(status = 'Success') AS has_success, count(*) FILTER (status = 'Failure') AS nf
+    FROM {source} GROUP BY ALL"""
+
+# Failure runs of the hours that had failures: the hour's outcomes in time order as a string of S and F,
+# split at the successes — the first piece is the failures before the first success, the last those after
+# the last one, the longest of the others the longest run between two successes.
+_FAIL_SHAPE = """
+    SELECT integration_id, hr, length(parts[1]) AS fail_lead,
+           CASE WHEN len(parts) > 2 THEN list_max(list_transform(parts[2:-2], lambda p: length(p))) END
+             AS fail_inner,
+           CASE WHEN len(parts) > 1 THEN length(parts[-1]) END AS fail_trail
+    FROM (SELECT integration_id, hr,
+                 string_split(string_agg(CASE status WHEN 'Success' THEN 'S' ELSE 'F' END, '' ORDER BY time), 'S')
+                   AS parts
+          FROM (SELECT integration_id, date_trunc('hour', time) AS hr, time, status FROM {source} e
+                SEMI JOIN ({failed}) f ON f.integration_id = e.integration_id AND f.hr = date_trunc('hour', e.time)
+                WHERE status IN ('Success', 'Failure'))
+          GROUP BY ALL)"""
 
 _SIZES_AGG = """
-    SELECT integration_id, hr AS hour, coalesce(action_class, '?') AS action_class, metric,
+    SELECT integration_id, day, coalesce(action_class, '?') AS action_class, metric,
            CAST(floor({per_octave} * log2(1 + v)) AS INTEGER) AS bucket, count(*) AS n, sum(v) AS total,
            max(v) AS max
-    FROM (UNPIVOT (SELECT integration_id, date_trunc('hour', time) AS hr, action_class,
+    FROM (UNPIVOT (SELECT integration_id, CAST(time AS DATE) AS day, action_class,
                           CAST(records AS DOUBLE) AS records_per_op,
                           CASE WHEN traffic_bytes_in IS NULL AND traffic_bytes_out IS NULL THEN NULL
                                ELSE CAST(coalesce(traffic_bytes_in, 0) + coalesce(traffic_bytes_out, 0) AS DOUBLE)
@@ -188,14 +196,15 @@ def _advance(store: Store) -> int:
         return 0
     hi = int(hi)
     store.execute(
-        """CREATE OR REPLACE TEMP TABLE nw_roll_new AS
-        SELECT * FROM events WHERE ingest_batch > ? AND ingest_batch <= ? AND integration_id IS NOT NULL""",
+        f"""CREATE OR REPLACE TEMP TABLE nw_roll_new AS
+        SELECT {_COLUMNS} FROM events WHERE ingest_batch > ? AND ingest_batch <= ? AND integration_id IS NOT NULL""",
         [lo, hi],
     )
     folded = int(store.scalar("SELECT count(*) FROM nw_roll_new") or 0)
     if folded:
         _fold_hourly(store)
         _fold_values(store)
+        _fold_sizes(store)
         _fold_lifecycle(store)
     store.execute("DROP TABLE IF EXISTS nw_roll_new")
     _set(store, CURSOR, hi)
@@ -205,17 +214,22 @@ def _advance(store: Store) -> int:
 def _recount(store: Store, source: str) -> None:
     """Insert the hourly and size rollups of every event in ``source`` (whole hours)."""
     store.execute("INSERT INTO rollup_hourly BY NAME " + _HOURLY_AGG.format(source=source))
+    store.execute(f"CREATE OR REPLACE TEMP TABLE nw_roll_shape AS {_HOUR_SHAPE.format(source=source)}")
+    failed = "SELECT integration_id, hr FROM nw_roll_shape WHERE nf > 0"
     store.execute(
-        f"""UPDATE rollup_hourly r SET minutes = s.minutes, has_success = s.has_success,
-               fail_lead = s.fail_lead, fail_inner = s.fail_inner, fail_trail = s.fail_trail
-        FROM ({_HOUR_SHAPE.format(source=source)}) s
+        f"""CREATE OR REPLACE TEMP TABLE nw_roll_fail AS {_FAIL_SHAPE.format(source=source, failed=failed)}"""
+    )
+    store.execute(
+        """UPDATE rollup_hourly r SET minutes = s.minutes, has_success = s.has_success,
+               fail_lead = coalesce(f.fail_lead, 0), fail_inner = f.fail_inner,
+               fail_trail = CASE WHEN s.has_success THEN coalesce(f.fail_trail, 0) END
+        FROM nw_roll_shape s LEFT JOIN nw_roll_fail f USING (integration_id, hr)
         WHERE r.integration_id = s.integration_id AND r.hour = s.hr AND r.action_class = '*'
-          AND r.status = '*' AND r.hour BETWEEN (SELECT min(time) - INTERVAL 1 HOUR FROM {source})
-                                            AND (SELECT max(time) FROM {source})"""
+          AND r.status = '*' AND r.hour BETWEEN (SELECT min(hr) FROM nw_roll_shape)
+                                            AND (SELECT max(hr) FROM nw_roll_shape)"""
     )
-    store.execute(
-        "INSERT INTO rollup_sizes " + _SIZES_AGG.format(source=source, per_octave=BUCKETS_PER_OCTAVE)
-    )
+    store.execute("DROP TABLE nw_roll_shape")
+    store.execute("DROP TABLE nw_roll_fail")
 
 
 def _fold_hourly(store: Store) -> None:
@@ -229,20 +243,24 @@ def _fold_hourly(store: Store) -> None:
     # Retained hours: recounted from every stored event of the hour (exact, and idempotent).
     bounds = store.fetchall("SELECT min(hr), max(hr) FROM nw_roll_touched WHERE retained")[0]
     if bounds[0] is not None:
-        for table in ("rollup_hourly", "rollup_sizes"):
-            store.execute(
-                f"""DELETE FROM {table} r USING nw_roll_touched t
-                WHERE t.retained AND r.integration_id = t.integration_id AND r.hour = t.hr"""
-            )
         store.execute(
-            """CREATE OR REPLACE TEMP TABLE nw_roll_hours AS
-            SELECT e.* FROM events e SEMI JOIN nw_roll_touched t ON t.retained
-              AND e.integration_id = t.integration_id AND date_trunc('hour', e.time) = t.hr
-            WHERE e.time >= ? AND e.time < ? + INTERVAL 1 HOUR""",
-            [bounds[0], bounds[1]],
+            """DELETE FROM rollup_hourly r USING nw_roll_touched t
+            WHERE t.retained AND r.integration_id = t.integration_id AND r.hour = t.hr"""
         )
-        _recount(store, "nw_roll_hours")
-        store.execute("DROP TABLE nw_roll_hours")
+        hours = """SELECT {cols} FROM events e SEMI JOIN nw_roll_touched t ON t.retained
+              AND e.integration_id = t.integration_id AND date_trunc('hour', e.time) = t.hr
+            WHERE e.time >= ? AND e.time < ? + INTERVAL 1 HOUR"""
+        stored = store.scalar(hours.format(cols="count(*)"), [bounds[0], bounds[1]])
+        only_new = not store.scalar("SELECT count(*) FROM nw_roll_touched WHERE NOT retained")
+        if only_new and stored == store.scalar("SELECT count(*) FROM nw_roll_new"):
+            _recount(store, "nw_roll_new")  # the touched hours hold nothing but the new events (a new day)
+        else:
+            store.execute(
+                "CREATE OR REPLACE TEMP TABLE nw_roll_hours AS " + hours.format(cols=_COLUMNS),
+                [bounds[0], bounds[1]],
+            )
+            _recount(store, "nw_roll_hours")
+            store.execute("DROP TABLE nw_roll_hours")
     # Hours whose raw events may be pruned: the late events are added to what the rollup holds.
     if store.scalar("SELECT count(*) FROM nw_roll_touched WHERE NOT retained"):
         store.execute(
@@ -269,42 +287,35 @@ def _fold_hourly(store: Store) -> None:
             union=("minutes",),
             span_column="hour",
         )
-        store.execute(
-            "CREATE OR REPLACE TEMP TABLE nw_roll_late AS "
-            + _SIZES_AGG.format(source="nw_roll_lateev", per_octave=BUCKETS_PER_OCTAVE)
-        )
-        _merge(
-            store,
-            "rollup_sizes",
-            "nw_roll_late",
-            keys=("integration_id", "hour", "action_class", "metric", "bucket"),
-            add=("n", "total"),
-            most=("max",),
-            span_column="hour",
-        )
         store.execute("DROP TABLE nw_roll_late")
         store.execute("DROP TABLE nw_roll_lateev")
     store.execute("DROP TABLE nw_roll_touched")
 
 
 def _fold_values(store: Store) -> None:
-    parts = [
-        f"SELECT e.integration_id, '{dim}' AS dimension, {expr} AS value, e.time FROM nw_roll_new e"
-        f" WHERE ({expr}) IS NOT NULL"
-        for dim, expr in {**DIMENSIONS, **USE_DIMENSIONS}.items()
-    ]
-    parts.append(
-        "SELECT e.integration_id, 'scope', unnest(e.scopes), e.time FROM nw_roll_new e WHERE len(e.scopes) > 0"
-    )
-    parts.append(
-        "SELECT e.integration_id, 'scope_used', unnest(e.scopes), e.time FROM nw_roll_new e"
-        " WHERE len(e.scopes) > 0 AND e.action_class IS DISTINCT FROM 'scope_grant'"
+    # One scan, one grouping set per dimension: the group of each row says which dimension it counts.
+    dims = {**DIMENSIONS, **USE_DIMENSIONS}
+    cols = ", ".join(f"CAST({expr} AS VARCHAR) AS d_{dim}" for dim, expr in dims.items())
+    sets = ", ".join(f"(integration_id, day, d_{dim})" for dim in dims)
+    which = " ".join(f"WHEN grouping(d_{dim}) = 0 THEN '{dim}'" for dim in dims)
+    value = ", ".join(f"d_{dim}" for dim in dims)
+    scopes = (
+        "SELECT e.integration_id, {dim} AS dimension, unnest(e.scopes) AS value, CAST(e.time AS DATE) AS day,"
+        " e.time FROM nw_roll_new e WHERE len(e.scopes) > 0"
     )
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE nw_roll_vals AS
-        SELECT integration_id, dimension, value, CAST(time AS DATE) AS day, min(time) AS first_seen,
-               max(time) AS last_seen, count(*) AS events
-        FROM ({" UNION ALL ".join(parts)}) GROUP BY ALL"""
+        SELECT * FROM (
+          SELECT integration_id, CASE {which} END AS dimension, coalesce({value}) AS value, day,
+                 min(time) AS first_seen, max(time) AS last_seen, count(*) AS events
+          FROM (SELECT e.integration_id, CAST(e.time AS DATE) AS day, e.time, {cols} FROM nw_roll_new e)
+          GROUP BY GROUPING SETS ({sets}))
+        WHERE value IS NOT NULL
+        UNION ALL
+        SELECT integration_id, dimension, value, day, min(time), max(time), count(*) FROM (
+          {scopes.format(dim="'scope'")}
+          UNION ALL {scopes.format(dim="'scope_used'")} AND e.action_class IS DISTINCT FROM 'scope_grant')
+        GROUP BY ALL"""
     )
     _merge(
         store,
@@ -319,6 +330,23 @@ def _fold_values(store: Store) -> None:
     store.execute("DROP TABLE nw_roll_vals")
 
 
+def _fold_sizes(store: Store) -> None:
+    store.execute(
+        "CREATE OR REPLACE TEMP TABLE nw_roll_sizes AS "
+        + _SIZES_AGG.format(source="nw_roll_new", per_octave=BUCKETS_PER_OCTAVE)
+    )
+    _merge(
+        store,
+        "rollup_sizes",
+        "nw_roll_sizes",
+        keys=("integration_id", "day", "action_class", "metric", "bucket"),
+        add=("n", "total"),
+        most=("max",),
+        span_column="day",
+    )
+    store.execute("DROP TABLE nw_roll_sizes")
+
+
 def _fold_lifecycle(store: Store) -> None:
     cols = _LIFECYCLE_COLUMNS
     store.execute(
@@ -327,6 +355,11 @@ def _fold_lifecycle(store: Store) -> None:
     )
 
 
+# What the rollups read of an event: everything they summarise, nothing else (not the raw record).
+_COLUMNS = """integration_id, time, action_class, status, records, traffic_bytes_in, traffic_bytes_out,
+    resource_name, resource_type, dst_endpoint_hostname, metadata_tenant_uid, src_endpoint_ip, src_endpoint_asn,
+    http_request_user_agent, actor_user_credential_uid, api_operation, scopes, metadata_uid, actor_user_name,
+    actor_user_uid, actor_user_type, on_behalf_of"""
 _LIFECYCLE_COLUMNS = (
     "integration_id, time, metadata_uid, action_class, api_operation, status, resource_name,"
     " actor_user_credential_uid, actor_user_name, actor_user_uid, actor_user_type, on_behalf_of, scopes"
@@ -373,7 +406,7 @@ def rebuild(store: Store) -> int:
     horizon = _get(store, HORIZON)
     tables = (
         ("rollup_hourly", "hour"),
-        ("rollup_sizes", "hour"),
+        ("rollup_sizes", "day"),
         ("rollup_values", "day"),
         ("rollup_lifecycle", "time"),
     )
@@ -381,14 +414,15 @@ def rebuild(store: Store) -> int:
         store.execute(f"DELETE FROM {table} WHERE epoch_us(CAST({col} AS TIMESTAMP)) >= ?", [horizon])
     hi = int(store.scalar("SELECT coalesce(max(ingest_batch), 0) FROM events") or 0)
     store.execute(
-        """CREATE OR REPLACE TEMP TABLE nw_roll_new AS
-        SELECT * FROM events WHERE integration_id IS NOT NULL AND epoch_us(time) >= ?""",
+        f"""CREATE OR REPLACE TEMP TABLE nw_roll_new AS
+        SELECT {_COLUMNS} FROM events WHERE integration_id IS NOT NULL AND epoch_us(time) >= ?""",
         [horizon],
     )
     folded = int(store.scalar("SELECT count(*) FROM nw_roll_new") or 0)
     if folded:
         _recount(store, "nw_roll_new")
         _fold_values(store)
+        _fold_sizes(store)
         _fold_lifecycle(store)
     store.execute("DROP TABLE nw_roll_new")
     _set(store, CURSOR, hi)

@@ -91,12 +91,15 @@ def learn(
           AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.integration_id = e.integration_id
                           AND t.start_time < e.hour + INTERVAL 1 HOUR AND t.end_time >= e.hour)"""
     )
+    # Size histograms are kept per UTC day: the day stands for the local day, and a day that overlaps a
+    # change ticket is left out whole.
     store.execute(
         """CREATE OR REPLACE TEMP TABLE nw_sizes AS
-        SELECT s.*, timezone(coalesce(z.tz, 'UTC'), s.hour::TIMESTAMPTZ) AS lt
-        FROM rollup_sizes s SEMI JOIN (SELECT DISTINCT integration_id, hour FROM nw_hours) h
-          ON h.integration_id = s.integration_id AND h.hour = s.hour
-        LEFT JOIN nw_tz z ON z.integration_id = s.integration_id"""
+        SELECT s.*, CAST(s.day AS TIMESTAMP) AS lt FROM rollup_sizes s
+        WHERE s.day >= CAST(? AS DATE) AND s.day < ?
+          AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.integration_id = s.integration_id
+                          AND t.start_time < s.day + INTERVAL 1 DAY AND t.end_time >= s.day)""",
+        [window.start, window.until],
     )
     rows: dict[str, int] = {}
     store.execute("BEGIN TRANSACTION")
