@@ -24,6 +24,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from nhiwatch import rollups
 from nhiwatch.redact import sql_redact
 from nhiwatch.schema import EVENT_COLUMN_NAMES
 from nhiwatch.sources import files as F
@@ -363,6 +364,7 @@ def _map_and_store(
     )
     report.quarantined += int(bad)
     cols = ", ".join(EVENT_COLUMN_NAMES)
+    batch = rollups.next_batch(store)
     # The first copy of an event within a batch wins; the window is only paid for when a batch repeats itself.
     repeats = store.scalar(
         "SELECT count(*) - count(DISTINCT metadata_uid) FROM nw_stage WHERE bad_reason IS NULL"
@@ -372,7 +374,7 @@ def _map_and_store(
     )
     stored = store.execute(
         f"""INSERT INTO events ({cols})
-        SELECT {", ".join(_stage_expr(c, src) for c in EVENT_COLUMN_NAMES)}
+        SELECT {", ".join(str(batch) if c == "ingest_batch" else _stage_expr(c, src) for c in EVENT_COLUMN_NAMES)}
         FROM nw_stage s
         WHERE bad_reason IS NULL
           AND NOT EXISTS (SELECT 1 FROM events e WHERE e.time BETWEEN ? AND ? AND e.metadata_uid = s.metadata_uid)

@@ -16,6 +16,7 @@ class Column:
     sql_type: str
     ocsf: str
     doc: str
+    default: str = ""  # SQL default, for columns the engine fills when a writer does not
 
 
 EVENT_COLUMNS: Final[tuple[Column, ...]] = (
@@ -103,13 +104,20 @@ EVENT_COLUMNS: Final[tuple[Column, ...]] = (
     Column("raw_data", "VARCHAR", "raw_data", "the original event, as read"),
     Column("ingest_file", "VARCHAR", "(none)", "file the event was read from"),
     Column("ingest_line", "BIGINT", "(none)", "line (or record index) in that file, 1-based"),
+    Column(
+        "ingest_batch",
+        "BIGINT",
+        "(none)",
+        "insert statement that stored the event: the rollups' cursor (grows with every insert)",
+        default="nextval('nw_ingest_batch')",
+    ),
 )
 
 EVENT_COLUMN_NAMES: Final[tuple[str, ...]] = tuple(c.name for c in EVENT_COLUMNS)
 
 # Columns a source mapping may fill; the rest are set by the ingest engine.
 ENGINE_COLUMNS: Final[frozenset[str]] = frozenset(
-    {"metadata_uid", "source", "integration_id", "raw_data", "ingest_file", "ingest_line"}
+    {"metadata_uid", "source", "integration_id", "raw_data", "ingest_file", "ingest_line", "ingest_batch"}
 )
 MAPPED_COLUMNS: Final[tuple[str, ...]] = tuple(n for n in EVENT_COLUMN_NAMES if n not in ENGINE_COLUMNS)
 
@@ -147,5 +155,7 @@ STATUSES: Final[tuple[str, ...]] = ("Success", "Failure", "Unknown")
 
 
 def events_ddl(table: str = "events") -> str:
-    cols = ",\n  ".join(f"{c.name} {c.sql_type}" for c in EVENT_COLUMNS)
+    cols = ",\n  ".join(
+        f"{c.name} {c.sql_type}" + (f" DEFAULT {c.default}" if c.default else "") for c in EVENT_COLUMNS
+    )
     return f"CREATE TABLE IF NOT EXISTS {table} (\n  {cols}\n)"

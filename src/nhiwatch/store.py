@@ -49,6 +49,7 @@ CREATE OR REPLACE MACRO nw_ts(x) AS (
 """
 
 BASE_TABLES = (
+    "CREATE SEQUENCE IF NOT EXISTS nw_ingest_batch START 1",  # events.ingest_batch: see nhiwatch.rollups
     events_ddl("events"),
     """CREATE TABLE IF NOT EXISTS quarantine (
         ingest_file VARCHAR, ingest_line BIGINT, source VARCHAR, reason VARCHAR, raw_data VARCHAR,

@@ -25,8 +25,9 @@ class Envelope:
         store.execute("DELETE FROM baseline_envelope")
         store.execute(
             """INSERT INTO baseline_envelope
-            SELECT integration_id, (isodow(lt) - 1) * 24 + hour(lt), count(DISTINCT CAST(lt AS DATE)), count(*)
-            FROM nw_hist GROUP BY ALL"""
+            SELECT integration_id, (isodow(lt) - 1) * 24 + hour(lt), count(DISTINCT CAST(lt AS DATE)),
+                   sum(events)
+            FROM nw_hours WHERE action_class = '*' GROUP BY ALL"""
         )
         return int(store.scalar("SELECT count(*) FROM baseline_envelope") or 0)
 

@@ -19,9 +19,6 @@ FROM integrations"""
 
 LOCAL = "timezone(coalesce(z.tz, 'UTC'), e.time::TIMESTAMPTZ)"
 TZ_JOIN = "LEFT JOIN nw_tz z ON z.integration_id = e.integration_id"
-IP24 = """CASE WHEN {ip} IS NULL THEN NULL
-    WHEN contains({ip}, '.') THEN regexp_extract({ip}, '^(\\d+\\.\\d+\\.\\d+)\\.', 1) || '.0/24'
-    ELSE array_to_string(list_slice(string_split({ip}, ':'), 1, 4), ':') || '::/64' END"""
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 

@@ -1,10 +1,12 @@
 """Learning every baseline from a trailing window, and showing one integration's learned state.
 
 ``learn`` checks its input first (an empty store or a window without events is refused with a clear
-message and nothing stored changes), builds one narrow temp table of the window's events with their
-local time, then runs the estimators in order inside one transaction. Activity inside a change ticket of the
-integration (a backfill, a migration) is left out of the volume, envelope and cadence baselines: it was
-planned, not normal, and would otherwise hide the next unplanned burst.
+message and nothing stored changes), brings the rollups up to date (:mod:`nhiwatch.rollups`), takes the
+window's hourly rollups with their local time, then runs the estimators in order inside one transaction.
+Estimators read rollups only, never raw events: a daily run costs what the window's summaries cost, not
+what the history's events would. Hours that overlap a change ticket of the integration (a backfill, a
+migration) are left out of the volume, envelope and cadence baselines: that work was planned, not normal,
+and would otherwise hide the next unplanned burst.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from nhiwatch import rollups
 from nhiwatch.baseline.contract import Estimator, HistoryWindow
 from nhiwatch.baseline.envelope import Envelope
-from nhiwatch.baseline.frames import LOCAL, TZ_JOIN, build_regime_days, ensure_views, ts
+from nhiwatch.baseline.frames import TZ_JOIN, build_regime_days, ensure_views, ts
 from nhiwatch.baseline.profile import Profile
 from nhiwatch.baseline.values import Values
 from nhiwatch.baseline.volume import Volume
@@ -65,7 +68,15 @@ def learn(
     until = until if until.tzinfo is None else until.astimezone(UTC).replace(tzinfo=None)
     window = HistoryWindow.ending(until, history_days)
     ensure_views(store)
-    n = int(store.scalar(f"SELECT count(*) FROM events e WHERE {window.where()}") or 0)
+    rollups.advance(store)
+    n = int(
+        store.scalar(
+            "SELECT sum(events) FROM rollup_hourly WHERE hour >= ? AND hour < ? AND action_class = '*'"
+            " AND status = '*'",
+            [window.start, window.until],
+        )
+        or 0
+    )
     if n == 0:
         raise NhiwatchError(
             f"no events attributed to an integration between {window.start:%Y-%m-%d %H:%M} and "
@@ -73,14 +84,22 @@ def learn(
         )
     ensure_tables(store)
     store.execute(
-        f"""CREATE OR REPLACE TEMP TABLE nw_hist AS
-        SELECT e.integration_id, e.time, {LOCAL} AS lt, e.action_class, e.status, e.records,
-               CASE WHEN e.traffic_bytes_in IS NULL AND e.traffic_bytes_out IS NULL THEN NULL
-                    ELSE coalesce(e.traffic_bytes_in, 0) + coalesce(e.traffic_bytes_out, 0) END AS bytes,
-               e.resource_name, lower(e.dst_endpoint_hostname) AS dst_endpoint_hostname, e.metadata_tenant_uid
-        FROM events e {TZ_JOIN} WHERE {window.where()}
+        f"""CREATE OR REPLACE TEMP TABLE nw_hours AS
+        SELECT e.*, timezone(coalesce(z.tz, 'UTC'), e.hour::TIMESTAMPTZ) AS lt
+        FROM rollup_hourly e {TZ_JOIN}
+        WHERE e.hour >= {ts(window.start)} AND e.hour < {ts(window.until)} AND e.status = '*'
           AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.integration_id = e.integration_id
-                          AND e.time BETWEEN t.start_time AND t.end_time)"""
+                          AND t.start_time < e.hour + INTERVAL 1 HOUR AND t.end_time >= e.hour)"""
+    )
+    # Size histograms are kept per UTC day: the day stands for the local day, and a day that overlaps a
+    # change ticket is left out whole.
+    store.execute(
+        """CREATE OR REPLACE TEMP TABLE nw_sizes AS
+        SELECT s.*, CAST(s.day AS TIMESTAMP) AS lt FROM rollup_sizes s
+        WHERE s.day >= CAST(? AS DATE) AND s.day < ?
+          AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.integration_id = s.integration_id
+                          AND t.start_time < s.day + INTERVAL 1 DAY AND t.end_time >= s.day)""",
+        [window.start, window.until],
     )
     rows: dict[str, int] = {}
     store.execute("BEGIN TRANSACTION")
@@ -101,7 +120,8 @@ def learn(
         store.execute("ROLLBACK")
         raise
     finally:
-        store.execute("DROP TABLE IF EXISTS nw_hist")
+        store.execute("DROP TABLE IF EXISTS nw_hours")
+        store.execute("DROP TABLE IF EXISTS nw_sizes")
     states = dict(store.fetchall("SELECT state, count(*) FROM baseline_integrations GROUP BY state"))
     return BaselineSummary(
         window.start, window.until, n, sum(states.values()), states, rows, round(_time.perf_counter() - t0, 3)

@@ -42,15 +42,23 @@ class Profile:
         store.execute("DELETE FROM baseline_integrations")
         store.execute(
             f"""INSERT INTO baseline_integrations
-            WITH base AS (
-              SELECT integration_id, min(time) AS f, max(time) AS l, count(*) AS n,
-                     count(DISTINCT CAST(lt AS DATE)) AS days, count(DISTINCT date_trunc('hour', time)) AS hours,
-                     avg((status = 'Failure')::INT) AS fr
-              FROM nw_hist GROUP BY ALL),
+            WITH hours AS (SELECT * FROM nw_hours WHERE action_class = '*'),
+            mins AS (
+              SELECT integration_id, hour + to_minutes(m) AS m
+              FROM (SELECT integration_id, hour,
+                           unnest(list_filter(range(60), lambda k: (minutes >> k) & 1 = 1)) AS m
+                    FROM hours WHERE minutes IS NOT NULL)),
+            base AS (
+              SELECT h.integration_id, mm.f, mm.l, sum(events) AS n,
+                     count(DISTINCT CAST(lt AS DATE)) AS days, count(*) AS hours,
+                     sum(failures) / sum(events) AS fr
+              FROM hours h LEFT JOIN (SELECT integration_id, min(m) AS f, max(m) AS l FROM mins GROUP BY ALL) mm
+                USING (integration_id)
+              GROUP BY ALL),
             daily AS (
-              SELECT integration_id, CAST(lt AS DATE) AS d, count(DISTINCT hour(lt)) AS h, count(*) AS n,
+              SELECT integration_id, CAST(lt AS DATE) AS d, count(DISTINCT hour(lt)) AS h, sum(events) AS n,
                      sum(coalesce(records, 0)) AS r
-              FROM nw_hist GROUP BY ALL),
+              FROM hours GROUP BY ALL),
             dstats AS (
               SELECT d.integration_id, max(h) AS hmax, quantile_cont(h, 0.95) AS hp95,
                      median(n) FILTER (c.me_rank <= {MONTH_END_DAYS}) AS me_n,
@@ -59,7 +67,6 @@ class Profile:
                      median(r) FILTER (c.me_rank > {MONTH_END_DAYS}) AS ot_r,
                      count(*) FILTER (c.me_rank <= {MONTH_END_DAYS}) AS me_days
               FROM daily d JOIN nw_calendar c USING (d) GROUP BY ALL),
-            mins AS (SELECT DISTINCT integration_id, date_trunc('minute', time) AS m FROM nw_hist),
             gaps AS (
               SELECT integration_id, epoch(m - lag(m) OVER (PARTITION BY integration_id ORDER BY m)) AS gap
               FROM mins),
@@ -67,15 +74,23 @@ class Profile:
                      FROM gaps WHERE gap > {RUN_GAP_S} GROUP BY ALL),
             runmad AS (SELECT g.integration_id, median(abs(g.gap - r.per)) AS mad
                        FROM gaps g JOIN runs r USING (integration_id) WHERE g.gap > {RUN_GAP_S} GROUP BY ALL),
-            fails AS (
-              SELECT integration_id, grp, count(*) FILTER (status = 'Failure') AS nf FROM (
-                SELECT integration_id, status, coalesce(sum((status = 'Success')::INT) OVER (
-                  PARTITION BY integration_id ORDER BY time ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
-                  AS grp FROM nw_hist WHERE status IN ('Success', 'Failure')
-                  AND integration_id IN (SELECT integration_id FROM nw_hist WHERE status = 'Failure'))
-              GROUP BY ALL),
+            -- failure runs stitched across hours: a run starts after an hour's last success, takes every
+            -- failure of the following hours without a success, and ends with the next success's leaders
+            fh AS (
+              SELECT integration_id, hour, has_success, fail_lead, fail_inner, fail_trail, failures,
+                     sum(has_success::INT) OVER (PARTITION BY integration_id ORDER BY hour
+                                                 ROWS UNBOUNDED PRECEDING) AS g
+              FROM hours WHERE has_success IS NOT NULL
+                AND integration_id IN (SELECT integration_id FROM hours WHERE failures > 0)),
+            chained AS (
+              SELECT c.integration_id, c.body + coalesce(nx.fail_lead, 0) AS nf FROM (
+                SELECT integration_id, g, sum(CASE WHEN has_success THEN fail_trail ELSE failures END) AS body
+                FROM fh GROUP BY ALL) c
+              LEFT JOIN (SELECT integration_id, g - 1 AS g, fail_lead FROM fh WHERE has_success) nx
+                USING (integration_id, g)
+              UNION ALL SELECT integration_id, fail_inner FROM fh WHERE fail_inner IS NOT NULL),
             fstats AS (SELECT integration_id, quantile_cont(nf, 0.99) AS fp99, max(nf) AS fmax
-                       FROM fails WHERE nf > 0 GROUP BY ALL)
+                       FROM chained WHERE nf > 0 GROUP BY ALL)
             SELECT i.id, {ts(window.start)}, {ts(window.until)},
                    CASE WHEN b.n IS NULL OR b.n < {LEARN_EVENTS}
                           OR epoch({ts(window.until)} - b.f) / 86400 < {LEARN_DAYS} THEN 'learning'

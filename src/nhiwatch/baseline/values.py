@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from nhiwatch.baseline.contract import HistoryWindow, rows_as_dicts
-from nhiwatch.baseline.frames import IP24
+from nhiwatch.dimensions import DIMENSIONS
 from nhiwatch.store import Store
 
 DDL_VALUES = """CREATE TABLE IF NOT EXISTS baseline_values (
@@ -28,21 +28,6 @@ DDL_VALUES = """CREATE TABLE IF NOT EXISTS baseline_values (
 DDL_NOVELTY = """CREATE TABLE IF NOT EXISTS baseline_novelty (
     integration_id VARCHAR, dimension VARCHAR, n BIGINT, distinct_values BIGINT, singletons BIGINT,
     last_new TIMESTAMP, days BIGINT, day_singletons BIGINT)"""
-
-# dimension -> SQL expression over events ``e`` (``scope`` is unnested separately)
-DIMENSIONS: dict[str, str] = {
-    "destination": "lower(e.dst_endpoint_hostname)",
-    "resource": "e.resource_name",
-    "resource_type": "e.resource_type",
-    "tenant": "e.metadata_tenant_uid",
-    "ip": "e.src_endpoint_ip",
-    "ip24": IP24.format(ip="e.src_endpoint_ip"),
-    "asn": "CAST(e.src_endpoint_asn AS VARCHAR)",
-    "user_agent": "e.http_request_user_agent",
-    "credential": "e.actor_user_credential_uid",
-    "operation": "e.api_operation",
-    "action_class": "e.action_class",
-}
 
 
 def value_rows_sql(where: str, dims: tuple[str, ...] | None = None) -> str:
@@ -70,26 +55,25 @@ class Values:
     def learn(self, store: Store, window: HistoryWindow) -> int:
         store.execute("DELETE FROM baseline_values")
         store.execute("DELETE FROM baseline_novelty")
+        # Day-grain rollups: the window's first and last days count whole.
+        span = [window.start, window.until, window.start, window.until]
+        where = "day >= CAST(? AS DATE) AND day < ? AND last_seen >= ? AND first_seen < ?"
         store.execute(
-            f"""CREATE OR REPLACE TEMP TABLE nw_value_days AS
-            SELECT integration_id, dimension, value, CAST(time AS DATE) AS d, min(time) AS f, max(time) AS l,
-                   count(*) AS n
-            FROM ({value_rows_sql(window.where())}) GROUP BY ALL"""
+            f"""INSERT INTO baseline_values
+            SELECT integration_id, dimension, value, min(first_seen), max(last_seen), sum(events), count(*)
+            FROM rollup_values WHERE {where} GROUP BY integration_id, dimension, value""",
+            span,
         )
         store.execute(
-            """INSERT INTO baseline_values
-            SELECT integration_id, dimension, value, min(f), max(l), sum(n), count(*)
-            FROM nw_value_days GROUP BY integration_id, dimension, value"""
-        )
-        store.execute(
-            """INSERT INTO baseline_novelty
+            f"""INSERT INTO baseline_novelty
             SELECT v.integration_id, v.dimension, sum(v.events), count(*), count(*) FILTER (v.events = 1),
                    max(v.first_seen), any_value(dd.days), count(*) FILTER (v.days = 1)
-            FROM baseline_values v JOIN (SELECT integration_id, dimension, count(DISTINCT d) AS days
-                                         FROM nw_value_days GROUP BY ALL) dd USING (integration_id, dimension)
-            GROUP BY ALL"""
+            FROM baseline_values v JOIN (SELECT integration_id, dimension, count(DISTINCT day) AS days
+                                         FROM rollup_values WHERE {where} GROUP BY ALL) dd
+              USING (integration_id, dimension)
+            GROUP BY ALL""",
+            span,
         )
-        store.execute("DROP TABLE IF EXISTS nw_value_days")
         return int(store.scalar("SELECT count(*) FROM baseline_values") or 0)
 
     def show(self, store: Store, integration_id: str) -> dict[str, Any]:

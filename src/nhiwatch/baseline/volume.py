@@ -1,12 +1,16 @@
 """Hourly volume per integration and action class, by regime, plus records and bytes per operation.
 
-For every clock hour with activity, the estimator counts events, records, bytes and the distinct
+For every clock hour with activity, the hourly rollup holds the events, records, bytes and the distinct
 resources, destinations and tenants touched, per action class and across all classes (``*``). The
 hourly series is summarised per (integration, class, regime, metric) with robust statistics: median,
 a robust sigma from the inter-quartile range (IQR / 1.349), p95, p99, max and mean, and the median and
 robust sigma of ``ln(1 + x)`` (volumes are closer to log-normal than normal), over *active* hours.
 Regime ``bursty`` holds the hours of local days that are bursty by design (declared windows, learned month
 end), so a month-end export is compared with earlier month ends, not with a quiet Tuesday.
+
+Records and bytes *per operation* are read off the rollups' size histograms (1/8-octave buckets, each
+standing at the mean of the values it holds), so their quantiles are within a bucket (about 9 %) of the
+exact ones, and exact where a bucket holds a single size, as a job's fixed page size does.
 
 Peer groups (same kind and vendor) get rows keyed ``peer:<kind>|<vendor>``: the median over members
 that are past the learning state, which a cold-start integration falls back to.
@@ -37,32 +41,47 @@ class Volume:
         stats = """count(*), median(v), (quantile_cont(v, 0.75) - quantile_cont(v, 0.25)) / 1.349,
                    quantile_cont(v, 0.95), quantile_cont(v, 0.99), max(v), avg(v), median(ln(1 + v)),
                    (quantile_cont(ln(1 + v), 0.75) - quantile_cont(ln(1 + v), 0.25)) / 1.349"""
+        regime = """LEFT JOIN (SELECT DISTINCT integration_id, d FROM nw_regime_days) r
+                      ON r.integration_id = h.integration_id AND r.d = CAST(h.lt AS DATE)"""
         store.execute(
             f"""INSERT INTO baseline_volume
             WITH hourly AS (
-              SELECT h.integration_id, coalesce(h.action_class, '*') AS action_class,
+              SELECT h.integration_id, h.action_class,
                      CASE WHEN r.d IS NULL THEN 'normal' ELSE 'bursty' END AS regime,
-                     events, records, bytes, resources, destinations, tenants
-              FROM (SELECT integration_id, action_class, date_trunc('hour', time) AS hr, CAST(lt AS DATE) AS d,
-                           count(*)::DOUBLE AS events, sum(records)::DOUBLE AS records, sum(bytes)::DOUBLE AS bytes,
-                           count(DISTINCT resource_name)::DOUBLE AS resources,
-                           count(DISTINCT dst_endpoint_hostname)::DOUBLE AS destinations,
-                           count(DISTINCT metadata_tenant_uid)::DOUBLE AS tenants
-                    FROM nw_hist
-                    GROUP BY GROUPING SETS ((integration_id, action_class, hr, d), (integration_id, hr, d))) h
-              LEFT JOIN (SELECT DISTINCT integration_id, d FROM nw_regime_days) r
-                ON r.integration_id = h.integration_id AND r.d = h.d),
+                     events::DOUBLE AS events, records::DOUBLE AS records, bytes::DOUBLE AS bytes,
+                     resources::DOUBLE AS resources, destinations::DOUBLE AS destinations,
+                     tenants::DOUBLE AS tenants
+              FROM nw_hours h {regime}),
             long AS (UNPIVOT hourly ON {", ".join(METRICS)} INTO NAME metric VALUE v)
-            SELECT integration_id, action_class, regime, metric, {stats} FROM long GROUP BY ALL
-            UNION ALL
-            SELECT integration_id, action_class, regime, metric, {stats} FROM (
-              UNPIVOT (SELECT h.integration_id, h.action_class,
-                              CASE WHEN r.d IS NULL THEN 'normal' ELSE 'bursty' END AS regime,
-                              h.records::DOUBLE AS records_per_op, h.bytes::DOUBLE AS bytes_per_op
-                       FROM nw_hist h LEFT JOIN (SELECT DISTINCT integration_id, d FROM nw_regime_days) r
-                         ON r.integration_id = h.integration_id AND r.d = CAST(h.lt AS DATE))
-              ON records_per_op, bytes_per_op INTO NAME metric VALUE v)
-            GROUP BY ALL"""
+            SELECT integration_id, action_class, regime, metric, {stats} FROM long GROUP BY ALL"""
+        )
+        # Per operation: quantiles read off the size histograms (each bucket stands at its own mean).
+        store.execute(
+            f"""INSERT INTO baseline_volume
+            WITH b AS (
+              SELECT h.integration_id, h.action_class,
+                     CASE WHEN r.d IS NULL THEN 'normal' ELSE 'bursty' END AS regime,
+                     CASE h.metric WHEN 'records_per_op' THEN 'records_per_op' ELSE 'bytes_per_op' END AS metric,
+                     h.bucket, sum(h.n) AS n, sum(h.total) AS total, max(h.max) AS mx
+              FROM nw_sizes h {regime} GROUP BY ALL),
+            c AS (
+              SELECT *, total / n AS rep,
+                     sum(n) OVER (PARTITION BY integration_id, action_class, regime, metric ORDER BY bucket
+                                  ROWS UNBOUNDED PRECEDING) AS cum,
+                     sum(n) OVER (PARTITION BY integration_id, action_class, regime, metric) AS nn
+              FROM b),
+            q AS (
+              SELECT integration_id, action_class, regime, metric, any_value(nn) AS n,
+                     arg_min(rep, bucket) FILTER (cum >= 0.25 * nn) AS q25,
+                     arg_min(rep, bucket) FILTER (cum >= 0.5 * nn) AS q50,
+                     arg_min(rep, bucket) FILTER (cum >= 0.75 * nn) AS q75,
+                     arg_min(rep, bucket) FILTER (cum >= 0.95 * nn) AS q95,
+                     arg_min(rep, bucket) FILTER (cum >= 0.99 * nn) AS q99,
+                     max(mx) AS mx, sum(total) / any_value(nn) AS mean
+              FROM c GROUP BY ALL)
+            SELECT integration_id, action_class, regime, metric, n, q50, (q75 - q25) / 1.349, q95, q99, mx, mean,
+                   ln(1 + q50), (ln(1 + q75) - ln(1 + q25)) / 1.349
+            FROM q"""
         )
         store.execute(
             """INSERT INTO baseline_volume

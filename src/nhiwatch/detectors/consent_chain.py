@@ -58,8 +58,8 @@ def _habitual(ctx: DetectContext) -> dict[tuple[str, str], tuple[set[str], set[s
         ctx.store,
         f"""SELECT e.integration_id, {GRANTOR} AS grantor, list(DISTINCT e.api_operation) AS ops,
                    flatten(list(coalesce(e.scopes, []::VARCHAR[]))) AS scopes
-            FROM events e WHERE e.time >= {ts(start)} AND e.time < {ts(ctx.since)}
-              AND e.integration_id IS NOT NULL AND e.action_class = 'scope_grant' AND e.status <> 'Failure'
+            FROM rollup_lifecycle e WHERE e.time >= {ts(start)} AND e.time < {ts(ctx.since)}
+              AND e.action_class = 'scope_grant' AND e.status <> 'Failure'
             GROUP BY ALL""",
     )
     return {

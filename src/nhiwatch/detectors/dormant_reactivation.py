@@ -2,8 +2,8 @@
 
 What and why: forgotten identities are the easy way in (Midnight Blizzard: a legacy test OAuth app;
 Snowflake: stealer credentials from 2020 still valid). For each integration, and each credential of it, the
-first activity in the window is compared with its last activity before the window (over all stored
-history, not just the baseline window). A finding needs a silence of at least ``idle_days`` *and* more than
+first activity in the window is compared with its last activity before the window (over the long memory of
+the rollups, not just the baseline window). A finding needs a silence of at least ``idle_days`` *and* more than
 ``gap_ratio`` times the longest silence the same identity showed before (so a monthly job's month-long
 gaps are normal). The deviation grows with the silence and is weighted up by ``off_hours_weight`` when the
 reactivation happens outside the integration's allowed local hours (learned envelope + declared schedule).
@@ -37,7 +37,6 @@ def run(ctx: DetectContext) -> list[Finding]:
     prepare(ctx)
     build_allowed(ctx.store)
     idle, ratio = float(ctx.param(META, "idle_days")), float(ctx.param(META, "gap_ratio"))
-    before = f"e.time < {ts(ctx.since)} AND e.integration_id IS NOT NULL"
     rows = records(
         ctx.store,
         f"""
@@ -53,12 +52,15 @@ def run(ctx: DetectContext) -> list[Finding]:
                      arg_min(how, time) AS first_how, list(metadata_uid ORDER BY time)[1:20] AS evidence
               FROM ids GROUP BY ALL),
         hist AS (
-          SELECT integration_id, level, ident, d, max(mt) AS mt FROM (
-            SELECT e.integration_id, 'integration' AS level, e.integration_id AS ident,
-                   date_trunc('day', e.time) AS d, max(e.time) AS mt FROM events e WHERE {before} GROUP BY ALL
-            UNION ALL SELECT e.integration_id, 'credential', e.actor_user_credential_uid, date_trunc('day', e.time),
-                   max(e.time) FROM events e WHERE {before} AND e.actor_user_credential_uid IS NOT NULL GROUP BY ALL)
-          GROUP BY ALL),
+          SELECT integration_id, 'integration' AS level, integration_id AS ident, date_trunc('day', hour) AS d,
+                 max(hour + to_minutes(list_max(list_filter(range(60), lambda k: (minutes >> k) & 1 = 1))))
+                   AS mt
+          FROM rollup_hourly WHERE hour < date_trunc('hour', {ts(ctx.since)}) AND action_class = '*'
+            AND status = '*' AND minutes IS NOT NULL GROUP BY ALL
+          UNION ALL
+          SELECT integration_id, 'credential', value, CAST(day AS TIMESTAMP),
+                 max(CASE WHEN last_seen < {ts(ctx.since)} THEN last_seen ELSE first_seen END)
+          FROM rollup_values WHERE dimension = 'credential' AND first_seen < {ts(ctx.since)} GROUP BY ALL),
         gaps AS (SELECT integration_id, level, ident, max(mt) AS last_before, max(gap) AS max_gap_days FROM (
                    SELECT *, epoch(d - lag(d) OVER (PARTITION BY integration_id, level, ident ORDER BY d)) / 86400
                           AS gap FROM hist) GROUP BY ALL)

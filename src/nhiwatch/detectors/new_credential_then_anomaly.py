@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from nhiwatch.baseline.frames import IP24, ts
+from nhiwatch.baseline.frames import ts
 from nhiwatch.detectors._common import finding, in_window, prepare, records
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
+from nhiwatch.dimensions import IP24
 
 META = DetectorMeta(
     id="new_credential_then_anomaly",
@@ -57,8 +58,8 @@ def run(ctx: DetectContext) -> list[Finding]:
         WITH iss AS (
           SELECT e.integration_id, e.time AS issued, e.metadata_uid AS issue_uid, e.actor_user_credential_uid AS cred,
                  coalesce(e.on_behalf_of, e.actor_user_name) AS by_whom, e.api_operation AS op
-          FROM events e WHERE e.action_class = 'credential_issue' AND e.status <> 'Failure'
-            AND e.time >= {lo} AND e.time < {ts(ctx.until)} AND e.integration_id IS NOT NULL),
+          FROM rollup_lifecycle e WHERE e.action_class = 'credential_issue' AND e.status <> 'Failure'
+            AND e.time >= {lo} AND e.time < {ts(ctx.until)}),
         ev AS (
           SELECT e.integration_id, e.time, e.metadata_uid, e.actor_user_credential_uid AS cred, e.action_class,
                  {flags},

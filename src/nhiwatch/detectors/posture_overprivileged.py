@@ -46,24 +46,30 @@ def run(ctx: DetectContext) -> list[Finding]:
         f"""
         WITH granted AS (
           SELECT integration_id, scope, max(time) AS t, any_value(metadata_uid) AS uid FROM (
-            SELECT e.integration_id, unnest(e.scopes) AS scope, e.time, e.metadata_uid FROM events e
-            WHERE e.action_class = 'scope_grant' AND e.time < {hi} AND e.integration_id IS NOT NULL)
+            SELECT e.integration_id, unnest(e.scopes) AS scope, e.time, e.metadata_uid FROM rollup_lifecycle e
+            WHERE e.action_class = 'scope_grant' AND e.time < {hi})
           GROUP BY ALL),
         held AS (
           SELECT id AS integration_id, unnest(scopes) AS scope, 'declared' AS how FROM integrations
           UNION SELECT integration_id, scope, 'granted' FROM granted),
+        hours AS (
+          SELECT * FROM rollup_hourly WHERE hour >= date_trunc('hour', {lo}) AND hour < {hi} AND status = '*'),
+        scoped_use AS (
+          SELECT integration_id, value, events FROM rollup_values
+          WHERE dimension = 'scope_used' AND day >= CAST({lo} AS DATE) AND day < {hi} AND last_seen >= {lo}
+            AND first_seen < {hi}),
         used AS (
-          SELECT e.integration_id, count(*) AS n,
-                 count(*) FILTER (e.action_class IN ('write', 'delete', 'admin')) AS writes,
-                 count(*) FILTER (e.action_class = 'admin') AS admins,
-                 count(*) FILTER (len(e.scopes) > 0 AND e.action_class <> 'scope_grant') AS scoped,
-                 min(e.time) AS f, max(e.time) AS l
-          FROM events e WHERE e.time >= {lo} AND e.time < {hi} AND e.integration_id IS NOT NULL GROUP BY ALL),
-        seen AS (
-          SELECT integration_id, list(DISTINCT s) AS seen FROM (
-            SELECT e.integration_id, unnest(e.scopes) AS s FROM events e
-            WHERE e.time >= {lo} AND e.time < {hi} AND e.integration_id IS NOT NULL AND len(e.scopes) > 0
-              AND e.action_class <> 'scope_grant') GROUP BY ALL)
+          SELECT a.integration_id, a.n, a.f, a.l, coalesce(c.writes, 0) AS writes, coalesce(c.admins, 0) AS admins,
+                 coalesce(sc.scoped, 0) AS scoped
+          FROM (SELECT integration_id, sum(events) AS n, min(hour) AS f, max(hour) AS l FROM hours
+                WHERE action_class = '*' GROUP BY ALL) a
+          LEFT JOIN (SELECT integration_id,
+                            sum(events) FILTER (action_class IN ('write', 'delete', 'admin')) AS writes,
+                            sum(events) FILTER (action_class = 'admin') AS admins
+                     FROM hours WHERE action_class <> '*' GROUP BY ALL) c USING (integration_id)
+          LEFT JOIN (SELECT integration_id, sum(events) AS scoped FROM scoped_use GROUP BY ALL) sc
+            USING (integration_id)),
+        seen AS (SELECT integration_id, list(DISTINCT value) AS seen FROM scoped_use GROUP BY ALL)
         SELECT h.integration_id, list(DISTINCT h.scope) AS held, list(DISTINCT h.scope) FILTER (h.how = 'granted')
                AS granted, coalesce(any_value(u.n), 0) AS n, coalesce(any_value(u.writes), 0) AS writes,
                coalesce(any_value(u.admins), 0) AS admins, coalesce(any_value(u.scoped), 0) AS scoped,

@@ -43,15 +43,18 @@ def run(ctx: DetectContext) -> list[Finding]:
     rows = records(
         ctx.store,
         f"""
-        WITH c AS (
-          SELECT e.integration_id, e.actor_user_credential_uid AS cred,
-                 min(e.time) FILTER (e.action_class NOT IN ('credential_issue', 'credential_revoke')) AS first_used,
-                 max(e.time) FILTER (e.action_class NOT IN ('credential_issue', 'credential_revoke')) AS last_used,
-                 min(e.time) FILTER (e.action_class = 'credential_issue') AS issued,
-                 max(e.time) FILTER (e.action_class = 'credential_revoke') AS revoked,
-                 arg_max(e.metadata_uid, e.time) AS uid
-          FROM events e WHERE e.time < {hi} AND e.integration_id IS NOT NULL
-            AND e.actor_user_credential_uid IS NOT NULL GROUP BY ALL),
+        WITH used AS (
+          SELECT integration_id, value AS cred, min(first_seen) AS first_used, max(last_seen) AS last_used
+          FROM rollup_values WHERE dimension = 'credential_use' AND first_seen < {hi} GROUP BY ALL),
+        life AS (
+          SELECT integration_id, actor_user_credential_uid AS cred,
+                 min(time) FILTER (action_class = 'credential_issue') AS issued,
+                 max(time) FILTER (action_class = 'credential_revoke') AS revoked,
+                 arg_max(metadata_uid, time) AS uid
+          FROM rollup_lifecycle WHERE time < {hi} AND actor_user_credential_uid IS NOT NULL GROUP BY ALL),
+        c AS (
+          SELECT integration_id, cred, u.first_used, u.last_used, l.issued, l.revoked, l.uid
+          FROM used u FULL JOIN life l USING (integration_id, cred)),
         integ AS (SELECT integration_id, max(last_used) AS integ_last FROM c GROUP BY ALL)
         SELECT c.*, i.integ_last, coalesce(c.last_used, c.issued) AS seen,
                epoch({hi} - coalesce(c.last_used, c.issued)) / 86400 AS idle_days

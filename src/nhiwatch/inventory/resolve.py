@@ -13,6 +13,7 @@ import ipaddress
 
 import orjson
 
+from nhiwatch import rollups
 from nhiwatch.inventory.model import Inventory
 from nhiwatch.store import Store
 
@@ -148,11 +149,21 @@ _INTEGRATION_COLS = [
 
 
 def resolve(store: Store, *, everything: bool = False) -> int:
-    """Set ``integration_id`` on events (only unresolved ones unless ``everything``); returns events resolved."""
+    """Set ``integration_id`` on events; returns events resolved.
+
+    By default only events stored since the rollups last advanced are looked at (cost follows new data;
+    see :mod:`nhiwatch.rollups`); ``everything`` re-attributes every stored event (after an inventory
+    change) and the caller then rebuilds the rollups."""
     ensure_tables(store)
-    scope = "true" if everything else "(e.integration_id IS NULL)"
     if everything:
         store.execute("UPDATE events SET integration_id = NULL WHERE integration_id IS NOT NULL")
+        new = "true"
+    else:
+        new = f"e.ingest_batch > {int(rollups.cursor(store))}"  # the cursor is our own integer, never data
+    scope = f"({new} AND e.integration_id IS NULL)"
+    span = store.fetchall(f"SELECT min(time), max(time) FROM events e WHERE {scope}")[0]
+    if span[0] is None:
+        return 0
     parts = [
         f"""SELECT e.metadata_uid, i.integration_id, i.priority FROM events e JOIN identities i
             ON i.key = '{key}' AND e.{col} = i.value AND {SOURCE_MATCH} WHERE {scope}"""
@@ -176,34 +187,43 @@ def resolve(store: Store, *, everything: bool = False) -> int:
         FROM ({" UNION ALL ".join(parts)}) GROUP BY metadata_uid"""
     )
     store.execute(
-        "UPDATE events SET integration_id = m.integration_id FROM nw_match m "
-        "WHERE events.metadata_uid = m.metadata_uid"
+        f"UPDATE events e SET integration_id = m.integration_id FROM nw_match m "
+        f"WHERE e.metadata_uid = m.metadata_uid AND {new}"
     )
     matched = int(store.scalar("SELECT count(*) FROM nw_match") or 0)
-    matched += _inherit_sessions(store)
-    discovered = _discover(store)
-    _touch(store)
+    matched += _inherit_sessions(store, span[0], span[1])
+    discovered = _discover(store, new)
+    _touch(store, new)
     return matched + discovered
 
 
-def _inherit_sessions(store: Store) -> int:
+SESSION_REACH = "INTERVAL 1 DAY"  # how far apart in time events of one session (or key) are looked for
+
+
+def _inherit_sessions(store: Store, lo: object, hi: object) -> int:
     """Attribute events that carry only a session or credential id shared with one integration's events.
 
     Salesforce logs the connected app on API calls but not on the Login or Bulk API 2.0 rows of the same
-    session; the session key ties them together. An id seen with two integrations stays ambiguous.
+    session; the session key ties them together. An id seen with two integrations stays ambiguous. Only
+    events within a day of the new ones are looked at; an older event attributed here is given a new
+    ``ingest_batch`` so the rollups fold it in.
     """
+    reach = f"time BETWEEN ?::TIMESTAMP - {SESSION_REACH} AND ?::TIMESTAMP + {SESSION_REACH}"
     store.execute(
-        """CREATE OR REPLACE TEMP TABLE nw_sessions AS
+        f"""CREATE OR REPLACE TEMP TABLE nw_sessions AS
         SELECT source, actor_user_credential_uid AS cred, any_value(integration_id) AS integration_id
-        FROM events WHERE actor_user_credential_uid IS NOT NULL AND integration_id IS NOT NULL
+        FROM events WHERE {reach} AND actor_user_credential_uid IS NOT NULL AND integration_id IS NOT NULL
           AND NOT starts_with(integration_id, 'discovered:')
-        GROUP BY ALL HAVING count(DISTINCT integration_id) = 1"""
+        GROUP BY ALL HAVING count(DISTINCT integration_id) = 1""",
+        [lo, hi],
     )
     return int(
         store.execute(
-            """UPDATE events SET integration_id = s.integration_id FROM nw_sessions s
-            WHERE events.integration_id IS NULL AND events.source = s.source
-              AND events.actor_user_credential_uid = s.cred"""
+            f"""UPDATE events SET integration_id = s.integration_id, ingest_batch = nextval('nw_ingest_batch')
+            FROM nw_sessions s
+            WHERE events.integration_id IS NULL AND events.{reach} AND events.source = s.source
+              AND events.actor_user_credential_uid = s.cred""",
+            [lo, hi],
         ).fetchall()[0][0]
     )
 
@@ -218,8 +238,9 @@ DISCOVERED_KEY = """CASE
 END"""
 
 
-def _discover(store: Store) -> int:
-    """Name unresolved non-human actors ``discovered:<source>:<key>:<value>`` and register them."""
+def _discover(store: Store, new: str) -> int:
+    """Name unresolved non-human actors among the ``new`` events ``discovered:<source>:<key>:<value>``
+    and register them."""
     # A person signing in to an SSO app (auth, app as context) or working through an AWS IAM Identity Center
     # role is human activity; an app a person installs or grants is an integration even if undeclared.
     cond = (
@@ -227,30 +248,30 @@ def _discover(store: Store) -> int:
         f"AND ({NON_HUMAN} OR (actor_app_uid IS NOT NULL AND action_class <> 'auth')) "
         "AND NOT (actor_user_type = 'iam_role' AND coalesce(actor_user_name, actor_user_uid) LIKE '%AWSReservedSSO%')"
     )
+    found = store.execute(
+        f"UPDATE events e SET integration_id = 'discovered:' || source || ':' || ({DISCOVERED_KEY}) "
+        f"WHERE {new} AND {cond} AND ({DISCOVERED_KEY}) IS NOT NULL"
+    ).fetchall()[0][0]
     store.execute(
-        f"UPDATE events SET integration_id = 'discovered:' || source || ':' || ({DISCOVERED_KEY}) "
-        f"WHERE {cond} AND ({DISCOVERED_KEY}) IS NOT NULL"
-    )
-    store.execute(
-        """INSERT INTO integrations (id, name, kind, risk_tier, data_sensitivity, partner_managed, allowed_destinations,
+        f"""INSERT INTO integrations (id, name, kind, risk_tier, data_sensitivity, partner_managed, allowed_destinations,
                scopes, discovered, discovered_source, discovered_identity)
         SELECT integration_id, any_value(coalesce(actor_app_name, actor_user_name, split_part(integration_id, ':', 4))),
                any_value(actor_user_type), 'medium', 'internal', false, []::VARCHAR[], []::VARCHAR[], true,
                any_value(source), any_value(split_part(integration_id, ':', 3) || '=' ||
                    array_to_string(list_slice(string_split(integration_id, ':'), 4, 1000), ':'))
-        FROM events WHERE starts_with(integration_id, 'discovered:')
+        FROM events e WHERE {new} AND starts_with(integration_id, 'discovered:')
           AND integration_id NOT IN (SELECT id FROM integrations)
         GROUP BY integration_id"""
     )
-    return int(
-        store.scalar("SELECT count(*) FROM events WHERE starts_with(integration_id, 'discovered:')") or 0
-    )
+    return int(found)
 
 
-def _touch(store: Store) -> None:
+def _touch(store: Store, new: str) -> None:
+    """Widen each integration's first and last seen to the ``new`` events."""
     store.execute(
-        """UPDATE integrations SET first_seen = s.f, last_seen = s.l FROM (
-             SELECT integration_id, min(time) AS f, max(time) AS l FROM events
-             WHERE integration_id IS NOT NULL GROUP BY integration_id) s
+        f"""UPDATE integrations SET first_seen = least(coalesce(first_seen, s.f), s.f),
+                                    last_seen = greatest(coalesce(last_seen, s.l), s.l) FROM (
+             SELECT integration_id, min(time) AS f, max(time) AS l FROM events e
+             WHERE {new} AND integration_id IS NOT NULL GROUP BY integration_id) s
            WHERE integrations.id = s.integration_id"""
     )

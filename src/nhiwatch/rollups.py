@@ -1,0 +1,441 @@
+"""Rollups: per-integration summaries of the event history, maintained as events arrive.
+
+Three tables summarise what baselines need, so that learning reads summaries, not the raw history:
+
+- ``rollup_hourly``: per integration x UTC hour x action class x status — events, records, bytes,
+  failures, and the distinct resources, destinations and tenants touched. Rows with ``action_class = '*'``
+  and/or ``status = '*'`` hold the totals over classes/statuses (distinct counts do not add up, so they are
+  counted at each level). The all-classes row of an hour also keeps what cadence and failure runs need: the
+  active minutes (a 60-bit map) and the failures before its first success, between successes (the longest
+  run) and after its last success, so runs that cross hours can be stitched together when learning.
+- ``rollup_sizes``: per integration x UTC day x action class, a histogram of records and bytes per event in
+  buckets of a quarter octave of ``1 + x`` (count, sum and maximum per bucket): the per-operation quantiles
+  without the events, within a bucket (about ±9 %), and exact where a bucket holds one size.
+- ``rollup_values``: per integration x dimension x value x UTC day — first seen, last seen, events, for
+  the dimensions of :data:`DIMENSIONS` (destinations, resources, tenants, networks, agents, scopes, ...),
+  plus the credentials and scopes actually used (``credential_use``, ``scope_used``).
+- ``rollup_lifecycle``: the events that issue or revoke credentials and grant scopes, whole: they are few,
+  and posture and consent checks need each one for as long as the rollups are kept.
+
+**Exactly once.** Every stored event carries ``ingest_batch``, a number that grows with each insert
+statement (ingest stamps one per statement; any other writer gets the column's default, the next value of
+the same sequence). :func:`advance` folds the events of batches past a cursor into the rollups and moves the cursor,
+all in the caller's transaction: at-least-once delivery plus the store's uid de-duplication plus one cursor
+committed with the rollups it produced gives each event counted exactly once, whatever the order, repetition
+or interruption of the ingests that stored it. Hours are *recounted* from the events (idempotent, exact
+distinct counts) while their raw events are retained; for an hour older than the raw retention horizon a
+late event is *added* to what the rollup holds (its distinct counts then become lower bounds).
+
+Events that no identity resolves (people) have no integration and are not rolled up. When the inventory
+changes and history is re-attributed, :func:`rebuild` recomputes the rollups over the retained events.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from nhiwatch.dimensions import DIMENSIONS
+from nhiwatch.store import Store
+
+HOURLY_DDL = """CREATE TABLE IF NOT EXISTS rollup_hourly (
+    integration_id VARCHAR, hour TIMESTAMP, action_class VARCHAR, status VARCHAR, events BIGINT,
+    records BIGINT, bytes BIGINT, failures BIGINT, resources BIGINT, destinations BIGINT, tenants BIGINT,
+    minutes UBIGINT, has_success BOOLEAN, fail_lead BIGINT, fail_inner BIGINT, fail_trail BIGINT)"""
+SIZES_DDL = """CREATE TABLE IF NOT EXISTS rollup_sizes (
+    integration_id VARCHAR, day DATE, action_class VARCHAR, metric VARCHAR, bucket INTEGER, n BIGINT,
+    total DOUBLE, max DOUBLE)"""
+VALUES_DDL = """CREATE TABLE IF NOT EXISTS rollup_values (
+    integration_id VARCHAR, dimension VARCHAR, value VARCHAR, day DATE, first_seen TIMESTAMP,
+    last_seen TIMESTAMP, events BIGINT)"""
+LIFECYCLE_DDL = """CREATE TABLE IF NOT EXISTS rollup_lifecycle (
+    integration_id VARCHAR, time TIMESTAMP, metadata_uid VARCHAR, action_class VARCHAR, api_operation VARCHAR,
+    status VARCHAR, resource_name VARCHAR, actor_user_credential_uid VARCHAR, actor_user_name VARCHAR,
+    actor_user_uid VARCHAR, actor_user_type VARCHAR, on_behalf_of VARCHAR, scopes VARCHAR[])"""
+LIFECYCLE_CLASSES = ("credential_issue", "credential_revoke", "scope_grant")
+STATE_DDL = "CREATE TABLE IF NOT EXISTS rollup_state (name VARCHAR PRIMARY KEY, value BIGINT)"
+DDL = (HOURLY_DDL, SIZES_DDL, VALUES_DDL, LIFECYCLE_DDL, STATE_DDL)
+# Value sets kept beside the baseline dimensions: what credentials and scopes were *used* for (lifecycle
+# events, which issue, revoke or grant them, left out), for posture checks over the long memory.
+USE_DIMENSIONS: dict[str, str] = {
+    "credential_use": "CASE WHEN e.action_class NOT IN ('credential_issue', 'credential_revoke')"
+    " THEN e.actor_user_credential_uid END",
+}
+BUCKETS_PER_OCTAVE = 4  # size histogram resolution: a bucket spans 2^(1/4) of 1 + x, about 19 %
+
+CURSOR = "cursor"  # last ingest_batch folded into the rollups
+HORIZON = "raw_horizon"  # epoch microseconds before which raw events may have been pruned
+
+_HOURLY_BASE = """
+    SELECT integration_id, date_trunc('hour', time) AS hr, action_class, status, records,
+           CASE WHEN traffic_bytes_in IS NULL AND traffic_bytes_out IS NULL THEN NULL
+                ELSE coalesce(traffic_bytes_in, 0) + coalesce(traffic_bytes_out, 0) END AS bytes,
+           resource_name, lower(dst_endpoint_hostname) AS dst, metadata_tenant_uid
+    FROM {source}"""
+# Counts per status add up; distinct targets are counted per class and over all classes, not per status.
+_HOURLY_AGG = f"""
+    SELECT integration_id, hr AS hour,
+           CASE WHEN grouping(action_class) = 1 THEN '*' ELSE coalesce(action_class, '?') END AS action_class,
+           '*' AS status, count(*) AS events, sum(records) AS records, sum(bytes) AS bytes,
+           count(*) FILTER (status = 'Failure') AS failures, count(DISTINCT resource_name) AS resources,
+           count(DISTINCT dst) AS destinations, count(DISTINCT metadata_tenant_uid) AS tenants
+    FROM ({_HOURLY_BASE})
+    GROUP BY GROUPING SETS ((integration_id, hr, action_class), (integration_id, hr))
+    UNION ALL
+    SELECT integration_id, hr, coalesce(action_class, '?'), coalesce(status, '?'), count(*), sum(records),
+           sum(bytes), count(*) FILTER (status = 'Failure'), NULL, NULL, NULL
+    FROM ({_HOURLY_BASE}) GROUP BY ALL"""
+
+# Per hour: the active minutes, whether anything succeeded, and how many failed.
+_HOUR_SHAPE = """
+    SELECT integration_id, date_trunc('hour', time) AS hr, bit_or(1::UBIGINT << minute(time)) AS minutes,
+           bool_or(status = 'Success') AS has_success, count(*) FILTER (status = 'Failure') AS nf
+    FROM {source} GROUP BY ALL"""
+
+# Failure runs of the hours that had failures: the hour's outcomes in time order as a string of S and F,
+# split at the successes — the first piece is the failures before the first success, the last those after
+# the last one, the longest of the others the longest run between two successes.
+_FAIL_SHAPE = """
+    SELECT integration_id, hr, length(parts[1]) AS fail_lead,
+           CASE WHEN len(parts) > 2 THEN list_max(list_transform(parts[2:-2], lambda p: length(p))) END
+             AS fail_inner,
+           CASE WHEN len(parts) > 1 THEN length(parts[-1]) END AS fail_trail
+    FROM (SELECT integration_id, hr,
+                 string_split(string_agg(CASE status WHEN 'Success' THEN 'S' ELSE 'F' END, '' ORDER BY time), 'S')
+                   AS parts
+          FROM (SELECT integration_id, date_trunc('hour', time) AS hr, time, status FROM {source} e
+                SEMI JOIN ({failed}) f ON f.integration_id = e.integration_id AND f.hr = date_trunc('hour', e.time)
+                WHERE status IN ('Success', 'Failure'))
+          GROUP BY ALL)"""
+
+_SIZES_AGG = """
+    SELECT integration_id, day, coalesce(action_class, '?') AS action_class, metric,
+           CAST(floor({per_octave} * log2(1 + v)) AS INTEGER) AS bucket, count(*) AS n, sum(v) AS total,
+           max(v) AS max
+    FROM (UNPIVOT (SELECT integration_id, CAST(time AS DATE) AS day, action_class,
+                          CAST(records AS DOUBLE) AS records_per_op,
+                          CASE WHEN traffic_bytes_in IS NULL AND traffic_bytes_out IS NULL THEN NULL
+                               ELSE CAST(coalesce(traffic_bytes_in, 0) + coalesce(traffic_bytes_out, 0) AS DOUBLE)
+                          END AS bytes_per_op
+                   FROM {source})
+          ON records_per_op, bytes_per_op INTO NAME metric VALUE v)
+    WHERE v >= 0 GROUP BY ALL"""
+
+
+def ensure_tables(store: Store) -> None:
+    """Create the rollup tables; a store from before rollups gets ``ingest_batch`` and its rollups built."""
+    fresh = not store.table_exists("rollup_state")
+    store.ensure(*DDL)
+    store.execute(
+        "ALTER TABLE events ADD COLUMN IF NOT EXISTS ingest_batch BIGINT DEFAULT nextval('nw_ingest_batch')"
+    )
+    if fresh and store.scalar("SELECT count(*) FROM (SELECT 1 FROM events LIMIT 1)"):
+        rebuild(store)
+
+
+def next_batch(store: Store) -> int:
+    """A new ``ingest_batch`` number for one insert statement."""
+    ensure_tables(store)
+    return int(store.scalar("SELECT nextval('nw_ingest_batch')"))
+
+
+def _get(store: Store, name: str, default: int = 0) -> int:
+    value = store.scalar("SELECT value FROM rollup_state WHERE name = ?", [name])
+    return default if value is None else int(value)
+
+
+def _set(store: Store, name: str, value: int) -> None:
+    store.execute(
+        "INSERT INTO rollup_state VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        [name, value],
+    )
+
+
+def cursor(store: Store) -> int:
+    ensure_tables(store)
+    return _get(store, CURSOR)
+
+
+def raw_horizon(store: Store) -> datetime | None:
+    """The time before which raw events may have been pruned (None: nothing was ever pruned)."""
+    ensure_tables(store)
+    micros = _get(store, HORIZON)
+    return None if micros == 0 else store.scalar("SELECT make_timestamp(?)", [micros])
+
+
+def set_raw_horizon(store: Store, horizon: datetime) -> None:
+    """Record that raw events before ``horizon`` (naive UTC) may be gone: hours before it are added to,
+    not recounted. Called by pruning; the horizon is taken back to its day's start so that a day of
+    ``rollup_values`` is either wholly recountable or wholly kept."""
+    ensure_tables(store)
+    micros = int(store.scalar("SELECT epoch_us(date_trunc('day', ?::TIMESTAMP))", [horizon]))
+    _set(store, HORIZON, max(micros, _get(store, HORIZON)))
+
+
+def advance(store: Store, *, own_transaction: bool = True) -> int:
+    """Fold the events stored since the cursor into the rollups; returns how many were folded.
+
+    With ``own_transaction=False`` it runs inside the caller's open transaction, so the cursor commits
+    with whatever else the caller writes (the resolution of those same events)."""
+    ensure_tables(store)
+    if not own_transaction:
+        return _advance(store)
+    store.execute("BEGIN TRANSACTION")
+    try:
+        folded = _advance(store)
+        store.execute("COMMIT")
+    except BaseException:
+        store.execute("ROLLBACK")
+        raise
+    return folded
+
+
+def _advance(store: Store) -> int:
+    lo = _get(store, CURSOR)
+    hi = store.scalar("SELECT max(ingest_batch) FROM events WHERE ingest_batch > ?", [lo])
+    if hi is None:
+        return 0
+    hi = int(hi)
+    store.execute(
+        f"""CREATE OR REPLACE TEMP TABLE nw_roll_new AS
+        SELECT {_COLUMNS} FROM events WHERE ingest_batch > ? AND ingest_batch <= ? AND integration_id IS NOT NULL""",
+        [lo, hi],
+    )
+    folded = int(store.scalar("SELECT count(*) FROM nw_roll_new") or 0)
+    if folded:
+        _fold_hourly(store)
+        _fold_values(store)
+        _fold_sizes(store)
+        _fold_lifecycle(store)
+    store.execute("DROP TABLE IF EXISTS nw_roll_new")
+    _set(store, CURSOR, hi)
+    return folded
+
+
+def _recount(store: Store, source: str) -> None:
+    """Insert the hourly and size rollups of every event in ``source`` (whole hours)."""
+    store.execute("INSERT INTO rollup_hourly BY NAME " + _HOURLY_AGG.format(source=source))
+    store.execute(f"CREATE OR REPLACE TEMP TABLE nw_roll_shape AS {_HOUR_SHAPE.format(source=source)}")
+    failed = "SELECT integration_id, hr FROM nw_roll_shape WHERE nf > 0"
+    store.execute(
+        f"""CREATE OR REPLACE TEMP TABLE nw_roll_fail AS {_FAIL_SHAPE.format(source=source, failed=failed)}"""
+    )
+    store.execute(
+        """UPDATE rollup_hourly r SET minutes = s.minutes, has_success = s.has_success,
+               fail_lead = coalesce(f.fail_lead, 0), fail_inner = f.fail_inner,
+               fail_trail = CASE WHEN s.has_success THEN coalesce(f.fail_trail, 0) END
+        FROM nw_roll_shape s LEFT JOIN nw_roll_fail f USING (integration_id, hr)
+        WHERE r.integration_id = s.integration_id AND r.hour = s.hr AND r.action_class = '*'
+          AND r.status = '*' AND r.hour BETWEEN (SELECT min(hr) FROM nw_roll_shape)
+                                            AND (SELECT max(hr) FROM nw_roll_shape)"""
+    )
+    store.execute("DROP TABLE nw_roll_shape")
+    store.execute("DROP TABLE nw_roll_fail")
+
+
+def _fold_hourly(store: Store) -> None:
+    horizon = _get(store, HORIZON)
+    store.execute(
+        """CREATE OR REPLACE TEMP TABLE nw_roll_touched AS
+        SELECT integration_id, date_trunc('hour', time) AS hr, epoch_us(date_trunc('hour', time)) >= ? AS retained
+        FROM nw_roll_new GROUP BY ALL""",
+        [horizon],
+    )
+    # Retained hours: recounted from every stored event of the hour (exact, and idempotent).
+    bounds = store.fetchall("SELECT min(hr), max(hr) FROM nw_roll_touched WHERE retained")[0]
+    if bounds[0] is not None:
+        store.execute(
+            """DELETE FROM rollup_hourly r USING nw_roll_touched t
+            WHERE t.retained AND r.integration_id = t.integration_id AND r.hour = t.hr"""
+        )
+        hours = """SELECT {cols} FROM events e SEMI JOIN nw_roll_touched t ON t.retained
+              AND e.integration_id = t.integration_id AND date_trunc('hour', e.time) = t.hr
+            WHERE e.time >= ? AND e.time < ? + INTERVAL 1 HOUR"""
+        stored = store.scalar(hours.format(cols="count(*)"), [bounds[0], bounds[1]])
+        only_new = not store.scalar("SELECT count(*) FROM nw_roll_touched WHERE NOT retained")
+        if only_new and stored == store.scalar("SELECT count(*) FROM nw_roll_new"):
+            _recount(store, "nw_roll_new")  # the touched hours hold nothing but the new events (a new day)
+        else:
+            store.execute(
+                "CREATE OR REPLACE TEMP TABLE nw_roll_hours AS " + hours.format(cols=_COLUMNS),
+                [bounds[0], bounds[1]],
+            )
+            _recount(store, "nw_roll_hours")
+            store.execute("DROP TABLE nw_roll_hours")
+    # Hours whose raw events may be pruned: the late events are added to what the rollup holds.
+    if store.scalar("SELECT count(*) FROM nw_roll_touched WHERE NOT retained"):
+        store.execute(
+            """CREATE OR REPLACE TEMP TABLE nw_roll_lateev AS
+            SELECT n.* FROM nw_roll_new n SEMI JOIN nw_roll_touched t ON NOT t.retained
+              AND n.integration_id = t.integration_id AND date_trunc('hour', n.time) = t.hr"""
+        )
+        store.execute(
+            "CREATE OR REPLACE TEMP TABLE nw_roll_late AS " + _HOURLY_AGG.format(source="nw_roll_lateev")
+        )
+        store.execute(
+            f"""ALTER TABLE nw_roll_late ADD COLUMN minutes UBIGINT;
+            UPDATE nw_roll_late l SET minutes = s.minutes FROM ({_HOUR_SHAPE.format(source="nw_roll_lateev")}) s
+            WHERE l.integration_id = s.integration_id AND l.hour = s.hr AND l.action_class = '*'
+              AND l.status = '*'"""
+        )
+        _merge(
+            store,
+            "rollup_hourly",
+            "nw_roll_late",
+            keys=("integration_id", "hour", "action_class", "status"),
+            add=("events", "records", "bytes", "failures"),
+            most=("resources", "destinations", "tenants"),
+            union=("minutes",),
+            span_column="hour",
+        )
+        store.execute("DROP TABLE nw_roll_late")
+        store.execute("DROP TABLE nw_roll_lateev")
+    store.execute("DROP TABLE nw_roll_touched")
+
+
+def _fold_values(store: Store) -> None:
+    # One scan, one grouping set per dimension: the group of each row says which dimension it counts.
+    dims = {**DIMENSIONS, **USE_DIMENSIONS}
+    cols = ", ".join(f"CAST({expr} AS VARCHAR) AS d_{dim}" for dim, expr in dims.items())
+    sets = ", ".join(f"(integration_id, day, d_{dim})" for dim in dims)
+    which = " ".join(f"WHEN grouping(d_{dim}) = 0 THEN '{dim}'" for dim in dims)
+    value = ", ".join(f"d_{dim}" for dim in dims)
+    scopes = (
+        "SELECT e.integration_id, {dim} AS dimension, unnest(e.scopes) AS value, CAST(e.time AS DATE) AS day,"
+        " e.time FROM nw_roll_new e WHERE len(e.scopes) > 0"
+    )
+    store.execute(
+        f"""CREATE OR REPLACE TEMP TABLE nw_roll_vals AS
+        SELECT * FROM (
+          SELECT integration_id, CASE {which} END AS dimension, coalesce({value}) AS value, day,
+                 min(time) AS first_seen, max(time) AS last_seen, count(*) AS events
+          FROM (SELECT e.integration_id, CAST(e.time AS DATE) AS day, e.time, {cols} FROM nw_roll_new e)
+          GROUP BY GROUPING SETS ({sets}))
+        WHERE value IS NOT NULL
+        UNION ALL
+        SELECT integration_id, dimension, value, day, min(time), max(time), count(*) FROM (
+          {scopes.format(dim="'scope'")}
+          UNION ALL {scopes.format(dim="'scope_used'")} AND e.action_class IS DISTINCT FROM 'scope_grant')
+        GROUP BY ALL"""
+    )
+    _merge(
+        store,
+        "rollup_values",
+        "nw_roll_vals",
+        keys=("integration_id", "dimension", "value", "day"),
+        add=("events",),
+        least=("first_seen",),
+        most=("last_seen",),
+        span_column="day",
+    )
+    store.execute("DROP TABLE nw_roll_vals")
+
+
+def _fold_sizes(store: Store) -> None:
+    store.execute(
+        "CREATE OR REPLACE TEMP TABLE nw_roll_sizes AS "
+        + _SIZES_AGG.format(source="nw_roll_new", per_octave=BUCKETS_PER_OCTAVE)
+    )
+    _merge(
+        store,
+        "rollup_sizes",
+        "nw_roll_sizes",
+        keys=("integration_id", "day", "action_class", "metric", "bucket"),
+        add=("n", "total"),
+        most=("max",),
+        span_column="day",
+    )
+    store.execute("DROP TABLE nw_roll_sizes")
+
+
+def _fold_lifecycle(store: Store) -> None:
+    cols = _LIFECYCLE_COLUMNS
+    store.execute(
+        f"INSERT INTO rollup_lifecycle ({cols}) SELECT {cols} FROM nw_roll_new"
+        " WHERE action_class IN (" + ", ".join(f"'{c}'" for c in LIFECYCLE_CLASSES) + ")"
+    )
+
+
+# What the rollups read of an event: everything they summarise, nothing else (not the raw record).
+_COLUMNS = """integration_id, time, action_class, status, records, traffic_bytes_in, traffic_bytes_out,
+    resource_name, resource_type, dst_endpoint_hostname, metadata_tenant_uid, src_endpoint_ip, src_endpoint_asn,
+    http_request_user_agent, actor_user_credential_uid, api_operation, scopes, metadata_uid, actor_user_name,
+    actor_user_uid, actor_user_type, on_behalf_of"""
+_LIFECYCLE_COLUMNS = (
+    "integration_id, time, metadata_uid, action_class, api_operation, status, resource_name,"
+    " actor_user_credential_uid, actor_user_name, actor_user_uid, actor_user_type, on_behalf_of, scopes"
+)
+
+
+def _merge(
+    store: Store,
+    target: str,
+    delta: str,
+    *,
+    keys: tuple[str, ...],
+    add: tuple[str, ...] = (),
+    least: tuple[str, ...] = (),
+    most: tuple[str, ...] = (),
+    union: tuple[str, ...] = (),
+    span_column: str,
+) -> None:
+    """Upsert ``delta`` into ``target``: matching keys add, take the least, the greatest or the bitwise
+    union; new keys insert. Table and column names are this module's own constants, never data."""
+    on = " AND ".join(f"t.{k} = d.{k}" for k in keys)
+    sets = [f"{c} = coalesce(t.{c}, 0) + coalesce(d.{c}, 0)" for c in add]
+    sets += [f"{c} = least(t.{c}, d.{c})" for c in least]
+    sets += [f"{c} = greatest(t.{c}, d.{c})" for c in most]
+    sets += [f"{c} = coalesce(t.{c}, 0::UBIGINT) | coalesce(d.{c}, 0::UBIGINT)" for c in union]
+    # The delta covers a few days (or hours): bounding the target by them lets zone maps skip the rest.
+    span = (
+        f" AND t.{span_column} BETWEEN (SELECT min({span_column}) FROM {delta})"
+        f" AND (SELECT max({span_column}) FROM {delta})"
+    )
+    store.execute(f"UPDATE {target} t SET {', '.join(sets)} FROM {delta} d WHERE {on}{span}")
+    cols = ", ".join((*keys, *add, *least, *most, *union))
+    store.execute(
+        f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {delta} d "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {on}{span})"
+    )
+
+
+def rebuild(store: Store) -> int:
+    """Recompute the rollups of every retained event (after the inventory re-attributed history).
+
+    Hours before the raw horizon keep what they hold: their events are gone."""
+    ensure_tables(store)
+    horizon = _get(store, HORIZON)
+    tables = (
+        ("rollup_hourly", "hour"),
+        ("rollup_sizes", "day"),
+        ("rollup_values", "day"),
+        ("rollup_lifecycle", "time"),
+    )
+    for table, col in tables:
+        store.execute(f"DELETE FROM {table} WHERE epoch_us(CAST({col} AS TIMESTAMP)) >= ?", [horizon])
+    hi = int(store.scalar("SELECT coalesce(max(ingest_batch), 0) FROM events") or 0)
+    store.execute(
+        f"""CREATE OR REPLACE TEMP TABLE nw_roll_new AS
+        SELECT {_COLUMNS} FROM events WHERE integration_id IS NOT NULL AND epoch_us(time) >= ?""",
+        [horizon],
+    )
+    folded = int(store.scalar("SELECT count(*) FROM nw_roll_new") or 0)
+    if folded:
+        _recount(store, "nw_roll_new")
+        _fold_values(store)
+        _fold_sizes(store)
+        _fold_lifecycle(store)
+    store.execute("DROP TABLE nw_roll_new")
+    _set(store, CURSOR, hi)
+    return folded
+
+
+__all__ = [
+    "DIMENSIONS",
+    "advance",
+    "cursor",
+    "ensure_tables",
+    "next_batch",
+    "raw_horizon",
+    "rebuild",
+    "set_raw_horizon",
+]
