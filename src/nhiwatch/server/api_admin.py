@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from nhiwatch.alerts.suppress import describe, load_rules
 from nhiwatch.errors import ConfigError, NhiwatchError
 from nhiwatch.inventory import load_inventory
-from nhiwatch.inventory.resolve import apply_inventory, resolve
+from nhiwatch.pipeline import attribute, replace_inventory
 from nhiwatch.redact import redact_value
 from nhiwatch.server.auth import Require
 from nhiwatch.server.body import read_limited
@@ -90,6 +90,6 @@ def _reload(state: ServerState, path: Path, label: str) -> dict[str, Any]:
     except RecursionError:  # YAML nested thousands of levels deep ("- - - - ..."): nothing was changed
         raise ConfigError(f"{label}: nested too deeply to be an inventory") from None
     with state.db() as store:
-        apply_inventory(store, inv)
-        resolved = resolve(store, everything=True)
+        changed = replace_inventory(store, inv)
+        resolved = attribute(store, everything=changed)
     return {"integrations": len(inv.integrations), "resolved": resolved}
