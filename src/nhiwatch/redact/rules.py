@@ -142,10 +142,14 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "twilio_api_key",
         # SK + 32 hex is the API key secret's sid pair; AC + 32 hex (the account sid) is an identifier.
-        r"(^|[^A-Za-z0-9])SK[0-9a-fA-F]{32}",
-        r"\1SK" + MASK,
-        r"SK[0-9a-fA-F]{32}",
-        (("key SK" + "0123456789abcdef" * 2, "0123456789abcdef" * 2),),
+        # Any case: hex means the same lowercased (a host name column is lowercased by the mapping).
+        r"((?:^|[^A-Za-z0-9])(?i:sk))[0-9a-fA-F]{32}",
+        r"\1" + MASK,
+        r"(?i:sk)[0-9a-fA-F]{32}",
+        (
+            ("key SK" + "0123456789abcdef" * 2, "0123456789abcdef" * 2),
+            ("h.sk" + "0123456789abcdef" * 2, "cdef01"),
+        ),
         ("AC" + "0123456789abcdef" * 2, "TASK" + "0123456789abcdef" * 2),
     ),
     Rule(

@@ -1,6 +1,6 @@
 """The application factory: ``create_app(db_path)`` wires the store, auth, routers, console and worker.
 
-Errors never reach a client as a stack trace: library errors become 400 (bad input) or 404 (unknown
+Errors never reach a client as a stack trace (and their messages, which may quote input, are redacted): library errors become 400 (bad input) or 404 (unknown
 id) with their one-line message, anything else a bare 500 that is logged server-side. Every response
 carries a strict Content-Security-Policy (scripts only from this server) and no-sniff/no-frame headers.
 """
@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from nhiwatch.errors import NhiwatchError, NotFoundError
+from nhiwatch.redact import protect_logs, redact, redact_value
 from nhiwatch.server import api_admin, api_alerts, api_ingest, api_integrations, api_meta, console
 from nhiwatch.server.auth import FailureLimiter, LoginRequired, Sessions
 from nhiwatch.server.state import ServerState, Settings
@@ -36,6 +37,7 @@ CSP = (
 
 def create_app(db_path: str | Path, *, settings: Settings | None = None) -> FastAPI:
     """A FastAPI app over the store at ``db_path``; the scoring worker starts with the app's lifespan."""
+    protect_logs()  # secrets in a logged path, query or traceback are masked before any handler
     cfg = settings or Settings(Path(db_path))
     cfg.db_path = Path(db_path)
     state = ServerState(cfg, FailureLimiter(cfg.auth_failures_per_minute), Sessions(cfg.session_hours))
@@ -100,20 +102,22 @@ def _handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if _is_console(request) and exc.status_code != 401:
-            return console.error_page(request, exc.status_code, str(exc.detail), dict(exc.headers or {}))
-        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+            return console.error_page(
+                request, exc.status_code, redact(str(exc.detail)), dict(exc.headers or {})
+            )
+        return JSONResponse({"detail": redact_value(exc.detail)}, exc.status_code, headers=exc.headers)
 
     @app.exception_handler(NotFoundError)
     async def not_found(request: Request, exc: NotFoundError) -> Response:
         if _is_console(request):
-            return console.error_page(request, 404, str(exc))
-        return JSONResponse({"detail": str(exc)}, 404)
+            return console.error_page(request, 404, redact(str(exc)))
+        return JSONResponse({"detail": redact(str(exc))}, 404)
 
     @app.exception_handler(NhiwatchError)
     async def bad_input(request: Request, exc: NhiwatchError) -> Response:
         if _is_console(request):
-            return console.error_page(request, 400, str(exc))
-        return JSONResponse({"detail": str(exc)}, 400)
+            return console.error_page(request, 400, redact(str(exc)))
+        return JSONResponse({"detail": redact(str(exc))}, 400)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
