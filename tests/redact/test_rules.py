@@ -221,3 +221,10 @@ def test_ingest_stores_every_column_redacted_but_maps_the_original(tmp_path: Pat
     assert row["resource_name"] == f"acme/api?access_token={MASK}"
     assert row["scopes"] == ["repo", f"ghp_{MASK}"]
     assert MASK in row["raw_data"] and row["metadata_uid"] == "github:r1"
+
+
+@pytest.mark.parametrize("text", [t for _, t, _ in EXAMPLES])
+def test_the_python_pre_check_passes_every_example(text: str) -> None:
+    from nhiwatch.redact import _maybe
+
+    assert _maybe(text)

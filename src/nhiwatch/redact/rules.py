@@ -181,14 +181,16 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "aws_secret_after_key_id",
-        # A 40-character value right after an access key id (a credentials CSV, "id / secret" in a note).
-        rf"({_AWS_KEY_ID}[^A-Za-z0-9+]{{1,8}})[A-Za-z0-9/+]{{40}}",
+        # A 40-character value right after an access key id (a credentials CSV, "id / secret" in a note);
+        # from 30 characters on, so a value cut short by a quoting limit is still masked.
+        rf"({_AWS_KEY_ID}[^A-Za-z0-9+]{{1,8}})[A-Za-z0-9/+]{{30,}}",
         r"\1" + MASK,
-        r"A[KS]IA[A-Z0-9]{16}[^A-Za-z0-9+]{1,8}[A-Za-z0-9/+]{40}",
+        r"A[KS]IA[A-Z0-9]{16}[^A-Za-z0-9+]{1,8}[A-Za-z0-9/+]{30}",
         (
             (f"{AWS_ID},{AWS_SECRET}", AWS_SECRET),
             (f'["{AWS_ID}", "{AWS_SECRET}"]', AWS_SECRET),
             (f"rotated {AWS_ID} / {AWS_SECRET} today", AWS_SECRET),
+            (f'unparseable timestamp: "{AWS_ID} {AWS_SECRET[:35]}', AWS_SECRET[:35]),
         ),
         (AWS_ID, f"{AWS_ID} {SHA[:20]}", f"Credential={AWS_ID}/20250901/us-east-1/s3/aws4_request"),
     ),
