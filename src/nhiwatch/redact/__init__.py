@@ -66,10 +66,25 @@ _TRIGGER = re.compile(TRIGGER)
 # A pre-check for Python, whose backtracking engine pays for the case-insensitive name alternations at every
 # position: every trigger holds one of these literals, or one of these words in any case (casefold maps the
 # long s and the Kelvin sign, which both engines fold into s and k), or sk + 32 hex in any case.
-_LITERALS = ("PRIVATE KEY", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox", "xapp-")
-_LITERALS += ("hooks.slack.com/", "AIza", "_live_", "_test_", "whsec_", "eyJ", "AKIA", "ASIA", "://")
-_WORDS = ("bearer", "pass", "pwd", "secret", "key", "token", "authorization", "string", "assertion", "sig")
-_WORDS += ("cookie",)
+_LITERALS: tuple[str, ...] = (
+    *(
+        "PRIVATE KEY",
+        "ghp_",
+        "gho_",
+        "ghu_",
+        "ghs_",
+        "ghr_",
+        "github_pat_",
+        "xox",
+        "xapp-",
+        "hooks.slack.com/",
+    ),
+    *("AIza", "_live_", "_test_", "whsec_", "eyJ", "AKIA", "ASIA", "://"),
+)
+_WORDS: tuple[str, ...] = (
+    *("bearer", "pass", "pwd", "secret", "key", "token", "authorization", "string", "assertion", "sig"),
+    "cookie",
+)
 _SK_HEX = re.compile("sk[0-9a-f]{32}")
 
 
