@@ -275,7 +275,9 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "auth_header",
         r"((?i:" + _HEADERS + r")\s*:\s*)"
-        r"[^\s\"',;]+(?:[ \t]+[^\s\"',;]+)?",
+        # an optional scheme word (Basic, Bearer, token) and the credential; a mask is never a scheme, so the
+        # text after a masked value is left alone on a second pass
+        r"(?:[A-Za-z][A-Za-z0-9-]*[ \t]+)?[^\s\"',;]+",
         r"\1" + MASK,
         r"(?i:" + _HEADERS + r")\s*:",
         (("Authorization: Basic dXNlcjpwYXNz", "dXNlcjpwYXNz"), ("X-Api-Key: abcdef", "abcdef")),
