@@ -14,6 +14,7 @@ from nhiwatch.alerts.group import group_findings
 from nhiwatch.alerts.model import Alert, alert_id, finding_id, new_values
 from nhiwatch.alerts.score import ScoreContext, score, severity
 from nhiwatch.detectors.base import DetectorMeta, Finding
+from nhiwatch.redact import redact
 from nhiwatch.store import Store
 
 MAX_EVIDENCE = 50
@@ -82,9 +83,9 @@ def _alert(
         status=status,
         kind=kind,
         integration_id=info.id,
-        integration_name=info.name,
-        owner=info.owner,
-        purpose=info.purpose,
+        integration_name=redact(info.name),
+        owner=redact(info.owner) if info.owner else info.owner,
+        purpose=redact(info.purpose) if info.purpose else info.purpose,
         risk_tier=info.risk_tier,
         data_sensitivity=info.data_sensitivity,
         detectors=detectors,
@@ -92,8 +93,9 @@ def _alert(
         last_seen=end,
         risk_score=value,
         severity=severity(value, info.risk_tier, cfg),
-        title=explain.title(info, group, metas),
-        explanation=explain.explanation(info, group, metas, factors, own or company),
+        # findings quote values from logs (hosts, resources, user agents): masked before the alert is stored
+        title=redact(explain.title(info, group, metas)),
+        explanation=redact(explain.explanation(info, group, metas, factors, own or company)),
         evidence=evidence[:MAX_EVIDENCE],
         references=references.merge(used),
         finding_ids=[finding_id(f) for f in group],

@@ -20,6 +20,7 @@ from nhiwatch.alerts import tables
 from nhiwatch.alerts.model import finding_id
 from nhiwatch.detectors.base import Finding
 from nhiwatch.errors import ConfigError
+from nhiwatch.redact import redact, redact_value
 from nhiwatch.store import Store
 
 
@@ -66,7 +67,13 @@ def _field_matches(f: Finding, key: str, pattern: str) -> bool:
 
 
 def make_rule(**fields: Any) -> SuppressionRule:
-    """Validate a rule from keyword fields; raises :class:`ConfigError` with every problem."""
+    """Validate a rule from keyword fields; raises :class:`ConfigError` with every problem.
+
+    The reason and owner are free text people type; a secret pasted there is masked before it is stored.
+    """
+    for key in ("reason", "owner"):
+        if isinstance(fields.get(key), str):
+            fields[key] = redact(fields[key])
     try:
         return SuppressionRule(**fields).with_id()
     except ValidationError as exc:
@@ -162,4 +169,4 @@ def apply(
 
 
 def describe(rule: SuppressionRule) -> Mapping[str, Any]:
-    return rule.model_dump()
+    return dict(redact_value(rule.model_dump()))

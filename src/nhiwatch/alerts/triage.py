@@ -17,6 +17,7 @@ from nhiwatch.alerts import tables
 from nhiwatch.alerts.model import signature
 from nhiwatch.detectors.base import Finding
 from nhiwatch.errors import ConfigError, NotFoundError
+from nhiwatch.redact import redact
 from nhiwatch.store import Store
 
 VERDICTS = ("benign", "malicious")
@@ -45,6 +46,7 @@ def triage(
     store: Store, alert_id: str, verdict: str, *, note: str = "", analyst: str, now: datetime
 ) -> TriageOutcome:
     tables.ensure(store)
+    note = redact(note)  # free text: a secret pasted into a note is not stored
     if verdict not in VERDICTS:
         raise ConfigError(f"verdict must be benign or malicious, got {verdict!r}")
     row = store.fetchone("SELECT status, finding_ids FROM alerts WHERE alert_id = ?", [alert_id])

@@ -32,6 +32,7 @@ from nhiwatch.detection import run_detection
 from nhiwatch.outputs import FORMATS, to_jsonl, to_ocsf
 from nhiwatch.outputs.ocsf import evidence_events
 from nhiwatch.outputs.table import print_alerts
+from nhiwatch.redact import redact
 from nhiwatch.store import Store
 
 suppress_app = typer.Typer(
@@ -125,9 +126,9 @@ def detect(
     if result.allowed:
         console_err.print(f"{result.allowed} finding(s) covered by earlier benign verdicts")
     for err in result.errors:
-        console_err.print(f"[red]{err}[/red]")
+        console_err.print(f"[red]{redact(err)}[/red]")
     for note in result.notes[:5]:
-        console_err.print(f"[yellow]{note}[/yellow]")
+        console_err.print(f"[yellow]{redact(note)}[/yellow]")
     for rule in result.unmatched_rules:
         console_err.print(f"[yellow]suppression rule {rule} matched nothing in this window[/yellow]")
 
@@ -172,7 +173,9 @@ def triage_cmd(
         raise fail(f"verdict must be benign or malicious, got {verdict!r}")
     with open_store(db, must_exist=True) as store:
         outcome = triage(store, alert_id, verdict, note=note, analyst=_analyst(), now=_now())
-    console.print(f"{outcome.alert_id}: {outcome.previous_status} -> {outcome.verdict}; {outcome.effect}")
+    console.print(
+        redact(f"{outcome.alert_id}: {outcome.previous_status} -> {outcome.verdict}; {outcome.effect}")
+    )
 
 
 def _now() -> datetime:
@@ -226,9 +229,9 @@ def suppress_list(db: DbOption = DEFAULT_DB_PATH) -> None:
             r.rule_id,
             r.integration_id or "*",
             r.detector or "*",
-            ", ".join(f"{k}={v}" for k, v in r.match.items()),
-            r.reason,
-            r.owner,
+            redact(", ".join(f"{k}={v}" for k, v in r.match.items())),
+            redact(r.reason),
+            redact(r.owner),
             f"{r.expires:%Y-%m-%d %H:%M}" if r.expires else "never",
             "active" if r.active(now) else "expired",
         )

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from nhiwatch.cli.common import DEFAULT_DB_PATH, DbOption, console, fail, open_store
 from nhiwatch.pipeline import IngestOutcome, ingest_all
+from nhiwatch.redact import redact
 from nhiwatch.sources import files as F
 
 
@@ -52,7 +53,7 @@ def ingest(
             )
     _print(outcome)
     if outcome.report.read == 0 and outcome.report.stored == 0 and outcome.report.duplicates == 0:
-        why = "; ".join(outcome.report.unreadable[:3]) or "no records found"
+        why = redact("; ".join(outcome.report.unreadable[:3])) or "no records found"
         raise fail(f"nothing could be read: {why}")
 
 
@@ -83,4 +84,4 @@ def _print(outcome: IngestOutcome) -> None:
             f"[yellow]{r.quarantined} record(s) quarantined[/yellow]; see them with `nhiwatch quarantine`"
         )
     for line in r.unreadable[:10]:
-        console.print(f"  [yellow]{line}[/yellow]")
+        console.print(f"  [yellow]{redact(line)}[/yellow]")

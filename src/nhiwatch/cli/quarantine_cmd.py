@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from nhiwatch.cli.common import DEFAULT_DB_PATH, DbOption, console, open_store
+from nhiwatch.redact import redact
 
 
 def register(app: typer.Typer) -> None:
@@ -24,7 +25,7 @@ def quarantine(
             "SELECT regexp_replace(reason, ' \\(.*', ''), count(*) FROM quarantine GROUP BY 1 ORDER BY 2 DESC"
         )
         rows = store.fetchall(
-            "SELECT ingest_file, ingest_line, source, reason, left(coalesce(raw_data, ''), 80) FROM quarantine "
+            "SELECT ingest_file, ingest_line, source, reason, left(coalesce(raw_data, ''), 65536) FROM quarantine "
             "ORDER BY quarantined_at DESC, ingest_file, ingest_line LIMIT ?",
             [limit],
         )
@@ -32,8 +33,11 @@ def quarantine(
         console.print("[green]quarantine is empty[/green]")
         return
     for reason, n in by_reason:
-        console.print(f"{n:>8,}  {reason}")
+        console.print(f"{n:>8,}  {redact(reason)}", markup=False, highlight=False)
     t = Table("file", "line", "source", "reason", "raw (start)")
     for f, line, src, reason, raw in rows:
-        t.add_row(str(f), "" if line is None else str(line), src or "?", reason, raw)
+        # redacted whole, then cut: a secret cut short first might no longer look like one
+        t.add_row(
+            redact(str(f)), "" if line is None else str(line), src or "?", redact(reason), redact(raw)[:80]
+        )
     console.print(t)

@@ -1,4 +1,4 @@
-"""Alerts as JSON Lines: one self-contained object per alert, times in ISO 8601 UTC."""
+"""Alerts as JSON Lines: one self-contained object per alert, times in ISO 8601 UTC, secrets masked."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from nhiwatch.alerts.model import Alert
+from nhiwatch.redact import redact_value
 
 FIELDS = (
     "alert_id",
@@ -41,10 +42,11 @@ def iso(t: datetime | None) -> str | None:
 
 
 def alert_record(a: Alert) -> dict[str, Any]:
+    """The alert as JSON-ready data, secrets masked (a store written before a rule existed may hold them)."""
     rec = {k: getattr(a, k) for k in FIELDS}
     for k in ("first_seen", "last_seen", "created_at"):
         rec[k] = iso(rec[k])
-    return rec
+    return dict(redact_value(rec))
 
 
 def to_jsonl(alerts: Iterable[Alert]) -> str:

@@ -16,6 +16,7 @@ import orjson
 
 from nhiwatch import __version__
 from nhiwatch.alerts.model import Alert
+from nhiwatch.redact import redact_value
 
 OCSF_VERSION = "1.3.0"
 SEVERITY_ID = {"low": 2, "medium": 3, "high": 4, "critical": 5}
@@ -48,6 +49,11 @@ def _evidence(uid: str, event: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def detection_finding(a: Alert, events: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """The alert as an OCSF Detection Finding, secrets in any of its texts or evidence events masked."""
+    return dict(redact_value(_finding(a, events)))
+
+
+def _finding(a: Alert, events: Mapping[str, Mapping[str, Any]] | None) -> dict[str, Any]:
     status_id, status = STATUS_ID.get(a.status, (99, a.status))
     created = a.created_at or a.last_seen
     return {

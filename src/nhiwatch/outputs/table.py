@@ -1,4 +1,4 @@
-"""Alerts as a rich table, with the explanation of each alert underneath when asked for."""
+"""Alerts as a rich table, with the explanation of each alert underneath when asked for; secrets masked."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from nhiwatch.alerts.model import Alert
+from nhiwatch.redact import redact
 
 COLOURS = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
 
@@ -21,11 +22,11 @@ def alerts_table(alerts: Sequence[Alert], title: str = "alerts") -> Table:
     for a in sorted(alerts, key=lambda a: (-a.risk_score, a.first_seen)):
         sev = COLOURS.get(a.severity, "")
         t.add_row(
-            a.alert_id,
+            redact(a.alert_id),
             str(a.risk_score),
             f"[{sev}]{a.severity}[/{sev}]" if sev else a.severity,
-            a.integration_name,
-            a.owner or "[yellow]none[/yellow]",
+            redact(a.integration_name),
+            redact(a.owner) if a.owner else "[yellow]none[/yellow]",
             ", ".join(a.detectors),
             f"{a.first_seen:%Y-%m-%d %H:%M}",
             a.status,
@@ -37,5 +38,5 @@ def print_alerts(console: Console, alerts: Sequence[Alert], title: str, *, expla
     console.print(alerts_table(alerts, title))
     if explain:
         for a in sorted(alerts, key=lambda a: (-a.risk_score, a.first_seen)):
-            console.print(f"\n[bold]{a.alert_id}[/bold] {a.title}")
-            console.print(a.explanation, highlight=False)
+            console.print(f"\n[bold]{a.alert_id}[/bold] {redact(a.title)}")
+            console.print(redact(a.explanation), highlight=False)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from nhiwatch.alerts.suppress import add_rule, make_rule
 from nhiwatch.alerts.triage import triage
 from nhiwatch.errors import NotFoundError
+from nhiwatch.redact import redact
 from nhiwatch.server import queries
 from nhiwatch.server.auth import Require
 from nhiwatch.server.state import ServerState, get_state
@@ -125,7 +126,17 @@ def suppress_alert(
         store.insert_rows(
             "triage_log",
             ["triaged_at", "analyst", "alert_id", "verdict", "previous_status", "note", "effect"],
-            [(now, by, alert_id, "suppressed", previous, reason, "suppression rule(s) " + ", ".join(rules))],
+            [
+                (
+                    now,
+                    by,
+                    alert_id,
+                    "suppressed",
+                    previous,
+                    redact(reason),
+                    "suppression rule(s) " + ", ".join(rules),
+                )
+            ],
         )
     return {"alert_id": alert_id, "status": "suppressed", "rules": rules, "expires": exp}
 

@@ -1,10 +1,11 @@
 """The application factory: ``create_app(db_path)`` wires the store, auth, routers, console and worker.
 
 Errors never reach a client as a stack trace: library errors become 400 (bad input) or 404 (unknown
-id) with their one-line message, anything else a bare 500 that is logged server-side; no answer names a
-server path (the store's directory, the temporary directory). A JSON body nested deeper than
-``max_nesting_depth`` is refused with 400 before any parser sees it. Every response carries a strict
-Content-Security-Policy (scripts only from this server) and no-sniff/no-frame headers.
+id) with their one-line message, anything else a bare 500 that is logged server-side; messages that may
+quote input are redacted, and no answer names a server path (the store's directory, the temporary
+directory). A JSON body nested deeper than ``max_nesting_depth`` is refused with 400 before any parser sees
+it. Every response carries a strict Content-Security-Policy (scripts only from this server) and
+no-sniff/no-frame headers.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from starlette.exceptions import HTTPException
 from nhiwatch.alerts import tables
 from nhiwatch.errors import NhiwatchError, NotFoundError
 from nhiwatch.inventory.resolve import ensure_tables
+from nhiwatch.redact import protect_logs, redact, redact_value
 from nhiwatch.server import api_admin, api_alerts, api_ingest, api_integrations, api_meta, console
 from nhiwatch.server.auth import FailureLimiter, LoginRequired, RateLimit, Sessions
 from nhiwatch.server.shape import ShapeError, check_bytes
@@ -43,6 +45,7 @@ CSP = (
 
 def create_app(db_path: str | Path, *, settings: Settings | None = None) -> FastAPI:
     """A FastAPI app over the store at ``db_path``; the scoring worker starts with the app's lifespan."""
+    protect_logs()  # secrets in a logged path, query or traceback are masked before any handler
     cfg = settings or Settings(Path(db_path))
     cfg.db_path = Path(db_path)
     state = ServerState(cfg, FailureLimiter(cfg.auth_failures_per_minute), Sessions(cfg.session_hours))
@@ -131,20 +134,20 @@ def _handlers(app: FastAPI, hide: Callable[[str], str]) -> None:
     async def http_error(request: Request, exc: HTTPException) -> Response:
         detail = hide(exc.detail) if isinstance(exc.detail, str) else exc.detail
         if _is_console(request) and exc.status_code != 401:
-            return console.error_page(request, exc.status_code, str(detail), dict(exc.headers or {}))
-        return JSONResponse({"detail": detail}, exc.status_code, headers=exc.headers)
+            return console.error_page(request, exc.status_code, redact(str(detail)), dict(exc.headers or {}))
+        return JSONResponse({"detail": redact_value(detail)}, exc.status_code, headers=exc.headers)
 
     @app.exception_handler(NotFoundError)
     async def not_found(request: Request, exc: NotFoundError) -> Response:
         if _is_console(request):
-            return console.error_page(request, 404, hide(str(exc)))
-        return JSONResponse({"detail": hide(str(exc))}, 404)
+            return console.error_page(request, 404, hide(redact(str(exc))))
+        return JSONResponse({"detail": hide(redact(str(exc)))}, 404)
 
     @app.exception_handler(NhiwatchError)
     async def bad_input(request: Request, exc: NhiwatchError) -> Response:
         if _is_console(request):
-            return console.error_page(request, 400, hide(str(exc)))
-        return JSONResponse({"detail": hide(str(exc))}, 400)
+            return console.error_page(request, 400, hide(redact(str(exc))))
+        return JSONResponse({"detail": hide(redact(str(exc)))}, 400)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
