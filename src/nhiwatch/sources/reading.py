@@ -257,7 +257,7 @@ def python_records(path: Path, src: Source) -> tuple[list[tuple[int, str]], list
                 bad.append(
                     (
                         line,
-                        f"JSON of the wrong shape: expected an object, got {type(rec).__name__}",
+                        f"JSON of the wrong shape: expected an object, got {_kind(rec)}",
                         str(rec)[:1000],
                     )
                 )
@@ -269,6 +269,17 @@ def python_records(path: Path, src: Source) -> tuple[list[tuple[int, str]], list
                 else:
                     good.append((line, text))
     return good, bad
+
+
+def _kind(value: Any) -> str:
+    """The JSON kind of a parsed value, named as the SQL reader names it."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "array" if isinstance(value, list) else "null" if value is None else "object"
 
 
 def _json_error(raw: bytes, exc: orjson.JSONDecodeError) -> str:
