@@ -166,34 +166,15 @@ def csv_relation_python(
     rows: list[tuple[int, list[str]]] = []
     i = 1
     while i < len(lines):
-        start = i
-        chunk = lines[i]
-        while chunk.count(b'"') % 2 and i + 1 < len(lines) and i - start < CSV_JOIN_LINES:
-            i += 1
-            chunk += b"\n" + lines[i]
-        i += 1
-        raw = chunk.decode("utf-8", "replace")
-        if not chunk.strip():
-            continue
-        if chunk.count(b'"') % 2:
-            i = start + 1  # the quote is damaged: this line is lost, the next ones are read again
-            rejects.append((name, start + 1, "badly quoted value (a quote is never closed)", raw[:65536]))
-            continue
-        try:
-            text = chunk.decode("utf-8").rstrip("\r")
-            row = next(csv.reader([text], delimiter=src.csv_delimiter, strict=True))
-        except UnicodeDecodeError:
-            rejects.append((name, start + 1, "invalid UTF-8", raw[:65536]))
-            continue
-        except csv.Error as exc:
-            rejects.append((name, start + 1, f"badly quoted value ({exc})", raw[:65536]))
-            continue
-        if len(row) != len(header):
-            rejects.append(
-                (name, start + 1, f"{len(row)} columns where the header has {len(header)}", raw[:65536])
-            )
-            continue
-        rows.append((start + 1, row))
+        line_no = i + 1
+        row, why, used = _csv_row(lines, i, len(header), src.csv_delimiter)
+        if why:
+            rejects.append((name, line_no, why, lines[i][:65536].decode("utf-8", "replace")))
+            i += 1  # only this line is lost; the next ones are read again
+        else:
+            if row is not None:
+                rows.append((line_no, row))
+            i += used
     columns = {"file": [name] * len(rows), "line": [n for n, _ in rows]}
     columns["j"] = [orjson.dumps(dict(zip(header, row, strict=True))).decode() for _, row in rows]
     table = pa.table(
@@ -208,6 +189,31 @@ def csv_relation_python(
     store.execute("CREATE OR REPLACE TEMP TABLE nw_lines AS SELECT * FROM nw_pycsv")
     store.con.unregister("nw_pycsv")
     return "nw_lines", header, rejects
+
+
+def _csv_row(lines: list[bytes], i: int, width: int, delimiter: str) -> tuple[list[str] | None, str, int]:
+    """The row starting at line ``i`` (None for a blank line), a reason it is bad, and how many lines it
+    spans. A value may span lines only if the joined row then has exactly the header's columns."""
+    chunk = lines[i]
+    if not chunk.strip():
+        return None, "", 1
+    used = 1
+    while chunk.count(b'"') % 2:
+        if i + used >= len(lines) or used > CSV_JOIN_LINES:
+            return None, "badly quoted value (a quote is never closed)", 1
+        chunk += b"\n" + lines[i + used]
+        used += 1
+    try:
+        row = next(csv.reader([chunk.decode("utf-8").rstrip("\r")], delimiter=delimiter, strict=True))
+    except UnicodeDecodeError:
+        return None, "invalid UTF-8", 1
+    except csv.Error as exc:
+        return None, f"badly quoted value ({exc})", 1
+    if len(row) != width:
+        if used > 1:
+            return None, "badly quoted value (a quote is never closed)", 1
+        return None, f"{len(row)} columns where the header has {width}", 1
+    return row, "", used
 
 
 def python_records(path: Path, src: Source) -> tuple[list[tuple[int, str]], list[tuple[int, str, str]]]:
