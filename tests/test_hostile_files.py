@@ -288,3 +288,12 @@ def test_deep_nesting_is_bounded_without_recursion() -> None:
     assert found is not None
     records, dropped = found
     assert dropped == 0 and [type(r).__name__ for r in records] == ["dict", "Unreadable", "dict"]
+
+
+def test_every_deep_line_is_accounted_for_even_as_a_declared_source(store: Store, tmp_path: Path) -> None:
+    deep = "[" * DEEP + "]" * DEEP
+    path = write(tmp_path, "deep.jsonl", "\n".join([deep, gh("good-1"), deep, deep]) + "\n")
+    report = ingest(store, [path], source="github")
+    assert (report.read, report.stored, report.quarantined) == (4, 1, 3)
+    assert sorted(int(str(q["ingest_line"])) for q in quarantine(store)) == [1, 3, 4]
+    assert F.salvage_document(f"{deep}\n{deep}\n".encode(), []) is None  # lines, not one document

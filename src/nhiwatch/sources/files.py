@@ -265,7 +265,26 @@ def salvage_document(data: bytes, containers: Iterable[str]) -> tuple[list[Any],
         except ValueError:
             break
         records.append(record)
-    return records, len(text) - pos if pos < len(text) and text[pos] != "]" else 0
+    if pos < len(text) and text[pos] == "]":
+        if not _ends_after(text, pos + 1, 0 if text.startswith("[") else 1):
+            return None  # more values follow the array: JSON lines that start with one, not a document
+        return records, 0
+    return records, len(text) - pos
+
+
+def _ends_after(text: str, pos: int, depth: int) -> bool:
+    """True when the document closes (``depth`` brackets) at or after ``pos`` and nothing but blanks follows."""
+    if depth:
+        for m in _TOKENS.finditer(text, pos):
+            tok = m.group()
+            if tok[0] != '"':
+                depth += _STEP[tok]
+            if depth == 0:
+                pos = m.end()
+                break
+        else:
+            return False
+    return not text[pos:].strip()
 
 
 def _skip(text: str, pos: int, chars: str) -> int:
