@@ -297,3 +297,18 @@ def test_every_deep_line_is_accounted_for_even_as_a_declared_source(store: Store
     assert (report.read, report.stored, report.quarantined) == (4, 1, 3)
     assert sorted(int(str(q["ingest_line"])) for q in quarantine(store)) == [1, 3, 4]
     assert F.salvage_document(f"{deep}\n{deep}\n".encode(), []) is None  # lines, not one document
+
+
+def test_a_document_too_large_to_read_whole_is_reported_and_the_rest_stored(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(F, "MAX_DOCUMENT", 4000)
+    big = "[" + ", ".join(gh(f"big-{i}", i) for i in range(40)) + "]"
+    write(tmp_path, "big.json", big)
+    write(tmp_path, "bomb.json", big, gz=True)  # small on disk, large once decompressed
+    write(tmp_path, "small.json", "[" + gh("good-1") + "]")
+    report = ingest(store, [tmp_path])
+    assert report.stored == 1 and _stored_good(store) == 1
+    reasons = {Path(str(q["ingest_file"])).name: str(q["reason"]) for q in quarantine(store)}
+    assert set(reasons) == {"big.json", "bomb.json.gz"}
+    assert all("to read as one document; split it" in r for r in reasons.values())

@@ -320,7 +320,7 @@ def _python_batches(src: Source, plans: list[_Plan]) -> Iterator[_PyBatch]:
     rejects: list[tuple[str, int, str, str]] = []
     for plan in plans:
         if src.layout != "json":
-            data, reason = R.gunzip_all(plan.path) if F.is_gzip(plan.path) else (plan.path.read_bytes(), "")
+            data, reason = F.read_all(plan.path)
             good, bad = R.text_lines(data)
             if reason:
                 bad.insert(0, (0, reason, ""))

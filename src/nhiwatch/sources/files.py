@@ -154,18 +154,43 @@ def gzip_intact(path: Path) -> bool:
         return False
 
 
-def salvage_gzip(path: Path) -> tuple[bytes, str]:
-    """What a damaged gzip still yields, up to its last complete line, and a reason for quarantine."""
-    data = _gunzip_prefix(path, None)
+def gunzip_prefix(path: Path) -> bytes:
+    """Everything a (possibly damaged) gzip file decompresses to, the cut-off end included (bounded)."""
+    return _gunzip_prefix(path, MAX_DOCUMENT)
+
+
+MAX_DOCUMENT = 1 << 30  # largest file read whole in Python (documents, damaged files), after decompression
+
+
+class TooLarge(ValueError):
+    """A file to be read whole is larger than MAX_DOCUMENT."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"larger than {MAX_DOCUMENT >> 20} MiB to read as one document; split it, or write it as JSON lines"
+        )
+
+
+def read_all(path: Path) -> tuple[bytes, str]:
+    """A whole file, decompressed, at most MAX_DOCUMENT bytes (else TooLarge); a damaged gzip yields its
+    complete lines and a reason."""
+    if not is_gzip(path):
+        if path.stat().st_size > MAX_DOCUMENT:
+            raise TooLarge()
+        return path.read_bytes(), ""
+    if gzip_intact(path):
+        with gzip.open(path, "rb") as fh:  # several gzip members (concatenated logs) are read as one
+            data = fh.read(MAX_DOCUMENT + 1)
+        if len(data) > MAX_DOCUMENT:
+            raise TooLarge()
+        return data, ""
+    data = _gunzip_prefix(path, MAX_DOCUMENT + 1)
+    if len(data) > MAX_DOCUMENT:
+        raise TooLarge()
     cut = data.rfind(b"\n") + 1
     return data[
         :cut
     ], f"truncated or corrupt gzip: {len(data)} bytes decompressed, the incomplete last line dropped"
-
-
-def gunzip_prefix(path: Path) -> bytes:
-    """Everything a (possibly damaged) gzip file decompresses to, the cut-off end included."""
-    return _gunzip_prefix(path, None)
 
 
 MAX_DEPTH = 100  # deepest nesting of a record that is read; deeper is quarantined (no parser recursion)

@@ -9,7 +9,6 @@ in a file is lost because of a bad record beside it.
 from __future__ import annotations
 
 import csv
-import gzip
 import itertools
 from pathlib import Path
 from typing import Any
@@ -153,7 +152,7 @@ def csv_relation_python(
     A row whose quote is never closed within CSV_JOIN_LINES lines costs that line only; rows with too
     many or too few columns, or invalid UTF-8, are rejected one by one.
     """
-    data, reason = gunzip_all(path) if F.is_gzip(path) else (path.read_bytes(), "")
+    data, reason = F.read_all(path)
     name = str(path)
     rejects: list[tuple[str, int, str, str]] = [(name, 0, reason, "")] if reason else []
     lines = data.split(b"\n")
@@ -219,12 +218,9 @@ def _csv_row(lines: list[bytes], i: int, width: int, delimiter: str) -> tuple[li
 def python_records(path: Path, src: Source) -> tuple[list[tuple[int, str]], list[tuple[int, str, str]]]:
     """Records of a JSON document or a damaged file, parsed in Python: (line, json) and (line, reason, raw)."""
     bad: list[tuple[int, str, str]] = []
-    data = path.read_bytes()
-    reason = ""
-    if data[:2] == b"\x1f\x8b":
-        data, reason = gunzip_all(path)
-        if reason:
-            bad.append((0, reason, ""))
+    data, reason = F.read_all(path)
+    if reason:
+        bad.append((0, reason, ""))
     good: list[tuple[int, str]] = []
     try:
         doc = orjson.loads(data)
@@ -338,12 +334,6 @@ def container_keys(src: Source) -> list[str]:
 
 def containers(src: Source) -> set[str]:
     return set(container_keys(src))
-
-
-def gunzip_all(path: Path) -> tuple[bytes, str]:
-    if F.gzip_intact(path):
-        return gzip.decompress(path.read_bytes()), ""
-    return F.salvage_gzip(path)
 
 
 def _records_of(doc: Any, src: Source) -> list[Any]:
