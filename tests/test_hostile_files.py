@@ -312,3 +312,18 @@ def test_a_document_too_large_to_read_whole_is_reported_and_the_rest_stored(
     reasons = {Path(str(q["ingest_file"])).name: str(q["reason"]) for q in quarantine(store)}
     assert set(reasons) == {"big.json", "bomb.json.gz"}
     assert all("to read as one document; split it" in r for r in reasons.values())
+
+
+def test_file_names_that_look_like_patterns_are_read_as_themselves(store: Store, tmp_path: Path) -> None:
+    squid = (FIXTURES / "squid" / "access_log" / "access.log").read_text()
+    write(tmp_path, "*.log", squid)
+    write(tmp_path, "other.log", squid.replace("10.20.0.", "10.30.0."))  # other events, same shape
+    write(tmp_path, "[ab].jsonl", "\n".join(good_lines("glob")) + "\n")
+    write(tmp_path, "?.csv", SF_CSV.read_text())
+    report = ingest(store, [tmp_path])
+    rows = len(squid.splitlines())
+    sf_rows = len(SF_CSV.read_text().splitlines()) - 1
+    assert report.read == 2 * rows + 3 + sf_rows  # each file once: no name expanded to other files
+    counts = dict(store.fetchall("SELECT ingest_file, count(*) FROM events GROUP BY ALL"))
+    assert counts[str(tmp_path / "*.log")] == rows and counts[str(tmp_path / "[ab].jsonl")] == 3
+    assert counts[str(tmp_path / "?.csv")] == sf_rows

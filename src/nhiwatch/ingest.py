@@ -177,6 +177,11 @@ def _plan(store: Store, path: Path, candidates: list[Source] | None, report: Ing
         return None
     src, view = found
     gz = F.is_gzip(path)
+    if any(c in str(path) for c in GLOB_CHARS):
+        # DuckDB would expand the name as a pattern (reading other files, or none): read it in Python.
+        if src.layout == "csv":
+            return _Plan(path, src, "csv-python", (src.id, "csv-python", str(path)), size)
+        return _Plan(path, src, "python", (src.id, "python"), size)
     if src.layout == "csv":
         # One DuckDB scan per distinct header: files with the same columns are read together.
         return _Plan(path, src, "csv", (src.id, "csv", sample.first_line.lstrip("\ufeff")), size)
@@ -187,6 +192,9 @@ def _plan(store: Store, path: Path, candidates: list[Source] | None, report: Ing
         names = src.text.header_names(sample.first_line)
         header = "|".join(names) if names else ""
     return _Plan(path, src, "lines", (src.id, "lines", header, "gz" if gz else "plain"), size)
+
+
+GLOB_CHARS = "*?[{"  # characters DuckDB's file readers take as a pattern
 
 
 def _record_view(sample: Any) -> Any:
@@ -236,6 +244,10 @@ def _ingest_group(store: Store, plans: list[_Plan], report: IngestReport) -> Non
         elif mode == "csv":
             relation, columns, rejects = R.csv_relation(store, [p.path for p in plans], src)
             _map_and_store(store, src, relation, rejects, report, columns=columns)
+        elif mode == "csv-python":
+            for plan in plans:
+                relation, columns, rejects = R.csv_relation_python(store, plan.path, src)
+                _map_and_store(store, src, relation, rejects, report, columns=columns)
         else:
             _python_group(store, plans, report)
         store.execute("COMMIT")
