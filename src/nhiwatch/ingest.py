@@ -3,9 +3,11 @@
 Files are planned (format sniffed, or forced), grouped by source and shape, and read in bounded batches
 (``sources/reading.py``): one DuckDB scan per batch of JSON-lines, text or same-header CSV files; JSON
 documents parsed in Python, many files per batch. Each batch is mapped by one SQL statement compiled from
-the source's declarative mapping, then de-duplicated and stored in one transaction. A record that cannot be
-read or mapped is
-quarantined with its file, line and reason; the rest of its file is kept. Ingest is idempotent: each
+the source's declarative mapping, then de-duplicated and stored in one transaction, rolled back on any
+error (an interrupt is re-raised after it). A record that cannot be read or mapped (malformed, nested
+deeper than ``files.MAX_DEPTH``, larger than ``files.MAX_RECORD``) is quarantined with its file, line and
+reason; the rest of its file is kept. A file that fails as a whole is retried with a slower reader, else
+quarantined with a reason; the rest of the folder is kept. Ingest is idempotent: each
 event's ``metadata_uid`` is the vendor's own id or a hash of the raw record, and a uid already stored
 is counted as a duplicate, not stored again. Events may arrive late or out of order.
 """
