@@ -57,7 +57,7 @@ def test_non_json_and_wrong_shape_lines(store: Store, tmp_path: Path) -> None:
     got = {r["ingest_line"]: str(r["reason"]) for r in quarantine(store)}
     assert got[2] == "not valid JSON"
     assert "expected an object, got array" in got[3]
-    assert "expected an object, got varchar" in got[4] or "expected an object" in got[4]
+    assert "expected an object, got a string" in got[4]
 
 
 def test_missing_and_unparseable_timestamps(store: Store, tmp_path: Path) -> None:
@@ -91,7 +91,7 @@ def test_enormous_record_is_quarantined_and_long_fields_truncated(store: Store, 
     long_ua = gh(3, user_agent="A" * 10_000)
     report = ingest_text(store, tmp_path, "a.jsonl", "\n".join([gh(1), huge, long_ua]) + "\n")
     assert report.stored == 2
-    assert "longer than" in str(quarantine(store)[0]["reason"])
+    assert str(quarantine(store)[0]["reason"]).startswith("record larger than 4 MiB")
     row = events(store, "metadata_uid = 'github:doc-3'")[0]
     assert len(str(row["http_request_user_agent"])) == 2048 and len(str(row["raw_data"])) > 10_000
 

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nhiwatch.ingest import ingest
+from nhiwatch.sources import files as F
 from nhiwatch.store import Store
 
 texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
@@ -50,3 +51,35 @@ def test_every_line_is_stored_duplicate_or_quarantined(items: list[str | bytes])
             assert store.event_count() == report.stored
             times = store.fetchall("SELECT time FROM events WHERE time IS NULL")
             assert times == []
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(alphabet=st.sampled_from('ab"\\[]{}\x00é'), max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=30,
+)
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    return 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(json_values, st.integers(0, 12))
+def test_bounded_json_reading_agrees_with_the_json_module(value: object, wrap: int) -> None:
+    """``too_deep`` and ``decode_value`` (no recursion) read what ``json`` reads, brackets in strings included."""
+    for _ in range(wrap):
+        value = [value]
+    text = json.dumps(value, ensure_ascii=False)
+    depth = _depth(value)
+    for limit in (depth - 1, depth):
+        assert F.too_deep(text, limit) == (depth > limit)
+    decoded, end = F.decode_value(" " + text + " ,", 1, json.JSONDecoder())
+    assert decoded == value and end == len(text) + 1

@@ -3,21 +3,24 @@
 Files are planned (format sniffed, or forced), grouped by source and shape, and read in bounded batches
 (``sources/reading.py``): one DuckDB scan per batch of JSON-lines, text or same-header CSV files; JSON
 documents parsed in Python, many files per batch. Each batch is mapped by one SQL statement compiled from
-the source's declarative mapping, then de-duplicated and stored in one transaction. A record that cannot be
-read or mapped is
-quarantined with its file, line and reason; the rest of its file is kept. Ingest is idempotent: each
+the source's declarative mapping, then de-duplicated and stored in one transaction, rolled back on any
+error (an interrupt is re-raised after it). A record that cannot be read or mapped (malformed, nested
+deeper than ``files.MAX_DEPTH``, larger than ``files.MAX_RECORD``) is quarantined with its file, line and
+reason; the rest of its file is kept. A file that fails as a whole is retried with a slower reader, else
+quarantined with a reason; the rest of the folder is kept. Ingest is idempotent: each
 event's ``metadata_uid`` is the vendor's own id or a hash of the raw record, and a uid already stored
 is counted as a duplicate, not stored again. Events may arrive late or out of order.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +70,7 @@ class _Plan:
     source: Source
     mode: str  # "lines" (DuckDB reads lines), "csv", "python" (documents, salvaged gzip)
     group_key: tuple[str, ...]
+    size: int = 0  # bytes on disk when planned
 
 
 def ingest(
@@ -80,12 +84,18 @@ def ingest(
     started = time.perf_counter()
     report = IngestReport()
     candidates = registry.get(source) if source else None
-    files = F.expand(paths)
+    files, skipped = F.scan(paths)
     store.execute(QUARANTINE_TEMP)
-    report.files = len(files)
+    report.files = len(files) + len(skipped)
+    for path, why in skipped:
+        _quarantine_file(store, path, None, why, report)
     plans: list[_Plan] = []
     for path in files:
-        plan = _plan(store, path, candidates, report)
+        try:
+            plan = _plan(store, path, candidates, report)
+        except Exception as exc:  # one file that cannot be planned is reported, the rest go on
+            _quarantine_file(store, path, None, f"cannot be read: {_describe(exc)}", report)
+            continue
         if plan is not None:
             plans.append(plan)
     store.execute("DROP TABLE IF EXISTS nw_stage")
@@ -112,7 +122,7 @@ def _chunks(plans: list[_Plan]) -> list[list[_Plan]]:
     out: list[list[_Plan]] = [[]]
     size = 0
     for plan in plans:
-        n = plan.path.stat().st_size * (8 if plan.path.suffix == ".gz" else 1)
+        n = plan.size * (8 if plan.path.suffix == ".gz" else 1)
         if out[-1] and size + n > BATCH_BYTES:
             out.append([])
             size = 0
@@ -159,34 +169,56 @@ def _quarantine_file(store: Store, path: Path, source: str | None, reason: str, 
 
 def _plan(store: Store, path: Path, candidates: list[Source] | None, report: IngestReport) -> _Plan | None:
     try:
-        if path.stat().st_size == 0:
+        size = path.stat().st_size
+        if size == 0:
             _quarantine_file(store, path, None, "empty file", report)
             return None
         sample = F.sample(path)
     except OSError as exc:
         _quarantine_file(store, path, None, f"cannot read: {exc.strerror or exc}", report)
         return None
-    if not sample.head.strip():
+    if not sample.head.strip() and not any(line for line, _ in sample.lines):
         _quarantine_file(store, path, None, "empty file (only whitespace)", report)
         return None
-    src = registry.detect(sample, candidates)
-    if src is None:
-        hint = f" with --source {candidates[0].name}" if candidates else ""
+    found = registry.recognise(sample, candidates)
+    if found is None and candidates:
+        # The declared source always wins: records that do not fit it are quarantined one by one.
+        found = candidates[0], _record_view(sample)
+    if found is None:
         _quarantine_file(
-            store, path, None, f"unrecognised format{hint}: no source matches its first record", report
+            store, path, None, "unrecognised format: no source matches its first records", report
         )
         return None
+    src, view = found
     gz = F.is_gzip(path)
+    if any(c in str(path) for c in GLOB_CHARS):
+        # DuckDB would expand the name as a pattern (reading other files, or none): read it in Python.
+        if src.layout == "csv":
+            return _Plan(path, src, "csv-python", (src.id, "csv-python", str(path)), size)
+        return _Plan(path, src, "python", (src.id, "python"), size)
     if src.layout == "csv":
         # One DuckDB scan per distinct header: files with the same columns are read together.
-        return _Plan(path, src, "csv", (src.id, "csv", sample.first_line.lstrip("\ufeff")))
-    if src.layout == "json" and _needs_python(src, sample):
-        return _Plan(path, src, "python", (src.id, "python"))
+        return _Plan(path, src, "csv", (src.id, "csv", sample.first_line.lstrip("\ufeff")), size)
+    if src.layout == "json" and _needs_python(src, view):
+        return _Plan(path, src, "python", (src.id, "python"), size)
     header = ""
     if src.layout == "text" and src.text and src.text.header_names:
         names = src.text.header_names(sample.first_line)
         header = "|".join(names) if names else ""
-    return _Plan(path, src, "lines", (src.id, "lines", header, "gz" if gz else "plain"))
+    return _Plan(path, src, "lines", (src.id, "lines", header, "gz" if gz else "plain"), size)
+
+
+GLOB_CHARS = "*?[{"  # characters DuckDB's file readers take as a pattern
+
+
+def _record_view(sample: Any) -> Any:
+    """The sample seen from its first line that is a JSON object, if the first record is not one."""
+    if isinstance(sample.first_record, dict):
+        return sample
+    for line, value in sample.lines:
+        if isinstance(value, dict):
+            return replace(sample, first_record=value, first_line=line)
+    return sample
 
 
 def _needs_python(src: Source, sample: Any) -> bool:
@@ -195,10 +227,20 @@ def _needs_python(src: Source, sample: Any) -> bool:
         return True
     first = sample.first_record
     if not isinstance(first, dict):
-        return True  # pretty-printed document, or a first line that is not JSON: parse it carefully
+        return True  # pretty-printed document, or no line that is JSON: parse it carefully
     if not sample.first_line.startswith("{"):
         return True
     return bool(R.containers(src) & set(first))
+
+
+def _describe(exc: BaseException) -> str:
+    """A one-line reason for a failure that cost a whole file."""
+    if isinstance(exc, RecursionError):
+        return F.nested_reason()
+    if isinstance(exc, MemoryError):
+        return "too large to read in memory"
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
 
 
 # --- reading -----------------------------------------------------------------------------------------
@@ -211,28 +253,63 @@ def _ingest_group(store: Store, plans: list[_Plan], report: IngestReport) -> Non
     store.execute("BEGIN TRANSACTION")
     try:
         if mode == "lines":
-            relation, rejects = R.lines_relation(store, [p.path for p in plans])
+            relation, rejects = R.lines_relation(store, [p.path for p in plans], json=src.layout == "json")
             _map_and_store(store, src, relation, rejects, report)
         elif mode == "csv":
             relation, columns, rejects = R.csv_relation(store, [p.path for p in plans], src)
             _map_and_store(store, src, relation, rejects, report, columns=columns)
+        elif mode == "csv-python":
+            for plan in plans:
+                relation, columns, rejects = R.csv_relation_python(store, plan.path, src)
+                _map_and_store(store, src, relation, rejects, report, columns=columns)
         else:
             _python_group(store, plans, report)
         store.execute("COMMIT")
-    except duckdb.Error as exc:
-        store.execute("ROLLBACK")
+    except BaseException as exc:
+        _rollback(store)
         _restore(report, snapshot)
+        if not isinstance(exc, Exception):
+            raise  # KeyboardInterrupt, SystemExit: stop, with nothing half-written
         if len(plans) > 1:
             for plan in plans:  # find the bad file; the others still go in
                 _ingest_group(store, [plan], report)
             return
-        plan = plans[0]
-        if F.is_gzip(plan.path) and not F.gzip_intact(plan.path):
-            _python_group(store, [_Plan(plan.path, src, "python", plan.group_key)], report)
+        _retry_or_quarantine(store, plans[0], exc, report)
+
+
+def _rollback(store: Store) -> None:
+    with contextlib.suppress(duckdb.Error):  # no transaction left open: nothing to undo
+        store.execute("ROLLBACK")
+
+
+def _retry_or_quarantine(store: Store, plan: _Plan, exc: Exception, report: IngestReport) -> None:
+    """One file failed as a whole: salvage it in a slower, more careful reader, or quarantine it."""
+    src = plan.source
+    fallback: str | None = None
+    if plan.mode != "python" and F.is_gzip(plan.path) and not F.gzip_intact(plan.path):
+        fallback = "python"
+    elif plan.mode == "csv":
+        fallback = "csv-python"
+    elif plan.mode == "lines" and src.layout == "json":
+        fallback = "python"
+    if fallback is not None:
+        snapshot = report.as_dict()
+        store.execute("BEGIN TRANSACTION")
+        try:
+            if fallback == "csv-python":
+                relation, columns, rejects = R.csv_relation_python(store, plan.path, src)
+                _map_and_store(store, src, relation, rejects, report, columns=columns)
+            else:
+                _python_group(store, [replace(plan, mode="python")], report)
+            store.execute("COMMIT")
             return
-        _quarantine_file(
-            store, plan.path, src.id, f"could not be read as {src.title}: {str(exc).splitlines()[0]}", report
-        )
+        except BaseException as again:
+            _rollback(store)
+            _restore(report, snapshot)
+            if not isinstance(again, Exception):
+                raise
+            exc = again
+    _quarantine_file(store, plan.path, src.id, f"could not be read as {src.title}: {_describe(exc)}", report)
 
 
 def _restore(report: IngestReport, snapshot: dict[str, Any]) -> None:
@@ -269,7 +346,7 @@ def _python_batches(src: Source, plans: list[_Plan]) -> Iterator[_PyBatch]:
     rejects: list[tuple[str, int, str, str]] = []
     for plan in plans:
         if src.layout != "json":
-            data, reason = R.gunzip_all(plan.path) if F.is_gzip(plan.path) else (plan.path.read_bytes(), "")
+            data, reason = F.read_all(plan.path)
             good, bad = R.text_lines(data)
             if reason:
                 bad.insert(0, (0, reason, ""))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,8 @@ import pytest
 
 from tests.conftest import FIXTURES, write
 
+# A checkout run without installing (PYTHONPATH=src) must test its own sources in the child process too.
+PYTHONPATH = {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
 GITHUB = FIXTURES / "github" / "audit_log" / "streaming.jsonl"
 
 
@@ -21,7 +24,7 @@ def nhiwatch(*args: str | Path, cwd: Path | None = None) -> subprocess.Completed
         text=True,
         cwd=cwd,
         timeout=600,
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "HOME": str(cwd or Path.cwd())},
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "HOME": str(cwd or Path.cwd()), **PYTHONPATH},
     )
 
 
@@ -47,6 +50,24 @@ def test_ingest_exits_non_zero_only_when_nothing_could_be_read(tmp_path: Path) -
     missing = nhiwatch("ingest", tmp_path / "nope.jsonl", "--db", db)
     assert missing.returncode == 2 and "no such file or folder" in missing.stderr
     assert "Traceback" not in out.stderr + missing.stderr
+
+
+def test_a_deeply_nested_first_record_costs_that_record_not_the_folder(tmp_path: Path) -> None:
+    """Issue 8, items 1-2: the poison record as a file's first line used to end the folder's ingest in a
+    RecursionError traceback with nothing stored; the one-line poison document lost its good record too."""
+    head = {"action": "git.clone", "actor": "t", "org": "acme", "@timestamp": 1774234800000}
+    deep = json.dumps({**head, "_document_id": "b"})[:-1] + ', "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    write(logs, "audit.jsonl", deep + "\n" + GITHUB.read_text())
+    write(logs, "poison.json", "[" + json.dumps({**head, "_document_id": "a"}) + ", " + deep + "]")
+    db = tmp_path / "s.duckdb"
+    out = nhiwatch("ingest", logs, "--db", db)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Traceback" not in out.stdout + out.stderr
+    assert "github.audit_log: 5 stored" in out.stdout and "2 record(s) quarantined" in out.stdout
+    q = nhiwatch("quarantine", "--db", db)
+    assert "2  nested deeper than 100 levels" in q.stdout
 
 
 def test_bad_inventory_is_reported_with_its_line_and_changes_nothing(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -13,6 +14,8 @@ from nhiwatch.cli.common import DEFAULT_DB_PATH, DbOption, console, fail, open_s
 from nhiwatch.pipeline import IngestOutcome, ingest_all
 from nhiwatch.redact import redact
 from nhiwatch.sources import files as F
+
+SHOWN_FILES = 20  # files not read that the summary names; the quarantine has them all
 
 
 def register(app: typer.Typer) -> None:
@@ -83,5 +86,9 @@ def _print(outcome: IngestOutcome) -> None:
         console.print(
             f"[yellow]{r.quarantined} record(s) quarantined[/yellow]; see them with `nhiwatch quarantine`"
         )
-    for line in r.unreadable[:10]:
-        console.print(f"  [yellow]{redact(line)}[/yellow]")
+    if r.unreadable:
+        console.print(f"[yellow]{len(r.unreadable)} file(s) not read[/yellow] (the rest were ingested):")
+        for line in r.unreadable[:SHOWN_FILES]:
+            console.print(f"  [yellow]{escape(redact(line))}[/yellow]", soft_wrap=True)
+        if len(r.unreadable) > SHOWN_FILES:
+            console.print(f"  ... and {len(r.unreadable) - SHOWN_FILES} more; see `nhiwatch quarantine`")

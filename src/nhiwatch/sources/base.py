@@ -36,12 +36,17 @@ class Accessor(Protocol):
 
 @dataclass(frozen=True)
 class Sample:
-    """What sniffing sees of a file: its name, its first characters, and its first record if parseable."""
+    """What sniffing sees of a file: its name, its first characters, and its first record if parseable.
+
+    ``lines`` holds the first non-blank lines with their JSON value (or None): recognition also tries each
+    of them as the first, so one bad record at the top does not decide the format of the file.
+    """
 
     name: str
     head: str
     first_record: Any = None  # first JSON value (dict/list) or None
     first_line: str = ""
+    lines: tuple[tuple[str, Any], ...] = ()
 
 
 FieldsFn = Callable[[Accessor], Mapping[str, str]]

@@ -63,7 +63,10 @@ class JsonAccessor:
         return (
             "CASE WHEN vs IS NULL THEN 'not valid JSON' "
             "WHEN NOT starts_with(ltrim(j, ' \t\r\n\ufeff'), '{') "
-            "THEN 'JSON of the wrong shape: expected an object, got ' || lower(coalesce(try(json_type(j)), '?')) END"
+            "THEN 'JSON of the wrong shape: expected an object, got ' || "
+            "CASE WHEN try(json_type(j)) IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN 'a number' "
+            "WHEN try(json_type(j)) = 'VARCHAR' THEN 'a string' "
+            "ELSE lower(coalesce(try(json_type(j)), '?')) END END"
         )
 
 

@@ -18,9 +18,13 @@ nhiwatch reads each vendor's logs in the vendor's own format and maps every reco
 `src_endpoint_ip`); the few columns OCSF has no name for say so. The raw record is kept in `raw_data` for
 evidence, with the file and line it came from.
 
-Formats are recognised by content (the first record), plain or gzip, in files or folders;
-`nhiwatch ingest --source NAME` forces one. A record that cannot be read or mapped goes to the `quarantine`
-table with its file, line and reason (`nhiwatch quarantine` shows them); the rest of its file is kept.
+Formats are recognised by content (the first records that parse, so one bad record at the top does not
+decide), plain or gzip, in files or folders; `nhiwatch ingest --source NAME` forces one, and records that do
+not fit it are quarantined one by one. A record that cannot be read or mapped (malformed, nested deeper than
+100 levels, larger than 4 MiB, a damaged CSV quote) goes to the `quarantine` table with its file, line and
+reason (`nhiwatch quarantine` shows them); the rest of its file is kept. A file that cannot be read at all
+(pipes and devices, links out of the folder or in a loop, a format nothing recognises) is quarantined whole
+and named in the `nhiwatch ingest` summary; the rest of the folder is ingested.
 """
 
 NOTES = """

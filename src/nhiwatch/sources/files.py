@@ -7,10 +7,16 @@ can be salvaged rather than failing a whole batch.
 
 from __future__ import annotations
 
+import errno
 import gzip
+import itertools
 import json
+import os
+import re
+import stat
 import zlib
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,22 +31,89 @@ IGNORED_SUFFIXES = {".md", ".yaml", ".yml", ".duckdb", ".wal", ".py", ".txt.md"}
 
 def expand(paths: Iterable[str | Path]) -> list[Path]:
     """Files named, and files under folders named (recursively, hidden ones skipped), in a stable order."""
-    out: list[Path] = []
+    return scan(paths)[0]
+
+
+Skipped = tuple[Path, str]  # a path that is not read, and why
+
+
+def scan(paths: Iterable[str | Path]) -> tuple[list[Path], list[Skipped]]:
+    """The regular files to read under ``paths``, and what was skipped with a reason.
+
+    Pipes, devices and sockets are skipped (opening a FIFO would block forever, ``/dev/zero`` never ends);
+    inside a folder, links are followed only to regular files in the same folder, and linked folders are
+    not walked (no loops). A path named on the command line is followed wherever it points.
+    """
+    files: list[Path] = []
+    skipped: list[Skipped] = []
     for raw in paths:
         p = Path(raw)
-        if not p.exists():
+        if not p.exists() and not p.is_symlink():
             raise SourceError(f"{p}: no such file or folder")
         if p.is_dir():
-            out.extend(
-                f
-                for f in sorted(p.rglob("*"))
-                if f.is_file()
-                and not any(part.startswith(".") for part in f.relative_to(p).parts)
-                and f.suffix not in IGNORED_SUFFIXES
-            )
+            _walk(p, files, skipped)
+            continue
+        why = _not_a_file(p)
+        if why:
+            skipped.append((p, why))
         else:
-            out.append(p)
-    return out
+            files.append(p)
+    return files, skipped
+
+
+def _walk(root: Path, files: list[Path], skipped: list[Skipped]) -> None:
+    found: list[Path] = []
+
+    def unreadable(err: OSError) -> None:
+        skipped.append((Path(err.filename or root), f"cannot read folder: {err.strerror or err}"))
+
+    base = root.resolve()
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=False):
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for d in list(dirnames):
+            if (here / d).is_symlink():  # os.walk does not follow it; say so instead of staying silent
+                skipped.append((here / d, "link to a folder, not followed (it could loop)"))
+        for name in filenames:
+            if name.startswith(".") or Path(name).suffix in IGNORED_SUFFIXES:
+                continue
+            found.append(here / name)
+    for f in sorted(found):
+        why = _not_a_file(f, inside=base)
+        if why:
+            skipped.append((f, why))
+        else:
+            files.append(f)
+
+
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISDIR, "a folder"),
+)
+
+
+def _not_a_file(path: Path, inside: Path | None = None) -> str:
+    """Why ``path`` is not read as a log file ("" when it is a regular file)."""
+    try:
+        if path.is_symlink():
+            try:
+                target = path.resolve(strict=True)
+            except RuntimeError:
+                return "link loop"
+            except OSError as exc:
+                return "link loop" if exc.errno == errno.ELOOP else "broken link"
+            if inside is not None and not target.is_relative_to(inside):
+                return "link to a file outside the folder, not followed"
+        mode = path.stat().st_mode
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}"
+    if stat.S_ISREG(mode):
+        return ""
+    kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+    return f"not a regular file ({kind}), skipped"
 
 
 def is_gzip(path: Path) -> bool:
@@ -81,23 +154,120 @@ def gzip_intact(path: Path) -> bool:
         return False
 
 
-def salvage_gzip(path: Path) -> tuple[bytes, str]:
-    """What a damaged gzip still yields, up to its last complete line, and a reason for quarantine."""
-    data = _gunzip_prefix(path, None)
+def gunzip_prefix(path: Path) -> bytes:
+    """Everything a (possibly damaged) gzip file decompresses to, the cut-off end included (bounded)."""
+    return _gunzip_prefix(path, MAX_DOCUMENT)
+
+
+MAX_DOCUMENT = 1 << 30  # largest file read whole in Python (documents, damaged files), after decompression
+
+
+class TooLarge(ValueError):
+    """A file to be read whole is larger than MAX_DOCUMENT."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"larger than {MAX_DOCUMENT >> 20} MiB to read as one document; split it, or write it as JSON lines"
+        )
+
+
+def read_all(path: Path) -> tuple[bytes, str]:
+    """A whole file, decompressed, at most MAX_DOCUMENT bytes (else TooLarge); a damaged gzip yields its
+    complete lines and a reason."""
+    if not is_gzip(path):
+        if path.stat().st_size > MAX_DOCUMENT:
+            raise TooLarge()
+        return path.read_bytes(), ""
+    if gzip_intact(path):
+        with gzip.open(path, "rb") as fh:  # several gzip members (concatenated logs) are read as one
+            data = fh.read(MAX_DOCUMENT + 1)
+        if len(data) > MAX_DOCUMENT:
+            raise TooLarge()
+        return data, ""
+    data = _gunzip_prefix(path, MAX_DOCUMENT + 1)
+    if len(data) > MAX_DOCUMENT:
+        raise TooLarge()
     cut = data.rfind(b"\n") + 1
     return data[
         :cut
     ], f"truncated or corrupt gzip: {len(data)} bytes decompressed, the incomplete last line dropped"
 
 
-def gunzip_prefix(path: Path) -> bytes:
-    """Everything a (possibly damaged) gzip file decompresses to, the cut-off end included."""
-    return _gunzip_prefix(path, None)
+MAX_DEPTH = 100  # deepest nesting of a record that is read; deeper is quarantined (no parser recursion)
+MAX_RECORD = 4 * 1024 * 1024  # largest record (or line) read; larger is quarantined
+SAMPLE_LINES = 16  # lines looked at to recognise a format: the first that parse decide
+SAMPLE_SCAN = 16 * 1024 * 1024  # bytes read at most to find them (a huge first line is skipped over)
+
+_STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NON_BRACKETS = re.compile(r"[^\[\]{}]+")
+_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]|"')
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def too_deep(text: str, limit: int = MAX_DEPTH) -> bool:
+    """True when the JSON text nests deeper than ``limit`` (computed without recursion, in C loops)."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    brackets = _NON_BRACKETS.sub("", _STRINGS.sub("", text))
+    return max(itertools.accumulate(map(_STEP.__getitem__, brackets)), default=0) > limit
+
+
+def nested_reason(limit: int = MAX_DEPTH) -> str:
+    return f"nested deeper than {limit} levels"
+
+
+def size_reason(limit: int = MAX_RECORD) -> str:
+    return f"record larger than {limit // (1024 * 1024)} MiB ({limit} bytes)"
+
+
+class TooDeep(ValueError):
+    """A JSON value nests deeper than MAX_DEPTH; ``end`` is where it ends, so reading can go on after it."""
+
+    def __init__(self, end: int) -> None:
+        super().__init__(nested_reason())
+        self.end = end
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A record of a document that is not parsed (too deep or too large), kept in order with a reason."""
+
+    reason: str
+    raw: str
+
+
+def _value_end(text: str, pos: int) -> tuple[int, int]:
+    """End of the array or object starting at ``pos`` and its depth, by scanning tokens (no recursion)."""
+    depth = deepest = 0
+    for m in _TOKENS.finditer(text, pos):
+        tok = m.group()
+        if tok[0] == '"':
+            if len(tok) == 1:
+                break  # an unterminated string: the value is cut off
+            continue
+        depth += _STEP[tok]
+        deepest = max(deepest, depth)
+        if depth == 0:
+            return m.end(), deepest
+    raise ValueError("cut-off JSON value")
+
+
+def decode_value(text: str, pos: int, decoder: json.JSONDecoder) -> tuple[Any, int]:
+    """Like ``raw_decode``, but an array or object deeper than MAX_DEPTH raises TooDeep instead of recursing."""
+    if text[pos : pos + 1] not in ("[", "{"):
+        return decoder.raw_decode(text, pos)  # scalars do not recurse
+    end, depth = _value_end(text, pos)
+    if depth > MAX_DEPTH:
+        raise TooDeep(end)
+    if end - pos > MAX_RECORD:
+        return Unreadable(size_reason(), text[pos : pos + 65536]), end
+    return orjson.loads(text[pos:end]), end
 
 
 def salvage_document(data: bytes, containers: Iterable[str]) -> tuple[list[Any], int] | None:
-    """The complete records at the start of a cut-off JSON array (``[{...}, {...``) or record document
-    (``{"ok": true, "entries": [{...}, {...``), and how many characters after them were dropped.
+    """The records of a JSON array (``[{...}, {...``) or record document (``{"ok": true, "entries": [...``)
+    that could not be parsed whole (cut off, or holding a record too deep to parse), and how many characters
+    at the end were dropped. A record too deep or too large is kept as :class:`Unreadable`.
 
     None when ``data`` does not start like such a document (JSON lines, or no container key).
     """
@@ -112,11 +282,34 @@ def salvage_document(data: bytes, containers: Iterable[str]) -> tuple[list[Any],
         if pos >= len(text) or text[pos] == "]":
             break
         try:
-            record, pos = decoder.raw_decode(text, pos)
+            record, pos = decode_value(text, pos, decoder)
+        except TooDeep as exc:
+            records.append(Unreadable(str(exc), text[pos : pos + 1000]))
+            pos = exc.end
+            continue
         except ValueError:
             break
         records.append(record)
+    if pos < len(text) and text[pos] == "]":
+        if not _ends_after(text, pos + 1, 0 if text.startswith("[") else 1):
+            return None  # more values follow the array: JSON lines that start with one, not a document
+        return records, 0
     return records, len(text) - pos
+
+
+def _ends_after(text: str, pos: int, depth: int) -> bool:
+    """True when the document closes (``depth`` brackets) at or after ``pos`` and nothing but blanks follows."""
+    if depth:
+        for m in _TOKENS.finditer(text, pos):
+            tok = m.group()
+            if tok[0] != '"':
+                depth += _STEP[tok]
+            if depth == 0:
+                pos = m.end()
+                break
+        else:
+            return False
+    return not text[pos:].strip()
 
 
 def _skip(text: str, pos: int, chars: str) -> int:
@@ -141,12 +334,17 @@ def _array_start(text: str, decoder: json.JSONDecoder, containers: set[str]) -> 
             pos = _skip(text, pos + 1, " \t\r\n")
             if key in containers and text[pos : pos + 1] == "[":
                 return pos + 1
-            _, pos = decoder.raw_decode(text, pos)
+            _, pos = decode_value(text, pos, decoder)
     except ValueError:
         return None
 
 
 def sample(path: Path) -> Sample:
+    """What recognition sees of a file: its head, its first record, and the first lines that parse.
+
+    Reads at most SAMPLE_BYTES for the head and SAMPLE_SCAN bytes for the lines, so a huge or damaged first
+    record does not decide the format alone (nor stop it being recognised).
+    """
     head = read_head(path)
     text = head.decode("utf-8", errors="replace")
     stripped = text.lstrip("\ufeff \t\r\n")
@@ -160,7 +358,58 @@ def sample(path: Path) -> Sample:
             continue
     if first is None and stripped.startswith(("[", "{")):
         first = _first_json_value(stripped)
-    return Sample(name=path.name, head=text, first_record=first, first_line=first_line)
+    lines = head.split(b"\n", SAMPLE_LINES + 1)
+    if len(lines) > SAMPLE_LINES + 1 or len(head) < SAMPLE_BYTES:
+        found = list(_first_lines(lines[: SAMPLE_LINES + 1]))  # the head holds them (the last may be cut)
+    else:
+        found = list(_first_lines(_bounded_lines(path)))
+    return Sample(name=path.name, head=text, first_record=first, first_line=first_line, lines=tuple(found))
+
+
+def _first_lines(raws: Iterable[bytes]) -> Iterator[tuple[str, Any]]:
+    """Up to SAMPLE_LINES non-blank lines (each at most 64 KiB) and their JSON value, or None."""
+    n = 0
+    for raw in raws:
+        line = raw.decode("utf-8", errors="replace").strip().lstrip("\ufeff")
+        if not line:
+            continue
+        value: Any = None
+        if line[:1] in ("{", "["):
+            try:
+                value = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                value = None
+        yield line[:SAMPLE_BYTES], value
+        n += 1
+        if n >= SAMPLE_LINES:
+            return
+
+
+def _bounded_lines(path: Path) -> Iterator[bytes]:
+    """Complete lines from the start of a (possibly gzip) file, within SAMPLE_SCAN bytes; over-long lines
+    (more than MAX_RECORD) are skipped without being held in memory."""
+    dec = zlib.decompressobj(16 + zlib.MAX_WBITS) if is_gzip(path) else None
+    seen = 0
+    buf = b""
+    skipping = False
+    with path.open("rb") as fh:
+        while seen < SAMPLE_SCAN and (chunk := fh.read(1 << 16)):
+            if dec is not None:
+                try:
+                    chunk = dec.decompress(chunk, SAMPLE_SCAN)
+                except zlib.error:
+                    break
+            seen += len(chunk)
+            buf += chunk
+            *lines, buf = buf.split(b"\n")
+            for line in lines:
+                if not skipping:
+                    yield line
+                skipping = False
+            if len(buf) > MAX_RECORD:
+                buf, skipping = b"", True
+    if buf and not skipping:
+        yield buf
 
 
 def _first_json_value(text: str) -> object:
@@ -169,9 +418,10 @@ def _first_json_value(text: str) -> object:
     if start < 0:
         return None
     try:
-        return json.JSONDecoder().raw_decode(text, start)[0]
-    except json.JSONDecodeError:
-        return None  # the first object is cut off by the sample
+        value = decode_value(text, start, json.JSONDecoder())[0]
+    except ValueError:
+        return None  # the first object is cut off by the sample, or nested too deep
+    return None if isinstance(value, Unreadable) else value
 
 
 def iter_lines(data: bytes) -> Iterator[tuple[int, bytes]]:

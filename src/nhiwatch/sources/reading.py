@@ -8,12 +8,13 @@ in a file is lost because of a bad record beside it.
 
 from __future__ import annotations
 
-import gzip
+import csv
 import itertools
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow as pa
 
 from nhiwatch.sources import files as F
 from nhiwatch.sources.base import Source, sql_str
@@ -21,19 +22,25 @@ from nhiwatch.store import Store
 
 Reject = tuple[str, int, str, str]  # file, line (0 = the whole file), reason, raw text
 
-MAX_LINE = 4 * 1024 * 1024
+MAX_LINE = F.MAX_RECORD
 REJECT_REASONS = {
     "INVALID ENCODING": "invalid UTF-8",
     "INVALID UNICODE": "invalid UTF-8",
-    "LINE SIZE OVER MAXIMUM": f"record longer than {MAX_LINE // (1024 * 1024)} MiB",
+    "LINE SIZE OVER MAXIMUM": F.size_reason(),
     "TOO MANY COLUMNS": "more columns than the header",
     "MISSING COLUMNS": "fewer columns than the header",
     "UNQUOTED VALUE": "badly quoted value",
 }
 
 
-def lines_relation(store: Store, paths: list[Path]) -> tuple[str, list[tuple[str, int, str, str]]]:
-    """Read lines of ``paths`` with DuckDB; returns a relation name and rejects (file, line, reason, raw)."""
+def lines_relation(
+    store: Store, paths: list[Path], *, json: bool = False
+) -> tuple[str, list[tuple[str, int, str, str]]]:
+    """Read lines of ``paths`` with DuckDB; returns a relation name and rejects (file, line, reason, raw).
+
+    For JSON, lines nested deeper than MAX_DEPTH are rejected too (DuckDB parses them, but nothing
+    downstream should have to).
+    """
     file_list = "[" + ", ".join(sql_str(str(p)) for p in paths) + "]"
     store.execute("DROP TABLE IF EXISTS nw_rej; DROP TABLE IF EXISTS nw_rejscan")
     store.execute(
@@ -46,7 +53,25 @@ def lines_relation(store: Store, paths: list[Path]) -> tuple[str, list[tuple[str
     )
     rejects = _rejects(store, header_lines=0)
     _fix_line_numbers(store, rejects, header_lines=0)
+    if json:
+        rejects.extend(_reject_deep(store))
     return "nw_lines", rejects
+
+
+def _reject_deep(store: Store) -> list[tuple[str, int, str, str]]:
+    """Lines nested deeper than MAX_DEPTH, removed from ``nw_lines``; only lines with more brackets than
+    that are looked at in Python, so the cost is one string pass in DuckDB for ordinary logs."""
+    limit = F.MAX_DEPTH
+    rows = store.fetchall(
+        f"""SELECT file, line, j FROM nw_lines
+        WHERE strlen(j) > {2 * limit} AND strlen(j) - strlen(translate(j, '[{{', '')) > {limit}"""
+    )
+    deep = [(str(f), int(ln), F.nested_reason(), str(j)[:1000]) for f, ln, j in rows if F.too_deep(str(j))]
+    if deep:
+        store.execute("CREATE OR REPLACE TEMP TABLE nw_deep (file VARCHAR, line BIGINT)")
+        store.insert_rows("nw_deep", ["file", "line"], [(f, ln) for f, ln, _, _ in deep])
+        store.execute("DELETE FROM nw_lines WHERE (file, line) IN (SELECT (file, line) FROM nw_deep)")
+    return deep
 
 
 def _rejects(store: Store, header_lines: int) -> list[tuple[str, int, str, str]]:
@@ -116,15 +141,86 @@ def csv_relation(
     return "nw_lines", columns, rejects
 
 
+CSV_JOIN_LINES = 64  # physical lines one quoted CSV value may span before its quote is taken as damaged
+
+
+def csv_relation_python(
+    store: Store, path: Path, src: Source
+) -> tuple[str, list[str], list[tuple[str, int, str, str]]]:
+    """A CSV file DuckDB refused as a whole (typically a damaged quote), read row by row in Python.
+
+    A row whose quote is never closed within CSV_JOIN_LINES lines costs that line only; rows with too
+    many or too few columns, or invalid UTF-8, are rejected one by one.
+    """
+    data, reason = F.read_all(path)
+    name = str(path)
+    rejects: list[tuple[str, int, str, str]] = [(name, 0, reason, "")] if reason else []
+    lines = data.split(b"\n")
+    header = next(
+        csv.reader(
+            [lines[0].decode("utf-8", "replace").lstrip("\ufeff").rstrip("\r")], delimiter=src.csv_delimiter
+        ),
+        [],
+    )
+    rows: list[tuple[int, list[str]]] = []
+    i = 1
+    while i < len(lines):
+        line_no = i + 1
+        row, why, used = _csv_row(lines, i, len(header), src.csv_delimiter)
+        if why:
+            rejects.append((name, line_no, why, lines[i][:65536].decode("utf-8", "replace")))
+            i += 1  # only this line is lost; the next ones are read again
+        else:
+            if row is not None:
+                rows.append((line_no, row))
+            i += used
+    columns = {"file": [name] * len(rows), "line": [n for n, _ in rows]}
+    columns["j"] = [orjson.dumps(dict(zip(header, row, strict=True))).decode() for _, row in rows]
+    table = pa.table(
+        {
+            "file": pa.array(columns["file"], pa.string()),
+            "line": pa.array(columns["line"], pa.int64()),
+            "j": pa.array(columns["j"], pa.string()),
+            **{h: pa.array([row[k] for _, row in rows], pa.string()) for k, h in enumerate(header)},
+        }
+    )
+    store.con.register("nw_pycsv", table)
+    store.execute("CREATE OR REPLACE TEMP TABLE nw_lines AS SELECT * FROM nw_pycsv")
+    store.con.unregister("nw_pycsv")
+    return "nw_lines", header, rejects
+
+
+def _csv_row(lines: list[bytes], i: int, width: int, delimiter: str) -> tuple[list[str] | None, str, int]:
+    """The row starting at line ``i`` (None for a blank line), a reason it is bad, and how many lines it
+    spans. A value may span lines only if the joined row then has exactly the header's columns."""
+    chunk = lines[i]
+    if not chunk.strip():
+        return None, "", 1
+    used = 1
+    while chunk.count(b'"') % 2:
+        if i + used >= len(lines) or used > CSV_JOIN_LINES:
+            return None, "badly quoted value (a quote is never closed)", 1
+        chunk += b"\n" + lines[i + used]
+        used += 1
+    try:
+        row = next(csv.reader([chunk.decode("utf-8").rstrip("\r")], delimiter=delimiter, strict=True))
+    except UnicodeDecodeError:
+        return None, "invalid UTF-8", 1
+    except csv.Error as exc:
+        return None, f"badly quoted value ({exc})", 1
+    if len(row) != width:
+        if used > 1:
+            return None, "badly quoted value (a quote is never closed)", 1
+        return None, f"{len(row)} columns where the header has {width}", 1
+    return row, "", used
+
+
 def python_records(path: Path, src: Source) -> tuple[list[tuple[int, str]], list[tuple[int, str, str]]]:
     """Records of a JSON document or a damaged file, parsed in Python: (line, json) and (line, reason, raw)."""
     bad: list[tuple[int, str, str]] = []
-    data = path.read_bytes()
-    reason = ""
-    if data[:2] == b"\x1f\x8b":
-        data, reason = gunzip_all(path)
-        if reason:
-            bad.append((0, reason, ""))
+    data, reason = F.read_all(path)
+    if reason:
+        bad.append((0, reason, ""))
     good: list[tuple[int, str]] = []
     try:
         doc = orjson.loads(data)
@@ -136,39 +232,79 @@ def python_records(path: Path, src: Source) -> tuple[list[tuple[int, str]], list
             records, why = partial
             if reason:  # one reason for one damage
                 bad.pop()
-                why = "truncated or corrupt gzip, " + why
-            bad.append((0, why, ""))
+                why = "truncated or corrupt gzip, " + (why or "the document kept whole")
+            if why:
+                bad.append((0, why, ""))
             docs.append((1, records))
             data = b""
         for n, raw in F.iter_lines(data):
             if not raw.strip():
                 continue
+            if len(raw) > F.MAX_RECORD:
+                bad.append((n, F.size_reason(), raw[:65536].decode("utf-8", "replace")))
+                continue
             try:
                 docs.append((n, orjson.loads(raw)))
             except orjson.JSONDecodeError as exc:
-                try:
-                    raw.decode("utf-8")
-                    why = f"not valid JSON ({exc.msg} at column {exc.colno})"
-                except UnicodeDecodeError:
-                    why = "invalid UTF-8"
-                bad.append((n, why, raw[:65536].decode("utf-8", "replace")))
+                bad.append((n, _json_error(raw, exc), raw[:65536].decode("utf-8", "replace")))
     index = 0
     for n, doc in docs:
         for rec in _records_of(doc, src):
             index += 1
             line = n if len(docs) > 1 or n > 1 else index
+            if isinstance(rec, F.Unreadable):
+                bad.append((line, rec.reason, rec.raw))
+                continue
             if not isinstance(rec, dict):
                 bad.append(
                     (
                         line,
-                        f"JSON of the wrong shape: expected an object, got {type(rec).__name__}",
+                        f"JSON of the wrong shape: expected an object, got {_kind(rec)}",
                         str(rec)[:1000],
                     )
                 )
                 continue
             for item in src.expand(rec) if src.expand else [rec]:
-                good.append((line, orjson.dumps(item).decode()))
+                text, why = _record_text(item)
+                if why:
+                    bad.append((line, why, text[:1000]))
+                else:
+                    good.append((line, text))
     return good, bad
+
+
+def _kind(value: Any) -> str:
+    """The JSON kind of a parsed value, named as the SQL reader names it."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "array" if isinstance(value, list) else "null" if value is None else "object"
+
+
+def _json_error(raw: bytes, exc: orjson.JSONDecodeError) -> str:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "invalid UTF-8"
+    if F.too_deep(text):
+        return F.nested_reason()
+    return f"not valid JSON ({exc.msg} at column {exc.colno})"
+
+
+def _record_text(item: Any) -> tuple[str, str]:
+    """A record as JSON text, or a reason it is not kept (too deep, too large)."""
+    try:
+        text = orjson.dumps(item).decode()
+    except orjson.JSONEncodeError:  # orjson stops at 254 levels
+        return "", F.nested_reason()
+    if len(text) > F.MAX_RECORD:
+        return text[:1000], F.size_reason()
+    if F.too_deep(text):
+        return text[:1000], F.nested_reason()
+    return text, ""
 
 
 def _partial_document(data: bytes, src: Source) -> tuple[list[Any], str] | None:
@@ -183,6 +319,8 @@ def _partial_document(data: bytes, src: Source) -> tuple[list[Any], str] | None:
     if found is None:
         return None
     records, dropped = found
+    if not dropped:
+        return records, ""  # complete, but with a record too deep for the fast parser
     return (
         records,
         f"cut-off JSON document: {len(records)} complete records kept, {dropped} characters dropped",
@@ -196,12 +334,6 @@ def container_keys(src: Source) -> list[str]:
 
 def containers(src: Source) -> set[str]:
     return set(container_keys(src))
-
-
-def gunzip_all(path: Path) -> tuple[bytes, str]:
-    if F.gzip_intact(path):
-        return gzip.decompress(path.read_bytes()), ""
-    return F.salvage_gzip(path)
 
 
 def _records_of(doc: Any, src: Source) -> list[Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from dataclasses import replace
 from functools import cache
 
 from nhiwatch.errors import SourceError
@@ -50,7 +51,45 @@ def detect(sample: Sample, candidates: tuple[Source, ...] | list[Source] | None 
     """The best-scoring source for a sample, or None when no source claims it."""
     best: tuple[float, Source] | None = None
     for src in candidates if candidates is not None else all_sources():
-        score = src.sniff(sample)
+        try:
+            score = src.sniff(sample)
+        except Exception:  # a sniffer tripped by odd input just does not claim the file
+            score = 0.0
         if score > 0 and (best is None or score > best[0]):
             best = (score, src)
     return None if best is None else best[1]
+
+
+AGREED = 3  # this many views claimed by one source, and none by another, settle the format
+
+
+def recognise(
+    sample: Sample, candidates: tuple[Source, ...] | list[Source] | None = None
+) -> tuple[Source, Sample] | None:
+    """The source most of a file's first records belong to, and the view of the sample that showed it.
+
+    The file as sampled is asked first, then each of its first lines as if it were the first: the source
+    claiming the most of them wins (ties: the earliest). A malformed, wrong-shaped or oversized first
+    record therefore costs that record, not the file.
+    """
+    head = detect(sample, candidates)
+    if head is not None and (head.layout == "csv" or (head.text is not None and head.text.header_names)):
+        return head, sample  # a header is only ever the first line
+    # JSON lines vote; plain text lines only when nothing else can (a text log with a garbled first line).
+    rest = [(line, value) for line, value in sample.lines[1:] if value is not None]
+    if head is None and not rest:
+        rest = list(sample.lines[1:])
+    views = [sample] + [replace(sample, first_record=value, first_line=line) for line, value in rest]
+    votes: dict[str, int] = {}
+    first_view: dict[str, tuple[Source, Sample]] = {}
+    for i, view in enumerate(views):
+        src = head if i == 0 else detect(view, candidates)
+        if src is not None:
+            votes[src.id] = votes.get(src.id, 0) + 1
+            first_view.setdefault(src.id, (src, view))
+            if len(votes) == 1 and votes[src.id] >= AGREED:
+                break
+    if not votes:
+        return None
+    winner = max(votes, key=lambda sid: votes[sid])  # max keeps the first of equal counts (insertion order)
+    return first_view[winner]
