@@ -30,6 +30,7 @@ for _name in (
     "baseline_cmd",
     "detect_cmd",
     "serve_cmd",
+    "doctor_cmd",
 ):
     common.register_module(app, f"nhiwatch.cli.{_name}")
 
