@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 
 from nhiwatch.errors import ConfigError, NhiwatchError
+from nhiwatch.functions import register_functions
 from nhiwatch.integrity import StoreDamagedError, check_file
 from nhiwatch.schema import events_ddl
 
@@ -87,6 +88,7 @@ class Store:
             # DuckDB caches up to 80 % of RAM by default; a bound keeps a laptop usable and spills beyond it.
             self.con.execute(f"SET memory_limit = '{memory_limit.strip()}'")
             self.con.execute(MACROS)
+            register_functions(self.con)
             if on_disk:
                 self._read_catalog()
             if not read_only:

@@ -19,9 +19,9 @@ FROM integrations"""
 
 LOCAL = "timezone(coalesce(z.tz, 'UTC'), e.time::TIMESTAMPTZ)"
 TZ_JOIN = "LEFT JOIN nw_tz z ON z.integration_id = e.integration_id"
-IP24 = """CASE WHEN {ip} IS NULL THEN NULL
-    WHEN contains({ip}, '.') THEN regexp_extract({ip}, '^(\\d+\\.\\d+\\.\\d+)\\.', 1) || '.0/24'
-    ELSE array_to_string(list_slice(string_split({ip}, ':'), 1, 4), ':') || '::/64' END"""
+# The /24 of an IPv4 address, the /64 of an IPv6 one, parsed properly (``nw_ip_prefix`` in the store's macros):
+# slicing the text at its colons put two addresses of one /64 in different networks when either was compressed.
+IP24 = "nw_ip_prefix({ip})"
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
