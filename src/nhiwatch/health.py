@@ -100,7 +100,7 @@ def store_health(path: str | Path, *, try_write: bool = True) -> StoreHealth:
         con = duckdb.connect(str(p), read_only=True)
     except duckdb.Error as exc:
         health.open_error = _first_line(exc)
-        if "lock" in health.open_error.lower():
+        if "could not set lock" in health.open_error.lower():
             health.open_error = "in use by another process (e.g. `nhiwatch serve`); only the file was checked"
             health.opened = not health.file.damaged
             health.write_note = "in use by another process"

@@ -106,8 +106,8 @@ def inspect_file(path: str | Path, *, verify_blocks: bool = True) -> FileReport:
             report.problem = "the main header's checksum does not match (the first 4 KiB are corrupted)"
             return report
         current = _current_header(head)
-        if current is None:
-            report.problem = "neither database header has a valid checksum (bytes 4096-12287 are corrupted)"
+        if isinstance(current, str):
+            report.problem = current
             return report
         report.block_count, report.block_size, free_list = current
         if report.block_size not in _BLOCK_SIZES:
@@ -144,18 +144,20 @@ class _Unreadable(Exception):
     pass
 
 
-def _current_header(head: bytes) -> tuple[int, int, int] | None:
-    """(block_count, block_size, free list pointer) of the valid database header with the highest iteration."""
+def _current_header(head: bytes) -> tuple[int, int, int] | str:
+    """(block_count, block_size, free list pointer) of the database header with the highest iteration, or
+    what is wrong. DuckDB reads both headers and refuses the file if either fails its checksum."""
     best: tuple[int, int, int, int] | None = None
     for offset in (HEADER_SIZE, 2 * HEADER_SIZE):
         stored, iteration, _meta, free_list, block_count, block_size = struct.unpack_from(
             "<QQQQQQ", head, offset
         )
         if stored != checksum(head[offset + 8 : offset + HEADER_SIZE]):
-            continue
+            return f"the database header at bytes {offset:,}-{offset + HEADER_SIZE - 1:,} fails its checksum"
         if best is None or iteration > best[0]:
             best = (iteration, block_count, block_size, free_list)
-    return None if best is None else best[1:]
+    assert best is not None
+    return best[1:]
 
 
 def _read_block(fh: BinaryIO, report: FileReport, block: int) -> bytes:

@@ -82,7 +82,13 @@ class Store:
         try:
             self.con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.Error as exc:
-            raise NhiwatchError(f"cannot open the store {self.path}: {exc}") from exc
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if on_disk and ("corrupt" in text.lower() or "not a valid duckdb" in text.lower()):
+                raise StoreDamagedError(
+                    f"the store {self.path} is damaged: {text}; nothing was written to it. "
+                    f"Run `nhiwatch doctor --db {self.path}` for its state and how to recover"
+                ) from None
+            raise NhiwatchError(f"cannot open the store {self.path}: {text}") from exc
         try:
             self.con.execute("SET TimeZone = 'UTC'")
             # DuckDB caches up to 80 % of RAM by default; a bound keeps a laptop usable and spills beyond it.
@@ -217,7 +223,7 @@ def _check_before_open(path: str) -> None:
         try:
             duckdb.connect(path, read_only=True).close()
         except duckdb.Error as exc:
-            if "lock" in str(exc).lower():
+            if "could not set lock" in str(exc).lower():
                 raise NhiwatchError(
                     f"the store {path} is in use by another process (e.g. `nhiwatch serve`); stop it or "
                     "use the API"
