@@ -61,10 +61,11 @@ def open_store(db: Path, *, read_only: bool = False, must_exist: bool = False) -
         raise fail(str(exc)) from None
     except duckdb.Error as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise fail(
-            f"the store {db} could not be read or written ({type(exc).__name__}: {first}); "
-            f"run `nhiwatch doctor --db {db}`"
-        ) from None
+        if isinstance(exc, duckdb.IOException) or "corrupt" in first.lower():
+            raise fail(
+                f"the store {db} could not be read or written ({first}); run `nhiwatch doctor --db {db}`"
+            ) from None
+        raise fail(f"DuckDB error on {db} ({type(exc).__name__}: {first})") from None
 
 
 @contextmanager
