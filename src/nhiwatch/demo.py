@@ -29,6 +29,7 @@ class DemoResult:
     alerts: list[dict[str, Any]] = field(default_factory=list)
     posture: list[dict[str, Any]] = field(default_factory=list)
     evaluation: str | None = None
+    errors: list[str] = field(default_factory=list)  # detectors that failed on a step (the others still ran)
     timings: dict[str, float] = field(default_factory=dict)
     report: Path | None = None
 
@@ -93,7 +94,10 @@ def _detect(store: Store, out: Path, result: DemoResult, say: Callable[[str], No
     result.timings["detect"] = time.perf_counter() - t
     result.alerts = [a.as_dict() for a in found.alerts]
     result.posture = [a.as_dict() for a in found.posture]
+    result.errors = list(found.errors)
     say(f"detected {len(result.alerts)} behaviour alerts and {len(result.posture)} posture findings")
+    for err in result.errors:  # a failed detector makes the figures below incomplete: never hide it
+        say(f"error: {err}")
     from nhiwatch.evaluate import evaluate_store
 
     t = time.perf_counter()
@@ -114,8 +118,17 @@ def write_report(result: DemoResult) -> Path:
         f"quarantined {r.quarantined:,}",
         *[f"- {src}: {n:,} events" for src, n in sorted(r.by_source.items())],
         "",
-        f"## Behaviour alerts ({len(result.alerts)})",
     ]
+    if result.errors:
+        lines += [
+            f"## Detector failures ({len(result.errors)})",
+            "",
+            "These detectors failed on a step, so the alerts and the quality figures below are incomplete:",
+            "",
+            *[f"- {err}" for err in result.errors],
+            "",
+        ]
+    lines += [f"## Behaviour alerts ({len(result.alerts)})"]
     for a in sorted(result.alerts, key=lambda a: -float(a.get("risk_score", 0))):
         lines += [
             "",

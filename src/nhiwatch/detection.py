@@ -156,8 +156,7 @@ def run_detection(
             else result.alerts
         ).append(a)
     result.unmatched_rules = sorted(r for r, n in built.rule_hits.items() if n == 0)
-    store.execute("BEGIN TRANSACTION")
-    try:
+    with store.transaction():
         tables.save_findings(store, findings, run_id)
         tables.save_alerts(store, built.alerts, now)
         result.seconds = _time.perf_counter() - t0
@@ -190,10 +189,6 @@ def run_detection(
                 )
             ],
         )
-        store.execute("COMMIT")
-    except Exception:
-        store.execute("ROLLBACK")
-        raise
     return result
 
 

@@ -6,10 +6,10 @@ compare a window's values with them; one definition serves all three.
 
 from __future__ import annotations
 
-# An address's network: the /24 of an IPv4 address, the /64 of an IPv6 one.
-IP24 = """CASE WHEN {ip} IS NULL THEN NULL
-    WHEN contains({ip}, '.') THEN regexp_extract({ip}, '^(\\d+\\.\\d+\\.\\d+)\\.', 1) || '.0/24'
-    ELSE array_to_string(list_slice(string_split({ip}, ':'), 1, 4), ':') || '::/64' END"""
+# The /24 of an IPv4 address, the /64 of an IPv6 one, parsed properly (``nw_ip_prefix``, registered on every
+# store connection): slicing the text at its colons put two addresses of one /64 in different networks when
+# either was compressed.
+IP24 = "nw_ip_prefix({ip})"
 
 # dimension -> SQL expression over events ``e`` (``scope`` is unnested separately)
 DIMENSIONS: dict[str, str] = {

@@ -70,15 +70,10 @@ def attribute(store: Store, *, everything: bool = False) -> int:
     """Resolve the events stored since the rollups last advanced and fold them into the rollups, in one
     transaction; ``everything`` re-attributes all stored events and rebuilds the rollups (after the
     inventory's identities changed). Returns the events resolved."""
-    store.execute("BEGIN TRANSACTION")
-    try:
+    with store.transaction():
         resolved = resolve(store, everything=everything)
         if everything:
             rollups.rebuild(store)
         else:
-            rollups.advance(store, own_transaction=False)
-        store.execute("COMMIT")
-    except BaseException:
-        store.execute("ROLLBACK")
-        raise
+            rollups.advance(store)
     return resolved

@@ -59,8 +59,7 @@ def prune(
         if store.table_exists("alerts")
         else "SELECT NULL::VARCHAR AS uid WHERE false"
     )
-    store.execute("BEGIN TRANSACTION")
-    try:
+    with store.transaction():
         rollups.set_raw_horizon(store, raw_before)
         kept = int(
             store.scalar(
@@ -80,10 +79,6 @@ def prune(
             ("rollup_lifecycle", "time"),
         ):
             gone += store.execute(f"DELETE FROM {table} WHERE {col} < ?", [rollups_before]).fetchall()[0][0]
-        store.execute("COMMIT")
-    except BaseException:
-        store.execute("ROLLBACK")
-        raise
     store.execute("CHECKPOINT")  # hand the freed blocks back to the file
     return PruneReport(raw_before, rollups_before, int(deleted), kept, gone)
 

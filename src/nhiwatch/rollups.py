@@ -171,22 +171,14 @@ def set_raw_horizon(store: Store, horizon: datetime) -> None:
     _set(store, HORIZON, max(micros, _get(store, HORIZON)))
 
 
-def advance(store: Store, *, own_transaction: bool = True) -> int:
+def advance(store: Store) -> int:
     """Fold the events stored since the cursor into the rollups; returns how many were folded.
 
-    With ``own_transaction=False`` it runs inside the caller's open transaction, so the cursor commits
-    with whatever else the caller writes (the resolution of those same events)."""
+    One transaction, or part of the caller's (:meth:`Store.transaction` nests), so the cursor commits with
+    whatever else the caller writes — the resolution of those same events."""
     ensure_tables(store)
-    if not own_transaction:
+    with store.transaction():
         return _advance(store)
-    store.execute("BEGIN TRANSACTION")
-    try:
-        folded = _advance(store)
-        store.execute("COMMIT")
-    except BaseException:
-        store.execute("ROLLBACK")
-        raise
-    return folded
 
 
 def _advance(store: Store) -> int:

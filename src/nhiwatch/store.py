@@ -8,18 +8,23 @@ mappings compile to, so a timestamp or a byte count is parsed the same way for e
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import duckdb
 
-from nhiwatch.errors import NhiwatchError
+from nhiwatch.errors import ConfigError, NhiwatchError
+from nhiwatch.functions import register_functions
+from nhiwatch.integrity import StoreDamagedError, check_file
 from nhiwatch.schema import events_ddl
 
 DEFAULT_DB = "nhiwatch.duckdb"
 DEFAULT_MEMORY_LIMIT = "1GB"
+_MEMORY_LIMIT_RE = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 
 MACROS = r"""
 CREATE OR REPLACE MACRO nw_bigint(x) AS TRY_CAST(TRY_CAST(x AS DOUBLE) AS BIGINT);
@@ -68,19 +73,53 @@ class Store:
 
     def __init__(self, path: str | Path = DEFAULT_DB, *, read_only: bool = False) -> None:
         self.path = str(path)
+        self._tx_depth = 0
+        memory_limit = os.environ.get("NHIWATCH_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
+        if not _MEMORY_LIMIT_RE.match(memory_limit):
+            raise ConfigError(f"NHIWATCH_MEMORY_LIMIT {memory_limit!r} is not a size such as 1GB or 512MiB")
+        on_disk = self.path != ":memory:" and os.path.exists(self.path)
+        if on_disk:
+            _check_before_open(self.path)
         try:
             self.con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.Error as exc:
-            raise NhiwatchError(f"cannot open the store {self.path}: {exc}") from exc
-        self.con.execute("SET TimeZone = 'UTC'")
-        # DuckDB caches up to 80 % of RAM by default; a bound keeps a laptop usable and spills beyond it.
-        self.con.execute(
-            f"SET memory_limit = '{os.environ.get('NHIWATCH_MEMORY_LIMIT', DEFAULT_MEMORY_LIMIT)}'"
-        )
-        self.con.execute(MACROS)
-        if not read_only:
-            for ddl in BASE_TABLES:
-                self.con.execute(ddl)
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if on_disk and ("corrupt" in text.lower() or "not a valid duckdb" in text.lower()):
+                raise StoreDamagedError(
+                    f"the store {self.path} is damaged: {text}; nothing was written to it. "
+                    f"Run `nhiwatch doctor --db {self.path}` for its state and how to recover"
+                ) from None
+            raise NhiwatchError(f"cannot open the store {self.path}: {text}") from exc
+        try:
+            self.con.execute("SET TimeZone = 'UTC'")
+            # DuckDB caches up to 80 % of RAM by default; a bound keeps a laptop usable and spills beyond it.
+            self.con.execute(f"SET memory_limit = '{memory_limit.strip()}'")
+            self.con.execute(MACROS)
+            register_functions(self.con)
+            if on_disk:
+                self._read_catalog()
+            if not read_only:
+                for ddl in BASE_TABLES:
+                    self.con.execute(ddl)
+        except BaseException:
+            self.con.close()
+            raise
+
+    def _read_catalog(self) -> None:
+        """Read the catalog and every table's row count: cheap (metadata only), and DuckDB's own checks
+        catch a damaged catalog that the block checksums cannot see."""
+        try:
+            for (name,) in self.con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+            ).fetchall():
+                self.con.execute(f'SELECT count(*) FROM "{name.replace(chr(34), chr(34) * 2)}"').fetchall()
+        except duckdb.Error as exc:
+            self.con.close()
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise StoreDamagedError(
+                f"the store {self.path} is damaged: DuckDB cannot read its catalog ({first}); "
+                f"nothing was written to it. Run `nhiwatch doctor --db {self.path}` for how to recover"
+            ) from None
 
     def __enter__(self) -> Store:
         return self
@@ -92,6 +131,40 @@ class Store:
 
     def close(self) -> None:
         self.con.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """Run the block in one transaction: committed if it ends normally, rolled back on any exception
+        (KeyboardInterrupt and RecursionError included), so a failure never leaves half a write or an
+        aborted transaction behind for the next caller.
+
+        Nested use joins the outer transaction, which commits or rolls back the whole. DuckDB has no
+        savepoints, and a failed ``BEGIN`` aborts the open transaction, so nesting is counted here: open
+        transactions with this method, not with a raw ``BEGIN``."""
+        if self._tx_depth:
+            self._tx_depth += 1
+            try:
+                yield self
+            finally:
+                self._tx_depth -= 1
+            return
+        self.con.execute("BEGIN TRANSACTION")
+        self._tx_depth = 1
+        try:
+            yield self
+        except BaseException:
+            with suppress(duckdb.Error):  # DuckDB may have ended the transaction itself
+                self.con.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                self.con.execute("COMMIT")
+            except BaseException:
+                with suppress(duckdb.Error):
+                    self.con.execute("ROLLBACK")
+                raise
+        finally:
+            self._tx_depth = 0
 
     def ensure(self, *ddl: str) -> None:
         """Create tables a later stage owns (baselines, alerts, ...) if they do not exist."""
@@ -137,3 +210,23 @@ class Store:
             return
         marks = ", ".join("?" for _ in cols)
         self.con.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})", rows)
+
+
+def _check_before_open(path: str) -> None:
+    """Refuse a damaged file before DuckDB opens it: DuckDB would replay a cut-short WAL and delete it, or
+    write new blocks after a truncation. A file another process is writing (``nhiwatch serve``) can look
+    torn while it is being written; DuckDB's lock then gives the true reason."""
+    try:
+        check_file(path)
+    except OSError as exc:
+        raise NhiwatchError(f"cannot read the store {path}: {exc.strerror or exc}") from None
+    except StoreDamagedError:
+        try:
+            duckdb.connect(path, read_only=True).close()
+        except duckdb.Error as exc:
+            if "could not set lock" in str(exc).lower():
+                raise NhiwatchError(
+                    f"the store {path} is in use by another process (e.g. `nhiwatch serve`); stop it or "
+                    "use the API"
+                ) from None
+        raise

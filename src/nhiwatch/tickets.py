@@ -95,12 +95,13 @@ def load_tickets(path: str | Path) -> list[Ticket]:
 
 def store_tickets(store: Store, tickets: list[Ticket], source_file: str) -> int:
     """Insert or replace tickets by id; returns how many were stored."""
-    store.execute("BEGIN TRANSACTION")
-    store.execute("DELETE FROM tickets WHERE id IN (SELECT unnest(?::VARCHAR[]))", [[t.id for t in tickets]])
-    store.insert_rows(
-        "tickets",
-        ["id", "start_time", "end_time", "integration_id", "summary", "kind", "source_file"],
-        [(t.id, t.start, t.end, t.integration_id, t.summary, t.kind, source_file) for t in tickets],
-    )
-    store.execute("COMMIT")
+    with store.transaction():
+        store.execute(
+            "DELETE FROM tickets WHERE id IN (SELECT unnest(?::VARCHAR[]))", [[t.id for t in tickets]]
+        )
+        store.insert_rows(
+            "tickets",
+            ["id", "start_time", "end_time", "integration_id", "summary", "kind", "source_file"],
+            [(t.id, t.start, t.end, t.integration_id, t.summary, t.kind, source_file) for t in tickets],
+        )
     return len(tickets)

@@ -1,11 +1,15 @@
 """The alert configuration: grouping gap, scoring weights and severity thresholds, as a strict pydantic model.
 
 A default ships in the package (``default.yaml``); ``--config FILE`` replaces it. Unknown keys and
-impossible thresholds (critical below high, anything above 100) are :class:`~nhiwatch.errors.ConfigError`.
+impossible thresholds (critical below high, anything above 100) are :class:`~nhiwatch.errors.ConfigError`,
+and so are detector parameters (``params``) that the detector does not declare in its metadata, or whose
+value is not of the declared kind: each problem names the file, line, detector, key and the known keys.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -122,7 +126,7 @@ def _parse(text: str, where: str) -> AlertConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: the config must be a mapping (detection, grouping, scoring, severity)")
     try:
-        return AlertConfig.model_validate(data)
+        cfg = AlertConfig.model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -130,3 +134,62 @@ def _parse(text: str, where: str) -> AlertConfig:
             msg = "unknown key (typo?)" if err["type"] == "extra_forbidden" else err["msg"]
             problems.append(f"  {field}: {msg.removeprefix('Value error, ')}")
         raise ConfigError(f"{where}: invalid alert config:\n" + "\n".join(problems)) from None
+    bad = param_problems(cfg.params)
+    if bad:
+        lines = [f"  {where}{_line(text, path)}: {'.'.join(path)}: {msg}" for path, msg in bad]
+        raise ConfigError(f"{where}: invalid alert config:\n" + "\n".join(lines))
+    return cfg
+
+
+def param_problems(params: Mapping[str, Mapping[str, Any]]) -> list[tuple[tuple[str, ...], str]]:
+    """(key path, problem) for every detector parameter the detector does not declare, or of the wrong kind."""
+    from nhiwatch.detectors.registry import all_detectors  # late: the registry imports every detector
+
+    declared = {k: d.meta.params for k, d in all_detectors().items()}
+    out: list[tuple[tuple[str, ...], str]] = []
+    for det, values in params.items():
+        if det not in declared:
+            out.append((("params", det), f"unknown detector (known: {', '.join(sorted(declared))})"))
+            continue
+        known = declared[det]
+        for key, value in values.items():
+            path = ("params", det, key)
+            if key not in known:
+                names = ", ".join(sorted(known)) or "none: it takes no parameters"
+                out.append((path, f"detector {det} has no parameter {key!r} (known: {names})"))
+                continue
+            problem = _kind_problem(known[key], value)
+            if problem:
+                out.append((path, f"detector {det}: {problem}"))
+    return out
+
+
+def _kind_problem(default: Any, value: Any) -> str | None:
+    if isinstance(default, str):
+        return None if isinstance(value, str) else f"expected text, got {value!r}"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"expected a number, got {value!r}"
+    if not math.isfinite(value):
+        return f"expected a finite number, got {value!r}"
+    if isinstance(default, int) and not float(value).is_integer():
+        return f"expected a whole number, got {value!r}"
+    return None
+
+
+def _line(text: str, path: tuple[str, ...]) -> str:
+    """``:N`` for the line of the key at ``path`` in the YAML ``text``, or ``""`` if it cannot be found."""
+    try:
+        node: Any = yaml.compose(text)
+    except yaml.YAMLError:
+        return ""
+    mark = None
+    for key in path:
+        if not isinstance(node, yaml.MappingNode):
+            return ""
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == key:
+                mark, node = k.start_mark, v
+                break
+        else:
+            return ""
+    return f":{mark.line + 1}" if mark is not None else ""

@@ -121,34 +121,35 @@ def add_rule(store: Store, rule: SuppressionRule, *, now: datetime, by: str) -> 
         raise ConfigError(
             f"suppression rule matches nothing: none of {len(stored)} stored finding(s) has {scope}"
         )
-    store.execute("DELETE FROM suppressions WHERE rule_id = ?", [rule.rule_id])
-    store.insert_rows(
-        "suppressions",
-        [
-            "rule_id",
-            "integration_id",
-            "detector",
-            "match",
-            "reason",
-            "owner",
-            "expires",
-            "created_at",
-            "created_by",
-        ],
-        [
-            (
-                rule.rule_id,
-                rule.integration_id,
-                rule.detector,
-                orjson.dumps(rule.match).decode(),
-                rule.reason,
-                rule.owner,
-                rule.expires,
-                now,
-                by,
-            )
-        ],
-    )
+    with store.transaction():
+        store.execute("DELETE FROM suppressions WHERE rule_id = ?", [rule.rule_id])
+        store.insert_rows(
+            "suppressions",
+            [
+                "rule_id",
+                "integration_id",
+                "detector",
+                "match",
+                "reason",
+                "owner",
+                "expires",
+                "created_at",
+                "created_by",
+            ],
+            [
+                (
+                    rule.rule_id,
+                    rule.integration_id,
+                    rule.detector,
+                    orjson.dumps(rule.match).decode(),
+                    rule.reason,
+                    rule.owner,
+                    rule.expires,
+                    now,
+                    by,
+                )
+            ],
+        )
     return hits
 
 

@@ -93,56 +93,59 @@ def save_findings(store: Store, findings: Sequence[Finding], run_id: str) -> Non
         )
     if not rows:
         return
-    store.execute("DELETE FROM findings WHERE finding_id IN (SELECT unnest(?::VARCHAR[]))", [list(rows)])
-    store.insert_rows(
-        "findings",
-        [
-            "finding_id",
-            "run_id",
-            "detector",
-            "kind",
-            "integration_id",
-            "first_seen",
-            "last_seen",
-            "deviation",
-            "observed",
-            "expected",
-            "summary",
-            "evidence",
-            "details",
-        ],
-        list(rows.values()),
-    )
+    with store.transaction():
+        store.execute("DELETE FROM findings WHERE finding_id IN (SELECT unnest(?::VARCHAR[]))", [list(rows)])
+        store.insert_rows(
+            "findings",
+            [
+                "finding_id",
+                "run_id",
+                "detector",
+                "kind",
+                "integration_id",
+                "first_seen",
+                "last_seen",
+                "deviation",
+                "observed",
+                "expected",
+                "summary",
+                "evidence",
+                "details",
+            ],
+            list(rows.values()),
+        )
 
 
 def save_alerts(store: Store, alerts: Sequence[Alert], now: datetime) -> None:
     """Insert or update by id; an analyst's verdict (benign/malicious) on an existing alert is kept."""
     if not alerts:
         return
-    ids = [a.alert_id for a in alerts]
-    kept = dict(
-        store.fetchall(
-            "SELECT alert_id, status FROM alerts WHERE alert_id IN (SELECT unnest(?::VARCHAR[])) "
-            "AND status IN ('benign', 'malicious')",
-            [ids],
+    with store.transaction():
+        ids = [a.alert_id for a in alerts]
+        kept = dict(
+            store.fetchall(
+                "SELECT alert_id, status FROM alerts WHERE alert_id IN (SELECT unnest(?::VARCHAR[])) "
+                "AND status IN ('benign', 'malicious')",
+                [ids],
+            )
         )
-    )
-    created = dict(
-        store.fetchall(
-            "SELECT alert_id, created_at FROM alerts WHERE alert_id IN (SELECT unnest(?::VARCHAR[]))", [ids]
+        created = dict(
+            store.fetchall(
+                "SELECT alert_id, created_at FROM alerts WHERE alert_id IN (SELECT unnest(?::VARCHAR[]))",
+                [ids],
+            )
         )
-    )
-    rows = []
-    for a in alerts:
-        a.status = kept.get(a.alert_id, a.status)
-        a.created_at = created.get(a.alert_id) or now
-        row = [getattr(a, c) for c in ALERT_COLUMNS]
-        row[ALERT_COLUMNS.index("references")] = _json(a.references)
-        row[ALERT_COLUMNS.index("score_factors")] = _json(a.score_factors)
-        rows.append([*row, now])
-    store.execute("DELETE FROM alerts WHERE alert_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
-    cols = [f'"{c}"' if c == "references" else c for c in ALERT_COLUMNS]
-    store.insert_rows("alerts", [*cols, "updated_at"], rows)
+        rows = []
+        for a in alerts:
+            a.status = kept.get(a.alert_id, a.status)
+            a.created_at = created.get(a.alert_id) or now
+            row = [getattr(a, c) for c in ALERT_COLUMNS]
+            row[ALERT_COLUMNS.index("references")] = _json(a.references)
+            row[ALERT_COLUMNS.index("score_factors")] = _json(a.score_factors)
+            rows.append([*row, now])
+        store.execute("DELETE FROM alerts WHERE alert_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
+        cols = [f'"{c}"' if c == "references" else c for c in ALERT_COLUMNS]
+        store.insert_rows("alerts", [*cols, "updated_at"], rows)
 
 
 def load_alerts(store: Store, where: str = "true", params: Sequence[Any] | None = None) -> list[Alert]:

@@ -57,8 +57,7 @@ def triage(
         )
     previous, fids = row[0], list(row[1] or [])
     findings = tables.load_findings(store, fids)
-    store.execute("BEGIN TRANSACTION")
-    try:
+    with store.transaction():
         if verdict == "benign":
             effect = _allow(store, alert_id, findings, analyst, note, now)
         else:
@@ -72,10 +71,6 @@ def triage(
             ["triaged_at", "analyst", "alert_id", "verdict", "previous_status", "note", "effect"],
             [(now, analyst, alert_id, verdict, previous, note, effect)],
         )
-        store.execute("COMMIT")
-    except Exception:
-        store.execute("ROLLBACK")
-        raise
     return TriageOutcome(alert_id, verdict, previous, effect)
 
 

@@ -102,23 +102,19 @@ def learn(
         [window.start, window.until],
     )
     rows: dict[str, int] = {}
-    store.execute("BEGIN TRANSACTION")
     try:
-        for (
-            est
-        ) in ESTIMATORS:  # state is replaced wholesale, so a store from an older version is upgraded too
-            for table in est.tables:
-                store.execute(f"DROP TABLE IF EXISTS {table}")
-            store.ensure(*est.ddl)
-        build_regime_days(store, window.start, window.until)
-        for est in ESTIMATORS:
-            rows[est.name] = est.learn(store, window)
-            if est.name == "profile":  # the learned month end joins the declared bursty days
-                build_regime_days(store, window.start, window.until, "baseline_integrations")
-        store.execute("COMMIT")
-    except Exception:
-        store.execute("ROLLBACK")
-        raise
+        with store.transaction():
+            for (
+                est
+            ) in ESTIMATORS:  # state is replaced wholesale: a store from an older version is upgraded too
+                for table in est.tables:
+                    store.execute(f"DROP TABLE IF EXISTS {table}")
+                store.ensure(*est.ddl)
+            build_regime_days(store, window.start, window.until)
+            for est in ESTIMATORS:
+                rows[est.name] = est.learn(store, window)
+                if est.name == "profile":  # the learned month end joins the declared bursty days
+                    build_regime_days(store, window.start, window.until, "baseline_integrations")
     finally:
         store.execute("DROP TABLE IF EXISTS nw_hours")
         store.execute("DROP TABLE IF EXISTS nw_sizes")

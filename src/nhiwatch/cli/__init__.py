@@ -31,6 +31,7 @@ for _name in (
     "detect_cmd",
     "serve_cmd",
     "prune_cmd",
+    "doctor_cmd",
 ):
     common.register_module(app, f"nhiwatch.cli.{_name}")
 

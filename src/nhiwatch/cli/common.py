@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
+import duckdb
 import typer
 from rich.console import Console
 
@@ -47,7 +48,10 @@ def fail(message: str) -> typer.Exit:
 
 @contextmanager
 def open_store(db: Path, *, read_only: bool = False, must_exist: bool = False) -> Iterator[Store]:
-    """Open the store, turning library errors raised inside the block into a clean message and exit 2."""
+    """Open the store, turning library errors raised inside the block into a clean message and exit 2.
+
+    A DuckDB error that escapes the library (an I/O error on a block the open checks could not see) is a
+    one-line message pointing at ``nhiwatch doctor``, never a traceback."""
     if must_exist and not db.exists():
         raise fail(f"no store at {db}: run `nhiwatch ingest` (or `nhiwatch demo`) first, or pass --db")
     try:
@@ -55,6 +59,13 @@ def open_store(db: Path, *, read_only: bool = False, must_exist: bool = False) -
             yield store
     except NhiwatchError as exc:
         raise fail(str(exc)) from None
+    except duckdb.Error as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if isinstance(exc, duckdb.IOException) or "corrupt" in first.lower():
+            raise fail(
+                f"the store {db} could not be read or written ({first}); run `nhiwatch doctor --db {db}`"
+            ) from None
+        raise fail(f"DuckDB error on {db} ({type(exc).__name__}: {first})") from None
 
 
 @contextmanager

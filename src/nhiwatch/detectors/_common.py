@@ -95,8 +95,9 @@ def ticket_sql(first: str, last: str, integ: str, slack_hours: float) -> str:
         ORDER BY (t.integration_id IS NULL OR t.integration_id = ''), t.start_time LIMIT 1)"""
 
 
-def records(store: Store, sql: str) -> list[dict[str, Any]]:
-    return store.records(sql)
+def records(store: Store, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Rows as dicts; values that come from logs or the config go in ``params`` (``$name`` in the SQL)."""
+    return store.records(sql, params)
 
 
 def finding(

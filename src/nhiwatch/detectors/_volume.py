@@ -46,7 +46,8 @@ def hourly_breaches(
     alpha: float = 1e-3,
 ) -> list[dict[str, Any]]:
     """Rows (integration_id, action_class, hr, metric, x, bound, basis, regime, state, ...) above bound."""
-    cls = "" if classes is None else "AND e.action_class IN (" + ", ".join(f"'{c}'" for c in classes) + ")"
+    # action classes come from the alert config: a bound list, never spliced into the SQL
+    cls = "" if classes is None else "AND list_contains($classes::VARCHAR[], e.action_class)"
     bmetric = (
         "CASE w.metric "
         + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in OP_METRICS.items())
@@ -103,7 +104,7 @@ def hourly_breaches(
     # improbable as a Poisson draw around the largest hour seen.
     return [
         r
-        for r in records(ctx.store, sql)
+        for r in records(ctx.store, sql, None if classes is None else {"classes": list(classes)})
         if r["metric"] != "events" or poisson_sf(int(r["x"]), max(float(r["hist_max"] or 0), 1.0)) < alpha
     ]
 

@@ -27,7 +27,11 @@ from nhiwatch.detectors._common import finding, in_window, prepare, records
 from nhiwatch.detectors._novelty import new_values
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
 
-IP_LITERAL = "regexp_full_match(d.host, '[0-9.]+|[0-9a-fA-F:]*:[0-9a-fA-F:.]*')"
+
+def is_ip_literal(column: str) -> str:
+    """SQL: the host expression ``column`` (a column of our own query, never a value) is a bare address."""
+    return f"regexp_full_match({column}, '[0-9.]+|[0-9a-fA-F:]*:[0-9a-fA-F:.]*')"
+
 
 META = DetectorMeta(
     id="new_destination",
@@ -61,7 +65,7 @@ def run(ctx: DetectContext) -> list[Finding]:
           FROM events e WHERE {in_window(ctx)} AND e.dst_endpoint_hostname IS NOT NULL),
         allow AS (SELECT id AS integration_id, lower(unnest(allowed_destinations)) AS pat FROM integrations
                   WHERE len(allowed_destinations) > 0),
-        bad AS (SELECT d.* FROM d WHERE d.integration_id IN (SELECT integration_id FROM allow) AND NOT {IP_LITERAL}
+        bad AS (SELECT d.* FROM d WHERE d.integration_id IN (SELECT integration_id FROM allow) AND NOT {is_ip_literal("d.host")}
                 AND NOT EXISTS (SELECT 1 FROM allow a WHERE a.integration_id = d.integration_id
                   AND (d.host GLOB a.pat OR d.host = ltrim(a.pat, '*.')))
                 AND NOT EXISTS (SELECT 1 FROM baseline_values v WHERE v.integration_id = d.integration_id
@@ -93,7 +97,7 @@ def run(ctx: DetectContext) -> list[Finding]:
     allowlisted = "e.integration_id IN (SELECT id FROM integrations WHERE len(allowed_destinations) > 0)"
     host = "lower(e.dst_endpoint_hostname)"
     extra = (
-        f"(NOT ({allowlisted}) OR {IP_LITERAL.replace('d.host', host)}) "
+        f"(NOT ({allowlisted}) OR {is_ip_literal(host)}) "
         f"AND {_not_fleet_wide(host, 'e.integration_id', fleet_min)}"
     )
     for r in new_values(ctx, ("destination",), extra):

@@ -77,53 +77,52 @@ def ensure_tables(store: Store) -> None:
 def apply_inventory(store: Store, inventory: Inventory) -> None:
     """Replace the declared integrations and identities with ``inventory`` (discovered ones are kept)."""
     ensure_tables(store)
-    store.execute("BEGIN TRANSACTION")
-    store.execute("DELETE FROM integrations WHERE NOT discovered")
-    store.execute("DELETE FROM identities")
-    declared = {i.id for i in inventory.integrations}
-    if declared:
-        store.execute(
-            "DELETE FROM integrations WHERE discovered AND id IN (SELECT unnest(?::VARCHAR[]))",
-            [list(declared)],
+    with store.transaction():
+        store.execute("DELETE FROM integrations WHERE NOT discovered")
+        store.execute("DELETE FROM identities")
+        declared = {i.id for i in inventory.integrations}
+        if declared:
+            store.execute(
+                "DELETE FROM integrations WHERE discovered AND id IN (SELECT unnest(?::VARCHAR[]))",
+                [list(declared)],
+            )
+        rows = [
+            (
+                i.id,
+                i.name,
+                i.owner,
+                i.purpose,
+                i.kind,
+                i.vendor,
+                i.risk_tier,
+                i.data_sensitivity,
+                i.partner_managed,
+                i.allowed_destinations,
+                i.scopes,
+                orjson.dumps(i.schedule.model_dump()).decode() if i.schedule else None,
+                orjson.dumps([w.model_dump() for w in i.bursty_windows]).decode(),
+                False,
+                None,
+                None,
+                None,
+                None,
+            )
+            for i in inventory.integrations
+        ]
+        store.insert_rows("integrations", _INTEGRATION_COLS, rows)
+        idents: list[tuple[str, str | None, str, str, int | None, int | None, int]] = []
+        for integ in inventory.integrations:
+            for ident in integ.identities:
+                lo = hi = None
+                if ident.key == "src_ip":
+                    net = ipaddress.ip_network(ident.value, strict=False)
+                    lo, hi = int(net.network_address), int(net.broadcast_address)
+                prio = KEY_COLUMNS.get(ident.key, ("", 6))[1]
+                targets: tuple[str | None, ...] = event_sources(ident.source) if ident.source else (None,)
+                idents.extend((integ.id, src, ident.key, ident.value, lo, hi, prio) for src in targets)
+        store.insert_rows(
+            "identities", ["integration_id", "source", "key", "value", "ip_lo", "ip_hi", "priority"], idents
         )
-    rows = [
-        (
-            i.id,
-            i.name,
-            i.owner,
-            i.purpose,
-            i.kind,
-            i.vendor,
-            i.risk_tier,
-            i.data_sensitivity,
-            i.partner_managed,
-            i.allowed_destinations,
-            i.scopes,
-            orjson.dumps(i.schedule.model_dump()).decode() if i.schedule else None,
-            orjson.dumps([w.model_dump() for w in i.bursty_windows]).decode(),
-            False,
-            None,
-            None,
-            None,
-            None,
-        )
-        for i in inventory.integrations
-    ]
-    store.insert_rows("integrations", _INTEGRATION_COLS, rows)
-    idents: list[tuple[str, str | None, str, str, int | None, int | None, int]] = []
-    for integ in inventory.integrations:
-        for ident in integ.identities:
-            lo = hi = None
-            if ident.key == "src_ip":
-                net = ipaddress.ip_network(ident.value, strict=False)
-                lo, hi = int(net.network_address), int(net.broadcast_address)
-            prio = KEY_COLUMNS.get(ident.key, ("", 6))[1]
-            targets: tuple[str | None, ...] = event_sources(ident.source) if ident.source else (None,)
-            idents.extend((integ.id, src, ident.key, ident.value, lo, hi, prio) for src in targets)
-    store.insert_rows(
-        "identities", ["integration_id", "source", "key", "value", "ip_lo", "ip_hi", "priority"], idents
-    )
-    store.execute("COMMIT")
 
 
 _INTEGRATION_COLS = [
@@ -153,8 +152,14 @@ def resolve(store: Store, *, everything: bool = False) -> int:
 
     By default only events stored since the rollups last advanced are looked at (cost follows new data;
     see :mod:`nhiwatch.rollups`); ``everything`` re-attributes every stored event (after an inventory
-    change) and the caller then rebuilds the rollups."""
+    change) and the caller then rebuilds the rollups. One transaction: a failure half-way (after the reset
+    of ``everything``) leaves the events as they were."""
     ensure_tables(store)
+    with store.transaction():
+        return _resolve(store, everything=everything)
+
+
+def _resolve(store: Store, *, everything: bool) -> int:
     if everything:
         store.execute("UPDATE events SET integration_id = NULL WHERE integration_id IS NOT NULL")
         new = "true"

@@ -60,14 +60,15 @@ def create_token(store: Store, name: str, role: str, expires: datetime | None = 
         raise ConfigError(f"token name {name!r}: use 1-64 letters, digits, '_', '.', '@' or '-'")
     if expires is not None and expires <= now_utc():
         raise ConfigError(f"expiry {expires:%Y-%m-%d %H:%M} UTC is already past")
-    if store.scalar("SELECT count(*) FROM api_tokens WHERE name = ?", [name]):
-        raise ConfigError(f"a token named {name!r} exists; revoke it first or choose another name")
     token = PREFIX + secrets.token_urlsafe(32)
-    store.insert_rows(
-        "api_tokens",
-        ["name", "role", "digest", "created_at", "expires_at"],
-        [(name, role, digest(token), now_utc(), expires)],
-    )
+    with store.transaction():
+        if store.scalar("SELECT count(*) FROM api_tokens WHERE name = ?", [name]):
+            raise ConfigError(f"a token named {name!r} exists; revoke it first or choose another name")
+        store.insert_rows(
+            "api_tokens",
+            ["name", "role", "digest", "created_at", "expires_at"],
+            [(name, role, digest(token), now_utc(), expires)],
+        )
     return token
 
 
@@ -91,9 +92,10 @@ def list_tokens(store: Store) -> list[dict[str, Any]]:
 
 def revoke_token(store: Store, name: str) -> None:
     ensure(store)
-    if not store.scalar("SELECT count(*) FROM api_tokens WHERE name = ? AND revoked_at IS NULL", [name]):
-        raise NotFoundError(f"no active token named {name!r}")
-    store.execute("UPDATE api_tokens SET revoked_at = ? WHERE name = ?", [now_utc(), name])
+    with store.transaction():
+        if not store.scalar("SELECT count(*) FROM api_tokens WHERE name = ? AND revoked_at IS NULL", [name]):
+            raise NotFoundError(f"no active token named {name!r}")
+        store.execute("UPDATE api_tokens SET revoked_at = ? WHERE name = ?", [now_utc(), name])
 
 
 def verify(store: Store, token: str) -> Principal | None:
