@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from nhiwatch import demo
 from nhiwatch.alerts.config import _parse, default_config
 from nhiwatch.alerts.suppress import add_rule, make_rule
-from nhiwatch.dimensions import IP24
 from nhiwatch.detection import DetectionResult, run_detection
+from nhiwatch.dimensions import IP24
 from nhiwatch.errors import ConfigError
 from nhiwatch.ingest import IngestReport
 from nhiwatch.pipeline import IngestOutcome
