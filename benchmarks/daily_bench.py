@@ -40,6 +40,7 @@ from nhiwatch.inventory.resolve import apply_inventory
 n, day, db, planted, start = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4] == "1", sys.argv[5]
 k = max(50, n // 5000)
 with Store(db) as s:
+    s.execute("SET enable_progress_bar = false")
     if day == 0:
         tiers, sens = ["low", "medium", "high", "critical"], ["public", "internal", "confidential", "restricted"]
         apply_inventory(s, Inventory(integrations=[Integration(id=f"int-{g}", name=f"Integration {g}",
@@ -102,6 +103,7 @@ def timed_learn(store, until, days):
     learn(store, until, history_days=days)
     timing["learn"] += time.perf_counter() - t
 with Store(db) as s:
+    s.execute("SET enable_progress_bar = false")
     n = s.event_count()
     s.fetchall(SCAN, [since, until])  # warm-up
     t = time.perf_counter(); s.fetchall(SCAN, [since, until]); scan = time.perf_counter() - t
@@ -134,22 +136,44 @@ def main() -> None:
     ap.add_argument("--checkpoints", type=int, nargs="+", default=[7, 30, 90])
     ap.add_argument("--work", type=Path, default=Path("/tmp/nhiwatch-daily-bench"))
     ap.add_argument("--append-doc", action="store_true", help="Write the figures into docs/benchmarks.md.")
+    ap.add_argument(
+        "--resume", action="store_true", help="Go on from the days a previous run left in --work."
+    )
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     db = args.work / "daily.duckdb"
-    for p in args.work.glob("daily.duckdb*"):
-        p.unlink()
-    rows, folds = [], []
+    log = args.work / "daily.jsonl"
+    rows: list[dict[str, object]] = []
+    folds: list[dict[str, object]] = []
+    if args.resume and log.exists():
+        for line in log.read_text().splitlines():
+            rec = json.loads(line)
+            (rows if "scan_seconds" in rec else folds).append(rec)
+    else:
+        for p in [*args.work.glob("daily.duckdb*"), log]:
+            p.unlink(missing_ok=True)
+    done = {int(str(f["day"])) for f in folds}
+    measured = {int(str(r["day"])) for r in rows}
     for day in range(max(args.checkpoints)):
         check = day + 1 in args.checkpoints
-        a = child(APPEND, str(args.per_day), str(day), str(db), "1" if check else "0", START)
-        folds.append(a)
-        print(json.dumps(a), flush=True)
+        if day in done and (not check or day in measured):
+            continue
+        if day not in done:
+            a = child(APPEND, str(args.per_day), str(day), str(db), "1" if check else "0", START)
+            folds.append(a)
+            print(json.dumps(a), flush=True)
+            with log.open("a") as fh:
+                fh.write(json.dumps(a) + "\n")
+        else:
+            a = next(f for f in folds if f["day"] == day)
         if check:
             m = child(MEASURE, str(db), str(day), START)
             m["fold_seconds"] = a["fold_seconds"]
             print(json.dumps(m), flush=True)
             rows.append(m)
+            with log.open("a") as fh:
+                fh.write(json.dumps(m) + "\n")
+    rows.sort(key=lambda r: int(str(r["day"])))
     table = report(rows, folds, args.per_day)
     print(table)
     (args.work / "daily-table.md").write_text(table, encoding="utf-8")
