@@ -28,6 +28,9 @@ from nhiwatch.store import Store
 
 ESTIMATORS: tuple[Estimator, ...] = (Profile(), Envelope(), Volume(), Values())  # type: ignore[assignment]
 DEFAULT_HISTORY_DAYS = 35.0
+# Days of rollups the bursty-by-design regime is learned from: a quarter or year end is compared with the
+# last ones (this is the rollups' default retention), the ordinary days with the recent weeks.
+LONG_MEMORY_DAYS = 400.0
 
 
 @dataclass(frozen=True)
@@ -110,17 +113,46 @@ def learn(
                 for table in est.tables:
                     store.execute(f"DROP TABLE IF EXISTS {table}")
                 store.ensure(*est.ddl)
-            build_regime_days(store, window.start, window.until)
+            long_start = window.until - timedelta(days=max(LONG_MEMORY_DAYS, history_days))
+            build_regime_days(store, long_start, window.until)
             for est in ESTIMATORS:
                 rows[est.name] = est.learn(store, window)
                 if est.name == "profile":  # the learned month end joins the declared bursty days
-                    build_regime_days(store, window.start, window.until, "baseline_integrations")
+                    build_regime_days(store, long_start, window.until, "baseline_integrations")
+                    _bursty_hours(store, long_start, window.until)
     finally:
-        store.execute("DROP TABLE IF EXISTS nw_hours")
-        store.execute("DROP TABLE IF EXISTS nw_sizes")
+        for table in ("nw_hours", "nw_sizes", "nw_bursty_hours", "nw_bursty_sizes"):
+            store.execute(f"DROP TABLE IF EXISTS {table}")
     states = dict(store.fetchall("SELECT state, count(*) FROM baseline_integrations GROUP BY state"))
     return BaselineSummary(
         window.start, window.until, n, sum(states.values()), states, rows, round(_time.perf_counter() - t0, 3)
+    )
+
+
+def _bursty_hours(store: Store, start: datetime, until: datetime) -> None:
+    """Temp tables ``nw_bursty_hours`` and ``nw_bursty_sizes``: the hourly and size rollups of every
+    bursty-by-design local day (declared windows, learned month end) over the long memory, change-ticket hours
+    (days, for sizes) left out."""
+    store.execute(
+        f"""CREATE OR REPLACE TEMP TABLE nw_bursty_hours AS
+        SELECT * FROM (
+          SELECT e.*, timezone(coalesce(z.tz, 'UTC'), e.hour::TIMESTAMPTZ) AS lt
+          FROM rollup_hourly e {TZ_JOIN}
+          WHERE e.hour >= ? AND e.hour < ? AND e.status = '*'
+            AND e.integration_id IN (SELECT integration_id FROM nw_regime_days)
+            AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.integration_id = e.integration_id
+                            AND t.start_time < e.hour + INTERVAL 1 HOUR AND t.end_time >= e.hour)) h
+        SEMI JOIN nw_regime_days r ON r.integration_id = h.integration_id AND r.d = CAST(h.lt AS DATE)""",
+        [start, until],
+    )
+    store.execute(
+        """CREATE OR REPLACE TEMP TABLE nw_bursty_sizes AS
+        SELECT s.*, CAST(s.day AS TIMESTAMP) AS lt FROM rollup_sizes s
+        SEMI JOIN nw_regime_days r ON r.integration_id = s.integration_id AND r.d = s.day
+        WHERE s.day >= CAST(? AS DATE) AND s.day < ?
+          AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.integration_id = s.integration_id
+                          AND t.start_time < s.day + INTERVAL 1 DAY AND t.end_time >= s.day)""",
+        [start, until],
     )
 
 

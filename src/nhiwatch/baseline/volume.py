@@ -6,7 +6,9 @@ hourly series is summarised per (integration, class, regime, metric) with robust
 a robust sigma from the inter-quartile range (IQR / 1.349), p95, p99, max and mean, and the median and
 robust sigma of ``ln(1 + x)`` (volumes are closer to log-normal than normal), over *active* hours.
 Regime ``bursty`` holds the hours of local days that are bursty by design (declared windows, learned month
-end), so a month-end export is compared with earlier month ends, not with a quiet Tuesday.
+end), so a month-end export is compared with earlier month ends, not with a quiet Tuesday — over the long
+memory of the rollups (``LONG_MEMORY_DAYS``), so a quarter or year end meets the last ones, while the
+``normal`` regime follows the recent weeks.
 
 Records and bytes *per operation* are read off the rollups' size histograms (1/8-octave buckets, each
 standing at the mean of the values it holds), so their quantiles are within a bucket (about 9 %) of the
@@ -46,12 +48,15 @@ class Volume:
         store.execute(
             f"""INSERT INTO baseline_volume
             WITH hourly AS (
-              SELECT h.integration_id, h.action_class,
-                     CASE WHEN r.d IS NULL THEN 'normal' ELSE 'bursty' END AS regime,
+              SELECT h.integration_id, h.action_class, 'normal' AS regime,
                      events::DOUBLE AS events, records::DOUBLE AS records, bytes::DOUBLE AS bytes,
                      resources::DOUBLE AS resources, destinations::DOUBLE AS destinations,
                      tenants::DOUBLE AS tenants
-              FROM nw_hours h {regime}),
+              FROM nw_hours h {regime} WHERE r.d IS NULL
+              UNION ALL
+              SELECT integration_id, action_class, 'bursty', events::DOUBLE, records::DOUBLE, bytes::DOUBLE,
+                     resources::DOUBLE, destinations::DOUBLE, tenants::DOUBLE
+              FROM nw_bursty_hours),
             long AS (UNPIVOT hourly ON {", ".join(METRICS)} INTO NAME metric VALUE v)
             SELECT integration_id, action_class, regime, metric, {stats} FROM long GROUP BY ALL"""
         )
@@ -59,11 +64,15 @@ class Volume:
         store.execute(
             f"""INSERT INTO baseline_volume
             WITH b AS (
-              SELECT h.integration_id, h.action_class,
-                     CASE WHEN r.d IS NULL THEN 'normal' ELSE 'bursty' END AS regime,
-                     CASE h.metric WHEN 'records_per_op' THEN 'records_per_op' ELSE 'bytes_per_op' END AS metric,
-                     h.bucket, sum(h.n) AS n, sum(h.total) AS total, max(h.max) AS mx
-              FROM nw_sizes h {regime} GROUP BY ALL),
+              SELECT integration_id, action_class, regime, metric, bucket, sum(n) AS n, sum(total) AS total,
+                     max(mx) AS mx
+              FROM (SELECT h.integration_id, h.action_class, 'normal' AS regime, h.metric, h.bucket, h.n, h.total,
+                           h.max AS mx
+                    FROM nw_sizes h {regime} WHERE r.d IS NULL
+                    UNION ALL
+                    SELECT integration_id, action_class, 'bursty', metric, bucket, n, total, max
+                    FROM nw_bursty_sizes)
+              GROUP BY ALL),
             c AS (
               SELECT *, total / n AS rep,
                      sum(n) OVER (PARTITION BY integration_id, action_class, regime, metric ORDER BY bucket
