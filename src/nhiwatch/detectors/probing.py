@@ -48,6 +48,8 @@ def run(ctx: DetectContext) -> list[Finding]:
                  coalesce(sum((e.status = 'Success')::INT) OVER (PARTITION BY e.integration_id ORDER BY e.time
                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS grp
           FROM events e WHERE {in_window(ctx)} AND e.status IN ('Success', 'Failure')),
+        -- only runs of two failures or more can be probing: the rest are not aggregated at all
+        failed AS (SELECT integration_id, grp FROM ev WHERE status = 'Failure' GROUP BY ALL HAVING count(*) >= 2),
         runs AS (
           SELECT integration_id, grp, count(*) FILTER (status = 'Failure') AS failures,
                  bool_or(status = 'Success') AS succeeded,
@@ -58,7 +60,7 @@ def run(ctx: DetectContext) -> list[Finding]:
                  list(DISTINCT status_detail) FILTER (status = 'Failure') AS reasons,
                  count(DISTINCT src_endpoint_ip) AS ips, min(time) AS first_seen, max(time) AS last_seen,
                  list(metadata_uid ORDER BY status = 'Success' DESC, time)[1:20] AS evidence
-          FROM ev GROUP BY ALL)
+          FROM ev SEMI JOIN failed USING (integration_id, grp) GROUP BY ALL)
         SELECT r.*, coalesce(b.state, 'learning') AS state, b.failure_ratio, b.events AS hist_events,
                coalesce(b.fail_run_max, 0) AS fail_run_max
         FROM runs r LEFT JOIN baseline_integrations b USING (integration_id)
