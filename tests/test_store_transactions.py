@@ -163,7 +163,7 @@ def test_resolve_failure_leaves_event_attribution_as_it_was(
 ) -> None:
     before = store.fetchall("SELECT metadata_uid, integration_id FROM events ORDER BY 1")
 
-    def discover(s: Store) -> int:
+    def discover(s: Store, new: str) -> int:
         raise Injected("discovery failed")
 
     monkeypatch.setattr(resolve_mod, "_discover", discover)
