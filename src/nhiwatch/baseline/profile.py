@@ -43,16 +43,19 @@ class Profile:
         store.execute(
             f"""INSERT INTO baseline_integrations
             WITH hours AS (SELECT * FROM nw_hours WHERE action_class = '*'),
-            mins AS (
-              SELECT integration_id, hour + to_minutes(m) AS m
-              FROM (SELECT integration_id, hour,
-                           unnest(list_filter(range(60), lambda k: (minutes >> k) & 1 = 1)) AS m
-                    FROM hours WHERE minutes IS NOT NULL)),
+            -- an hour's active minutes, its first and last, and the gaps of two minutes or more inside it
+            act AS (
+              SELECT integration_id, hour, ms, hour + to_minutes(ms[1]) AS first_m,
+                     hour + to_minutes(ms[-1]) AS last_m,
+                     list_filter(list_transform(range(1, len(ms)), lambda i: ms[i + 1] - ms[i]), lambda g: g > 1)
+                       AS inner_gaps
+              FROM (SELECT integration_id, hour, list_filter(range(60), lambda k: (minutes >> k) & 1 = 1) AS ms
+                    FROM hours WHERE minutes IS NOT NULL AND minutes <> 0)),
             base AS (
               SELECT h.integration_id, mm.f, mm.l, sum(events) AS n,
                      count(DISTINCT CAST(lt AS DATE)) AS days, count(*) AS hours,
                      sum(failures) / sum(events) AS fr
-              FROM hours h LEFT JOIN (SELECT integration_id, min(m) AS f, max(m) AS l FROM mins GROUP BY ALL) mm
+              FROM hours h LEFT JOIN (SELECT integration_id, min(first_m) AS f, max(last_m) AS l FROM act GROUP BY ALL) mm
                 USING (integration_id)
               GROUP BY ALL),
             daily AS (
@@ -67,9 +70,14 @@ class Profile:
                      median(r) FILTER (c.me_rank > {MONTH_END_DAYS}) AS ot_r,
                      count(*) FILTER (c.me_rank <= {MONTH_END_DAYS}) AS me_days
               FROM daily d JOIN nw_calendar c USING (d) GROUP BY ALL),
+            -- gaps between consecutive active minutes: inside each hour, and from one active hour's last
+            -- minute to the next one's first (only gaps over RUN_GAP_S matter below; a minute apart is one run)
             gaps AS (
-              SELECT integration_id, epoch(m - lag(m) OVER (PARTITION BY integration_id ORDER BY m)) AS gap
-              FROM mins),
+              SELECT integration_id, 60.0 * unnest(inner_gaps) AS gap FROM act
+              UNION ALL
+              SELECT integration_id,
+                     epoch(first_m - lag(last_m) OVER (PARTITION BY integration_id ORDER BY hour)) AS gap
+              FROM act),
             runs AS (SELECT integration_id, median(gap) AS per, count(*) AS nruns
                      FROM gaps WHERE gap > {RUN_GAP_S} GROUP BY ALL),
             runmad AS (SELECT g.integration_id, median(abs(g.gap - r.per)) AS mad

@@ -52,11 +52,9 @@ def run(ctx: DetectContext) -> list[Finding]:
                      arg_min(how, time) AS first_how, list(metadata_uid ORDER BY time)[1:20] AS evidence
               FROM ids GROUP BY ALL),
         hist AS (
-          SELECT integration_id, 'integration' AS level, integration_id AS ident, date_trunc('day', hour) AS d,
-                 max(hour + to_minutes(list_max(list_filter(range(60), lambda k: (minutes >> k) & 1 = 1))))
-                   AS mt
-          FROM rollup_hourly WHERE hour < date_trunc('hour', {ts(ctx.since)}) AND action_class = '*'
-            AND status = '*' AND minutes IS NOT NULL GROUP BY ALL
+          SELECT integration_id, 'integration' AS level, integration_id AS ident, CAST(day AS TIMESTAMP) AS d,
+                 max(CASE WHEN last_seen < {ts(ctx.since)} THEN last_seen ELSE first_seen END) AS mt
+          FROM rollup_values WHERE dimension = 'action_class' AND first_seen < {ts(ctx.since)} GROUP BY ALL
           UNION ALL
           SELECT integration_id, 'credential', value, CAST(day AS TIMESTAMP),
                  max(CASE WHEN last_seen < {ts(ctx.since)} THEN last_seen ELSE first_seen END)
