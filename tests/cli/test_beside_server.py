@@ -42,6 +42,7 @@ READS = [
     ("token", "list"),
     ("evaluate", "--truth", "TRUTH", "--no-generic", "--failures"),
 ]
+MISSING = ("alerts", "--id", "al-nope")
 
 
 def _free_port() -> int:
@@ -93,7 +94,7 @@ class Served:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     db, truth = _build(tmp_path_factory.mktemp("beside"))
-    before = {args: _run(args, db, truth) for args in READS}
+    before = {args: _run(args, db, truth) for args in (*READS, MISSING)}
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "nhiwatch.cli", "serve", "--db", str(db), "--port", str(port)],
@@ -133,6 +134,9 @@ def test_read_commands_print_through_the_server_what_they_print_without_it(serve
         assert now.returncode == 0, (args, now.stderr)
         assert now.stdout == served.without_server[args].stdout, args
         assert now.stdout.strip() and "Traceback" not in now.stderr
+    missing = _run(MISSING, served.db, served.truth)
+    assert missing.returncode == 2 and missing.stderr == served.without_server[MISSING].stderr
+    assert "no alert 'al-nope'" in missing.stderr
     assert "[REDACTED]" in served.without_server[("quarantine",)].stdout
     assert SECRET not in served.without_server[("quarantine",)].stdout
 

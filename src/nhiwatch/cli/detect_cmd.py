@@ -173,7 +173,8 @@ def alerts(
                 "holds: use --format jsonl or table, or stop the server"
             )
         if alert is not None:
-            found = [alert_from(src.get(f"/api/v1/alerts/{src.part(alert)}"))]
+            got = src.get(f"/api/v1/alerts/{src.part(alert)}", not_found=f"no alert {alert!r} in {db}")
+            found = [alert_from(got)]
         else:
             items = src.pages("/api/v1/alerts", "alerts", {"status": status, "kind": kind})
             found = sorted(map(alert_from, items), key=lambda a: (a.first_seen, a.alert_id))

@@ -49,7 +49,8 @@ class Remote:
         """``value`` as one path segment."""
         return quote(value, safe="")
 
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+    def request(self, method: str, path: str, *, not_found: str | None = None, **kwargs: Any) -> Any:
+        """The JSON answer; a refusal is the server's ``detail`` (or ``not_found`` for a 404) and exit 2."""
         try:
             r = self._client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
@@ -58,6 +59,8 @@ class Remote:
                 f"{self.server.url}, which did not answer ({type(exc).__name__}); "
                 "wait for it to start, or stop it and run this again"
             ) from None
+        if r.status_code == 404 and not_found is not None:
+            raise fail(not_found)
         if r.status_code >= 400:
             raise fail(_detail(r))
         try:
@@ -65,8 +68,9 @@ class Remote:
         except ValueError:
             raise fail(f"nhiwatch serve at {self.server.url} sent an answer that is not JSON") from None
 
-    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        return self.request("GET", path, params={k: v for k, v in (params or {}).items() if v is not None})
+    def get(self, path: str, params: dict[str, Any] | None = None, *, not_found: str | None = None) -> Any:
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        return self.request("GET", path, params=query, not_found=not_found)
 
     def pages(self, path: str, key: str, params: dict[str, Any] | None = None) -> list[Any]:
         """Every item of a paged listing (``total``, ``limit``, ``offset``)."""
