@@ -10,7 +10,9 @@ import typer
 from rich.table import Table
 
 from nhiwatch.baseline import DEFAULT_HISTORY_DAYS, learn, show
-from nhiwatch.cli.common import DEFAULT_DB_PATH, DbOption, console, fail, open_store
+from nhiwatch.cli.common import DEFAULT_DB_PATH, DbOption, console, fail, open_source, open_store
+from nhiwatch.redact import redact_value
+from nhiwatch.store import Store
 
 baseline_app = typer.Typer(
     help="Per-integration baselines learned from a trailing history window.", invoke_without_command=True
@@ -71,7 +73,10 @@ def show_cmd(
     integration_id: Annotated[str, typer.Argument(help="Integration id (as in `nhiwatch inventory list`).")],
     db: DbOption = DEFAULT_DB_PATH,
 ) -> None:
-    """Print what was learned for one integration, as JSON."""
-    with open_store(db, must_exist=True) as store:
-        data = show(store, integration_id)
+    """Print what was learned for one integration, as JSON (secrets in it masked)."""
+    with open_source(db, must_exist=True) as src:
+        if isinstance(src, Store):
+            data = redact_value(show(src, integration_id))
+        else:
+            data = src.get(f"/api/v1/integrations/{src.part(integration_id)}/baseline")
     console.print_json(orjson.dumps(data, default=str).decode())

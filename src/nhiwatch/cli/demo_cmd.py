@@ -26,7 +26,7 @@ def demo(
     db: DbOption = DEFAULT_DB_PATH,
 ) -> None:
     """Run the whole pipeline on a simulated company and print what it found."""
-    with friendly_errors():
+    with friendly_errors(db):
         result = run_demo(out, db, integrations=integrations, days=days, seed=seed, say=console.print)
     t = Table("severity", "risk", "integration", "title", title="top alerts")
     for a in sorted(result.alerts, key=lambda a: -float(a.get("risk_score", 0)))[:15]:

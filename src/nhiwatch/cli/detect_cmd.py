@@ -10,7 +10,7 @@ import getpass
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -26,6 +26,7 @@ from nhiwatch.cli.common import (
     console_err,
     fail,
     friendly_errors,
+    open_source,
     open_store,
 )
 from nhiwatch.detection import run_detection
@@ -73,11 +74,15 @@ def _analyst() -> str:
     return os.environ.get("NHIWATCH_USER") or getpass.getuser()
 
 
-def emit(store: Store, items: list[Alert], fmt: str, out: Path | None, title: str, explain: bool) -> None:
+def emit(
+    store: Store | None, items: list[Alert], fmt: str, out: Path | None, title: str, explain: bool
+) -> None:
+    """Print or write alerts; ``store`` feeds OCSF evidence (None: alerts read through the server)."""
     if fmt == "table":
         print_alerts(console, items, title, explain=explain)
         return
-    text = to_jsonl(items) if fmt == "jsonl" else to_ocsf(items, evidence_events(store, items))
+    events = evidence_events(store, items) if store is not None and fmt == "ocsf" else None
+    text = to_jsonl(items) if fmt == "jsonl" else to_ocsf(items, events)
     if out is None:
         typer.echo(text, nl=False)
     else:
@@ -149,17 +154,40 @@ def alerts(
         raise fail(f"--kind must be behaviour or posture, got {kind!r}")
     if fmt not in FORMATS:
         raise fail(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    with open_store(db, must_exist=True) as store:
-        tables.ensure(store)
-        conds, params = ["true"], []
-        for col, val in (("status", status), ("kind", kind), ("alert_id", alert)):
-            if val is not None:
-                conds.append(f"{col} = ?")
-                params.append(val)
-        found = tables.load_alerts(store, " AND ".join(conds), params)
-        if alert is not None and not found:
-            raise fail(f"no alert {alert!r} in {db}")
-        emit(store, found, fmt, out, "alerts", explain or alert is not None)
+    with open_source(db, must_exist=True) as src:
+        if isinstance(src, Store):
+            tables.ensure(src)
+            conds, params = ["true"], []
+            for col, val in (("status", status), ("kind", kind), ("alert_id", alert)):
+                if val is not None:
+                    conds.append(f"{col} = ?")
+                    params.append(val)
+            found = tables.load_alerts(src, " AND ".join(conds), params)
+            if alert is not None and not found:
+                raise fail(f"no alert {alert!r} in {db}")
+            emit(src, found, fmt, out, "alerts", explain or alert is not None)
+            return
+        if fmt == "ocsf":  # its evidence events come from the store, not from the API's redacted view
+            raise fail(
+                f"--format ocsf reads evidence from the store, which nhiwatch serve (pid {src.server.pid}) "
+                "holds: use --format jsonl or table, or stop the server"
+            )
+        if alert is not None:
+            got = src.get(f"/api/v1/alerts/{src.part(alert)}", not_found=f"no alert {alert!r} in {db}")
+            found = [alert_from(got)]
+        else:
+            items = src.pages("/api/v1/alerts", "alerts", {"status": status, "kind": kind})
+            found = sorted(map(alert_from, items), key=lambda a: (a.first_seen, a.alert_id))
+    emit(None, found, fmt, out, "alerts", explain or alert is not None)
+
+
+def alert_from(data: dict[str, Any]) -> Alert:
+    """An alert from the API's JSON (times as ISO 8601 text), as the store would have given it."""
+    fields: dict[str, Any] = {k: data[k] for k in Alert.__dataclass_fields__ if k in data}
+    for k in ("first_seen", "last_seen", "created_at"):
+        if isinstance(fields.get(k), str):
+            fields[k] = datetime.fromisoformat(fields[k])
+    return Alert(**fields)
 
 
 def triage_cmd(
@@ -269,20 +297,44 @@ def evaluate(
     t_since, t_until = parse_time(since, "--since"), parse_time(until, "--until")
     with friendly_errors():
         cfg = load_config(config)
-    with open_store(db, must_exist=True) as store:
-        ev = run_evaluation(
-            store,
-            truth,
-            alerts=alerts_file,
-            since=t_since,
-            until=t_until,
-            config=cfg,
-            generic=generic,
-            min_severity=min_severity,
-        )
-    text = markdown(ev)
+    with open_source(db, must_exist=True) as src:
+        if isinstance(src, Store):
+            ev = run_evaluation(
+                src,
+                truth,
+                alerts=alerts_file,
+                since=t_since,
+                until=t_until,
+                config=cfg,
+                generic=generic,
+                min_severity=min_severity,
+            )
+            text, missed = redact(markdown(ev)), redact(failures(ev.results["nhiwatch"]))
+        else:
+            if alerts_file is not None or config is not None:
+                raise fail(
+                    f"--alerts and --config are read by this process, but nhiwatch serve (pid "
+                    f"{src.server.pid}) holds the store: stop the server to use them"
+                )
+            try:
+                body = truth.read_bytes()
+            except OSError as exc:
+                raise fail(f"{truth}: cannot read the truth file ({exc.strerror or exc})") from None
+            params = {
+                "since": t_since.isoformat() if t_since else None,
+                "until": t_until.isoformat() if t_until else None,
+                "generic": generic,
+                "min_severity": min_severity,
+            }
+            got = src.request(
+                "POST",
+                "/api/v1/evaluate",
+                content=body,
+                params={k: v for k, v in params.items() if v is not None},
+            )
+            text, missed = got["report"], got["failures"]
     console.print(text, highlight=False, markup=False)
     if show_failures:
-        console.print(failures(ev.results["nhiwatch"]), highlight=False, markup=False)
+        console.print(missed, highlight=False, markup=False)
     if out is not None:
         out.write_text(text, encoding="utf-8")

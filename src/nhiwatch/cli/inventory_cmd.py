@@ -1,17 +1,21 @@
-"""``nhiwatch inventory validate|list|gaps``: the integration inventory, and what it is missing."""
+"""``nhiwatch inventory validate|list|gaps``: the integration inventory, and what it is missing.
+
+``list`` and ``gaps`` build their rows from :mod:`nhiwatch.server.queries`, fed by the store or, while
+``nhiwatch serve`` holds it, by the same reads through the server's API.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from nhiwatch.cli.common import DEFAULT_DB_PATH, DbOption, console, fail, friendly_errors, open_store
+from nhiwatch.cli.common import DEFAULT_DB_PATH, DbOption, console, fail, friendly_errors, minute, open_source
 from nhiwatch.inventory import load_inventory
-from nhiwatch.inventory.gaps import gaps as find_gaps
-from nhiwatch.inventory.resolve import ensure_tables
+from nhiwatch.server.queries import inventory_gaps, list_integrations
+from nhiwatch.store import Store
 
 inventory_app = typer.Typer(help="The integration inventory (kept as code).", no_args_is_help=True)
 
@@ -47,20 +51,23 @@ def list_(
     else:
         if not db.exists():
             raise fail(f"no store at {db}: pass --inventory FILE or ingest first")
-        with open_store(db) as store:
-            ensure_tables(store)
-            rows = [
-                tuple("—" if v is None else str(v) for v in r)
-                for r in store.fetchall(
-                    """SELECT id, name, owner, kind, risk_tier, purpose, strftime(last_seen, '%Y-%m-%d %H:%M'),
-                          CASE WHEN discovered THEN 'discovered' ELSE 'declared' END
-                   FROM integrations ORDER BY discovered, id"""
-                )
-            ]
+        with open_source(db) as src:
+            items = (
+                list_integrations(src)
+                if isinstance(src, Store)
+                else src.get("/api/v1/integrations")["integrations"]
+            )
+        rows = [_row(i) for i in sorted(items, key=lambda i: (bool(i["discovered"]), i["id"]))]
     t = Table("id", "name", "owner", "kind", "tier", "purpose", "last seen", "origin")
     for r in rows:
         t.add_row(*[str(x) for x in r])
     console.print(t)
+
+
+def _row(i: dict[str, Any]) -> tuple[str, ...]:
+    origin = "discovered" if i["discovered"] else "declared"
+    values = (i["id"], i["name"], i["owner"], i["kind"], i["risk_tier"], i["purpose"], minute(i["last_seen"]))
+    return (*("—" if v is None else str(v) for v in values), origin)
 
 
 @inventory_app.command("gaps")
@@ -68,12 +75,12 @@ def gaps(db: DbOption = DEFAULT_DB_PATH) -> None:
     """Discovered integrations (seen in logs, in no inventory) and declared ones with no owner or purpose."""
     if not db.exists():
         raise fail(f"no store at {db}: ingest logs first")
-    with open_store(db) as store:
-        found = find_gaps(store)
+    with open_source(db) as src:
+        found = inventory_gaps(src) if isinstance(src, Store) else src.get("/api/v1/inventory/gaps")["gaps"]
     if not found:
         console.print("[green]no gaps[/green]: every non-human actor seen is declared, owned and explained")
         return
     t = Table("integration", "gap", "seen as", "events", "last seen")
     for g in found:
-        t.add_row(g.integration_id, g.gap, g.identity, f"{g.events:,}", g.last_seen)
+        t.add_row(g["integration_id"], g["gap"], g["identity"], f"{g['events']:,}", g["last_seen"])
     console.print(t)

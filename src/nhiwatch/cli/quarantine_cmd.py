@@ -1,14 +1,19 @@
-"""``nhiwatch quarantine``: the records ingest set aside, with file, line and reason."""
+"""``nhiwatch quarantine``: the records ingest set aside, with file, line and reason.
+
+The rows come from :func:`nhiwatch.server.queries.quarantine`, read from the store or, while
+``nhiwatch serve`` holds it, from the server's ``GET /api/v1/quarantine``: the same table either way.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from nhiwatch.cli.common import DEFAULT_DB_PATH, DbOption, console, open_store
-from nhiwatch.redact import redact
+from nhiwatch.cli.common import DEFAULT_DB_PATH, DbOption, console, open_source
+from nhiwatch.server.queries import quarantine as quarantine_view
+from nhiwatch.store import Store
 
 
 def register(app: typer.Typer) -> None:
@@ -20,24 +25,24 @@ def quarantine(
     db: DbOption = DEFAULT_DB_PATH,
 ) -> None:
     """Show quarantined records, most recent first, and a count per reason."""
-    with open_store(db, must_exist=True) as store:
-        by_reason = store.fetchall(
-            "SELECT regexp_replace(reason, ' \\(.*', ''), count(*) FROM quarantine GROUP BY 1 ORDER BY 2 DESC"
-        )
-        rows = store.fetchall(
-            "SELECT ingest_file, ingest_line, source, reason, left(coalesce(raw_data, ''), 65536) FROM quarantine "
-            "ORDER BY quarantined_at DESC, ingest_file, ingest_line LIMIT ?",
-            [limit],
-        )
-    if not by_reason:
+    with open_source(db, must_exist=True) as src:
+        if isinstance(src, Store):
+            view = quarantine_view(src, limit)
+        else:
+            view = src.get("/api/v1/quarantine", {"limit": min(max(limit, 1), 1000)})
+    show(view)
+
+
+def show(view: dict[str, Any]) -> None:
+    if not view["by_reason"]:
         console.print("[green]quarantine is empty[/green]")
         return
-    for reason, n in by_reason:
-        console.print(f"{n:>8,}  {redact(reason)}", markup=False, highlight=False)
+    for r in view["by_reason"]:
+        console.print(f"{r['records']:>8,}  {r['reason']}", markup=False, highlight=False)
     t = Table("file", "line", "source", "reason", "raw (start)")
-    for f, line, src, reason, raw in rows:
-        # redacted whole, then cut: a secret cut short first might no longer look like one
+    for r in view["records"]:
+        line = r["line"]
         t.add_row(
-            redact(str(f)), "" if line is None else str(line), src or "?", redact(reason), redact(raw)[:80]
+            r["file"], "" if line is None else str(line), r["source"] or "?", r["reason"], r["raw"][:80]
         )
     console.print(t)

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from nhiwatch.cli.common import DEFAULT_DB_PATH, DbOption, console, console_err, fail, open_store
+from nhiwatch.cli.common import DEFAULT_DB_PATH, DbOption, console, console_err, fail, minute, open_source
+from nhiwatch.store import Store
 
 token_app = typer.Typer(help="API tokens for `nhiwatch serve` (stored hashed).", no_args_is_help=True)
 
@@ -47,8 +48,16 @@ def serve(
         ) from None
     if inventory is not None and not inventory.exists():
         raise fail(f"no inventory file at {inventory}")
+    from nhiwatch.server.local import url_for
+
+    url = url_for(host, port)
     settings = Settings(
-        db, worker_interval=interval, max_body_bytes=max_body_mb * 1024 * 1024, inventory=inventory
+        db,
+        worker_interval=interval,
+        max_body_bytes=max_body_mb * 1024 * 1024,
+        inventory=inventory,
+        url=url,
+        listen_host=host,
     )
     try:
         app = create_app(db, settings=settings)
@@ -58,11 +67,12 @@ def serve(
     with state.db() as store:
         if not store.scalar("SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL"):
             console_err.print(
-                "[yellow]no API token yet: stop the server and run "
-                "`nhiwatch token create --role admin --name NAME` (DuckDB allows one process per store)[/yellow]"
+                "[yellow]no API token yet: run `nhiwatch token create --role admin --name NAME` "
+                "(it works while the server runs)[/yellow]"
             )
     console_err.print(
-        f"nhiwatch serving {db} on http://{host}:{port}/ (console); API tokens: `nhiwatch token create`"
+        f"nhiwatch serving {db} on http://{host}:{port}/ (console); API tokens: `nhiwatch token create`; "
+        "the CLI's read commands go through this server while it holds the store"
     )
     uvicorn.run(
         app,
@@ -82,13 +92,21 @@ def token_create(
     expires: Annotated[str | None, typer.Option(help="Expiry (ISO 8601, UTC if no offset).")] = None,
     db: DbOption = DEFAULT_DB_PATH,
 ) -> None:
-    """Create a token; it is printed once and stored only as a SHA-256 digest."""
+    """Create a token; it is printed once and stored only as a SHA-256 digest.
+
+    While `nhiwatch serve` holds the store, the token is created through that server."""
     from nhiwatch.cli.detect_cmd import parse_time
-    from nhiwatch.server.tokens import create_token
+    from nhiwatch.server.tokens import ROLES, create_token
 
     t = parse_time(expires, "--expires")
-    with open_store(db) as store:
-        token = create_token(store, name, role, t)
+    with open_source(db) as src:
+        if isinstance(src, Store):
+            token = create_token(src, name, role, t)
+        else:
+            if role not in ROLES:  # the same words as the store's own check
+                raise fail(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+            body = {"name": name, "role": role, "expires": t.isoformat() if t else None}
+            token = src.request("POST", "/api/v1/tokens", json=body)["token"]
     console_err.print(f"token {name!r} ({role}) created; it is shown once, keep it safe:")
     typer.echo(token)
 
@@ -100,14 +118,13 @@ def token_list(db: DbOption = DEFAULT_DB_PATH) -> None:
 
     from nhiwatch.server.tokens import list_tokens
 
-    with open_store(db) as store:
-        rows = list_tokens(store)
+    with open_source(db) as src:
+        rows = list_tokens(src) if isinstance(src, Store) else src.get("/api/v1/tokens")["tokens"]
     t = Table("name", "role", "state", "created", "expires", "last used")
     for r in rows:
         t.add_row(
-            r["name"], r["role"], r["state"], f"{r['created_at']:%Y-%m-%d %H:%M}",
-            f"{r['expires_at']:%Y-%m-%d %H:%M}" if r["expires_at"] else "never",
-            f"{r['last_used']:%Y-%m-%d %H:%M}" if r["last_used"] else "never",
+            r["name"], r["role"], r["state"], minute(r["created_at"]),
+            minute(r["expires_at"]) or "never", minute(r["last_used"]) or "never",
         )  # fmt: skip
     console.print(t)
 
@@ -119,6 +136,9 @@ def token_revoke(
     """Revoke a token: requests and console sessions using it are refused from now on."""
     from nhiwatch.server.tokens import revoke_token
 
-    with open_store(db) as store:
-        revoke_token(store, name)
+    with open_source(db) as src:
+        if isinstance(src, Store):
+            revoke_token(src, name)
+        else:
+            src.request("DELETE", f"/api/v1/tokens/{src.part(name)}")
     console.print(f"token {name!r} revoked")

@@ -4,7 +4,8 @@ Errors never reach a client as a stack trace: library errors become 400 (bad inp
 id) with their one-line message, anything else a bare 500 that is logged server-side; messages that may
 quote input are redacted, and no answer names a server path (the store's directory, the temporary
 directory). A JSON body nested deeper than ``max_nesting_depth`` is refused with 400 before any parser sees
-it. Every response carries a strict Content-Security-Policy (scripts only from this server) and
+it. Served with a URL (``nhiwatch serve``), the app writes the server file of :mod:`nhiwatch.server.local`
+while it runs. Every response carries a strict Content-Security-Policy (scripts only from this server) and
 no-sniff/no-frame headers.
 """
 
@@ -27,16 +28,30 @@ from nhiwatch.alerts import tables
 from nhiwatch.errors import NhiwatchError, NotFoundError
 from nhiwatch.inventory.resolve import ensure_tables
 from nhiwatch.redact import protect_logs, redact, redact_value
-from nhiwatch.server import api_admin, api_alerts, api_ingest, api_integrations, api_meta, console
+from nhiwatch.server import (
+    api_admin,
+    api_alerts,
+    api_ingest,
+    api_integrations,
+    api_meta,
+    api_store,
+    console,
+    local,
+)
 from nhiwatch.server.auth import FailureLimiter, LoginRequired, RateLimit, Sessions
 from nhiwatch.server.shape import ShapeError, check_bytes
 from nhiwatch.server.state import ServerState, Settings
+from nhiwatch.server.tokens import digest
 from nhiwatch.server.tokens import ensure as ensure_tokens
 from nhiwatch.server.worker import Worker
 
 log = logging.getLogger("nhiwatch.server")
 STATIC = Path(__file__).parent / "static"
-BULK = ("/api/v1/ingest", "/api/v1/inventory/reload")  # these read their bodies with their own limit
+BULK = (
+    "/api/v1/ingest",
+    "/api/v1/inventory/reload",
+    "/api/v1/evaluate",
+)  # these read their bodies with their own limit
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
@@ -61,12 +76,18 @@ def create_app(db_path: str | Path, *, settings: Settings | None = None) -> Fast
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if cfg.url is not None:  # the local CLI finds this server (and a credential for it) here
+            state.local_digest = digest(local.write(cfg.db_path, cfg.url))
         if state.worker is not None:
             state.worker.start()
         try:
             yield
         finally:
-            state.close()
+            try:
+                state.close()
+            finally:
+                if cfg.url is not None:
+                    local.remove(cfg.db_path)
 
     app = FastAPI(
         title="nhiwatch",
@@ -78,7 +99,7 @@ def create_app(db_path: str | Path, *, settings: Settings | None = None) -> Fast
         lifespan=lifespan,
     )
     app.state.nw = state
-    for module in (api_meta, api_ingest, api_alerts, api_integrations, api_admin, console):
+    for module in (api_meta, api_ingest, api_alerts, api_integrations, api_admin, api_store, console):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _handlers(app, _path_hider(cfg.db_path))

@@ -9,7 +9,8 @@ misconfigured shipper or a guesser behind a shared address does not lock out a v
 address; guessing stays hopeless against 256-bit tokens and each failure still costs the guesser a
 Retry-After. Pushes are limited per token (:class:`RateLimit`). Console sessions live in memory: the cookie
 holds a random id, the server keeps the token's digest (re-checked on every request, so revoking a token
-ends its sessions) and a CSRF token that every state-changing form must echo.
+ends its sessions) and a CSRF token that every state-changing form must echo. The server file's local
+credential (:mod:`nhiwatch.server.local`) is an admin Bearer token accepted only from this machine.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 
 from fastapi import HTTPException, Request
 
+from nhiwatch.server.local import LOCAL_PRINCIPAL, is_local_client
 from nhiwatch.server.state import get_state
 from nhiwatch.server.tokens import ROLES, Principal, digest, touch, verify_digest
 
@@ -174,7 +176,14 @@ class Require:
                 "missing token: send Authorization: Bearer <token>",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        return _principal(request, digest(cred.strip()))
+        presented = digest(cred.strip())
+        local = get_state(request).local_digest
+        if local is not None and hmac.compare_digest(presented, local):
+            state = get_state(request)
+            if is_local_client(client_ip(request), state.settings.listen_host):
+                return Principal(LOCAL_PRINCIPAL, "admin")
+            return None
+        return _principal(request, presented)
 
     def _from_session(self, request: Request) -> Principal | None:
         sid = request.cookies.get(SESSION_COOKIE)

@@ -1,4 +1,5 @@
-"""Reads the API and the console share: alerts with filters, evidence events, the integration inventory.
+"""Reads the API, the console and the CLI share: alerts with filters, evidence events, the integration
+inventory and its gaps, the quarantine.
 
 Everything that leaves the server passes :func:`nhiwatch.redact.redact_value` here, so a secret that
 reached a title, an explanation, a reference or an evidence event is masked in JSON and HTML alike.
@@ -15,7 +16,7 @@ from nhiwatch.alerts import tables
 from nhiwatch.alerts.model import STATUSES
 from nhiwatch.errors import ConfigError, NotFoundError
 from nhiwatch.inventory.resolve import ensure_tables
-from nhiwatch.redact import redact_value
+from nhiwatch.redact import redact, redact_value
 from nhiwatch.store import Store
 
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -130,7 +131,7 @@ WITH act AS (SELECT integration_id, max(time) AS last_activity, count(*) AS even
             FROM alerts GROUP BY integration_id)
 SELECT i.id, i.name, i.owner, i.purpose, i.kind, i.vendor, i.risk_tier, i.data_sensitivity,
        coalesce(i.discovered, false) AS discovered, i.discovered_source, i.discovered_identity,
-       a.last_activity, coalesce(a.events, 0) AS events, coalesce(al.open_alerts, 0) AS open_alerts,
+       i.last_seen, a.last_activity, coalesce(a.events, 0) AS events, coalesce(al.open_alerts, 0) AS open_alerts,
        al.max_open_risk
 FROM integrations i LEFT JOIN act a ON a.integration_id = i.id LEFT JOIN al ON al.integration_id = i.id
 """
@@ -177,3 +178,40 @@ def get_integration(store: Store, integration_id: str) -> dict[str, Any]:
     )[0]
     r.update(extra)
     return dict(redact_value(r))
+
+
+def quarantine(store: Store, limit: int, raw_chars: int = 1000) -> dict[str, Any]:
+    """Quarantined records (most recent first, ``limit`` of them) and a count per reason, redacted.
+
+    Each raw record is redacted whole and then cut to ``raw_chars``: a secret cut short first might no
+    longer look like one."""
+    by_reason = store.fetchall(
+        "SELECT regexp_replace(reason, ' \\(.*', ''), count(*) FROM quarantine GROUP BY 1 ORDER BY 2 DESC, 1"
+    )
+    rows = store.fetchall(
+        "SELECT ingest_file, ingest_line, source, reason, left(coalesce(raw_data, ''), 65536) FROM quarantine "
+        "ORDER BY quarantined_at DESC, ingest_file, ingest_line LIMIT ?",
+        [limit],
+    )
+    return {
+        "by_reason": [{"reason": redact(str(r)), "records": int(n)} for r, n in by_reason],
+        "records": [
+            {
+                "file": redact(str(f)),
+                "line": line,
+                "source": src,
+                "reason": redact(str(reason)),
+                "raw": redact(raw)[:raw_chars],
+            }
+            for f, line, src, reason, raw in rows
+        ],
+    }
+
+
+def inventory_gaps(store: Store) -> list[dict[str, Any]]:
+    """Discovered integrations and declared ones with no owner or purpose (:mod:`nhiwatch.inventory.gaps`)."""
+    from dataclasses import asdict
+
+    from nhiwatch.inventory.gaps import gaps
+
+    return [dict(redact_value(asdict(g))) for g in gaps(store)]

@@ -50,6 +50,8 @@ class Settings:
     )  # one record: a text/CSV line, or a JSON object holding no records
     max_nesting_depth: int = 64  # JSON arrays and objects inside each other, in pushes and API bodies
     pushes_per_minute: int = 120  # per token; past it 429 with Retry-After
+    url: str | None = None  # where a local CLI reaches this server: set, the server file is written
+    listen_host: str | None = None
 
 
 @dataclass
@@ -96,6 +98,7 @@ class ServerState:
         self.worker: Worker | None = None
         self.push_limiter: RateLimit | None = None
         self.health_probe: tuple[float, bool, str] | None = None  # (monotonic time, writable, what)
+        self.local_digest: str | None = None  # the server file's credential (see nhiwatch.server.local)
         self._readers: deque[_CursorStore] = deque()
         self._readers_lock = threading.Lock()
         self._generation = 0  # bumped when the connection is reopened: older cursors are dropped
