@@ -17,16 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from detect_bench import machine  # noqa: E402
+from detect_bench import child, machine, write_section  # noqa: E402
 
 START = "2025-06-01"
 
@@ -119,17 +116,6 @@ print(json.dumps({"day": day, "events": n, "scan_seconds": scan, "learn_seconds"
 """
 
 
-def child(code: str, *args: str) -> dict[str, object]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    out = subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=False
-    )
-    if out.returncode != 0:
-        raise SystemExit(f"benchmark child failed:\n{out.stderr[-3000:]}")
-    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--per-day", type=int, default=1_000_000)
@@ -212,22 +198,13 @@ def report(rows: list[dict[str, object]], folds: list[dict[str, object]], per_da
 
 
 def write_doc(table: str) -> None:
-    doc = ROOT / "docs" / "benchmarks.md"
-    text = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
-    section = (
-        "## Daily cost against history\n\n"
+    write_section(
+        "Daily cost against history",
         "The same day of events scored on stores holding 7, 30 and 90 days (`benchmarks/daily_bench.py`). "
         "Learning reads the rollups, detections read the day's events plus rollups and baselines, so the "
         "daily run should not grow with the history. The reference is a plain DuckDB aggregate scan of the "
-        "day's events in the same process.\n\n" + table
+        "day's events in the same process.\n\n" + table,
     )
-    pattern = re.compile(r"## Daily cost against history\n.*?(?=\n## |\Z)", re.S)
-    text = (
-        pattern.sub(lambda _: section.rstrip("\n"), text)
-        if pattern.search(text)
-        else text.rstrip("\n") + "\n\n" + section
-    )
-    doc.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -183,15 +183,20 @@ def report(rows: list[dict[str, float]]) -> str:
 
 
 def write_doc(table: str) -> None:
-    doc = ROOT / "docs" / "benchmarks.md"
-    text = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
-    section = (
-        "## Detection\n\n"
+    write_section(
+        "Detection",
         "Baselines (28 days of history) plus every detector and the alert stage, scoring the last day of a "
         "30-day store of simulated, resolved events (`benchmarks/detect_bench.py`). The reference is a plain "
-        "DuckDB aggregate scan of the whole `events` table in the same process.\n\n" + table
+        "DuckDB aggregate scan of the whole `events` table in the same process.\n\n" + table,
     )
-    pattern = re.compile(r"## Detection\n.*?(?=\n## |\Z)", re.S)
+
+
+def write_section(heading: str, body: str) -> None:
+    """Replace (or append) the ``## heading`` section of docs/benchmarks.md with ``body``."""
+    doc = ROOT / "docs" / "benchmarks.md"
+    text = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
+    section = f"## {heading}\n\n{body}"
+    pattern = re.compile(rf"## {re.escape(heading)}\n.*?(?=\n## |\Z)", re.S)
     text = (
         pattern.sub(lambda _: section.rstrip("\n"), text)
         if pattern.search(text)
