@@ -186,11 +186,16 @@ def _advance(store: Store) -> int:
     hi = store.scalar("SELECT max(ingest_batch) FROM events WHERE ingest_batch > ?", [lo])
     if hi is None:
         return 0
-    hi = int(hi)
+    return _fold(store, "ingest_batch > ? AND ingest_batch <= ?", [lo, int(hi)], int(hi))
+
+
+def _fold(store: Store, where: str, params: list[object], cursor_to: int) -> int:
+    """Fold the attributed events matching ``where`` (this module's own predicate) into every rollup and
+    move the cursor to ``cursor_to``."""
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE nw_roll_new AS
-        SELECT {_COLUMNS} FROM events WHERE ingest_batch > ? AND ingest_batch <= ? AND integration_id IS NOT NULL""",
-        [lo, hi],
+        SELECT {_COLUMNS} FROM events WHERE {where} AND integration_id IS NOT NULL""",
+        params,
     )
     folded = int(store.scalar("SELECT count(*) FROM nw_roll_new") or 0)
     if folded:
@@ -199,7 +204,7 @@ def _advance(store: Store) -> int:
         _fold_sizes(store)
         _fold_lifecycle(store)
     store.execute("DROP TABLE IF EXISTS nw_roll_new")
-    _set(store, CURSOR, hi)
+    _set(store, CURSOR, cursor_to)
     return folded
 
 
@@ -405,20 +410,7 @@ def rebuild(store: Store) -> int:
     for table, col in tables:
         store.execute(f"DELETE FROM {table} WHERE epoch_us(CAST({col} AS TIMESTAMP)) >= ?", [horizon])
     hi = int(store.scalar("SELECT coalesce(max(ingest_batch), 0) FROM events") or 0)
-    store.execute(
-        f"""CREATE OR REPLACE TEMP TABLE nw_roll_new AS
-        SELECT {_COLUMNS} FROM events WHERE integration_id IS NOT NULL AND epoch_us(time) >= ?""",
-        [horizon],
-    )
-    folded = int(store.scalar("SELECT count(*) FROM nw_roll_new") or 0)
-    if folded:
-        _recount(store, "nw_roll_new")
-        _fold_values(store)
-        _fold_sizes(store)
-        _fold_lifecycle(store)
-    store.execute("DROP TABLE nw_roll_new")
-    _set(store, CURSOR, hi)
-    return folded
+    return _fold(store, "epoch_us(time) >= ?", [horizon], hi)
 
 
 __all__ = [
