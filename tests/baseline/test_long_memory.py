@@ -1,15 +1,13 @@
-"""Long memory and calendars: a quarter end is compared with the last quarter ends (months back, in the
-rollups), and the catch-up after a public holiday with earlier catch-ups, not with the recent ordinary weeks —
-the usual one stays quiet, an abnormal one still alerts."""
+"""Long memory: a quarter end is compared with the last quarter ends (months back, in the rollups), not with
+the recent ordinary weeks — a normal quarter-end export stays quiet, an abnormal one still alerts."""
 
 from __future__ import annotations
 
-import doctest
 from datetime import datetime, timedelta
 
 import pytest
 
-from nhiwatch.baseline import learn, public_holidays
+from nhiwatch.baseline import learn
 from nhiwatch.detectors.volume_spike import DETECTOR
 from nhiwatch.store import Store
 from tests.detectors.world import World
@@ -68,49 +66,3 @@ def test_a_normal_quarter_end_does_not_alert(store: Store) -> None:
 def test_an_abnormal_quarter_end_still_alerts(store: Store, records: int) -> None:
     found = _findings(_company(store, records))
     assert found and any("records" in str(f.details) for f in found)
-
-
-AFTER_LABOR_DAY = datetime(2026, 9, 8)  # Tuesday: the catch-up after Monday's US holiday
-CATCH_UPS = {
-    datetime(2026, m, d) for m, d in ((5, 26), (6, 22), (7, 6))
-}  # after Memorial Day, Juneteenth, July 4
-
-
-def _us_company(store: Store, scored_records: int) -> World:
-    w = World(store)
-    w.integration("payroll-sync", tz="America/New_York", days="mon-fri", hours="08:00-18:00")
-    day = AFTER_LABOR_DAY - timedelta(days=150)
-    while day < AFTER_LABOR_DAY:
-        if day.isoweekday() <= 5 and day != datetime(2026, 9, 7):
-            records = 1000 if day in CATCH_UPS else 100
-            w.daily("payroll-sync", day, 1, range(9, 17), per_hour=4, action_class="export", records=records)
-        day += timedelta(days=1)
-    w.daily(
-        "payroll-sync",
-        AFTER_LABOR_DAY,
-        1,
-        range(9, 17),
-        per_hour=4,
-        action_class="export",
-        records=scored_records,
-    )
-    w.flush()
-    return w
-
-
-def _payroll_findings(w: World) -> list[object]:
-    since = AFTER_LABOR_DAY + timedelta(hours=4)  # local midnight in New York
-    found = w.detect(DETECTOR, since, since + timedelta(days=1))
-    return [f for f in found if f.integration_id == "payroll-sync"]
-
-
-def test_a_usual_catch_up_after_a_public_holiday_does_not_alert(store: Store) -> None:
-    assert _payroll_findings(_us_company(store, 1000)) == []
-
-
-def test_an_unusual_catch_up_after_a_public_holiday_still_alerts(store: Store) -> None:
-    assert _payroll_findings(_us_company(store, 200_000))
-
-
-def test_public_holiday_doctests() -> None:
-    assert doctest.testmod(public_holidays).failed == 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from nhiwatch.baseline.public_holidays import holiday_rows
 from nhiwatch.store import Store
 
 # Integration -> time zone. Integrations without a declared schedule are read in UTC.
@@ -41,8 +40,7 @@ def build_regime_days(
 ) -> None:
     """Fill temp table ``nw_regime_days(integration_id, d, why)``: local days that are bursty by design.
 
-    ``why`` is ``declared:<calendar>``, ``learned:month_end`` or ``holiday:after <name>`` (the first business
-    day after a public holiday of the integration's country, :mod:`nhiwatch.baseline.public_holidays`). Business days are Monday-Friday; a day's
+    ``why`` is ``declared:<calendar>`` or ``learned:month_end``. Business days are Monday-Friday; a day's
     rank from the month end counts the business days on or after it in its month (weekend days at the end
     of a month rank 0 and belong to the month end).
     """
@@ -62,7 +60,6 @@ def build_regime_days(
     if learned_table:
         learned = f"""UNION ALL SELECT p.integration_id, c.d, 'learned:month_end' FROM {learned_table} p
             JOIN nw_calendar c ON c.me_rank <= p.month_end_days WHERE p.learned_month_end"""
-    _holiday_days(store, start, until)
     week = ", ".join(f"'{n}'" for n in DAY_NAMES)
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE nw_regime_days AS
@@ -78,16 +75,5 @@ def build_regime_days(
             OR (w.cal = 'month_start' AND c.ms_rank <= w.bd AND c.ms_rank > 0)
             OR (w.cal = 'quarter_end' AND c.mon IN (3, 6, 9, 12) AND c.me_rank <= w.bd)
             OR (w.cal = 'weekly' AND c.dow = w.wd)
-          {learned}
-          UNION ALL SELECT integration_id, d, why FROM nw_holiday_days)"""
+          {learned})"""
     )
-
-
-def _holiday_days(store: Store, start: datetime, until: datetime) -> None:
-    """Temp table ``nw_holiday_days(integration_id, d, why)``: catch-up days after public holidays."""
-    tzs = dict(store.fetchall("SELECT id, json_extract_string(schedule, '$.timezone') FROM integrations"))
-    rows = holiday_rows(tzs, (start - timedelta(days=2)).date(), (until + timedelta(days=2)).date())
-    store.execute(
-        "CREATE OR REPLACE TEMP TABLE nw_holiday_days (integration_id VARCHAR, d DATE, why VARCHAR)"
-    )
-    store.insert_rows("nw_holiday_days", ("integration_id", "d", "why"), rows)
