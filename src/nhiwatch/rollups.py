@@ -1,11 +1,11 @@
 """Rollups: per-integration summaries of the event history, maintained as events arrive.
 
-Three tables summarise what baselines need, so that learning reads summaries, not the raw history:
+Four tables summarise what baselines and detections need, so that learning reads summaries, not the raw history:
 
-- ``rollup_hourly``: per integration x UTC hour x action class x status — events, records, bytes,
-  failures, and the distinct resources, destinations and tenants touched. Rows with ``action_class = '*'``
-  and/or ``status = '*'`` hold the totals over classes/statuses (distinct counts do not add up, so they are
-  counted at each level). The all-classes row of an hour also keeps what cadence and failure runs need: the
+- ``rollup_hourly``: per integration x UTC hour x action class x status — events, records, bytes and
+  failures. Rows with ``status = '*'`` (per class, and with ``action_class = '*'`` over all classes) hold the
+  totals and the distinct resources, destinations and tenants touched (distinct counts do not add up, so
+  they are counted at each of those two levels, not per status). The all-classes row of an hour also keeps what cadence and failure runs need: the
   active minutes (a 60-bit map) and the failures before its first success, between successes (the longest
   run) and after its last success, so runs that cross hours can be stitched together when learning.
 - ``rollup_sizes``: per integration x UTC day x action class, a histogram of records and bytes per event in
@@ -19,8 +19,8 @@ Three tables summarise what baselines need, so that learning reads summaries, no
 
 **Exactly once.** Every stored event carries ``ingest_batch``, a number that grows with each insert
 statement (ingest stamps one per statement; any other writer gets the column's default, the next value of
-the same sequence). :func:`advance` folds the events of batches past a cursor into the rollups and moves the cursor,
-all in the caller's transaction: at-least-once delivery plus the store's uid de-duplication plus one cursor
+the same sequence). :func:`advance` folds the events of batches past a cursor into the rollups and moves the
+cursor, in one transaction with the caller's (``pipeline.attribute`` resolves those events in it too): at-least-once delivery plus the store's uid de-duplication plus one cursor
 committed with the rollups it produced gives each event counted exactly once, whatever the order, repetition
 or interruption of the ingests that stored it. Hours are *recounted* from the events (idempotent, exact
 distinct counts) while their raw events are retained; for an hour older than the raw retention horizon a
