@@ -71,6 +71,20 @@ def test_missing_and_unparseable_timestamps(store: Store, tmp_path: Path) -> Non
     assert reasons[3] == 'missing or unparseable timestamp: "next tuesday"'
 
 
+def test_a_secret_in_an_unreadable_timestamp_is_masked_before_the_reason_is_cut(
+    store: Store, tmp_path: Path
+) -> None:
+    token = "ghp_" + "Zq7" * 12  # 40 characters, starting where a 60-character quote used to end
+    stamp = "x" * 50 + token + " and then some more text" * 20
+    body = gh(1) + "\n" + gh(2, **{"@timestamp": stamp}) + "\n"
+    ingest_text(store, tmp_path, "a.jsonl", body)
+    reason = str(quarantine(store)[0]["reason"])
+    assert reason.startswith('missing or unparseable timestamp: "xxxx') and "ghp_[REDACTED]" in reason
+    assert "Zq7" not in reason and len(reason) <= 300
+    again = ingest_text(store, tmp_path, "a.jsonl", body)  # the shortened reason still de-duplicates
+    assert again.quarantined == 1 and len(quarantine(store)) == 1
+
+
 def test_timestamps_in_other_formats_and_zones_become_utc(store: Store, tmp_path: Path) -> None:
     shapes = [
         "2025-08-17T13:11:23+02:00",

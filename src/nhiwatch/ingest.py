@@ -140,11 +140,17 @@ def _flush_quarantine(store: Store) -> None:
     store.execute(
         f"""INSERT INTO quarantine (ingest_file, ingest_line, source, reason, raw_data)
         SELECT DISTINCT ON (ingest_file, ingest_line, reason)
-               ingest_file, ingest_line, source, reason, raw_data FROM {_redacted_quarantine()} x
+               ingest_file, ingest_line, source, reason, raw_data
+        FROM (SELECT * REPLACE ({_SHORT_REASON}) FROM {_redacted_quarantine()}) x
         WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.ingest_file = x.ingest_file
               AND q.ingest_line IS NOT DISTINCT FROM x.ingest_line AND q.reason = x.reason)"""
     )
     store.execute("DELETE FROM nw_q")
+
+
+# A reason quotes the value it could not read; it is cut short only after redaction, so a secret is never cut
+# below the length its rule needs to recognise it.
+_SHORT_REASON = "CASE WHEN length(reason) > 300 THEN left(reason, 290) || ' …' ELSE reason END AS reason"
 
 
 def _redacted_quarantine() -> str:
@@ -436,7 +442,7 @@ def _map_and_store(
         f"""CREATE OR REPLACE TEMP TABLE nw_stage AS
         SELECT *, {uid} AS metadata_uid,
                coalesce(check_reason, CASE WHEN time IS NULL THEN
-                   'missing or unparseable timestamp: ' || coalesce('"' || left(time_raw, 60) || '"', '(absent)') END)
+                   'missing or unparseable timestamp: ' || coalesce('"' || left(time_raw, 4096) || '"', '(absent)') END)
                AS bad_reason
         FROM ({select})"""
     )
