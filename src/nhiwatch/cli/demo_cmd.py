@@ -10,6 +10,7 @@ from rich.table import Table
 
 from nhiwatch.cli.common import DEFAULT_DB_PATH, DbOption, console, friendly_errors
 from nhiwatch.demo import run_demo
+from nhiwatch.outputs.plain import plain
 
 
 def register(app: typer.Typer) -> None:
@@ -33,8 +34,8 @@ def demo(
         t.add_row(
             str(a.get("severity")),
             str(a.get("risk_score")),
-            str(a.get("integration_id")),
-            str(a.get("title")),
+            plain(a.get("integration_id")),
+            plain(a.get("title")),
         )
     console.print(t)
     if result.evaluation:

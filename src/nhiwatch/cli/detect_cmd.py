@@ -32,6 +32,7 @@ from nhiwatch.cli.common import (
 from nhiwatch.detection import run_detection
 from nhiwatch.outputs import FORMATS, to_jsonl, to_ocsf
 from nhiwatch.outputs.ocsf import evidence_events
+from nhiwatch.outputs.plain import plain
 from nhiwatch.outputs.table import print_alerts
 from nhiwatch.redact import redact
 from nhiwatch.store import Store
@@ -255,11 +256,11 @@ def suppress_list(db: DbOption = DEFAULT_DB_PATH) -> None:
     for r in rules:
         t.add_row(
             r.rule_id,
-            r.integration_id or "*",
-            r.detector or "*",
-            redact(", ".join(f"{k}={v}" for k, v in r.match.items())),
-            redact(r.reason),
-            redact(r.owner),
+            plain(r.integration_id or "*"),
+            plain(r.detector or "*"),
+            plain(", ".join(f"{k}={v}" for k, v in r.match.items())),
+            plain(r.reason),
+            plain(r.owner),
             f"{r.expires:%Y-%m-%d %H:%M}" if r.expires else "never",
             "active" if r.active(now) else "expired",
         )

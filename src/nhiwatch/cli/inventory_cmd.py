@@ -14,6 +14,7 @@ from rich.table import Table
 
 from nhiwatch.cli.common import DEFAULT_DB_PATH, DbOption, console, fail, friendly_errors, minute, open_source
 from nhiwatch.inventory import load_inventory
+from nhiwatch.outputs.plain import plain
 from nhiwatch.server.queries import inventory_gaps, list_integrations
 from nhiwatch.store import Store
 
@@ -60,7 +61,7 @@ def list_(
         rows = [_row(i) for i in sorted(items, key=lambda i: (bool(i["discovered"]), i["id"]))]
     t = Table("id", "name", "owner", "kind", "tier", "purpose", "last seen", "origin")
     for r in rows:
-        t.add_row(*[str(x) for x in r])
+        t.add_row(*[plain(x) for x in r])
     console.print(t)
 
 
@@ -82,5 +83,11 @@ def gaps(db: DbOption = DEFAULT_DB_PATH) -> None:
         return
     t = Table("integration", "gap", "seen as", "events", "last seen")
     for g in found:
-        t.add_row(g["integration_id"], g["gap"], g["identity"], f"{g['events']:,}", g["last_seen"])
+        t.add_row(
+            plain(g["integration_id"]),
+            g["gap"],
+            plain(g["identity"]),
+            f"{g['events']:,}",
+            str(g["last_seen"]),
+        )
     console.print(t)

@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from nhiwatch.cli.common import DEFAULT_DB_PATH, DbOption, console, open_source
+from nhiwatch.outputs.plain import plain, plain_str
 from nhiwatch.server.queries import quarantine as quarantine_view
 from nhiwatch.store import Store
 
@@ -38,11 +39,12 @@ def show(view: dict[str, Any]) -> None:
         console.print("[green]quarantine is empty[/green]")
         return
     for r in view["by_reason"]:
-        console.print(f"{r['records']:>8,}  {r['reason']}", markup=False, highlight=False)
+        console.print(f"{r['records']:>8,}  {plain_str(r['reason'])}", markup=False, highlight=False)
     t = Table("file", "line", "source", "reason", "raw (start)")
     for r in view["records"]:
         line = r["line"]
         t.add_row(
-            r["file"], "" if line is None else str(line), r["source"] or "?", r["reason"], r["raw"][:80]
-        )
+            plain(r["file"]), "" if line is None else str(line), plain(r["source"] or "?"), plain(r["reason"]),
+            plain(r["raw"][:80]),
+        )  # fmt: skip
     console.print(t)

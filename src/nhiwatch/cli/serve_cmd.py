@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from nhiwatch.cli.common import DEFAULT_DB_PATH, DbOption, console, console_err, fail, minute, open_source
+from nhiwatch.outputs.plain import plain
 from nhiwatch.store import Store
 
 token_app = typer.Typer(help="API tokens for `nhiwatch serve` (stored hashed).", no_args_is_help=True)
@@ -123,7 +124,7 @@ def token_list(db: DbOption = DEFAULT_DB_PATH) -> None:
     t = Table("name", "role", "state", "created", "expires", "last used")
     for r in rows:
         t.add_row(
-            r["name"], r["role"], r["state"], minute(r["created_at"]),
+            plain(r["name"]), r["role"], r["state"], minute(r["created_at"]),
             minute(r["expires_at"]) or "never", minute(r["last_used"]) or "never",
         )  # fmt: skip
     console.print(t)

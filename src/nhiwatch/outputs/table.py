@@ -6,9 +6,10 @@ from collections.abc import Sequence
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from nhiwatch.alerts.model import Alert
-from nhiwatch.redact import redact
+from nhiwatch.outputs.plain import plain, plain_str
 
 COLOURS = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
 
@@ -22,14 +23,14 @@ def alerts_table(alerts: Sequence[Alert], title: str = "alerts") -> Table:
     for a in sorted(alerts, key=lambda a: (-a.risk_score, a.first_seen)):
         sev = COLOURS.get(a.severity, "")
         t.add_row(
-            redact(a.alert_id),
+            plain(a.alert_id),
             str(a.risk_score),
-            f"[{sev}]{a.severity}[/{sev}]" if sev else a.severity,
-            redact(a.integration_name),
-            redact(a.owner) if a.owner else "[yellow]none[/yellow]",
-            ", ".join(a.detectors),
+            Text(a.severity, style=sev),
+            plain(a.integration_name),
+            plain(a.owner) if a.owner else Text("none", style="yellow"),
+            plain(", ".join(a.detectors)),
             f"{a.first_seen:%Y-%m-%d %H:%M}",
-            a.status,
+            plain(a.status),
         )
     return t
 
@@ -38,5 +39,5 @@ def print_alerts(console: Console, alerts: Sequence[Alert], title: str, *, expla
     console.print(alerts_table(alerts, title))
     if explain:
         for a in sorted(alerts, key=lambda a: (-a.risk_score, a.first_seen)):
-            console.print(f"\n[bold]{a.alert_id}[/bold] {redact(a.title)}")
-            console.print(redact(a.explanation), highlight=False)
+            console.print(Text("\n") + Text(plain_str(a.alert_id), style="bold") + " " + plain(a.title))
+            console.print(plain(a.explanation), highlight=False)
