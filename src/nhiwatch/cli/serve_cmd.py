@@ -24,7 +24,14 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
     interval: Annotated[float, typer.Option(help="Seconds between scoring micro-batches.")] = 2.0,
-    max_body_mb: Annotated[int, typer.Option(help="Largest push body (MiB, after gunzip).")] = 32,
+    max_body_mb: Annotated[int, typer.Option(help="Largest push body (MiB, after gunzip).", min=1)] = 32,
+    max_push_lines: Annotated[int, typer.Option(help="Most lines in one push.", min=1)] = 250_000,
+    max_depth: Annotated[
+        int, typer.Option(help="Deepest JSON nesting accepted in pushes and API bodies.", min=2, max=512)
+    ] = 64,
+    pushes_per_minute: Annotated[
+        int, typer.Option(help="Pushes a minute per token before 429.", min=1)
+    ] = 120,
     inventory: Annotated[
         Path | None, typer.Option(help="Inventory YAML that `POST /api/v1/inventory/reload` re-reads.")
     ] = None,
@@ -56,6 +63,9 @@ def serve(
         db,
         worker_interval=interval,
         max_body_bytes=max_body_mb * 1024 * 1024,
+        max_push_lines=max_push_lines,
+        max_nesting_depth=max_depth,
+        pushes_per_minute=pushes_per_minute,
         inventory=inventory,
         url=url,
         listen_host=host,
