@@ -28,13 +28,13 @@ import duckdb
 import pyarrow as pa
 
 from nhiwatch import rollups
-from nhiwatch.redact import sql_redact_chain, sql_trigger
-from nhiwatch.schema import EVENT_COLUMN_NAMES, EVENT_COLUMNS
+from nhiwatch.schema import EVENT_COLUMN_NAMES
 from nhiwatch.sources import files as F
 from nhiwatch.sources import reading as R
 from nhiwatch.sources import registry
 from nhiwatch.sources.base import Source, sql_str
 from nhiwatch.sources.compile import ColumnAccessor, JsonAccessor, compile_mapping
+from nhiwatch.staging import SHORT_REASON, redacted_quarantine, redacted_stage
 from nhiwatch.store import Store
 
 Progress = Callable[[int], None]
@@ -141,27 +141,11 @@ def _flush_quarantine(store: Store) -> None:
         f"""INSERT INTO quarantine (ingest_file, ingest_line, source, reason, raw_data)
         SELECT DISTINCT ON (ingest_file, ingest_line, reason)
                ingest_file, ingest_line, source, reason, raw_data
-        FROM (SELECT * REPLACE ({_SHORT_REASON}) FROM {_redacted_quarantine()}) x
+        FROM (SELECT * REPLACE ({SHORT_REASON}) FROM {redacted_quarantine()}) x
         WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.ingest_file = x.ingest_file
               AND q.ingest_line IS NOT DISTINCT FROM x.ingest_line AND q.reason = x.reason)"""
     )
     store.execute("DELETE FROM nw_q")
-
-
-# A reason quotes the value it could not read; it is cut short only after redaction, so a secret is never cut
-# below the length its rule needs to recognise it.
-_SHORT_REASON = "CASE WHEN length(reason) > 300 THEN left(reason, 290) || ' …' ELSE reason END AS reason"
-
-
-def _redacted_quarantine() -> str:
-    """``nw_q`` with the reason (it may quote a field) and the record redacted, by one chain."""
-    masked = f"list_transform([reason, raw_data], lambda nw_x: {sql_redact_chain('nw_x')})"
-    hit = sql_trigger("concat_ws(chr(10), reason, raw_data)")
-    pick = "CASE WHEN nw_r IS NULL THEN {0} ELSE nw_r[{1}] END AS {0}"
-    return (
-        f"(SELECT * EXCLUDE (nw_r) REPLACE ({pick.format('reason', 1)}, {pick.format('raw_data', 2)}) "
-        f"FROM (SELECT *, CASE WHEN {hit} THEN {masked} END AS nw_r FROM nw_q))"
-    )
 
 
 def _quarantine_file(store: Store, path: Path, source: str | None, reason: str, report: IngestReport) -> None:
@@ -469,7 +453,7 @@ def _map_and_store(
     stored = store.execute(
         f"""INSERT INTO events ({cols})
         SELECT {", ".join(str(batch) if c == "ingest_batch" else _stage_expr(c, src) for c in EVENT_COLUMN_NAMES)}
-        FROM {_redacted_stage()} s
+        FROM {redacted_stage()} s
         WHERE bad_reason IS NULL
           AND NOT EXISTS (SELECT 1 FROM events e WHERE e.time BETWEEN ? AND ? AND e.metadata_uid = s.metadata_uid)
         {first_copy}""",
@@ -480,41 +464,8 @@ def _map_and_store(
     report.by_source[src.id] += stored
 
 
-# Columns redacted on the way in: every text column a source maps from the record (the engine's own
-# columns, source and integration_id, are not log data; ingest_file is a path the operator chose).
-_REDACTED = tuple(
-    c.name
-    for c in EVENT_COLUMNS
-    if c.sql_type == "VARCHAR" and c.name not in ("source", "integration_id", "ingest_file", "raw_data")
-)
-
-
-def _redacted_stage() -> str:
-    """``nw_stage`` with every mapped text column, the scopes and the raw record ``j`` redacted.
-
-    A secret in any field a source maps (an actor name, a URL, an error text) would otherwise be stored and
-    shown, so all of them are masked, and detection sees the masked values. One redaction chain runs over a
-    list of a row's texts: compiling the chain once per column cost ~0.5 s per statement, more than the rows.
-    Rows none of whose texts holds a trigger skip it (one RE2 search per row over the joined texts).
-    """
-    n = len(_REDACTED)
-    texts = ", ".join(f"CAST({c} AS VARCHAR)" for c in [*_REDACTED, "j"])
-    joined = f"concat_ws(chr(10), {texts}, array_to_string(scopes, chr(10)))"
-    items = f"list_concat([{texts}], coalesce(scopes, []::VARCHAR[]))"
-    masked = (
-        f"CASE WHEN {sql_trigger(joined)} "
-        f"THEN list_transform({items}, lambda nw_x: {sql_redact_chain('nw_x')}) END"
-    )
-    replaced = [
-        f"CASE WHEN nw_r IS NULL THEN {c} ELSE nw_r[{i + 1}] END AS {c}" for i, c in enumerate(_REDACTED)
-    ]
-    replaced.append(f"CASE WHEN nw_r IS NULL THEN CAST(j AS VARCHAR) ELSE nw_r[{n + 1}] END AS j")
-    replaced.append(f"CASE WHEN nw_r IS NULL OR scopes IS NULL THEN scopes ELSE nw_r[{n + 2}:] END AS scopes")
-    return f"(SELECT * EXCLUDE (nw_r) REPLACE ({', '.join(replaced)}) FROM (SELECT *, {masked} AS nw_r FROM nw_stage))"
-
-
 def _stage_expr(col: str, src: Source) -> str:
-    """The stored value of ``col``, read from :func:`_redacted_stage` (text columns arrive redacted)."""
+    """The stored value of ``col``, read from :func:`nhiwatch.staging.redacted_stage` (text columns arrive redacted)."""
     if col == "source":
         return sql_str(src.name)
     if col == "integration_id":
