@@ -55,7 +55,8 @@ def prune(
     raw_before = (now - timedelta(days=raw_days)).replace(hour=0, minute=0, second=0, microsecond=0)
     rollups_before = (now - timedelta(days=rollup_days)).replace(hour=0, minute=0, second=0, microsecond=0)
     kept_evidence = (
-        "SELECT DISTINCT unnest(evidence) AS uid FROM alerts WHERE coalesce(status, 'open') <> 'benign'"
+        "SELECT uid FROM (SELECT DISTINCT unnest(evidence) AS uid FROM alerts"
+        " WHERE coalesce(status, 'open') <> 'benign') WHERE uid IS NOT NULL"  # NOT IN with a NULL keeps all
         if store.table_exists("alerts")
         else "SELECT NULL::VARCHAR AS uid WHERE false"
     )
