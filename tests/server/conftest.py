@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from fastapi.testclient import TestClient
 from nhiwatch.detection import run_detection
 from nhiwatch.pipeline import ingest_all
 from nhiwatch.server.app import create_app
-from nhiwatch.server.state import Settings
+from nhiwatch.server.state import ServerState, Settings
 from nhiwatch.server.tokens import create_token
 from nhiwatch.store import Store
 from tests.server import data
@@ -107,3 +108,23 @@ def serve(app: FastAPI) -> Iterator[Live]:
 def live(company: Company, tmp_path: Path) -> Iterator[Live]:
     """A real uvicorn server (worker scoring every 0.5 s) on a free loopback port."""
     yield from serve(make_app(company, tmp_path, worker_interval=0.5))
+
+
+@contextmanager
+def writer_holding(state: ServerState) -> Iterator[None]:
+    """A thread holds the server's writer lock (as a long ingest does) for the block."""
+    held, release = threading.Event(), threading.Event()
+
+    def long_write() -> None:
+        with state.db():
+            held.set()
+            release.wait(60)
+
+    writer = threading.Thread(target=long_write)
+    writer.start()
+    held.wait(10)
+    try:
+        yield
+    finally:
+        release.set()
+        writer.join(30)

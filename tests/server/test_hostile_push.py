@@ -5,7 +5,6 @@ afterwards survive a restart), and ``/healthz`` says when the store cannot write
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import duckdb
@@ -15,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from nhiwatch.server.state import ServerState
 from nhiwatch.store import Store
-from tests.server.conftest import Company, auth, make_app
+from tests.server.conftest import Company, auth, make_app, writer_holding
 
 
 def poison(depth: int = 100_000) -> bytes:
@@ -150,19 +149,6 @@ def test_a_nested_block_leaves_the_outer_transaction_alone(app: FastAPI) -> None
 
 def test_health_during_a_long_write_is_busy_not_failing(app: FastAPI) -> None:
     state: ServerState = app.state.nw
-    held, release = threading.Event(), threading.Event()
-
-    def long_write() -> None:
-        with state.db():
-            held.set()
-            release.wait(60)
-
-    writer = threading.Thread(target=long_write)
-    writer.start()
-    held.wait(10)
-    try:
+    with writer_holding(state):
         writable, what = state.write_probe(timeout=0.1)
-    finally:
-        release.set()
-        writer.join(30)
     assert writable and what.startswith("busy")

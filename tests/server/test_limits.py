@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from nhiwatch.server import worker as worker_module
 from nhiwatch.server.state import ServerState
 from tests.server import data
-from tests.server.conftest import Company, auth, make_app
+from tests.server.conftest import Company, auth, make_app, writer_holding
 
 
 def test_pushes_per_token_are_limited(company: Company, tmp_path: Path) -> None:
@@ -61,16 +61,6 @@ def test_lines_and_record_size_per_push_are_bounded(company: Company, tmp_path: 
 def test_reads_do_not_wait_behind_a_long_write(client: TestClient, company: Company) -> None:
     """A thread holds the writer lock (as a long ingest does); reads and sign-in still answer."""
     state: ServerState = client.app.state.nw  # type: ignore[attr-defined]
-    held, release = threading.Event(), threading.Event()
-
-    def long_write() -> None:
-        with state.db():
-            held.set()
-            release.wait(60)
-
-    writer = threading.Thread(target=long_write)
-    writer.start()
-    held.wait(10)
     answers: dict[str, int] = {}
 
     def reads() -> None:
@@ -83,12 +73,11 @@ def test_reads_do_not_wait_behind_a_long_write(client: TestClient, company: Comp
         ).status_code
         answers["console"] = client.get("/alerts").status_code
 
-    reader = threading.Thread(target=reads)
-    reader.start()
-    reader.join(30)
-    finished = not reader.is_alive()
-    release.set()
-    writer.join(30)
+    with writer_holding(state):
+        reader = threading.Thread(target=reads)
+        reader.start()
+        reader.join(30)
+        finished = not reader.is_alive()
     reader.join(30)
     assert finished, "a read waited for the writer"
     assert answers == {"alerts": 200, "integrations": 200, "metrics": 200, "login": 303, "console": 200}
