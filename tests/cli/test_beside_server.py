@@ -38,6 +38,7 @@ READS = [
     ("quarantine",),
     ("inventory", "list"),
     ("inventory", "gaps"),
+    ("inventory", "suggest"),
     ("baseline", "show", "release-bot"),
     ("token", "list"),
     ("evaluate", "--truth", "TRUTH", "--no-generic", "--failures"),

@@ -1,4 +1,4 @@
-"""``nhiwatch inventory validate|list|gaps``: the integration inventory, and what it is missing.
+"""``nhiwatch inventory validate|list|gaps|suggest``: the integration inventory, what it is missing, and drafts.
 
 ``list`` and ``gaps`` build their rows from :mod:`nhiwatch.server.queries`, fed by the store or, while
 ``nhiwatch serve`` holds it, by the same reads through the server's API.
@@ -14,6 +14,8 @@ from rich.table import Table
 
 from nhiwatch.cli.common import DEFAULT_DB_PATH, DbOption, console, fail, friendly_errors, minute, open_source
 from nhiwatch.inventory import load_inventory
+from nhiwatch.inventory.suggest import suggest, to_yaml
+from nhiwatch.inventory.suggest import validate as validate_draft
 from nhiwatch.outputs.plain import plain
 from nhiwatch.server.queries import inventory_gaps, list_integrations
 from nhiwatch.store import Store
@@ -91,3 +93,41 @@ def gaps(db: DbOption = DEFAULT_DB_PATH) -> None:
             str(g["last_seen"]),
         )
     console.print(t)
+
+
+@inventory_app.command("suggest")
+def suggest_(
+    db: DbOption = DEFAULT_DB_PATH,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the draft here (refuses to overwrite).")
+    ] = None,
+    only: Annotated[
+        list[str] | None, typer.Option("--id", help="Only this discovered integration (repeatable).")
+    ] = None,
+) -> None:
+    """Draft inventory YAML for the non-human identities seen in the logs and declared nowhere.
+
+    Each entry carries the identity, kind, destinations, scopes and schedule observed, and an owner guessed
+    from who installed it or consented to it: a draft for a person to review and commit, never applied."""
+    if not db.exists():
+        raise fail(f"no store at {db}: ingest logs first")
+    with open_source(db) as src:
+        if isinstance(src, Store):
+            text = to_yaml(suggest(src, only=only))
+        else:
+            text = src.get("/api/v1/inventory/suggest", {"id": only or []})["yaml"]
+    try:
+        validate_draft(text)
+    except ValueError as exc:  # a bug, not the user's: say so plainly rather than write a broken draft
+        raise fail(f"the draft does not validate as an inventory ({exc}); please report this") from None
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        with out.open("x", encoding="utf-8") as fh:
+            fh.write(text)
+    except FileExistsError:
+        raise fail(f"{out} exists: choose another file (the draft never overwrites one)") from None
+    except OSError as exc:
+        raise fail(f"cannot write {out}: {exc.strerror or exc}") from None
+    console.print(f"[green]wrote[/green] {plain(str(out))}: review it, then merge the entries you keep")

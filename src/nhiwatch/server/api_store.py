@@ -49,6 +49,19 @@ def inventory_gaps(state: StateDep, _: Annotated[Principal, Depends(Require("vie
         return {"gaps": queries.inventory_gaps(store)}
 
 
+@router.get("/inventory/suggest")
+def inventory_suggest(
+    state: StateDep,
+    _: Annotated[Principal, Depends(Require("viewer"))],
+    id: Annotated[list[str] | None, Query(max_length=200)] = None,
+) -> dict[str, Any]:
+    """Draft inventory YAML for the discovered integrations (or the ``id`` ones), for review."""
+    from nhiwatch.inventory.suggest import suggest, to_yaml
+
+    with state.reader() as store:
+        return {"yaml": to_yaml(suggest(store, only=id or None))}
+
+
 @router.post("/evaluate")
 async def evaluate(
     request: Request,
