@@ -15,11 +15,19 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/nhiwatch demo --out demo-out
 
-# Debian's Chromium for the browser tests (Playwright cannot download its own browser here).
+# Debian's Chromium for the browser tests (Playwright cannot download its own browser here). It is installed
+# with apt-get as root or through sudo under CI; elsewhere the browser tests are skipped with a note, never a
+# silent root install.
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+	  if [ "$$(id -u)" = 0 ] || [ "$${CI:-}" = true ]; then \
+	    echo "installing Debian's chromium with apt-get: the browser tests drive it headless"; \
+	    if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; \
+	  else \
+	    echo "note: chromium is not installed, so the browser tests will be skipped;"; \
+	    echo "      'sudo apt-get install chromium' (or 'sudo make browser-deps') adds them. CI installs it."; \
+	  fi; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

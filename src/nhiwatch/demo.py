@@ -34,20 +34,43 @@ class DemoResult:
     report: Path | None = None
 
 
-def prepare_store(db: Path) -> None:
-    """Remove a previous demo store; refuse to touch a store that is not a demo's."""
+def prepare_store(db: Path, *, fresh: bool = False) -> None:
+    """Remove a previous demo store; refuse to touch a store that is not a demo's, or one a person has used
+    since (tokens, verdicts, pushed or ingested data) unless ``fresh``."""
     if not db.exists():
         return
     with Store(db) as store:
         is_demo = store.table_exists(MARKER)
+        used = _used_since(store) if is_demo else []
     if not is_demo:
         raise ConfigError(
             f"{db} exists and is not a demo store; pass --db with another path or remove it yourself"
+        )
+    if used and not fresh:
+        raise ConfigError(
+            f"{db} is an earlier demo store that has been used since: it holds {', '.join(used)}. "
+            "Re-running the demo would delete them: pass --db with another path, or --fresh to start over"
         )
     db.unlink()
     wal = db.with_name(db.name + ".wal")
     if wal.exists():
         wal.unlink()
+
+
+def _used_since(store: Store) -> list[str]:
+    """What a person added to a demo store after the demo wrote it."""
+    checks = (
+        ("api_tokens", "SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL", "API token(s)"),
+        ("triage_log", "SELECT count(*) FROM triage_log", "triage verdict(s)"),
+        ("suppressions", "SELECT count(*) FROM suppressions", "suppression rule(s)"),
+        ("ingest_runs", "SELECT count(*) - 1 FROM ingest_runs", "later ingest(s) or push(es)"),
+    )
+    found = []
+    for table, sql, what in checks:
+        n = int(store.scalar(sql) or 0) if store.table_exists(table) else 0
+        if n > 0:
+            found.append(f"{n} {what}")
+    return found
 
 
 def run_demo(
@@ -58,11 +81,12 @@ def run_demo(
     days: int,
     seed: int,
     say: Callable[[str], None] = lambda _: None,
+    fresh: bool = False,
 ) -> DemoResult:
     from nhiwatch.simulate import simulate
 
     timings: dict[str, float] = {}
-    prepare_store(db)
+    prepare_store(db, fresh=fresh)
     t = time.perf_counter()
     summary = simulate(out, integrations=integrations, days=days, seed=seed)
     timings["simulate"] = time.perf_counter() - t

@@ -392,3 +392,17 @@ def test_detect_only_some_detectors(db: Path, tmp_path: Path) -> None:
     assert code == 0, text
     behaviour = [a for a in jsonl(out.read_text()) if a["kind"] == "behaviour"]
     assert behaviour and all(a["detectors"] == ["new_destination"] for a in behaviour)
+
+
+def test_a_quiet_window_points_at_alerts_still_open_from_earlier(db: Path) -> None:
+    """Before: `detect` after the demo said "behaviour alerts (0)" and nothing else, with alerts open."""
+    code, text = run("detect", *WINDOW, "--db", db)
+    assert code == 0, text
+    with Store(db) as s:  # as after the demo: the alerts were raised on days before the last one
+        s.execute(
+            """INSERT INTO alerts SELECT * REPLACE ('al-earlier' AS alert_id, first_seen - INTERVAL 5 DAY AS
+               first_seen, last_seen - INTERVAL 5 DAY AS last_seen) FROM alerts WHERE kind = 'behaviour'"""
+        )
+    code, text = run("detect", "--db", db)  # the default window: the last day of data
+    assert code == 0, text
+    assert "1 behaviour alert(s) from earlier windows are still open: `nhiwatch alerts --status open`" in text

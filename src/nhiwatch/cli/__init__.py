@@ -7,6 +7,8 @@ nothing below the CLI exits the process.
 from __future__ import annotations
 
 import sys
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
 
 import typer
 
@@ -19,6 +21,32 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _version() -> str:
+    try:
+        return version("nhiwatch")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        from nhiwatch import __version__
+
+        return __version__
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"nhiwatch {_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    _version_flag: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", callback=_show_version, is_eager=True),
+    ] = False,
+) -> None:
+    """Watch SaaS integrations and other non-human identities; alert when behaviour stops fitting purpose."""
+
 
 # Each command module registers its commands on ``app``.
 for _name in (

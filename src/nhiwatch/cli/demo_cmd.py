@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
+import shutil
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -25,10 +28,16 @@ def demo(
     days: Annotated[int, typer.Option(min=21, help="Days to simulate (the first 14 are history).")] = 35,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
     db: DbOption = DEFAULT_DB_PATH,
+    fresh: Annotated[
+        bool,
+        typer.Option(help="Start over even if the earlier demo store holds tokens, verdicts or pushed data."),
+    ] = False,
 ) -> None:
     """Run the whole pipeline on a simulated company and print what it found."""
     with friendly_errors(db):
-        result = run_demo(out, db, integrations=integrations, days=days, seed=seed, say=console.print)
+        result = run_demo(
+            out, db, integrations=integrations, days=days, seed=seed, say=console.print, fresh=fresh
+        )
     t = Table("severity", "risk", "integration", "title", title="top alerts")
     for a in sorted(result.alerts, key=lambda a: -float(a.get("risk_score", 0)))[:15]:
         t.add_row(
@@ -41,7 +50,25 @@ def demo(
     if result.evaluation:
         console.print(result.evaluation)
     console.print(f"report: {result.report}")
+    exe = command_name()
     console.print(
-        f"next: [bold]nhiwatch token create --role admin --name me --db {db}[/bold], then "
-        f"[bold]nhiwatch serve --db {db}[/bold] and sign in at http://127.0.0.1:8080 to triage these alerts"
+        f"next: [bold]{exe} token create --role admin --name me --db {db}[/bold], then "
+        f"[bold]{exe} serve --db {db}[/bold] and sign in at http://127.0.0.1:8080 to triage these alerts",
+        soft_wrap=True,
     )
+
+
+def command_name() -> str:
+    """How this shell can run nhiwatch again: ``nhiwatch`` if that is on PATH and is this program, else
+    the path that ran it (after ``make demo`` it is ``.venv/bin/nhiwatch``, which a fresh shell lacks)."""
+    argv0 = Path(sys.argv[0])
+    on_path = shutil.which("nhiwatch")
+    if argv0.name != "nhiwatch":
+        return f"{shlex.quote(sys.executable)} -m nhiwatch.cli"
+    if on_path and Path(on_path).resolve() == argv0.resolve():
+        return "nhiwatch"
+    try:
+        shown = argv0.resolve().relative_to(Path.cwd())
+    except ValueError:
+        shown = argv0.resolve()
+    return shlex.quote(str(shown))

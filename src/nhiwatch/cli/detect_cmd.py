@@ -91,6 +91,23 @@ def emit(
         console_err.print(f"wrote {len(items)} alert(s) to {out}")
 
 
+def _point_at_earlier_alerts(store: Store, window_start: datetime) -> None:
+    """A window with nothing new is not a store with nothing open: say where the earlier alerts are."""
+    tables.ensure(store)
+    earlier = int(
+        store.scalar(
+            "SELECT count(*) FROM alerts WHERE status = 'open' AND kind = 'behaviour' AND last_seen < ?",
+            [window_start],
+        )
+        or 0
+    )
+    if earlier:
+        console.print(
+            f"{earlier} behaviour alert(s) from earlier windows are still open: `nhiwatch alerts --status open`"
+            " (or `nhiwatch detect --since DATE` to score further back)"
+        )
+
+
 def detect(
     since: Annotated[str | None, typer.Option(help="Window start (ISO 8601, UTC if no offset).")] = None,
     until: Annotated[
@@ -122,6 +139,8 @@ def detect(
             print_alerts(console, result.alerts, "behaviour alerts", explain=explain)
             if result.posture:
                 print_alerts(console, result.posture, "posture alerts", explain=explain)
+            if since is None:
+                _point_at_earlier_alerts(store, result.since)
         else:
             emit(store, [*result.alerts, *result.posture], fmt, out, "", explain)
     if result.suppressed:

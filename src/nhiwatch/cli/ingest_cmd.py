@@ -92,3 +92,16 @@ def _print(outcome: IngestOutcome) -> None:
             console.print(f"  [yellow]{escape(redact(line))}[/yellow]", soft_wrap=True)
         if len(r.unreadable) > SHOWN_FILES:
             console.print(f"  ... and {len(r.unreadable) - SHOWN_FILES} more; see `nhiwatch quarantine`")
+        if any("unrecognised format" in line for line in r.unreadable):
+            console.print(supported_formats(), soft_wrap=True)
+
+
+def supported_formats() -> str:
+    """What `nhiwatch ingest` recognises, for a user whose file matched none of it."""
+    from nhiwatch.sources.registry import all_sources
+
+    listed = "\n".join(f"  {s.id:34} {s.title} ({s.layout})" for s in all_sources())
+    return (
+        "formats nhiwatch recognises by content (plain or .gz; force one with --source ID or --source VENDOR):\n"
+        f"{listed}\nsee docs/sources.md for the fields each one reads"
+    )

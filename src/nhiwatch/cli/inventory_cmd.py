@@ -79,8 +79,17 @@ def gaps(db: DbOption = DEFAULT_DB_PATH) -> None:
     if not db.exists():
         raise fail(f"no store at {db}: ingest logs first")
     with open_source(db) as src:
-        found = inventory_gaps(src) if isinstance(src, Store) else src.get("/api/v1/inventory/gaps")["gaps"]
+        if isinstance(src, Store):
+            found, known = inventory_gaps(src), len(list_integrations(src))
+        else:
+            found = src.get("/api/v1/inventory/gaps")["gaps"]
+            known = int(src.get("/api/v1/integrations")["total"])
     if not found:
+        if not known:
+            console.print(
+                "nothing to check yet: the store knows no integration (ingest logs, with --inventory FILE)"
+            )
+            return
         console.print("[green]no gaps[/green]: every non-human actor seen is declared, owned and explained")
         return
     t = Table("integration", "gap", "seen as", "events", "last seen")
