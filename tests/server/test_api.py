@@ -51,8 +51,12 @@ def test_one_alert_has_explanation_references_and_redacted_evidence(
     mystery = next(a for a in items if a["integration_id"].startswith("discovered:"))
     one = client.get(f"/api/v1/alerts/{mystery['alert_id']}", headers=v).json()
     behaviour = next(a for a in items if a["integration_id"] == "release-bot")
-    ev = client.get(f"/api/v1/alerts/{behaviour['alert_id']}", headers=v).json()["evidence_events"]
+    full = client.get(f"/api/v1/alerts/{behaviour['alert_id']}", headers=v).json()
+    ev = full["evidence_events"]
     assert ev and all(e["raw_data"] for e in ev)
+    steps = full["response"]["contain"]
+    assert steps and all(s["step"] for s in steps) and full["response"]["investigate"]
+    assert full["response"]["contact"]
     assert one["integration_name"] == "mystery[bot]"
     assert client.get("/api/v1/alerts/al-does-not-exist", headers=v).status_code == 404
 

@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 from nhiwatch.alerts import tables
 from nhiwatch.alerts.config import load_config
 from nhiwatch.alerts.model import STATUSES, Alert
+from nhiwatch.alerts.response import guidance
 from nhiwatch.alerts.suppress import add_rule, load_rules, make_rule
 from nhiwatch.alerts.triage import VERDICTS, triage
 from nhiwatch.cli.common import (
@@ -174,6 +176,7 @@ def alerts(
         raise fail(f"--kind must be behaviour or posture, got {kind!r}")
     if fmt not in FORMATS:
         raise fail(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    response: dict[str, Any] | None = None
     with open_source(db, must_exist=True) as src:
         if isinstance(src, Store):
             tables.ensure(src)
@@ -186,6 +189,8 @@ def alerts(
             if alert is not None and not found:
                 raise fail(f"no alert {alert!r} in {db}")
             emit(src, found, fmt, out, "alerts", explain or alert is not None)
+            if alert is not None and fmt == "table":
+                print_response(guidance(src, found[0]).as_dict())
             return
         if fmt == "ocsf":  # its evidence events come from the store, not from the API's redacted view
             raise fail(
@@ -195,10 +200,26 @@ def alerts(
         if alert is not None:
             got = src.get(f"/api/v1/alerts/{src.part(alert)}", not_found=f"no alert {alert!r} in {db}")
             found = [alert_from(got)]
+            response = got.get("response")
         else:
             items = src.pages("/api/v1/alerts", "alerts", {"status": status, "kind": kind})
             found = sorted(map(alert_from, items), key=lambda a: (a.first_seen, a.alert_id))
     emit(None, found, fmt, out, "alerts", explain or alert is not None)
+    if alert is not None and fmt == "table" and response:
+        print_response(response)
+
+
+def print_response(response: dict[str, Any]) -> None:
+    """What to do about one alert: whom to contact, how to contain it, what to look at."""
+    console.print(Text("\nwhat to do", style="bold"))
+    console.print(Text("contact: ") + plain(response.get("contact", "")), highlight=False)
+    for step in response.get("contain", []):
+        line = Text("contain: ") + plain(step.get("step", ""))
+        if step.get("doc"):
+            line += Text(" — ") + plain(step["doc"])
+        console.print(line, highlight=False)
+    for text in response.get("investigate", []):
+        console.print(Text("investigate: ") + plain(text), highlight=False)
 
 
 def alert_from(data: dict[str, Any]) -> Alert:

@@ -13,10 +13,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
+from nhiwatch.alerts import tables
+from nhiwatch.alerts.response import guidance
 from nhiwatch.alerts.suppress import add_rule, make_rule
 from nhiwatch.alerts.triage import triage
 from nhiwatch.errors import NotFoundError
-from nhiwatch.redact import redact
+from nhiwatch.redact import redact, redact_value
 from nhiwatch.server import queries
 from nhiwatch.server.auth import Require
 from nhiwatch.server.state import ServerState, get_state
@@ -77,6 +79,9 @@ def get_alert(
     with state.reader() as store:
         out = queries.get_alert(store, alert_id)
         out["evidence_events"] = queries.evidence_events(store, list(out["evidence"]))
+        out["response"] = redact_value(
+            guidance(store, tables.load_alerts(store, "alert_id = ?", [alert_id])[0]).as_dict()
+        )
     return out
 
 
