@@ -149,12 +149,13 @@ def okta_events(n: int, **kw: Any) -> list[dict[str, Any]]:
 class FakeGitHub(FakeApi):
     events: list[dict[str, Any]] = field(default_factory=list)
     org: str = "acme"
+    prefix: str = ""  # "/api/v3" on Enterprise Server
 
     def page(self, request: Request) -> Response:
         a = request.args
-        assert request.path in (f"/orgs/{self.org}/audit-log", f"/enterprises/{self.org}/audit-log"), (
-            request.path
-        )
+        path = request.path.removeprefix(self.prefix)
+        if path not in (f"/orgs/{self.org}/audit-log", f"/enterprises/{self.org}/audit-log"):
+            return reply(404, {"message": "Not Found"})
         assert a.get("include") == "all" and a.get("order") == "asc"
         phrase = a["phrase"]
         assert phrase.startswith("created:>="), phrase

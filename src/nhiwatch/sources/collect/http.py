@@ -128,6 +128,7 @@ class HttpClient:
         self._rng = rng
         self._max_body = max_body
         self._not_before = 0.0
+        self._sent: set[str] = set()  # Authorization values sent: masked in every message
         self.requests = 0
         self.waited = 0.0
         self._client = httpx.Client(
@@ -211,6 +212,9 @@ class HttpClient:
         refresh: bool,
     ) -> Reply:
         headers = dict(self._auth(refresh)) if self._auth else {}
+        for value in headers.values():  # an issued OAuth token is a secret too, from now on
+            if value not in self._sent and len(self._sent) < 64:
+                self._sent.update((value, value.split(" ", 1)[-1]))
         self.requests += 1
         with self._client.stream(method, url, params=params, data=data, headers=headers) as response:
             declared = response.headers.get("content-length", "")
@@ -262,7 +266,7 @@ class HttpClient:
     # --- errors -----------------------------------------------------------------------------------------
 
     def scrub(self, text: str) -> str:
-        return scrub(text, self.secrets)
+        return scrub(text, [*self.secrets, *sorted(self._sent, key=len, reverse=True)])
 
     def _error(self, reply: Reply) -> CollectError:
         detail = self.scrub(_short(reply.body))
