@@ -104,8 +104,8 @@ def test_slack_backfill_is_read_a_day_at_a_time_newest_first(
         since=NOW - timedelta(days=3),
     )
     assert report.ok and len(set(ids(store, "slack"))) == 60
-    oldest = sorted({int(r.args["oldest"]) for r in fake.requests})
-    assert len(oldest) == 3  # three one-day windows
+    windows = {(int(r.args["oldest"]), int(r.args["latest"])) for r in fake.requests}
+    assert len(windows) >= 3 and all(hi - lo <= 86400 + 1 for lo, hi in windows)  # a day at a time
 
 
 def test_graph_next_link_to_another_host_is_refused(
@@ -155,3 +155,33 @@ def test_google_answers_without_items_are_empty_pages(
     assert report.ok and [s.instance for s in report.streams] == ["login", "drive"]
     assert all(s.caught_up and s.pages == 1 for s in report.streams)
     assert fake.requests[0].args["startTime"] == "2026-11-29T12:00:00Z"
+
+
+def test_the_next_window_overlaps_the_last_so_a_late_event_is_read(
+    httpserver: HTTPServer, store: Store, clock: Clock
+) -> None:
+    """Window 1 is read; then Slack publishes an event dated five minutes before its end. Window 2
+    starts ten minutes (the overlap) before window 1 ended, so the late event is stored."""
+    from datetime import UTC
+
+    fake = FakeSlack(token=TOKEN, events=[])
+    url = serve(httpserver, fake)
+    late = slack_events(1)[0]
+    late["id"] = "late-one"
+    late["date_create"] = int((NOW - timedelta(days=1, minutes=5)).replace(tzinfo=UTC).timestamp())
+
+    def publish_late(request):  # type: ignore[no-untyped-def]
+        fake.events.append(late)
+        return fake.page(request)
+
+    fake.script[2] = publish_late  # the first request of the second window
+    report = collect(
+        store,
+        "slack",
+        {"base_url": url},
+        {"NHIWATCH_SLACK_TOKEN": TOKEN},
+        clock,
+        since=NOW - timedelta(days=2),
+    )
+    assert report.ok
+    assert ids(store, "slack") == ["slack:late-one"]

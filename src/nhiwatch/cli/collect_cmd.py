@@ -137,7 +137,7 @@ def _print(report: runner.RunReport) -> None:
 def _list(path: Path) -> None:
     if not path.exists():
         raise fail(f"no store at {path}: no collector has run yet")
-    with open_store(path, read_only=True) as store:
+    with open_store(path) as store:
         rows = state.all_states(store)
     now = datetime.now(UTC).replace(tzinfo=None)
     t = Table(title="collectors")

@@ -170,7 +170,11 @@ def _run_stream(
         if window.end >= t_run:
             sr.caught_up = True
             return
-        window, cursor = _window(window.end, stream, t_run), None  # the next backfill window
+        # The next window overlaps this one: events the vendor published late are still read.
+        following = _window(window.end - stream.overlap, stream, t_run)
+        if following.end <= window.end:  # an overlap as long as the window: still make progress
+            following = Window(following.start, t_run)
+        window, cursor = following, None
         seen.clear()
 
 
