@@ -142,3 +142,31 @@ def test_settings_come_from_the_environment_and_options_override_them() -> None:
     env = {"NHIWATCH_OKTA_BASE_URL": "https://env.okta.com", "NHIWATCH_OKTA_LIMIT": "500"}
     s = registry.settings("okta", {"limit": "200"}, env=env)
     assert (s.base_url, s.limit) == ("https://env.okta.com", 200)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://acme.okta.com@evil.example/api/v1/logs",
+        "https://acme.okta.com\\@evil.example/",
+        "https://evil.example/api/v1/logs",
+        "http://acme.okta.com/api/v1/logs",
+        "https://acme.okta.com:8443/api/v1/logs",
+        "https://user:pw@acme.okta.com/api/v1/logs",
+        "//evil.example/api/v1/logs",  # a network-path reference: another host
+    ],
+)
+def test_links_off_the_api_origin_are_refused(link: str) -> None:
+    from nhiwatch.sources.collect.errors import BadResponse
+    from nhiwatch.sources.collect.http import HttpClient
+
+    with HttpClient("https://acme.okta.com") as client, pytest.raises(BadResponse, match="refusing a link"):
+        client.url(link)
+
+
+def test_links_on_the_api_origin_resolve_like_a_browser() -> None:
+    from nhiwatch.sources.collect.http import HttpClient
+
+    with HttpClient("https://ghe.example/api/v3") as client:
+        assert client.url("orgs/acme/audit-log") == "https://ghe.example/api/v3/orgs/acme/audit-log"
+        assert client.url("/api/v3/orgs/a?after=1") == "https://ghe.example/api/v3/orgs/a?after=1"

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -119,7 +119,6 @@ class HttpClient:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise CollectError(f"the API URL {base_url!r} is not an http(s) URL with a host")
         self.base_url = base_url.rstrip("/") + "/"
-        self._origin = (parts.scheme, parts.netloc.lower())
         self._auth = auth
         self.secrets = list(secrets)
         self.policy = policy or RetryPolicy()
@@ -150,12 +149,17 @@ class HttpClient:
     # --- URLs -------------------------------------------------------------------------------------------
 
     def url(self, path_or_url: str) -> str:
-        """An absolute URL on the API's host; a link to any other scheme or host is refused."""
-        url = urljoin(self.base_url, path_or_url.lstrip("/") if "://" not in path_or_url else path_or_url)
-        parts = urlsplit(url)
-        if (parts.scheme, parts.netloc.lower()) != self._origin:
-            raise BadResponse(f"refusing a link to another host ({parts.scheme}://{parts.hostname})")
-        return url
+        """An absolute URL on the API's host; a link to any other scheme, host or port is refused.
+
+        Parsed with httpx, the parser that sends it, so the check and the request see the same host."""
+        try:
+            base = httpx.URL(self.base_url)
+            url = base.join(path_or_url)  # RFC 3986: "orgs/x" is under the base path, "/x" at the root
+        except (httpx.InvalidURL, ValueError, TypeError):
+            raise BadResponse("refusing a link that is not a URL") from None
+        if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port) or url.userinfo:
+            raise BadResponse(f"refusing a link to another host ({url.scheme}://{url.host})")
+        return str(url)
 
     # --- requests ---------------------------------------------------------------------------------------
 
