@@ -79,8 +79,12 @@ def ingest(
     *,
     source: str | None = None,
     progress: Progress | None = None,
+    before_commit: Callable[[Store], None] | None = None,
 ) -> IngestReport:
-    """Read every file under ``paths`` into ``store``; returns the counts. Raises only for bad arguments."""
+    """Read every file under ``paths`` into ``store``; returns the counts. Raises only for bad arguments.
+
+    ``before_commit`` runs inside each transaction that stores events, just before its COMMIT (a collector
+    writes its checkpoint there, so the checkpoint and the events it read commit together)."""
     started = time.perf_counter()
     report = IngestReport()
     candidates = registry.get(source) if source else None
@@ -101,7 +105,7 @@ def ingest(
     store.execute("DROP TABLE IF EXISTS nw_stage")
     for _key, group in itertools.groupby(sorted(plans, key=lambda p: p.group_key), key=lambda p: p.group_key):
         for batch in _chunks(list(group)):
-            _ingest_group(store, batch, report)
+            _ingest_group(store, batch, report, before_commit)
             _flush_quarantine(store)
             if progress:
                 progress(len(batch))
@@ -236,7 +240,12 @@ def _describe(exc: BaseException) -> str:
 # --- reading -----------------------------------------------------------------------------------------
 
 
-def _ingest_group(store: Store, plans: list[_Plan], report: IngestReport) -> None:
+def _ingest_group(
+    store: Store,
+    plans: list[_Plan],
+    report: IngestReport,
+    before_commit: Callable[[Store], None] | None = None,
+) -> None:
     src = plans[0].source
     mode = plans[0].mode
     snapshot = report.as_dict()
@@ -254,6 +263,8 @@ def _ingest_group(store: Store, plans: list[_Plan], report: IngestReport) -> Non
                 _map_and_store(store, src, relation, rejects, report, columns=columns)
         else:
             _python_group(store, plans, report)
+        if before_commit:
+            before_commit(store)
         store.execute("COMMIT")
     except BaseException as exc:
         _rollback(store)
@@ -262,9 +273,9 @@ def _ingest_group(store: Store, plans: list[_Plan], report: IngestReport) -> Non
             raise  # KeyboardInterrupt, SystemExit: stop, with nothing half-written
         if len(plans) > 1:
             for plan in plans:  # find the bad file; the others still go in
-                _ingest_group(store, [plan], report)
+                _ingest_group(store, [plan], report, before_commit)
             return
-        _retry_or_quarantine(store, plans[0], exc, report)
+        _retry_or_quarantine(store, plans[0], exc, report, before_commit)
 
 
 def _rollback(store: Store) -> None:
@@ -272,7 +283,13 @@ def _rollback(store: Store) -> None:
         store.execute("ROLLBACK")
 
 
-def _retry_or_quarantine(store: Store, plan: _Plan, exc: Exception, report: IngestReport) -> None:
+def _retry_or_quarantine(
+    store: Store,
+    plan: _Plan,
+    exc: Exception,
+    report: IngestReport,
+    before_commit: Callable[[Store], None] | None = None,
+) -> None:
     """One file failed as a whole: salvage it in a slower, more careful reader, or quarantine it."""
     src = plan.source
     fallback: str | None = None
@@ -291,6 +308,8 @@ def _retry_or_quarantine(store: Store, plan: _Plan, exc: Exception, report: Inge
                 _map_and_store(store, src, relation, rejects, report, columns=columns)
             else:
                 _python_group(store, [replace(plan, mode="python")], report)
+            if before_commit:
+                before_commit(store)
             store.execute("COMMIT")
             return
         except BaseException as again:

@@ -60,6 +60,7 @@ for _name in (
     "serve_cmd",
     "prune_cmd",
     "doctor_cmd",
+    "collect_cmd",
 ):
     common.register_module(app, f"nhiwatch.cli.{_name}")
 

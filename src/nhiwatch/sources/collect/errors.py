@@ -1,0 +1,21 @@
+"""What a collector run can fail with; each message is already worded for the user and scrubbed."""
+
+from __future__ import annotations
+
+from nhiwatch.errors import SourceError
+
+
+class CollectError(SourceError):
+    """A run stopped: its checkpoint stays where the last committed page left it."""
+
+
+class AuthError(CollectError):
+    """The vendor refused the credentials (HTTP 401) or their rights (HTTP 403)."""
+
+
+class RateLimited(CollectError):
+    """The vendor asked to wait longer than a run is allowed to, or retries ran out."""
+
+
+class BadResponse(CollectError):
+    """A response that is not what the API documents: too large, not JSON, the wrong shape."""
