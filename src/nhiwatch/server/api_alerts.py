@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from nhiwatch.alerts.suppress import add_rule, make_rule
 from nhiwatch.alerts.triage import triage
 from nhiwatch.errors import NotFoundError
+from nhiwatch.outputs.sinks import spool
 from nhiwatch.redact import redact
 from nhiwatch.server import queries
 from nhiwatch.server.auth import Require
@@ -77,7 +78,18 @@ def get_alert(
     with state.reader() as store:
         out = queries.get_alert(store, alert_id)
         out["evidence_events"] = queries.evidence_events(store, list(out["evidence"]))
+        out["deliveries"] = spool.for_alert(store, alert_id)
     return out
+
+
+@router.get("/{alert_id}/deliveries")
+def alert_deliveries(
+    alert_id: str, state: StateDep, _: Annotated[Principal, Depends(Require("viewer"))]
+) -> dict[str, Any]:
+    """Where the alert was delivered: per sink and update, status, attempts, last error (redacted)."""
+    with state.reader() as store:
+        queries.get_alert(store, alert_id)  # 404 for an unknown alert
+        return {"alert_id": alert_id, "deliveries": spool.for_alert(store, alert_id)}
 
 
 @router.post("/{alert_id}/triage")
