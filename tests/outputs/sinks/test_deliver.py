@@ -147,6 +147,9 @@ def test_an_update_made_while_waiting_supersedes_the_queued_one(store: Store, ht
     assert row["status"] == "retrying" and row["next_attempt"] == NOW + timedelta(hours=1)
     assert run(store, cfg, now=NOW + timedelta(minutes=10)).retrying == 0 and len(script.requests) == 1
     triage(store, "al-1", "benign", analyst="ana", now=NOW)
+    # the next run marks the queued update superseded at once, before its retry time comes
+    run(store, cfg, now=NOW + timedelta(minutes=20))
+    assert [r["status"] for r in rows(store)] == ["superseded"]
     script.answers[:] = [(204, {}, "")]
     run(store, cfg, now=NOW + timedelta(hours=2))
     assert [r["status"] for r in rows(store)] == ["superseded"] and len(script.requests) == 1

@@ -52,7 +52,8 @@ def plan(
     new, stale = [], []
     for a in alerts:
         key = update_key(a)
-        stale.append((a.alert_id, key))
+        if known.undelivered.get(a.alert_id, set()) - {key}:
+            stale.append((a.alert_id, key))
         if key in known.keys:
             continue
         if a.alert_id in known.delivered or (a.status in ACTIVE and selects(cfg, a)):

@@ -42,16 +42,20 @@ class Row:
 
 @dataclass(frozen=True)
 class Known:
-    """What the spool holds for one sink: every update key, the alerts delivered at least once, and the
-    remote id of each alert's latest delivery."""
+    """What the spool holds for one sink: every update key, the alerts delivered at least once, the
+    remote id of each alert's latest delivery, and the keys not delivered yet per alert."""
 
     keys: set[str]
     delivered: set[str]
     remote: dict[str, str]
+    undelivered: dict[str, set[str]]
 
 
 def known(store: Store, sink: str) -> Known:
-    keys, delivered, remote = set(), set(), {}
+    keys: set[str] = set()
+    delivered: set[str] = set()
+    remote: dict[str, str] = {}
+    undelivered: dict[str, set[str]] = {}
     for key, alert_id, status, remote_id in store.fetchall(
         "SELECT update_key, alert_id, status, remote_id FROM deliveries WHERE sink = ? "
         "ORDER BY delivered_at NULLS FIRST",
@@ -62,7 +66,9 @@ def known(store: Store, sink: str) -> Known:
             delivered.add(alert_id)
             if remote_id:
                 remote[alert_id] = remote_id
-    return Known(keys, delivered, remote)
+        elif status in OPEN_STATUSES:
+            undelivered.setdefault(alert_id, set()).add(key)
+    return Known(keys, delivered, remote, undelivered)
 
 
 def enqueue(
