@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from typing import Any
 
 import pytest
@@ -397,3 +398,17 @@ def test_http_sinks_do_not_follow_redirects(httpserver: HTTPServer, monkeypatch:
     )
     out = sink.send([item()])[0]
     assert not out.ok and not out.retry and "redirect" in (out.error or "")
+
+
+def test_the_documented_python_recipe_verifies_what_the_sink_signs() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[3] / "docs" / "delivery.md").read_text(encoding="utf-8")
+    code = doc.split("Python (this is `nhiwatch.outputs.sinks.webhook.verify`):\n\n```python\n", 1)[1]
+    namespace: dict[str, Any] = {}
+    exec(code.split("```", 1)[0], namespace)
+    body, now = b'{"event":"alert.updated"}', int(time.time())
+    header = sign(b"k" * 32, now, body)
+    assert namespace["verify"](b"k" * 32, header, body)
+    assert not namespace["verify"](b"k" * 32, header, body + b"x")
+    assert not namespace["verify"](b"k" * 32, sign(b"k" * 32, now - 301, body), body)
