@@ -184,10 +184,19 @@ class JiraSink(SinkBase):
 
 
 class ParquetSink(SinkBase):
-    """OCSF Detection Findings (class 2004) written as Parquet files under ``path``."""
+    """OCSF Detection Findings (class 2004) written as Parquet files under ``path`` or ``s3_uri`` (an
+    Amazon Security Lake custom source location; credentials from the AWS SDK's usual chain)."""
 
     type: Literal["parquet"]
-    path: Path
+    path: Path | None = None
+    s3_uri: str | None = Field(None, pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[!-~]*)?$")
+    s3_region: str | None = Field(None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+
+    @model_validator(mode="after")
+    def _one_place(self) -> ParquetSink:
+        if (self.path is None) == (self.s3_uri is None):
+            raise ValueError("give exactly one of path or s3_uri")
+        return self
 
 
 SinkConfig = Annotated[
