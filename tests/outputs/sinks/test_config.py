@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nhiwatch.errors import ConfigError
 from nhiwatch.outputs.sinks import build
@@ -108,3 +112,34 @@ def test_secret_files_are_read_and_never_printed(tmp_path: Path) -> None:
     assert sink.secrets[0].reveal() == "11111111-2222-3333-4444-555555555555"
     assert "1111" not in repr(sink.secrets[0]) and "1111" not in str(sink.secrets[0])
     assert "1111" not in sink.scrub("HTTP 403: token 11111111-2222-3333-4444-555555555555 is invalid")
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=20,
+)
+KEYS = st.sampled_from(
+    ["name", "type", "url", "url_env", "token_env", "min_severity", "tiers", "port", "path"]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    sinks=st.lists(
+        st.dictionaries(KEYS, JSONISH, max_size=6).map(lambda d: {"type": "webhook", **d}), max_size=3
+    )
+    | JSONISH
+)
+def test_any_config_is_accepted_or_refused_with_a_message(sinks: Any) -> None:
+    text = yaml.safe_dump({"sinks": sinks})
+    try:
+        parse_delivery_config(text, "fuzz.yaml")
+    except ConfigError as exc:
+        assert str(exc).startswith("fuzz.yaml")
+
+
+@pytest.mark.parametrize("text", ["sinks: [", "- a\n- b", "sinks: !!python/object:os.system {}", "\x00"])
+def test_broken_yaml_is_a_message(text: str) -> None:
+    with pytest.raises(ConfigError, match=r"^<config>"):
+        parse_delivery_config(text)

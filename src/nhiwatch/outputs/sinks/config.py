@@ -174,7 +174,7 @@ class JiraSink(SinkBase):
     project: str = Field(pattern=r"^[A-Z][A-Z0-9_]{0,49}$")
     issue_type: str = "Task"
     api_version: Literal[2, 3] = 3
-    email: str = Field(min_length=3, max_length=320)
+    email: str = Field(pattern=r"^[^:\s]{1,320}$")  # basic auth user: no colon, no space
     token_env: str | None = None
     token_file: Path | None = None
     labels: list[Annotated[str, Field(pattern=r"^\S{1,255}$")]] = ["nhiwatch"]
