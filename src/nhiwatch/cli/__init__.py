@@ -61,6 +61,7 @@ for _name in (
     "prune_cmd",
     "doctor_cmd",
     "collect_cmd",
+    "deliver_cmd",
 ):
     common.register_module(app, f"nhiwatch.cli.{_name}")
 

@@ -18,6 +18,7 @@ from nhiwatch.alerts.response import guidance
 from nhiwatch.alerts.suppress import add_rule, make_rule
 from nhiwatch.alerts.triage import triage
 from nhiwatch.errors import NotFoundError
+from nhiwatch.outputs.sinks import spool
 from nhiwatch.redact import redact, redact_value
 from nhiwatch.server import queries
 from nhiwatch.server.auth import Require
@@ -82,7 +83,18 @@ def get_alert(
         out["response"] = redact_value(
             guidance(store, tables.load_alerts(store, "alert_id = ?", [alert_id])[0]).as_dict()
         )
+        out["deliveries"] = spool.for_alert(store, alert_id)
     return out
+
+
+@router.get("/{alert_id}/deliveries")
+def alert_deliveries(
+    alert_id: str, state: StateDep, _: Annotated[Principal, Depends(Require("viewer"))]
+) -> dict[str, Any]:
+    """Where the alert was delivered: per sink and update, status, attempts, last error (redacted)."""
+    with state.reader() as store:
+        queries.get_alert(store, alert_id)  # 404 for an unknown alert
+        return {"alert_id": alert_id, "deliveries": spool.for_alert(store, alert_id)}
 
 
 @router.post("/{alert_id}/triage")

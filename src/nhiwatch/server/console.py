@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from nhiwatch.alerts.triage import triage
+from nhiwatch.outputs.sinks import spool
 from nhiwatch.server import charts, queries
 from nhiwatch.server.api_alerts import suppress_alert
 from nhiwatch.server.auth import SESSION_COOKIE, Require, check_csrf, client_ip
@@ -146,6 +147,7 @@ def alert_page(alert_id: str, request: Request, state: StateDep, _: Viewer) -> H
     with state.reader() as store:
         alert = queries.get_alert(store, alert_id)
         events = queries.evidence_events(store, list(alert["evidence"]))
+        alert["deliveries"] = spool.for_alert(store, alert_id)
     return render(request, "alert.html", a=alert, events=events)
 
 

@@ -1,0 +1,87 @@
+"""``nhiwatch deliver``: send new and changed alerts to the sinks of a config file, retry what is due,
+and with ``--retry`` what was dead-lettered; ``--dry-run`` shows what would go, ``--status`` the spool."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from nhiwatch.cli.common import DEFAULT_DB_PATH, DbOption, console, fail, friendly_errors, open_store
+from nhiwatch.cli.detect_cmd import parse_time
+from nhiwatch.outputs.plain import plain
+from nhiwatch.outputs.sinks import deliver, spool
+from nhiwatch.outputs.sinks.config import load_delivery_config
+
+
+def register(app: typer.Typer) -> None:
+    app.command("deliver")(deliver_cmd)
+
+
+def deliver_cmd(
+    config: Annotated[
+        Path,
+        typer.Option("--config", "-c", envvar="NHIWATCH_CONFIG", help="YAML file with a `sinks:` list."),
+    ] = Path("nhiwatch.yaml"),
+    retry: Annotated[bool, typer.Option("--retry", help="Also send dead-lettered deliveries again.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be sent; send nothing.")
+    ] = False,
+    status: Annotated[
+        bool, typer.Option("--status", help="Show the delivery spool per sink and exit.")
+    ] = False,
+    sink: Annotated[list[str] | None, typer.Option("--sink", help="Only this sink (repeatable).")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only alerts last seen at or after this time (ISO 8601, UTC).")
+    ] = None,
+    db: DbOption = DEFAULT_DB_PATH,
+) -> None:
+    """Deliver alerts to Slack, Teams, webhooks, Splunk, Elasticsearch, syslog, PagerDuty, Jira, Parquet."""
+    if status:
+        with open_store(db, must_exist=True) as store:
+            _print_status(spool.summary(store))
+        return
+    with friendly_errors():
+        cfg = load_delivery_config(config)
+    if not cfg.sinks:
+        raise fail(f"{config} has no sinks; see docs/delivery.md")
+    t_since = parse_time(since, "--since")
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with open_store(db, must_exist=True) as store:
+        reports = deliver.run(
+            store, cfg, now=now, retry_dead=retry, dry_run=dry_run, since=t_since, only=sink or ()
+        )
+    bad = False
+    for r in reports:
+        if dry_run:
+            console.print(plain(f"{r.sink}: would send {len(r.would_send)} update(s) ({r.queued} new)"))
+            for key in r.would_send:
+                console.print(plain(f"  {key}"))
+            continue
+        if r.error:
+            console.print(plain(f"{r.sink}: not set up: {r.error}"), style="red")
+            bad = True
+            continue
+        line = f"{r.sink}: {r.queued} new update(s); {r.delivered} delivered, {r.retrying} retrying later, {r.dead} dead"
+        console.print(plain(line), style="red" if r.dead else None)
+        bad = bad or bool(r.dead)
+    if bad:
+        raise typer.Exit(1)
+
+
+def _print_status(rows: list[dict[str, object]]) -> None:
+    t = Table(title="deliveries")
+    for col in ("sink", "status", "rows", "last change (UTC)"):
+        t.add_column(col)
+    for r in rows:
+        last = r["last"]
+        t.add_row(
+            plain(r["sink"]),
+            plain(r["status"]),
+            str(r["n"]),
+            f"{last:%Y-%m-%d %H:%M}" if isinstance(last, datetime) else "",
+        )
+    console.print(t)
