@@ -62,6 +62,7 @@ for _name in (
     "doctor_cmd",
     "collect_cmd",
     "deliver_cmd",
+    "run_cmd",
 ):
     common.register_module(app, f"nhiwatch.cli.{_name}")
 

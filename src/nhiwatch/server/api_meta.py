@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from nhiwatch.alerts import tables
-from nhiwatch.redact import redact
+from nhiwatch.redact import redact, redact_value
 from nhiwatch.server.auth import Require
 from nhiwatch.server.state import ServerState, get_state
 from nhiwatch.server.tokens import Principal
@@ -87,6 +87,13 @@ def status(state: StateDep, _: Annotated[Principal, Depends(Require("viewer"))])
     return out
 
 
+@router.get("/api/v1/jobs")
+def jobs(state: StateDep, _: Annotated[Principal, Depends(Require("viewer"))]) -> dict[str, Any]:
+    """``nhiwatch run``'s background jobs (collectors, delivery, retention): runs, failures, last result."""
+    scheduler = getattr(state, "scheduler", None)
+    return {"jobs": [redact_value(j.as_dict()) for j in scheduler.jobs] if scheduler else []}
+
+
 @router.get("/metrics", response_class=PlainTextResponse)
 def metrics(state: StateDep, _: Annotated[Principal, Depends(Require("viewer"))]) -> str:
     """Prometheus text format (scrape with a viewer token)."""
@@ -111,7 +118,83 @@ def metrics(state: StateDep, _: Annotated[Principal, Depends(Require("viewer"))]
         "# TYPE nhiwatch_alerts gauge",
     ]
     lines += [f'nhiwatch_alerts{{status="{s}",severity="{v}"}} {n}' for s, v, n in by]
+    with state.reader() as store:
+        lines += collector_and_sink_metrics(store)
+    lines += job_metrics(getattr(state, "scheduler", None))
     return "\n".join(lines) + "\n"
+
+
+def _label(value: object) -> str:
+    """A Prometheus label value: backslash, quote and newline escaped (names come from config and data)."""
+    text = redact(str(value))
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def collector_and_sink_metrics(store: Any) -> list[str]:
+    """Per collector stream: lag, pages, records, last success, failing; per sink: deliveries by status."""
+    lines: list[str] = []
+    if store.table_exists("collector_state"):
+        rows = store.fetchall(
+            """SELECT source, instance, coalesce(lag_seconds, -1), pages, records,
+                      coalesce(epoch(last_success), 0),
+                      (last_error_at IS NOT NULL AND (last_success IS NULL OR last_error_at > last_success))
+               FROM collector_state ORDER BY ALL"""
+        )
+        for name, kind, help_ in (
+            (
+                "collector_lag_seconds",
+                "gauge",
+                "Seconds between now and the newest event a collector read (-1: none yet).",
+            ),
+            ("collector_pages_total", "counter", "Pages a collector stream has read."),
+            ("collector_records_total", "counter", "Records a collector stream has read."),
+            (
+                "collector_last_success_timestamp_seconds",
+                "gauge",
+                "When a collector stream last finished a run.",
+            ),
+            ("collector_failing", "gauge", "1 when a collector stream's last run ended in an error."),
+        ):
+            lines += [f"# HELP nhiwatch_{name} {help_}", f"# TYPE nhiwatch_{name} {kind}"]
+            col = {"collector_lag_seconds": 2, "collector_pages_total": 3, "collector_records_total": 4,
+                   "collector_last_success_timestamp_seconds": 5, "collector_failing": 6}[name]  # fmt: skip
+            for r in rows:
+                value = float(r[col] or 0)
+                lines.append(
+                    f'nhiwatch_{name}{{collector="{_label(r[0])}",stream="{_label(r[1])}"}} {value:g}'
+                )
+    if store.table_exists("deliveries"):
+        lines += [
+            "# HELP nhiwatch_deliveries Alert deliveries by sink and status.",
+            "# TYPE nhiwatch_deliveries gauge",
+        ]
+        for sink, status, n in store.fetchall(
+            "SELECT sink, status, count(*) FROM deliveries GROUP BY ALL ORDER BY ALL"
+        ):
+            lines.append(f'nhiwatch_deliveries{{sink="{_label(sink)}",status="{_label(status)}"}} {n}')
+    return lines
+
+
+def job_metrics(scheduler: Any) -> list[str]:
+    """``nhiwatch run``'s jobs: runs, failures and last success."""
+    if scheduler is None:
+        return []
+    lines = [
+        "# HELP nhiwatch_job_runs_total Runs of a background job of nhiwatch run.",
+        "# TYPE nhiwatch_job_runs_total counter",
+        "# HELP nhiwatch_job_failures_total Failed runs of a background job.",
+        "# TYPE nhiwatch_job_failures_total counter",
+        "# HELP nhiwatch_job_last_success_timestamp_seconds When a job last succeeded (0: never).",
+        "# TYPE nhiwatch_job_last_success_timestamp_seconds gauge",
+    ]
+    for job in scheduler.jobs:
+        label = f'{{job="{_label(job.name)}"}}'
+        lines += [
+            f"nhiwatch_job_runs_total{label} {job.runs}",
+            f"nhiwatch_job_failures_total{label} {job.failures}",
+            f"nhiwatch_job_last_success_timestamp_seconds{label} {job.last_success or 0:g}",
+        ]
+    return lines
 
 
 @router.get("/api/v1/openapi.json")
