@@ -3,6 +3,7 @@ and with ``--retry`` what was dead-lettered; ``--dry-run`` shows what would go, 
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -10,7 +11,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from nhiwatch.cli.common import DEFAULT_DB_PATH, DbOption, console, fail, friendly_errors, open_store
+from nhiwatch.cli.common import (
+    DEFAULT_DB_PATH,
+    DbOption,
+    console,
+    console_err,
+    fail,
+    friendly_errors,
+    open_store,
+)
 from nhiwatch.cli.detect_cmd import parse_time
 from nhiwatch.outputs.plain import plain
 from nhiwatch.outputs.sinks import deliver, spool
@@ -19,6 +28,20 @@ from nhiwatch.outputs.sinks.config import load_delivery_config
 
 def register(app: typer.Typer) -> None:
     app.command("deliver")(deliver_cmd)
+
+
+class _Notices(logging.Handler):
+    """Retry notices of the run on stderr as they happen (errors are in the summary the command prints)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if logging.WARNING <= record.levelno < logging.ERROR:
+            console_err.print(plain(f"note: {record.getMessage()}"), style="yellow")
+
+
+def _show_notices() -> None:
+    logger = logging.getLogger(deliver.log.name)
+    if not any(isinstance(h, _Notices) for h in logger.handlers):
+        logger.addHandler(_Notices())
 
 
 def deliver_cmd(
@@ -50,6 +73,7 @@ def deliver_cmd(
         raise fail(f"{config} has no sinks; see docs/delivery.md")
     t_since = parse_time(since, "--since")
     now = datetime.now(UTC).replace(tzinfo=None)
+    _show_notices()
     with open_store(db, must_exist=True) as store:
         reports = deliver.run(
             store, cfg, now=now, retry_dead=retry, dry_run=dry_run, since=t_since, only=sink or ()
