@@ -322,7 +322,7 @@ def _config(tmp_path: Path, name: str, old: str = "", new: str = "") -> Path:
         (["detect", "--config", "{over_100}"], "less than or equal to 100"),
         (["detect", "--config", "{typo}"], "unknown key"),
         (["triage", "al-doesnotexist", "benign"], "no alert 'al-doesnotexist'"),
-        (["triage", "al-doesnotexist", "fine"], "verdict must be benign or malicious"),
+        (["triage", "al-doesnotexist", "fine"], "verdict must be benign, malicious or undo"),
         (
             ["suppress", "add", "--detector", "volume_spike", "--reason", "r", "--owner", "o"],
             "suppression rule matches nothing",
@@ -406,3 +406,41 @@ def test_a_quiet_window_points_at_alerts_still_open_from_earlier(db: Path) -> No
     code, text = run("detect", "--db", db)  # the default window: the last day of data
     assert code == 0, text
     assert "1 behaviour alert(s) from earlier windows are still open: `nhiwatch alerts --status open`" in text
+
+
+def test_benign_allowance_expires_and_undo_takes_it_back(db: Path, tmp_path: Path) -> None:
+    (a,) = [a for a in detect_jsonl(db, tmp_path) if a["integration_id"] == "crm-sync"]
+    code, text = run("triage", a["alert_id"], "benign", "--note", "partner migration", "--db", db)
+    assert code == 0, text
+    assert "will not alert again until 2025-12-10" in " ".join(text.split())  # last seen + 90 days
+    with Store(db) as s:
+        (expires,) = s.fetchall("SELECT expires FROM allowances")[0]
+    assert expires.date().isoformat() == "2025-12-10"
+    code, text = run("triage", a["alert_id"], "undo", "--db", db)
+    assert code == 0, text
+    assert "undid benign: back to open" in " ".join(text.split())
+    with Store(db) as s:
+        assert s.scalar("SELECT count(*) FROM allowances") == 0
+        assert s.scalar("SELECT status FROM alerts WHERE alert_id = ?", [a["alert_id"]]) == "open"
+    code, text = run("triage", a["alert_id"], "undo", "--db", db)
+    assert code == 2 and "no verdict to undo" in text
+
+
+def test_an_expired_allowance_no_longer_covers_the_behaviour() -> None:
+    from datetime import datetime
+
+    from nhiwatch.alerts.triage import Allowance, allowed
+    from nhiwatch.detectors.base import Finding
+
+    def finding(day: int) -> Finding:
+        t = datetime(2025, 9, day, 12)
+        return Finding(
+            detector="volume_spike", integration_id="crm-sync", first_seen=t, last_seen=t, deviation=0.5,
+            observed="o", expected="e", summary="s",
+        )  # fmt: skip
+
+    from nhiwatch.alerts.model import signature
+
+    sig = signature(finding(1))
+    rule = Allowance("crm-sync", sig, 0.5, expires=datetime(2025, 9, 10))
+    assert allowed([finding(9), finding(10), finding(11)], [rule], 1.25) == {0}

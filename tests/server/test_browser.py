@@ -99,10 +99,16 @@ def test_alert_marked_benign_leaves_the_queue(page: Any, company: Company) -> No
     assert page.locator("#alert-status").inner_text().startswith("open")
     page.fill("textarea[name=note]", "release day, expected")
     page.click("#mark-benign")
+    assert "will not alert again" in page.locator("#teaches").inner_text()  # it says what it teaches
+    page.click("#confirm-benign")
     page.wait_for_url("**/alerts?done=*")
+    assert "marked benign" in page.locator("#flash").inner_text()
     assert page.locator(f"tr[data-alert='{alert_id}']").count() == 0
     page.goto(f"/alerts/{alert_id}")
     assert page.locator("#alert-status").inner_text().startswith("benign")
+    page.click("#undo")  # and back: the verdict and its allowance are taken back
+    page.wait_for_url(f"**/alerts/{alert_id}")
+    assert page.locator("#alert-status").inner_text().startswith("open")
 
 
 def test_htmx_triage_removes_the_row_in_place(page: Any, company: Company) -> None:
@@ -129,8 +135,12 @@ def test_crafted_log_field_cannot_run_script(page: Any, company: Company) -> Non
     assert page.title() != "pwned" and page.evaluate(INJECTED) == 0
     drawn = page.locator("#chart-destinations").inner_html().replace("&lt;", "<").replace("&gt;", ">")
     assert "<script>document" in drawn  # drawn as text in the chart
-    page.goto("/alerts?status=")
-    hrefs = page.locator("tr[data-alert] td a[href^='/alerts/']").evaluate_all("els => els.map(e => e.href)")
+    hrefs = []
+    for queue in ("/alerts?status=", "/posture?status="):
+        page.goto(queue)
+        hrefs += page.locator("tr[data-alert] td a[href^='/alerts/']").evaluate_all(
+            "els => els.map(e => e.href)"
+        )
     for href in hrefs:
         page.goto(href)
         assert page.title() != "pwned" and page.evaluate(INJECTED) == 0

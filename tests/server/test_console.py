@@ -60,7 +60,7 @@ def test_log_content_is_escaped_and_redacted(app: FastAPI, company: Company) -> 
     c = signed_in(app, company.tokens["viewer"])
     mystery = "discovered:github:actor:mystery[bot]"
     pages = [c.get(f"/integrations/{mystery}").text]
-    alerts = c.get("/alerts").text
+    alerts = c.get("/alerts").text + c.get("/posture").text
     ids = re.findall(r'data-alert="([^"]+)"', alerts)
     pages += [c.get(f"/alerts/{i}").text for i in ids]
     joined = "\n".join(pages)
@@ -82,10 +82,23 @@ def test_triage_form_needs_csrf_and_an_analyst(app: FastAPI, company: Company) -
     assert analyst.post(url, data={"verdict": "benign", "csrf": "forged"}).status_code == 403
     token = csrf_of(queue)
     assert viewer.post(url, data={"verdict": "benign", "csrf": token}).status_code == 403
-    r = analyst.post(url, data={"verdict": "benign", "csrf": token}, follow_redirects=False)
+    # Benign teaches an allowance: first a confirmation saying what and until when, then a note is required
+    ask = analyst.post(url, data={"verdict": "benign", "csrf": token}, follow_redirects=False)
+    assert ask.status_code == 200 and "will not alert again" in ask.text and "A note is required" in ask.text
+    assert alert_id in analyst.get("/alerts").text  # nothing changed yet
+    no_note = {"verdict": "benign", "csrf": token, "confirm": "yes"}
+    assert analyst.post(url, data=no_note, follow_redirects=False).status_code == 400
+    r = analyst.post(url, data={**no_note, "note": "release day"}, follow_redirects=False)
     assert r.status_code == 303
-    assert alert_id not in analyst.get("/alerts").text
+    done = analyst.get(r.headers["location"]).text
+    assert "marked benign" in done and "will not alert again until" in done and 'id="undo"' in done
+    assert f'data-alert="{alert_id}"' not in done
     assert alert_id in analyst.get("/alerts?status=benign").text
+    # Undo: the alert is back in the queue and its allowance is gone
+    back = analyst.post(f"/alerts/{alert_id}/undo", data={"csrf": token}, follow_redirects=False)
+    assert back.status_code == 303
+    assert f'data-alert="{alert_id}"' in analyst.get("/alerts").text
+    assert "undid benign" in analyst.get(f"/alerts/{alert_id}").text
     # htmx: the row is replaced by nothing; the CSRF token travels in a header
     other = re.findall(r'data-alert="([^"]+)"', analyst.get("/alerts").text)[0]
     r = analyst.post(
@@ -98,7 +111,7 @@ def test_triage_form_needs_csrf_and_an_analyst(app: FastAPI, company: Company) -
 
 def test_admin_suppresses_from_the_alert_page_and_signs_out(app: FastAPI, company: Company) -> None:
     admin = signed_in(app, company.tokens["admin"])
-    queue = admin.get("/alerts?integration=sync-bot").text
+    queue = admin.get("/posture?integration=sync-bot").text  # sync-bot has no owner: a posture finding
     alert_id = re.findall(r'data-alert="([^"]+)"', queue)[0]
     page = admin.get(f"/alerts/{alert_id}").text
     assert "Suppress because" in page

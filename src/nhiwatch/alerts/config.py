@@ -68,6 +68,7 @@ class Scoring(_Strict):
     discovered_points: float = Field(default=10, ge=0, le=100)
     partner_managed_points: float = Field(default=5, ge=0, le=100)
     allowance_tolerance: float = Field(default=1.25, ge=1)
+    allowance_days: int = Field(default=90, ge=1, le=3650)
 
     @model_validator(mode="after")
     def _complete(self) -> Scoring:

@@ -29,7 +29,8 @@ TRIAGE_DDL = """CREATE TABLE IF NOT EXISTS triage_log (
     note VARCHAR, effect VARCHAR)"""
 ALLOWANCES_DDL = """CREATE TABLE IF NOT EXISTS allowances (
     allowance_id VARCHAR PRIMARY KEY, integration_id VARCHAR, detector VARCHAR, signature VARCHAR,
-    max_deviation DOUBLE, alert_id VARCHAR, created_at TIMESTAMP, created_by VARCHAR, note VARCHAR)"""
+    max_deviation DOUBLE, alert_id VARCHAR, created_at TIMESTAMP, created_by VARCHAR, note VARCHAR,
+    expires TIMESTAMP)"""
 SUPPRESSIONS_DDL = """CREATE TABLE IF NOT EXISTS suppressions (
     rule_id VARCHAR PRIMARY KEY, integration_id VARCHAR, detector VARCHAR, match JSON, reason VARCHAR,
     owner VARCHAR, expires TIMESTAMP, created_at TIMESTAMP, created_by VARCHAR)"""
@@ -66,6 +67,12 @@ ALERT_COLUMNS = [
 
 def ensure(store: Store) -> None:
     store.ensure(FINDINGS_DDL, ALERTS_DDL, TRIAGE_DDL, ALLOWANCES_DDL, SUPPRESSIONS_DDL, RUNS_DDL)
+    if not store.fetchall(
+        "SELECT 1 FROM duckdb_columns() WHERE table_name = 'allowances' AND column_name = 'expires'"
+        " AND database_name = current_database() AND schema_name = 'main'"
+    ):
+        # Stores written before allowances expired: theirs stay unlimited, as they were granted.
+        store.execute("ALTER TABLE allowances ADD COLUMN IF NOT EXISTS expires TIMESTAMP")
 
 
 def _json(v: Any) -> str:

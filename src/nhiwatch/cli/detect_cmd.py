@@ -20,7 +20,7 @@ from nhiwatch.alerts.config import load_config
 from nhiwatch.alerts.model import STATUSES, Alert
 from nhiwatch.alerts.response import guidance
 from nhiwatch.alerts.suppress import add_rule, load_rules, make_rule
-from nhiwatch.alerts.triage import VERDICTS, triage
+from nhiwatch.alerts.triage import VERDICTS, triage, undo
 from nhiwatch.cli.common import (
     DEFAULT_DB_PATH,
     DbOption,
@@ -233,15 +233,19 @@ def alert_from(data: dict[str, Any]) -> Alert:
 
 def triage_cmd(
     alert_id: Annotated[str, typer.Argument(help="The alert (see `nhiwatch alerts`).")],
-    verdict: Annotated[str, typer.Argument(help="benign or malicious.")],
+    verdict: Annotated[str, typer.Argument(help="benign, malicious, or undo (takes the last verdict back).")],
     note: Annotated[str, typer.Option(help="Why: kept in the audit log.")] = "",
     db: DbOption = DEFAULT_DB_PATH,
 ) -> None:
-    """Record a verdict. Benign teaches nhiwatch that this behaviour is fine for this integration."""
-    if verdict not in VERDICTS:
-        raise fail(f"verdict must be benign or malicious, got {verdict!r}")
-    with open_store(db, must_exist=True) as store:
-        outcome = triage(store, alert_id, verdict, note=note, analyst=_analyst(), now=_now())
+    """Record a verdict. Benign teaches nhiwatch that this behaviour is fine for this integration, until
+    the allowance expires (`scoring.allowance_days`); undo takes the last verdict back."""
+    if verdict not in (*VERDICTS, "undo"):
+        raise fail(f"verdict must be benign, malicious or undo, got {verdict!r}")
+    with open_store(db, must_exist=True) as store, friendly_errors():
+        if verdict == "undo":
+            outcome = undo(store, alert_id, analyst=_analyst(), now=_now())
+        else:
+            outcome = triage(store, alert_id, verdict, note=note, analyst=_analyst(), now=_now())
     console.print(
         redact(f"{outcome.alert_id}: {outcome.previous_status} -> {outcome.verdict}; {outcome.effect}")
     )

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from nhiwatch.alerts import tables
 from nhiwatch.alerts.response import guidance
 from nhiwatch.alerts.suppress import add_rule, make_rule
-from nhiwatch.alerts.triage import triage
+from nhiwatch.alerts.triage import triage, undo
 from nhiwatch.errors import NotFoundError
 from nhiwatch.outputs.sinks import spool
 from nhiwatch.redact import redact, redact_value
@@ -95,6 +95,17 @@ def alert_deliveries(
     with state.reader() as store:
         queries.get_alert(store, alert_id)  # 404 for an unknown alert
         return {"alert_id": alert_id, "deliveries": spool.for_alert(store, alert_id)}
+
+
+@router.post("/{alert_id}/triage/undo")
+def undo_triage(
+    alert_id: str, state: StateDep, who: Annotated[Principal, Depends(Require("analyst"))]
+) -> dict[str, Any]:
+    """Take the alert's last verdict back (its status returns; a benign verdict's allowances are removed)."""
+    with state.db() as store:
+        queries.get_alert(store, alert_id)  # 404 for an unknown alert
+        out = undo(store, alert_id, analyst=who.name, now=now_utc())
+    return {"alert_id": out.alert_id, "previous_status": out.previous_status, "effect": out.effect}
 
 
 @router.post("/{alert_id}/triage")

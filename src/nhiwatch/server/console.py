@@ -11,13 +11,16 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from nhiwatch.alerts.triage import triage
+from nhiwatch.alerts import tables
+from nhiwatch.alerts.config import load_config
+from nhiwatch.alerts.response import guidance
+from nhiwatch.alerts.triage import triage, undo
 from nhiwatch.outputs.sinks import spool
 from nhiwatch.server import charts, queries
 from nhiwatch.server.api_alerts import suppress_alert
@@ -121,24 +124,67 @@ def alert_queue(
     severity: str | None = None,
     integration: str | None = None,
     detector: str | None = None,
+    done: str | None = None,
+) -> HTMLResponse:
+    """Behaviour alerts: what is happening now. Posture findings have their own list (``/posture``)."""
+    return _queue(request, state, "behaviour", status, severity, integration, detector, done)
+
+
+@router.get("/posture", response_class=HTMLResponse)
+def posture_queue(
+    request: Request,
+    state: StateDep,
+    _: Viewer,
+    status: str = "open",
+    integration: str | None = None,
+    detector: str | None = None,
+) -> HTMLResponse:
+    """Posture findings: to-dos for inventory owners (an owner, a purpose, fewer scopes), not incidents."""
+    return _queue(request, state, "posture", status, None, integration, detector, None)
+
+
+def _queue(
+    request: Request,
+    state: ServerState,
+    kind: str,
+    status: str,
+    severity: str | None,
+    integration: str | None,
+    detector: str | None,
+    done: str | None,
 ) -> HTMLResponse:
     f = queries.AlertFilter(
         status=status or None,
         severity=severity or None,
         integration=integration or None,
         detector=detector or None,
+        kind=kind,
     )
     with state.reader() as store:
         total, items = queries.list_alerts(store, f)
-        detectors = [r[0] for r in store.fetchall("SELECT DISTINCT unnest(detectors) FROM alerts ORDER BY 1")]
+        detectors = [
+            r[0]
+            for r in store.fetchall(
+                "SELECT DISTINCT unnest(detectors) FROM alerts WHERE kind = ? ORDER BY 1", [kind]
+            )
+        ]
+        todo = {}
+        if kind == "posture":
+            for a in tables.load_alerts(
+                store, "alert_id IN (SELECT unnest(?::VARCHAR[]))", [[i["alert_id"] for i in items]]
+            ):
+                todo[a.alert_id] = guidance(None, a).investigate
+        last = queries.last_verdict(store, done) if done else None
     return render(
         request,
-        "alerts.html",
+        "alerts.html" if kind == "behaviour" else "posture.html",
         items=items,
         total=total,
         f=f,
         detectors=detectors,
         severities=queries.SEVERITIES,
+        todo=todo,
+        last=last,
     )
 
 
@@ -160,15 +206,34 @@ def triage_form(
     _: None = Csrf,
     verdict: Annotated[str, Form()] = "",
     note: Annotated[str, Form(max_length=4000)] = "",
+    confirm: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
+    """Benign teaches an allowance: it needs a note and a confirmation that says what it will allow and
+    until when. Malicious teaches nothing and is one step (the queue's htmx button)."""
     if verdict not in ("benign", "malicious"):
         raise HTTPException(400, "choose benign or malicious")
+    if verdict == "benign" and confirm != "yes":
+        with state.reader() as store:
+            alert = queries.get_alert(store, alert_id)
+        days = load_config(None).scoring.allowance_days
+        return render(request, "confirm.html", a=alert, note=note, days=days, missing_note=not note.strip())
+    if verdict == "benign" and not note.strip():
+        raise HTTPException(400, "say why this is benign: the note is kept with the allowance it teaches")
     with state.db() as store:
         triage(store, alert_id, verdict, note=note, analyst=who.name, now=now_utc())
     state.metrics.inc("triage_verdicts")
     if request.headers.get("hx-request"):
         return HTMLResponse("")  # the row leaves the queue
     return RedirectResponse("/alerts?" + urlencode({"done": alert_id}), status_code=303)
+
+
+@router.post("/alerts/{alert_id}/undo")
+def undo_form(alert_id: str, state: StateDep, who: Analyst, _: None = Csrf) -> Response:
+    """Take the last verdict back (the alert returns to the queue; a benign verdict's allowance goes)."""
+    with state.db() as store:
+        queries.get_alert(store, alert_id)
+        undo(store, alert_id, analyst=who.name, now=now_utc())
+    return RedirectResponse("/alerts/" + quote(alert_id, safe=""), status_code=303)
 
 
 @router.post("/alerts/{alert_id}/suppress")

@@ -89,6 +89,17 @@ def list_alerts(store: Store, f: AlertFilter) -> tuple[int, list[dict[str, Any]]
     return total, [alert_dict(by_id[i]) for i in ids if i in by_id]
 
 
+def last_verdict(store: Store, alert_id: str) -> dict[str, Any] | None:
+    """The alert's latest triage entry (for the message shown after a verdict), redacted."""
+    tables.ensure(store)
+    rows = store.records(
+        "SELECT alert_id, verdict, previous_status, effect FROM triage_log WHERE alert_id = ? "
+        "ORDER BY triaged_at DESC LIMIT 1",
+        [alert_id],
+    )
+    return dict(redact_value(rows[0])) if rows else None
+
+
 def get_alert(store: Store, alert_id: str) -> dict[str, Any]:
     tables.ensure(store)
     found = tables.load_alerts(store, "alert_id = ?", [alert_id])
