@@ -246,3 +246,17 @@ def test_the_documented_configs_are_valid(tmp_path: Path, doc: str, heading: str
     (tmp_path / "inventory.yaml").write_text("integrations: []\n")
     cfg = load_run_config(_write(tmp_path, block))
     assert cfg.collectors and cfg.sinks
+
+
+def test_deliver_reads_the_sinks_of_a_run_config(tmp_path: Path) -> None:
+    """`nhiwatch deliver --config nhiwatch.yaml` reads the same file `nhiwatch run` does."""
+    from nhiwatch.cli.deliver_cmd import _delivery_config
+
+    cfg = _write(
+        tmp_path,
+        "store: nw.duckdb\nsinks:\n  - {name: hook, type: webhook, url: https://h.example/x, secret_env: S}\n",
+    )
+    assert [s.name for s in _delivery_config(cfg).sinks] == ["hook"]
+    typo = _write(tmp_path, "sinkz: []\n")
+    with pytest.raises(ConfigError, match="sinkz"):
+        _delivery_config(typo)

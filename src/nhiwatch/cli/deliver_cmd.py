@@ -23,7 +23,7 @@ from nhiwatch.cli.common import (
 from nhiwatch.cli.detect_cmd import parse_time
 from nhiwatch.outputs.plain import plain
 from nhiwatch.outputs.sinks import deliver, spool
-from nhiwatch.outputs.sinks.config import load_delivery_config
+from nhiwatch.outputs.sinks.config import DeliveryConfig, load_delivery_config
 
 
 def register(app: typer.Typer) -> None:
@@ -68,7 +68,7 @@ def deliver_cmd(
             _print_status(spool.summary(store))
         return
     with friendly_errors():
-        cfg = load_delivery_config(config)
+        cfg = _delivery_config(config)
     if not cfg.sinks:
         raise fail(f"{config} has no sinks; see docs/delivery.md")
     t_since = parse_time(since, "--since")
@@ -109,3 +109,19 @@ def _print_status(rows: list[dict[str, object]]) -> None:
             f"{last:%Y-%m-%d %H:%M}" if isinstance(last, datetime) else "",
         )
     console.print(t)
+
+
+def _delivery_config(path: Path) -> DeliveryConfig:
+    """The sinks of a delivery file, or of a whole ``nhiwatch run`` config (the same keys, more beside)."""
+    import yaml
+
+    from nhiwatch.monitor.config import RunConfig, load_run_config
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data = None  # the delivery loader reports it with its line
+    extra = set(data) - set(DeliveryConfig.model_fields) if isinstance(data, dict) else set()
+    if extra and extra <= set(RunConfig.model_fields):
+        return load_run_config(path).delivery()
+    return load_delivery_config(path)
