@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
-from nhiwatch.sources.collect.errors import AuthError, BadResponse, CollectError, RateLimited
+from nhiwatch.sources.collect.errors import AuthError, BadResponse, CollectError, RateLimited, RejectedRequest
 from nhiwatch.sources.collect.secrets import Secret, scrub
 
 log = logging.getLogger("nhiwatch.collect")
@@ -279,6 +279,8 @@ class HttpClient:
             return AuthError(f"the API refused the credentials (HTTP 401) at {where}: {detail}")
         if reply.status == 403:
             return AuthError(f"permission denied (HTTP 403) at {where}: {detail}")
+        if reply.status in (400, 404, 410):
+            return RejectedRequest(f"HTTP {reply.status} from {where}: {detail}")
         return CollectError(f"HTTP {reply.status} from {where}: {detail}")
 
 
