@@ -22,7 +22,6 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,6 +29,7 @@ import httpx
 import orjson
 
 from nhiwatch.sources.collect.errors import AuthError, BadResponse, CollectError, RateLimited, RejectedRequest
+from nhiwatch.sources.collect.ratelimit import asked_wait, budget_spent, rate_limited_403, reset_in
 from nhiwatch.sources.collect.secrets import Secret, scrub
 
 log = logging.getLogger("nhiwatch.collect")
@@ -197,7 +197,7 @@ class HttpClient:
                 continue
             if reply.status < 300:
                 return reply
-            if reply.status in RETRY_STATUS or _rate_limited_403(reply):
+            if reply.status in RETRY_STATUS or rate_limited_403(reply.status, reply.headers, reply.body):
                 last = f"HTTP {reply.status}"
                 self._backoff(attempt, reply.headers, last, url)
                 continue
@@ -236,7 +236,7 @@ class HttpClient:
     def _backoff(self, attempt: int, headers: httpx.Headers | None, why: str, url: str) -> None:
         if attempt + 1 >= self.policy.attempts:
             return  # the loop ends and says why
-        asked = _asked_wait(headers, self._clock()) if headers is not None else None
+        asked = asked_wait(headers, self._clock()) if headers is not None else None
         if asked is not None:
             if asked > self.policy.max_wait:
                 raise RateLimited(
@@ -250,9 +250,8 @@ class HttpClient:
         self._pause(wait)
 
     def _note_budget(self, headers: httpx.Headers) -> None:
-        remaining = _header(headers, "x-ratelimit-remaining", "x-rate-limit-remaining")
-        if remaining is not None and remaining.strip() == "0":
-            reset = _reset_in(headers, self._clock())
+        if budget_spent(headers):
+            reset = reset_in(headers, self._clock())
             if reset is not None and 0 < reset <= self.policy.max_wait:
                 self._not_before = self._clock() + reset
 
@@ -282,56 +281,6 @@ class HttpClient:
         if reply.status in (400, 404, 410):
             return RejectedRequest(f"HTTP {reply.status} from {where}: {detail}")
         return CollectError(f"HTTP {reply.status} from {where}: {detail}")
-
-
-def _header(headers: httpx.Headers, *names: str) -> str | None:
-    for name in names:
-        value = headers.get(name)
-        if value is not None:
-            return value
-    return None
-
-
-def _rate_limited_403(reply: Reply) -> bool:
-    """GitHub's primary and secondary rate limits answer 403; Google's per-user quota does too."""
-    if reply.status != 403:
-        return False
-    if "retry-after" in reply.headers:
-        return True
-    remaining = _header(reply.headers, "x-ratelimit-remaining", "x-rate-limit-remaining")
-    if remaining is not None and remaining.strip() == "0":
-        return True
-    head = reply.body[:4096].lower()
-    return b"ratelimitexceeded" in head or b"secondary rate limit" in head
-
-
-def _asked_wait(headers: httpx.Headers, now: float) -> float | None:
-    """Seconds the vendor asks to wait: Retry-After first, then the rate-limit reset time."""
-    retry_after = headers.get("retry-after")
-    if retry_after is not None:
-        text = retry_after.strip()
-        try:
-            return max(0.0, float(text))
-        except ValueError:
-            pass
-        try:
-            return max(0.0, parsedate_to_datetime(text).timestamp() - now)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            pass  # unreadable: fall back to the reset header or our own backoff
-    return _reset_in(headers, now)
-
-
-def _reset_in(headers: httpx.Headers, now: float) -> float | None:
-    reset = _header(headers, "x-ratelimit-reset", "x-rate-limit-reset")
-    if reset is None:
-        return None
-    try:
-        at = float(reset.strip())
-    except ValueError:
-        return None
-    if at != at or at in (float("inf"), float("-inf")):  # NaN, infinities from a hostile header
-        return None
-    return max(0.0, at - now)
 
 
 def _path(url: str) -> str:
