@@ -177,14 +177,17 @@ class HttpClient:
         *,
         params: Mapping[str, Any] | None = None,
         data: Mapping[str, str] | None = None,
+        authorize: bool = True,
     ) -> Reply:
+        """One request, retried as the class says; ``authorize=False`` for a token request itself."""
         url = self.url(path_or_url)
+        auth = self._auth if authorize else None
         refreshed = refresh_next = False
         last = ""
         for attempt in range(self.policy.attempts):
             self._wait_budget()
             try:
-                reply = self._send(method, url, params, data, refresh=refresh_next)
+                reply = self._send(method, url, params, data, auth, refresh=refresh_next)
             except httpx.TransportError as exc:
                 refresh_next = False
                 last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -192,7 +195,7 @@ class HttpClient:
                 continue
             self._note_budget(reply.headers)
             refresh_next = False
-            if reply.status == 401 and self._auth is not None and not refreshed:
+            if reply.status == 401 and auth is not None and not refreshed:
                 refreshed = refresh_next = True  # an expired OAuth token: renew it once
                 continue
             if reply.status < 300:
@@ -212,10 +215,11 @@ class HttpClient:
         url: str,
         params: Mapping[str, Any] | None,
         data: Mapping[str, str] | None,
+        auth: AuthHeaders | None,
         *,
         refresh: bool,
     ) -> Reply:
-        headers = dict(self._auth(refresh)) if self._auth else {}
+        headers = dict(auth(refresh)) if auth else {}
         for value in headers.values():  # an issued OAuth token is a secret too, from now on
             if value not in self._sent and len(self._sent) < 64:
                 self._sent.update((value, value.split(" ", 1)[-1]))
