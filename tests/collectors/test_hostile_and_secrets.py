@@ -170,3 +170,13 @@ def test_links_on_the_api_origin_resolve_like_a_browser() -> None:
     with HttpClient("https://ghe.example/api/v3") as client:
         assert client.url("orgs/acme/audit-log") == "https://ghe.example/api/v3/orgs/acme/audit-log"
         assert client.url("/api/v3/orgs/a?after=1") == "https://ghe.example/api/v3/orgs/a?after=1"
+
+
+def test_a_redirect_is_not_followed_so_the_credentials_stay_home(
+    httpserver: HTTPServer, store: Store, clock: Clock
+) -> None:
+    fake, settings = _okta(httpserver)
+    fake.script[1] = reply(302, {}, {"Location": "https://collector.evil.example/steal"})
+    report = collect(store, "okta", settings, ENV, clock, since=SINCE)
+    assert (report.streams[0].error or "").startswith("HTTP 302 from")
+    assert len(fake.requests) == 1

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from nhiwatch.sources.collect.base import Window
 from nhiwatch.sources.collect.errors import CollectError
-from nhiwatch.sources.collect.http import HttpClient, RetryPolicy, _asked_wait, next_link
+from nhiwatch.sources.collect.http import HttpClient, RetryPolicy, next_link
+from nhiwatch.sources.collect.ratelimit import asked_wait
 from nhiwatch.sources.okta.collector import SystemLog
 from tests.collectors.fakes import NOW, NOW_EPOCH
 
@@ -32,9 +33,13 @@ bodies = st.one_of(
 
 
 @settings(max_examples=200, deadline=None)
-@given(retry_after=header_text, reset=header_text)
+@given(
+    retry_after=header_text
+    | st.sampled_from(["inf", "-inf", "nan", "1e400", "-5", "Wed, 21 Oct 2015 07:28:00 GMT"]),
+    reset=header_text | st.sampled_from(["inf", "nan", "-1e400", "99999999999"]),
+)
 def test_asked_wait_is_none_or_a_finite_non_negative_number(retry_after: str, reset: str) -> None:
-    wait = _asked_wait(httpx.Headers({"Retry-After": retry_after, "X-Rate-Limit-Reset": reset}), NOW_EPOCH)
+    wait = asked_wait(httpx.Headers({"Retry-After": retry_after, "X-Rate-Limit-Reset": reset}), NOW_EPOCH)
     assert wait is None or (math.isfinite(wait) and wait >= 0)
 
 

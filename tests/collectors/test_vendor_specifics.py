@@ -185,3 +185,21 @@ def test_the_next_window_overlaps_the_last_so_a_late_event_is_read(
     )
     assert report.ok
     assert ids(store, "slack") == ["slack:late-one"]
+
+
+def test_an_expired_stored_cursor_restarts_its_window_once(
+    httpserver: HTTPServer, store: Store, clock: Clock
+) -> None:
+    fake = FakeSlack(token=TOKEN, events=slack_events(60))
+    url = serve(httpserver, fake)
+    env = {"NHIWATCH_SLACK_TOKEN": TOKEN}
+    cfg = {"base_url": url, "limit": "25"}
+    first = collect(store, "slack", cfg, env, clock, since=SINCE, max_pages=1)
+    assert first.ok and not first.streams[0].caught_up
+    rejected = len(fake.requests)  # index of the next request
+    fake.script[rejected + 1] = reply(200, {"ok": False, "error": "invalid_cursor"})
+    second = collect(store, "slack", cfg, env, clock, now=lambda: NOW + timedelta(minutes=1))
+    assert second.ok, second.streams[0].error
+    assert "cursor" in fake.requests[rejected].args
+    assert "cursor" not in fake.requests[rejected + 1].args  # the window again, from its first page
+    assert len(set(ids(store, "slack"))) == 60 and second.streams[0].duplicates >= 25  # page 1 again

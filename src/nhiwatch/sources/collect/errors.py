@@ -19,3 +19,8 @@ class RateLimited(CollectError):
 
 class BadResponse(CollectError):
     """A response that is not what the API documents: too large, not JSON, the wrong shape."""
+
+
+class RejectedRequest(CollectError):
+    """The API refused the request itself (HTTP 400, 404, 410, or a vendor's "invalid cursor"): when the
+    request carried a cursor stored by an earlier run, that cursor has most likely expired."""

@@ -22,14 +22,14 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import orjson
 
-from nhiwatch.sources.collect.errors import AuthError, BadResponse, CollectError, RateLimited
+from nhiwatch.sources.collect.errors import AuthError, BadResponse, CollectError, RateLimited, RejectedRequest
+from nhiwatch.sources.collect.ratelimit import asked_wait, budget_spent, rate_limited_403, reset_in
 from nhiwatch.sources.collect.secrets import Secret, scrub
 
 log = logging.getLogger("nhiwatch.collect")
@@ -177,14 +177,17 @@ class HttpClient:
         *,
         params: Mapping[str, Any] | None = None,
         data: Mapping[str, str] | None = None,
+        authorize: bool = True,
     ) -> Reply:
+        """One request, retried as the class says; ``authorize=False`` for a token request itself."""
         url = self.url(path_or_url)
+        auth = self._auth if authorize else None
         refreshed = refresh_next = False
         last = ""
         for attempt in range(self.policy.attempts):
             self._wait_budget()
             try:
-                reply = self._send(method, url, params, data, refresh=refresh_next)
+                reply = self._send(method, url, params, data, auth, refresh=refresh_next)
             except httpx.TransportError as exc:
                 refresh_next = False
                 last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -192,12 +195,12 @@ class HttpClient:
                 continue
             self._note_budget(reply.headers)
             refresh_next = False
-            if reply.status == 401 and self._auth is not None and not refreshed:
+            if reply.status == 401 and auth is not None and not refreshed:
                 refreshed = refresh_next = True  # an expired OAuth token: renew it once
                 continue
             if reply.status < 300:
                 return reply
-            if reply.status in RETRY_STATUS or _rate_limited_403(reply):
+            if reply.status in RETRY_STATUS or rate_limited_403(reply.status, reply.headers, reply.body):
                 last = f"HTTP {reply.status}"
                 self._backoff(attempt, reply.headers, last, url)
                 continue
@@ -212,10 +215,11 @@ class HttpClient:
         url: str,
         params: Mapping[str, Any] | None,
         data: Mapping[str, str] | None,
+        auth: AuthHeaders | None,
         *,
         refresh: bool,
     ) -> Reply:
-        headers = dict(self._auth(refresh)) if self._auth else {}
+        headers = dict(auth(refresh)) if auth else {}
         for value in headers.values():  # an issued OAuth token is a secret too, from now on
             if value not in self._sent and len(self._sent) < 64:
                 self._sent.update((value, value.split(" ", 1)[-1]))
@@ -236,7 +240,7 @@ class HttpClient:
     def _backoff(self, attempt: int, headers: httpx.Headers | None, why: str, url: str) -> None:
         if attempt + 1 >= self.policy.attempts:
             return  # the loop ends and says why
-        asked = _asked_wait(headers, self._clock()) if headers is not None else None
+        asked = asked_wait(headers, self._clock()) if headers is not None else None
         if asked is not None:
             if asked > self.policy.max_wait:
                 raise RateLimited(
@@ -250,9 +254,8 @@ class HttpClient:
         self._pause(wait)
 
     def _note_budget(self, headers: httpx.Headers) -> None:
-        remaining = _header(headers, "x-ratelimit-remaining", "x-rate-limit-remaining")
-        if remaining is not None and remaining.strip() == "0":
-            reset = _reset_in(headers, self._clock())
+        if budget_spent(headers):
+            reset = reset_in(headers, self._clock())
             if reset is not None and 0 < reset <= self.policy.max_wait:
                 self._not_before = self._clock() + reset
 
@@ -279,57 +282,9 @@ class HttpClient:
             return AuthError(f"the API refused the credentials (HTTP 401) at {where}: {detail}")
         if reply.status == 403:
             return AuthError(f"permission denied (HTTP 403) at {where}: {detail}")
+        if reply.status in (400, 404, 410):
+            return RejectedRequest(f"HTTP {reply.status} from {where}: {detail}")
         return CollectError(f"HTTP {reply.status} from {where}: {detail}")
-
-
-def _header(headers: httpx.Headers, *names: str) -> str | None:
-    for name in names:
-        value = headers.get(name)
-        if value is not None:
-            return value
-    return None
-
-
-def _rate_limited_403(reply: Reply) -> bool:
-    """GitHub's primary and secondary rate limits answer 403; Google's per-user quota does too."""
-    if reply.status != 403:
-        return False
-    if "retry-after" in reply.headers:
-        return True
-    remaining = _header(reply.headers, "x-ratelimit-remaining", "x-rate-limit-remaining")
-    if remaining is not None and remaining.strip() == "0":
-        return True
-    head = reply.body[:4096].lower()
-    return b"ratelimitexceeded" in head or b"secondary rate limit" in head
-
-
-def _asked_wait(headers: httpx.Headers, now: float) -> float | None:
-    """Seconds the vendor asks to wait: Retry-After first, then the rate-limit reset time."""
-    retry_after = headers.get("retry-after")
-    if retry_after is not None:
-        text = retry_after.strip()
-        try:
-            return max(0.0, float(text))
-        except ValueError:
-            pass
-        try:
-            return max(0.0, parsedate_to_datetime(text).timestamp() - now)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            pass  # unreadable: fall back to the reset header or our own backoff
-    return _reset_in(headers, now)
-
-
-def _reset_in(headers: httpx.Headers, now: float) -> float | None:
-    reset = _header(headers, "x-ratelimit-reset", "x-rate-limit-reset")
-    if reset is None:
-        return None
-    try:
-        at = float(reset.strip())
-    except ValueError:
-        return None
-    if at != at or at in (float("inf"), float("-inf")):  # NaN, infinities from a hostile header
-        return None
-    return max(0.0, at - now)
 
 
 def _path(url: str) -> str:

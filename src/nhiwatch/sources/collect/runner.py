@@ -30,11 +30,10 @@ from nhiwatch.errors import NhiwatchError
 from nhiwatch.ingest import ingest
 from nhiwatch.sources.collect import state
 from nhiwatch.sources.collect.base import MAX_CURSOR, Collector, Page, Stream, Window
-from nhiwatch.sources.collect.errors import BadResponse, CollectError
+from nhiwatch.sources.collect.errors import BadResponse, CollectError, RejectedRequest
 from nhiwatch.store import Store
 
 DEFAULT_MAX_PAGES = 100
-STALE_CURSOR = re.compile(r"^HTTP (400|404|410) ")  # how an expired cursor fails, at most once per run
 
 
 def utcnow() -> datetime:
@@ -143,11 +142,11 @@ def _run_stream(
     while sr.pages < max_pages:
         try:
             page = stream.fetch(collector.http, window, cursor)
-        except CollectError as exc:
-            if resumed and STALE_CURSOR.match(str(exc)):
-                cursor, resumed = None, False  # the stored cursor expired: read the window again
-                continue
-            raise
+        except RejectedRequest:
+            if not resumed:
+                raise
+            cursor, resumed = None, False  # the stored cursor expired: read its window again, once
+            continue
         resumed = False
         nxt = _checked_cursor(page, cursor, seen)
         sr.pages += 1

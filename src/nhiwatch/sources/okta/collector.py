@@ -6,10 +6,11 @@ without ``until`` would give one forever). The stored cursor is that next link. 
 1,000. Rate limits: 429 with ``X-Rate-Limit-Reset`` (epoch seconds), and ``X-Rate-Limit-Remaining``
 on every answer (the client waits for the reset when it reaches 0).
 
-Credentials: ``NHIWATCH_OKTA_API_TOKEN`` (or ``_FILE``), an API token sent as ``Authorization: SSWS``,
-created by a Read-Only Administrator (a token acts with its creator's rights), or
-``NHIWATCH_OKTA_ACCESS_TOKEN``, an OAuth access token with the ``okta.logs.read`` scope obtained by a
-service app outside nhiwatch (sent as ``Bearer``).
+Credentials, one of: ``NHIWATCH_OKTA_PRIVATE_KEY`` (or ``_FILE``), the PEM private key of an OAuth
+service app granted only ``okta.logs.read`` (setting ``client_id``, optional ``key_id``; see
+:mod:`.oauth`); ``NHIWATCH_OKTA_API_TOKEN``, an API token sent as ``Authorization: SSWS``, created by a
+Read-Only Administrator (a token acts with its creator's rights); or ``NHIWATCH_OKTA_ACCESS_TOKEN``, an
+access token with ``okta.logs.read`` obtained outside nhiwatch (sent as ``Bearer``).
 """
 
 from __future__ import annotations
@@ -26,14 +27,20 @@ from nhiwatch.sources.collect.errors import BadResponse
 from nhiwatch.sources.collect.http import HttpClient, HttpOptions, next_link
 from nhiwatch.sources.collect.registry import Settings as BaseSettings
 from nhiwatch.sources.collect.secrets import read_secret
+from nhiwatch.sources.okta.oauth import ServiceAppTokens
 
 TOKEN_ENV = "NHIWATCH_OKTA_API_TOKEN"
 ACCESS_TOKEN_ENV = "NHIWATCH_OKTA_ACCESS_TOKEN"
+PRIVATE_KEY_ENV = "NHIWATCH_OKTA_PRIVATE_KEY"
 
 
 class Settings(BaseSettings):
     base_url: str = Field(description="The Okta org, e.g. https://acme.okta.com")
     limit: int = Field(1000, ge=1, le=1000)
+    client_id: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_-]{1,100}$", description="service app client id"
+    )
+    key_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,200}$", description="kid of its public key")
 
     @field_validator("base_url")
     @classmethod
@@ -69,22 +76,36 @@ class SystemLog:
 
 
 def build(settings: Settings, *, env: Mapping[str, str], http: HttpOptions) -> Collector:
-    api_token = read_secret(TOKEN_ENV, env, required=False)
-    access_token = read_secret(ACCESS_TOKEN_ENV, env, required=False)
-    if api_token and access_token:
-        raise ConfigError(f"both {TOKEN_ENV} and {ACCESS_TOKEN_ENV} are set; set one")
-    secret = api_token or access_token
-    if secret is None:
+    found = {
+        name: read_secret(name, env, required=False)
+        for name in (PRIVATE_KEY_ENV, TOKEN_ENV, ACCESS_TOKEN_ENV)
+    }
+    given = [name for name, secret in found.items() if secret is not None]
+    if len(given) != 1:
         raise ConfigError(
-            f"no Okta credential: set {TOKEN_ENV} (an API token) or {ACCESS_TOKEN_ENV} (an OAuth access "
-            "token with okta.logs.read), or the same name with _FILE for a file holding it"
+            f"set one Okta credential ({'several are set: ' + ', '.join(given) if given else 'none is set'}): "
+            f"{PRIVATE_KEY_ENV} (a service app's private key, with the setting client_id), {TOKEN_ENV} (an API "
+            f"token) or {ACCESS_TOKEN_ENV} (an access token with okta.logs.read); or the same name with _FILE"
         )
-    header = f"SSWS {secret.reveal()}" if api_token else f"Bearer {secret.reveal()}"
-    client = http.client(
-        settings.base_url,
-        auth=lambda refresh: {"Authorization": header},
-        secrets=[secret],
-        headers={"Accept": "application/json"},
-    )
+    name = given[0]
+    secret = found[name]
+    assert secret is not None
     host = settings.base_url.split("://", 1)[1]
+    headers = {"Accept": "application/json"}
+    if name == PRIVATE_KEY_ENV:
+        if not settings.client_id:
+            raise ConfigError(f"{PRIVATE_KEY_ENV} needs the setting client_id (NHIWATCH_OKTA_CLIENT_ID)")
+        tokens = ServiceAppTokens(settings.client_id, secret, key_id=settings.key_id, clock=http.clock)
+        client = http.client(
+            settings.base_url,
+            auth=lambda refresh: {"Authorization": f"Bearer {tokens(refresh)}"},
+            secrets=[secret],
+            headers=headers,
+        )
+        tokens.http = client
+        return Collector("okta", client, [SystemLog(host, settings.limit)])
+    header = f"SSWS {secret.reveal()}" if name == TOKEN_ENV else f"Bearer {secret.reveal()}"
+    client = http.client(
+        settings.base_url, auth=lambda refresh: {"Authorization": header}, secrets=[secret], headers=headers
+    )
     return Collector("okta", client, [SystemLog(host, settings.limit)])

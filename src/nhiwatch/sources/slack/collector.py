@@ -19,7 +19,7 @@ from datetime import UTC, timedelta
 from pydantic import Field, field_validator
 
 from nhiwatch.sources.collect.base import Collector, Page, Window
-from nhiwatch.sources.collect.errors import AuthError, BadResponse, CollectError
+from nhiwatch.sources.collect.errors import AuthError, BadResponse, CollectError, RejectedRequest
 from nhiwatch.sources.collect.http import HttpClient, HttpOptions
 from nhiwatch.sources.collect.registry import Settings as BaseSettings
 from nhiwatch.sources.collect.secrets import read_secret
@@ -75,6 +75,8 @@ class AuditLogs:
                 raise AuthError(
                     f"Slack refused the request ({error}): the token needs auditlogs:read on an Enterprise Grid org"
                 )
+            if error == "invalid_cursor":
+                raise RejectedRequest("Slack audit/v1/logs: invalid_cursor (the cursor expired)")
             raise CollectError(f"Slack audit/v1/logs answered an error: {error}")
         entries = data.get("entries", [])
         if not isinstance(entries, list):
