@@ -14,12 +14,15 @@ from pathlib import Path
 
 import duckdb
 import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from nhiwatch import evidence
 from nhiwatch.evidence import original_record, original_records
 from nhiwatch.ingest import ingest
 from nhiwatch.raw_copies import raw_dir
-from nhiwatch.redact import MASK
+from nhiwatch.redact import MASK, redact
 from nhiwatch.retention import prune
 from nhiwatch.schema import EVENT_COLUMNS
 from nhiwatch.store import Store
@@ -186,3 +189,29 @@ def test_a_store_written_with_raw_data_keeps_working(tmp_path: Path) -> None:
 def test_unknown_uid_gives_nothing(store: Store) -> None:
     assert original_record(store, "github:nope") is None
     assert original_records(store, []) == {}
+
+
+_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.tuples(_text, _text), min_size=1, max_size=8),
+    st.sampled_from(["\n", "\r\n"]),
+    st.booleans(),
+)
+def test_any_json_lines_file_is_re_read_exactly(
+    tmp_path_factory: pytest.TempPathFactory, values: list[tuple[str, str]], newline: str, gz: bool
+) -> None:
+    folder = tmp_path_factory.mktemp("ev")
+    recs = [gh(i, actor=a, repo=r) for i, (a, r) in enumerate(values)]
+    body = newline.join(json.dumps(r, ensure_ascii=False) for r in recs) + newline
+    path = write(folder, "a.jsonl", body, gz=gz)
+    with Store(folder / "s.duckdb") as store:
+        report = ingest(store, [path])
+        found = all_evidence(store)
+    assert report.stored == len(recs) and len(found) == len(recs)
+    for i, rec in enumerate(recs):
+        got = found[f"github:doc-{i}"]
+        assert got.status == evidence.VERIFIED and got.line == i + 1
+        assert str(got.record).rstrip("\r") == redact(json.dumps(rec, ensure_ascii=False))
