@@ -170,27 +170,33 @@ def _match(
 def _reread(
     scratch: Store, path: Path, source_name: str, wanted: set[int]
 ) -> dict[int, list[tuple[int, str]]]:
-    """Records of ``path`` by line, each with its hash, read as ingest read them (then with the slower
-    readers ingest falls back to, while a wanted hash is still missing)."""
+    """Records of ``path`` by line, each with its hash, read as ingest read them: the reader its format is
+    recognised for, then the slower readers ingest falls back to, then the readers of the event's own vendor
+    (a file ingested with ``--source``), until every wanted hash is found."""
     from nhiwatch.ingest import plan_file  # ingest imports this package's neighbours; import late
 
-    plan = plan_file(scratch, path)
-    if plan is None:  # recognised only when forced: try the sources of the event's vendor
-        for src in registry.all_sources():
-            if src.name == source_name and (plan := plan_file(scratch, path, [src])) is not None:
-                break
-    if plan is None:
-        return {}
     found: dict[int, list[tuple[int, str]]] = {}
-    for reader in _readers(plan.mode, plan.source.layout):
-        try:
-            rows = _read(scratch, path, plan.source, reader)
-        except Exception:  # a reader that fails on the file now: the next one may still read it
+    seen: set[tuple[int, int]] = set()  # (line, hash) already found
+    tried: set[tuple[str, str]] = set()
+    forced = [src for src in registry.all_sources() if src.name == source_name]
+    for candidates in [None, *([src] for src in forced)]:
+        plan = plan_file(scratch, path, candidates)
+        if plan is None:
             continue
-        for line, digest, text in rows:
-            found.setdefault(int(line), []).append((int(digest), str(text)))
-        if wanted <= {d for recs in found.values() for d, _ in recs}:
-            break
+        for reader in _readers(plan.mode, plan.source.layout):
+            if (plan.source.id, reader) in tried:
+                continue
+            tried.add((plan.source.id, reader))
+            try:
+                rows = _read(scratch, path, plan.source, reader)
+            except Exception:  # a reader that fails on the file now: the next one may still read it
+                continue
+            for line, digest, text in rows:
+                if (int(line), int(digest)) not in seen:
+                    seen.add((int(line), int(digest)))
+                    found.setdefault(int(line), []).append((int(digest), str(text)))
+            if wanted <= {d for _, d in seen}:
+                return found
     return found
 
 
