@@ -261,7 +261,8 @@ def decode_value(text: str, pos: int, decoder: json.JSONDecoder) -> tuple[Any, i
         raise TooDeep(end)
     if end - pos > MAX_RECORD:
         return Unreadable(size_reason(), text[pos : pos + 65536]), end
-    return orjson.loads(text[pos:end]), end
+    # The json module, not orjson: orjson reads an integer beyond 64 bits as a float (depth is bounded above).
+    return decoder.raw_decode(text, pos)
 
 
 def salvage_document(data: bytes, containers: Iterable[str]) -> tuple[list[Any], int] | None:
@@ -364,9 +365,8 @@ def sample(path: Path) -> Sample:
         first = _first_json_value(stripped)
     lines = head.split(b"\n", SAMPLE_LINES + 1)
     if len(lines) > SAMPLE_LINES + 1 or len(head) < SAMPLE_BYTES:
-        found = list(
-            _first_lines(lines[: SAMPLE_LINES + 1], parsed)
-        )  # the head holds them (the last may be cut)
+        # the head holds them (the last may be cut)
+        found = list(_first_lines(lines[: SAMPLE_LINES + 1], parsed))
     else:
         found = list(_first_lines(_bounded_lines(path), parsed))
     return Sample(name=path.name, head=text, first_record=first, first_line=first_line, lines=tuple(found))
