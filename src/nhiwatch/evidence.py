@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from nhiwatch import raw_copies
 from nhiwatch.redact import redact
+from nhiwatch.sources import files as F
 from nhiwatch.sources import reading as R
 from nhiwatch.sources import registry
 from nhiwatch.store import Store
@@ -113,7 +114,8 @@ def original_records(store: Store, uids: Sequence[str]) -> dict[str, Evidence]:
                         line,
                     )
                 continue
-            records = _reread(scratch, path, events[0][1], {h for *_, h in events if h is not None})
+            lines = {line or 0 for _, _, line, _ in events}
+            records = _reread(scratch, path, events[0][1], {h for *_, h in events if h is not None}, lines)
             for uid, _, line, h in events:
                 out[uid] = _match(uid, file, line, h, records.get(line or 0, []), same_hash)
     return out
@@ -168,7 +170,7 @@ def _match(
 
 
 def _reread(
-    scratch: Store, path: Path, source_name: str, wanted: set[int]
+    scratch: Store, path: Path, source_name: str, wanted: set[int], lines: set[int]
 ) -> dict[int, list[tuple[int, str]]]:
     """Records of ``path`` by line, each with its hash, read as ingest read them: the reader its format is
     recognised for, then the slower readers ingest falls back to, then the readers of the event's own vendor
@@ -188,7 +190,7 @@ def _reread(
                 continue
             tried.add((plan.source.id, reader))
             try:
-                rows = _read(scratch, path, plan.source, reader)
+                rows = _read(scratch, path, plan.source, reader, lines)
             except Exception:  # a reader that fails on the file now: the next one may still read it
                 continue
             for line, digest, text in rows:
@@ -208,7 +210,8 @@ def _readers(mode: str, layout: str) -> list[str]:
     return [mode]
 
 
-def _read(scratch: Store, path: Path, src: Any, reader: str) -> list[tuple[Any, ...]]:
+def _read(scratch: Store, path: Path, src: Any, reader: str, lines: set[int]) -> list[tuple[Any, ...]]:
+    """(line, hash, record) of the records on ``lines`` of ``path``, read by ``reader``."""
     if reader == "lines":
         relation, _ = R.lines_relation(scratch, [path], json=src.layout == "json")
     elif reader == "csv":
@@ -219,10 +222,9 @@ def _read(scratch: Store, path: Path, src: Any, reader: str) -> list[tuple[Any, 
         if src.layout == "json":
             good, _ = R.python_records(path, src)
         else:
-            from nhiwatch.sources import files as F
-
             data, _ = F.read_all(path)
             good, _ = R.text_lines(data)
+        good = [g for g in good if g[0] in lines]
         table = pa.table(
             {
                 "line": pa.array([g[0] for g in good], pa.int64()),
@@ -234,7 +236,9 @@ def _read(scratch: Store, path: Path, src: Any, reader: str) -> list[tuple[Any, 
             return scratch.fetchall("SELECT line, hash(j), j FROM nw_ev")
         finally:
             scratch.con.unregister("nw_ev")
-    return scratch.fetchall(f"SELECT line, hash(j), j FROM {relation}")
+    return scratch.fetchall(
+        f"SELECT line, hash(j), j FROM {relation} WHERE line IN (SELECT unnest(?::BIGINT[]))", [sorted(lines)]
+    )
 
 
 __all__ = [
