@@ -148,7 +148,7 @@ def test_hostile_folder_keeps_every_good_record_and_explains_every_bad_thing(
         assert any(expected in r for r in reasons.get(name, [])), (name, reasons.get(name))
     assert report.stored == store.event_count()
     # A hostile line never appears as an event, nor does anything from outside the folder.
-    assert not store.fetchall("SELECT 1 FROM events WHERE strlen(raw_data) > 100000")
+    assert not store.fetchall("SELECT 1 FROM events WHERE strlen(http_request_user_agent) > 100000")
 
 
 def test_hostile_folder_is_idempotent(store: Store, corpus: tuple[Path, int, dict[str, str]]) -> None:

@@ -6,6 +6,7 @@ import gzip
 import json
 from pathlib import Path
 
+from nhiwatch.evidence import original_record
 from nhiwatch.ingest import ingest
 from nhiwatch.store import Store
 from tests.conftest import events, ingest_text, quarantine, write
@@ -107,7 +108,9 @@ def test_enormous_record_is_quarantined_and_long_fields_truncated(store: Store, 
     assert report.stored == 2
     assert str(quarantine(store)[0]["reason"]).startswith("record larger than 4 MiB")
     row = events(store, "metadata_uid = 'github:doc-3'")[0]
-    assert len(str(row["http_request_user_agent"])) == 2048 and len(str(row["raw_data"])) > 10_000
+    original = original_record(store, "github:doc-3")
+    assert original is not None and original.status == "verified"
+    assert len(str(row["http_request_user_agent"])) == 2048 and len(str(original.record)) > 10_000
 
 
 def test_empty_and_unknown_files_are_reported_not_fatal(store: Store, tmp_path: Path) -> None:

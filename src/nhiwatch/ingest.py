@@ -10,24 +10,30 @@ reason; the rest of its file is kept. A file that fails as a whole is retried wi
 quarantined with a reason; the rest of the folder is kept. Ingest is idempotent: each
 event's ``metadata_uid`` is the vendor's own id or a hash of the raw record, and a uid already stored
 is counted as a duplicate, not stored again. Events may arrive late or out of order.
+
+The original record is not stored in the event row: the row keeps its file, line and a 64-bit hash of the
+record, and :mod:`nhiwatch.evidence` re-reads and checks it. Transient inputs (``keep_copy=True``: pushed
+bodies, fetched API pages) are first copied, compressed, next to the store (:mod:`nhiwatch.raw_copies`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from nhiwatch import rollups
+from nhiwatch import raw_copies, rollups
 from nhiwatch.schema import EVENT_COLUMN_NAMES
 from nhiwatch.sources import files as F
 from nhiwatch.sources import reading as R
@@ -50,6 +56,8 @@ class IngestReport:
     seconds: float = 0.0
     by_source: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     unreadable: list[str] = field(default_factory=list)
+    first_time: datetime | None = None  # time span of the events stored by this run (None: none stored)
+    last_time: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +69,8 @@ class IngestReport:
             "seconds": round(self.seconds, 3),
             "by_source": dict(self.by_source),
             "unreadable": list(self.unreadable),
+            "first_time": self.first_time,
+            "last_time": self.last_time,
         }
 
 
@@ -80,16 +90,26 @@ def ingest(
     source: str | None = None,
     progress: Progress | None = None,
     before_commit: Callable[[Store], None] | None = None,
+    keep_copy: bool = False,
 ) -> IngestReport:
     """Read every file under ``paths`` into ``store``; returns the counts. Raises only for bad arguments.
 
     ``before_commit`` runs inside each transaction that stores events, just before its COMMIT (a collector
-    writes its checkpoint there, so the checkpoint and the events it read commit together)."""
+    writes its checkpoint there, so the checkpoint and the events it read commit together).
+
+    ``keep_copy``: the inputs are transient (a pushed body, a fetched page) and will not stay where they are;
+    nhiwatch keeps a compressed copy of each and its events point at the copy, so their original records
+    remain retrievable as evidence. Without it, evidence re-reads the operator's own files.
+    """
     started = time.perf_counter()
     report = IngestReport()
     candidates = registry.get(source) if source else None
     files, skipped = F.scan(paths)
+    # Events name their file absolutely, so evidence can re-read it from any working folder.
+    files = [Path(os.path.abspath(p)) for p in files]
     store.execute(QUARANTINE_TEMP)
+    store.execute(HASH_PROBE)
+    store.execute("CREATE OR REPLACE TEMP TABLE nw_copy (file VARCHAR, copy VARCHAR)")
     report.files = len(files) + len(skipped)
     for path, why in skipped:
         _quarantine_file(store, path, None, why, report)
@@ -100,6 +120,13 @@ def ingest(
         except Exception as exc:  # one file that cannot be planned is reported, the rest go on
             _quarantine_file(store, path, None, f"cannot be read: {_describe(exc)}", report)
             continue
+        if plan is not None and keep_copy:
+            try:
+                copy = raw_copies.keep(store, path)
+            except OSError as exc:  # no copy, no evidence: the file is not ingested
+                _quarantine_file(store, path, None, f"cannot keep a copy: {exc.strerror or exc}", report)
+                continue
+            store.execute("INSERT INTO nw_copy VALUES (?, ?)", [str(path), str(copy)])
         if plan is not None:
             plans.append(plan)
     store.execute("DROP TABLE IF EXISTS nw_stage")
@@ -117,6 +144,10 @@ def ingest(
     )
     return report
 
+
+# Evidence checks re-read records with DuckDB's hash(); a DuckDB whose hash differs must say so, not
+# report every record as changed: the hash of a fixed text is recorded once per store.
+HASH_PROBE = "INSERT OR IGNORE INTO store_meta VALUES ('raw_hash_probe', CAST(hash('nhiwatch') AS VARCHAR))"
 
 BATCH_BYTES = 128 * 1024 * 1024  # input read per DuckDB scan: bounds memory, still few scans and commits
 
@@ -200,6 +231,13 @@ def _plan(store: Store, path: Path, candidates: list[Source] | None, report: Ing
         names = src.text.header_names(sample.first_line)
         header = "|".join(names) if names else ""
     return _Plan(path, src, "lines", (src.id, "lines", header, "gz" if gz else "plain"), size)
+
+
+def plan_file(store: Store, path: Path, candidates: list[Source] | None = None) -> _Plan | None:
+    """How ingest reads ``path`` (its source and reader), as :mod:`nhiwatch.evidence` re-reads it; None when
+    no source recognises it. ``store`` is a scratch store: a file refused here is noted in its quarantine."""
+    store.execute(QUARANTINE_TEMP)
+    return _plan(store, path, candidates, IngestReport())
 
 
 GLOB_CHARS = "*?[{"  # characters DuckDB's file readers take as a pattern
@@ -322,7 +360,7 @@ def _retry_or_quarantine(
 
 
 def _restore(report: IngestReport, snapshot: dict[str, Any]) -> None:
-    for key in ("read", "stored", "duplicates", "quarantined"):
+    for key in ("read", "stored", "duplicates", "quarantined", "first_time", "last_time"):
         setattr(report, key, snapshot[key])
     report.by_source.clear()
     report.by_source.update(snapshot["by_source"])
@@ -441,58 +479,77 @@ def _map_and_store(
         mapped_from = "nw_split"
     select = compile_mapping(src, accessor, mapped_from)
     uid = f"{sql_str(src.name + ':')} || coalesce(nullif(vendor_uid, ''), md5(j))"
+    # The record text is kept only for rows going to quarantine; stored events keep its hash (evidence
+    # re-reads the record from its file), which spares copying every record through the stage.
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE nw_stage AS
-        SELECT *, {uid} AS metadata_uid,
+        SELECT * EXCLUDE (j), CASE WHEN bad_reason IS NOT NULL THEN left(j, 65536) END AS j
+        FROM (SELECT *, {uid} AS metadata_uid, hash(j) AS raw_hash,
                coalesce(check_reason, CASE WHEN time IS NULL THEN
                    'missing or unparseable timestamp: ' || coalesce('"' || left(time_raw, 4096) || '"', '(absent)') END)
                AS bad_reason
-        FROM ({select})"""
+              FROM ({select}))"""
     )
     counts = store.fetchone(
-        "SELECT count(*), count(*) FILTER (WHERE bad_reason IS NOT NULL), min(time), max(time) FROM nw_stage"
+        "SELECT count(*), count(*) FILTER (WHERE bad_reason IS NOT NULL), min(time), max(time),"
+        " count(*) FILTER (WHERE bad_reason IS NULL) - count(DISTINCT metadata_uid) FILTER (WHERE bad_reason IS NULL)"
+        " FROM nw_stage"
     )
     assert counts is not None
-    total, bad, tmin, tmax = counts
+    total, bad, tmin, tmax, repeats = counts
     report.read += int(total)
-    store.execute(
-        f"""INSERT INTO nw_q (ingest_file, ingest_line, source, reason, raw_data)
-        SELECT file, line, {sql_str(src.id)}, bad_reason, left(j, 65536) FROM nw_stage WHERE bad_reason IS NOT NULL"""
-    )
+    if bad:
+        store.execute(
+            f"""INSERT INTO nw_q (ingest_file, ingest_line, source, reason, raw_data)
+            SELECT file, line, {sql_str(src.id)}, bad_reason, j FROM nw_stage WHERE bad_reason IS NOT NULL"""
+        )
     report.quarantined += int(bad)
+    if int(total) == int(bad):
+        return
     cols = ", ".join(EVENT_COLUMN_NAMES)
     batch = rollups.next_batch(store)
     # The first copy of an event within a batch wins; the window is only paid for when a batch repeats itself.
-    repeats = store.scalar(
-        "SELECT count(*) - count(DISTINCT metadata_uid) FROM nw_stage WHERE bad_reason IS NULL"
-    )
     first_copy = (
         "QUALIFY row_number() OVER (PARTITION BY metadata_uid ORDER BY file, line) = 1" if repeats else ""
     )
+    # A uid starts with its source's name, so only that source's events in the batch's time span can hold
+    # it; when there are none (a first ingest, a new day) the probe is skipped.
+    probe = store.fetchone(
+        "SELECT 1 FROM events WHERE source = ? AND time BETWEEN ? AND ? LIMIT 1", [src.name, tmin, tmax]
+    )
+    not_stored = (
+        "AND NOT EXISTS (SELECT 1 FROM events e WHERE e.source = $source AND e.time BETWEEN $lo AND $hi"
+        " AND e.metadata_uid = s.metadata_uid)"
+        if probe
+        else ""
+    )
+    params = {"source": src.name, "lo": tmin, "hi": tmax} if probe else None
+    copies = bool(store.scalar("SELECT count(*) FROM nw_copy"))
     stored = store.execute(
         f"""INSERT INTO events ({cols})
-        SELECT {", ".join(str(batch) if c == "ingest_batch" else _stage_expr(c, src) for c in EVENT_COLUMN_NAMES)}
+        SELECT {", ".join(str(batch) if c == "ingest_batch" else _stage_expr(c, src, copies) for c in EVENT_COLUMN_NAMES)}
         FROM {redacted_stage()} s
-        WHERE bad_reason IS NULL
-          AND NOT EXISTS (SELECT 1 FROM events e WHERE e.time BETWEEN ? AND ? AND e.metadata_uid = s.metadata_uid)
+        WHERE bad_reason IS NULL {not_stored}
         {first_copy}""",
-        [tmin, tmax],
+        params,
     ).fetchall()[0][0]
     report.stored += stored
     report.duplicates += int(total) - int(bad) - stored
     report.by_source[src.id] += stored
+    if stored:
+        lo, hi = store.fetchall("SELECT min(time), max(time) FROM events WHERE ingest_batch = ?", [batch])[0]
+        report.first_time = lo if report.first_time is None else min(report.first_time, lo)
+        report.last_time = hi if report.last_time is None else max(report.last_time, hi)
 
 
-def _stage_expr(col: str, src: Source) -> str:
+def _stage_expr(col: str, src: Source, copies: bool) -> str:
     """The stored value of ``col``, read from :func:`nhiwatch.staging.redacted_stage` (text columns arrive redacted)."""
     if col == "source":
         return sql_str(src.name)
     if col == "integration_id":
         return "NULL::VARCHAR"
-    if col == "raw_data":
-        return "j"  # secrets in the original record are not stored
-    if col == "ingest_file":
-        return "file"
+    if col == "ingest_file":  # a transient input's events name nhiwatch's copy of it
+        return "coalesce((SELECT c.copy FROM nw_copy c WHERE c.file = s.file), file)" if copies else "file"
     if col == "ingest_line":
         return "line"
     return col

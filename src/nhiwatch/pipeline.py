@@ -31,12 +31,15 @@ def ingest_all(
     tickets: str | Path | None = None,
     source: str | None = None,
     progress: Callable[[int], None] | None = None,
+    keep_copy: bool = False,
 ) -> IngestOutcome:
-    """Validate inventory and tickets first (a bad file changes nothing), then ingest and resolve."""
+    """Validate inventory and tickets first (a bad file changes nothing), then ingest and resolve.
+
+    ``keep_copy``: the inputs are transient; see :func:`nhiwatch.ingest.ingest`."""
     inv = load_inventory(inventory) if inventory else None
     tix = load_tickets(tickets) if tickets else None
     ensure_tables(store)
-    report = ingest(store, list(paths), source=source, progress=progress)
+    report = ingest(store, list(paths), source=source, progress=progress, keep_copy=keep_copy)
     outcome = IngestOutcome(report)
     changed = False
     if inv is not None:

@@ -7,6 +7,7 @@ an analyst has not closed as benign, which stays as long as its alert — and ro
 ``rollup_days`` (default 400, enough for a year-end to be compared with the last one). Before it deletes
 anything it folds every stored event into the rollups and records the raw horizon, so nothing pruned is
 forgotten and a late event for a pruned hour is added to, not recounted over, what the rollups hold.
+The compressed copies kept of pushed bodies (:mod:`nhiwatch.raw_copies`) go once none of their events is left.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from nhiwatch import rollups
+from nhiwatch import raw_copies, rollups
 from nhiwatch.errors import NhiwatchError
 from nhiwatch.pipeline import attribute
 from nhiwatch.store import Store
@@ -30,6 +31,7 @@ class PruneReport:
     events_deleted: int
     evidence_kept: int
     rollup_rows_deleted: int
+    copies_deleted: int = 0
 
 
 def prune(
@@ -80,8 +82,9 @@ def prune(
             ("rollup_lifecycle", "time"),
         ):
             gone += store.execute(f"DELETE FROM {table} WHERE {col} < ?", [rollups_before]).fetchall()[0][0]
+    copies = raw_copies.prune(store)  # after the commit: a copy goes only once its events are gone for good
     store.execute("CHECKPOINT")  # hand the freed blocks back to the file
-    return PruneReport(raw_before, rollups_before, int(deleted), kept, gone)
+    return PruneReport(raw_before, rollups_before, int(deleted), kept, gone, copies)
 
 
 __all__ = ["DEFAULT_RAW_DAYS", "DEFAULT_ROLLUP_DAYS", "PruneReport", "prune"]

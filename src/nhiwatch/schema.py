@@ -101,9 +101,19 @@ EVENT_COLUMNS: Final[tuple[Column, ...]] = (
         "dst_endpoint.hostname",
         "destination host (egress, webhook, callout)",
     ),
-    Column("raw_data", "VARCHAR", "raw_data", "the original event, as read"),
-    Column("ingest_file", "VARCHAR", "(none)", "file the event was read from"),
+    Column(
+        "ingest_file",
+        "VARCHAR",
+        "(none)",
+        "file the event was read from (for pushed data, nhiwatch's compressed copy of it)",
+    ),
     Column("ingest_line", "BIGINT", "(none)", "line (or record index) in that file, 1-based"),
+    Column(
+        "raw_hash",
+        "UBIGINT",
+        "(none)",
+        "hash of the original record as read: evidence re-reads it from the file and checks it",
+    ),
     Column(
         "ingest_batch",
         "BIGINT",
@@ -117,7 +127,7 @@ EVENT_COLUMN_NAMES: Final[tuple[str, ...]] = tuple(c.name for c in EVENT_COLUMNS
 
 # Columns a source mapping may fill; the rest are set by the ingest engine.
 ENGINE_COLUMNS: Final[frozenset[str]] = frozenset(
-    {"metadata_uid", "source", "integration_id", "raw_data", "ingest_file", "ingest_line", "ingest_batch"}
+    {"metadata_uid", "source", "integration_id", "ingest_file", "ingest_line", "raw_hash", "ingest_batch"}
 )
 MAPPED_COLUMNS: Final[tuple[str, ...]] = tuple(n for n in EVENT_COLUMN_NAMES if n not in ENGINE_COLUMNS)
 

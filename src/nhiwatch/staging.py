@@ -2,7 +2,7 @@
 
 ``nw_stage`` holds a batch's mapped events and ``nw_q`` its quarantine rows; what is stored is read through
 :func:`redacted_stage` and :func:`redacted_quarantine`, so a secret in any mapped text column, the scopes,
-the raw record or a quarantine reason never reaches the store (``nhiwatch.redact`` has the rules).
+a quarantined record or a quarantine reason never reaches the store (``nhiwatch.redact`` has the rules).
 """
 
 from __future__ import annotations
@@ -31,20 +31,22 @@ def redacted_quarantine() -> str:
 _REDACTED = tuple(
     c.name
     for c in EVENT_COLUMNS
-    if c.sql_type == "VARCHAR" and c.name not in ("source", "integration_id", "ingest_file", "raw_data")
+    if c.sql_type == "VARCHAR" and c.name not in ("source", "integration_id", "ingest_file")
 )
 
 
 def redacted_stage() -> str:
-    """``nw_stage`` with every mapped text column, the scopes and the raw record ``j`` redacted.
+    """``nw_stage`` with every mapped text column and the scopes redacted.
 
     A secret in any field a source maps (an actor name, a URL, an error text) would otherwise be stored and
     shown, so all of them are masked, and detection sees the masked values. One redaction chain runs over a
     list of a row's texts: compiling the chain once per column cost ~0.5 s per statement, more than the rows.
-    Rows none of whose texts holds a trigger skip it (one RE2 search per row over the joined texts).
+    Rows none of whose texts holds a trigger skip it (one RE2 search per row over the joined texts). The
+    original record is not stored (only its hash), so it is not redacted here but on its way out
+    (:mod:`nhiwatch.evidence`).
     """
     n = len(_REDACTED)
-    texts = ", ".join(f"CAST({c} AS VARCHAR)" for c in [*_REDACTED, "j"])
+    texts = ", ".join(f"CAST({c} AS VARCHAR)" for c in _REDACTED)
     joined = f"concat_ws(chr(10), {texts}, array_to_string(scopes, chr(10)))"
     items = f"list_concat([{texts}], coalesce(scopes, []::VARCHAR[]))"
     masked = (
@@ -54,8 +56,7 @@ def redacted_stage() -> str:
     replaced = [
         f"CASE WHEN nw_r IS NULL THEN {c} ELSE nw_r[{i + 1}] END AS {c}" for i, c in enumerate(_REDACTED)
     ]
-    replaced.append(f"CASE WHEN nw_r IS NULL THEN CAST(j AS VARCHAR) ELSE nw_r[{n + 1}] END AS j")
-    replaced.append(f"CASE WHEN nw_r IS NULL OR scopes IS NULL THEN scopes ELSE nw_r[{n + 2}:] END AS scopes")
+    replaced.append(f"CASE WHEN nw_r IS NULL OR scopes IS NULL THEN scopes ELSE nw_r[{n + 1}:] END AS scopes")
     return f"(SELECT * EXCLUDE (nw_r) REPLACE ({', '.join(replaced)}) FROM (SELECT *, {masked} AS nw_r FROM nw_stage))"
 
 

@@ -56,12 +56,16 @@ CREATE OR REPLACE MACRO nw_ts(x) AS (
 BASE_TABLES = (
     "CREATE SEQUENCE IF NOT EXISTS nw_ingest_batch START 1",  # events.ingest_batch: see nhiwatch.rollups
     events_ddl("events"),
+    # Stores written before the lean store keep their raw_data column (read by nhiwatch.evidence) and gain
+    # the hash that lets evidence re-read a record from its file.
+    "ALTER TABLE events ADD COLUMN IF NOT EXISTS raw_hash UBIGINT",
     """CREATE TABLE IF NOT EXISTS quarantine (
         ingest_file VARCHAR, ingest_line BIGINT, source VARCHAR, reason VARCHAR, raw_data VARCHAR,
         quarantined_at TIMESTAMP DEFAULT current_timestamp)""",
     """CREATE TABLE IF NOT EXISTS ingest_runs (
         run_at TIMESTAMP DEFAULT current_timestamp, files BIGINT, read BIGINT, stored BIGINT,
         duplicates BIGINT, quarantined BIGINT, seconds DOUBLE)""",
+    "CREATE TABLE IF NOT EXISTS store_meta (name VARCHAR PRIMARY KEY, value VARCHAR)",
     """CREATE TABLE IF NOT EXISTS tickets (
         id VARCHAR PRIMARY KEY, start_time TIMESTAMP, end_time TIMESTAMP, integration_id VARCHAR,
         summary VARCHAR, kind VARCHAR, source_file VARCHAR)""",

@@ -29,6 +29,7 @@ _ARROW = {
     "VARCHAR": pa.string(),
     "INTEGER": pa.int32(),
     "BIGINT": pa.int64(),
+    "UBIGINT": pa.uint64(),
     "VARCHAR[]": pa.list_(pa.string()),
 }
 SCHEMA = pa.schema([(c.name, _ARROW[c.sql_type]) for c in EVENT_COLUMNS])

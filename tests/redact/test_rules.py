@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nhiwatch.evidence import original_record
 from nhiwatch.ingest import ingest
 from nhiwatch.redact import (
     MASK,
@@ -216,11 +217,14 @@ def test_ingest_stores_every_column_redacted_but_maps_the_original(tmp_path: Pat
         report = ingest(store, [path])
         assert report.stored == 1
         row = store.records("SELECT * FROM events")[0]
+        original = original_record(store, "github:r1")
     assert GHP not in str(row) and "hunter22" not in str(row) and "abcdefgh12345678" not in str(row)
     assert row["actor_user_name"] == "release-bot" and row["api_operation"] == "git.clone"
     assert row["resource_name"] == f"acme/api?access_token={MASK}"
     assert row["scopes"] == ["repo", f"ghp_{MASK}"]
-    assert MASK in row["raw_data"] and row["metadata_uid"] == "github:r1"
+    assert row["metadata_uid"] == "github:r1" and original is not None and original.status == "verified"
+    shown = str(original.record)  # the original record is redacted on its way out
+    assert MASK in shown and GHP not in shown and "hunter22" not in shown and "abcdefgh12345678" not in shown
 
 
 @pytest.mark.parametrize("text", [t for _, t, _ in EXAMPLES])

@@ -124,3 +124,28 @@ def test_pushed_attack_is_scored_by_the_worker(client: TestClient, company: Comp
     assert new and new[0]["first_seen"].startswith("2025-10-06")
     metrics = client.get("/metrics", headers=v).text
     assert "nhiwatch_worker_batches_total 1" in metrics and "nhiwatch_events_stored_total 31" in metrics
+
+
+def test_pushed_records_stay_retrievable_after_the_spool_file_is_gone(
+    client: TestClient, company: Company
+) -> None:
+    from nhiwatch.evidence import VERIFIED, original_records
+    from nhiwatch.raw_copies import raw_dir
+
+    recs = later_day(40)
+    code, out = push(client, company.tokens["analyst"], gzip.compress(data.ndjson(recs)))
+    assert code == 200 and out["stored"] == 31
+    uids = [f"github:{r['_document_id']}" for r in recs]
+    with client.app.state.nw.db() as store:  # type: ignore[attr-defined]
+        files = {
+            r[0]
+            for r in store.fetchall(
+                "SELECT DISTINCT ingest_file FROM events WHERE metadata_uid IN (SELECT unnest(?::VARCHAR[]))",
+                [uids],
+            )
+        }
+        found = original_records(store, uids)
+        copies = raw_dir(store)
+    assert len(files) == 1 and Path(next(iter(files))).parent == copies  # the copy, not the spool file
+    assert {e.status for e in found.values()} == {VERIFIED} and len(found) == 31
+    assert orjson.loads(str(found[uids[0]].record))["_document_id"] == recs[0]["_document_id"]

@@ -15,6 +15,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from nhiwatch.evidence import original_record
 from nhiwatch.ingest import ingest
 from nhiwatch.schema import ACTION_CLASSES, ACTOR_TYPES, STATUSES
 from nhiwatch.store import Store
@@ -131,6 +132,7 @@ def test_generated_events_are_stored_or_quarantined_by_class(
             for row in events(store):
                 assert row["action_class"] in ACTION_CLASSES and row["actor_user_type"] in ACTOR_TYPES
                 assert row["status"] in STATUSES
-                passed = "nhiwatch_action_class" in str(row["raw_data"])
+                original = original_record(store, str(row["metadata_uid"]))
+                passed = original is not None and "nhiwatch_action_class" in str(original.record)
                 if row["class_uid"] in (4001, 4002) and not passed:
                     assert row["action_class"] == "egress"

@@ -85,7 +85,7 @@ def hide_path(text: str, path: Path) -> str:
 def _ingest(state: ServerState, path: Path, source: str | None, label: str) -> tuple[dict[str, Any], int]:
     with state.db() as store:
         try:
-            outcome = ingest_all(store, [path], source=source)
+            outcome = ingest_all(store, [path], source=source, keep_copy=True)
         except NhiwatchError as exc:
             raise type(exc)(hide_path(str(exc), path)) from None
         bad = store.fetchall(
@@ -93,7 +93,7 @@ def _ingest(state: ServerState, path: Path, source: str | None, label: str) -> t
             "WHERE ingest_file = ? ORDER BY ingest_line NULLS FIRST LIMIT ?",
             [str(path), MAX_REASONS],
         )
-        span = store.fetchone("SELECT min(time), max(time) FROM events WHERE ingest_file = ?", [str(path)])
+        span = (outcome.report.first_time, outcome.report.last_time)
         # the spool path is the server's business: the push's rows name the push instead
         store.execute(
             "UPDATE quarantine SET ingest_file = ?, reason = replace(reason, ?, ?) WHERE ingest_file = ?",

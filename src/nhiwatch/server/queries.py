@@ -15,6 +15,7 @@ from typing import Any
 from nhiwatch.alerts import tables
 from nhiwatch.alerts.model import STATUSES
 from nhiwatch.errors import ConfigError, NotFoundError
+from nhiwatch.evidence import original_records
 from nhiwatch.inventory.resolve import ensure_tables
 from nhiwatch.redact import redact, redact_value
 from nhiwatch.store import Store
@@ -118,12 +119,14 @@ def get_alert(store: Store, alert_id: str) -> dict[str, Any]:
 
 EVIDENCE_COLUMNS = (
     "metadata_uid, time, source, action_class, api_operation, status, actor_user_name, actor_app_name, "
-    "src_endpoint_ip, dst_endpoint_hostname, resource_name, raw_data"
+    "src_endpoint_ip, dst_endpoint_hostname, resource_name"
 )
 
 
 def evidence_events(store: Store, uids: list[str], limit: int = 50) -> list[dict[str, Any]]:
-    """The evidence events of an alert (redacted), oldest first."""
+    """The evidence events of an alert (redacted), oldest first, each with its original record as
+    ``raw_data`` (re-read from its file: :mod:`nhiwatch.evidence`) and what became of it (``raw_status``,
+    ``raw_note``: verified, moved, changed ...)."""
     if not uids:
         return []
     rows = store.records(
@@ -131,7 +134,15 @@ def evidence_events(store: Store, uids: list[str], limit: int = 50) -> list[dict
         "ORDER BY time LIMIT ?",
         [uids[: limit * 2], limit],
     )
-    return [dict(redact_value(r)) for r in rows]
+    originals = original_records(store, [str(r["metadata_uid"]) for r in rows])
+    out = []
+    for r in rows:
+        found = originals.get(str(r["metadata_uid"]))
+        r["raw_data"] = found.record if found else None
+        r["raw_status"] = found.status if found else None
+        r["raw_note"] = found.note if found else None
+        out.append(dict(redact_value(r)))
+    return out
 
 
 INTEGRATION_SQL = """

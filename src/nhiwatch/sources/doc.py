@@ -15,8 +15,9 @@ INTRO = """# Sources and the normalized event
 
 nhiwatch reads each vendor's logs in the vendor's own format and maps every record to one row of the
 `events` table. Column names are flattened OCSF attribute paths where OCSF has a name (`src_endpoint.ip` →
-`src_endpoint_ip`); the few columns OCSF has no name for say so. The raw record is kept in `raw_data` for
-evidence, with the file and line it came from.
+`src_endpoint_ip`); the few columns OCSF has no name for say so. The raw record is not copied into the row:
+the row keeps the file and line it came from and a hash of it, and evidence re-reads and checks it
+(`nhiwatch.evidence`; pushed bodies are read from a compressed copy kept next to the store).
 
 Formats are recognised by content (the first records that parse, so one bad record at the top does not
 decide), plain or gzip, in files or folders; `nhiwatch ingest --source NAME` forces one, and records that do

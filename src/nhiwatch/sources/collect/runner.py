@@ -210,7 +210,8 @@ def _commit(
         saved.append(True)
 
     try:
-        rep = ingest(store, [path], source=stream.source, before_commit=checkpoint)
+        # keep_copy: the spool folder goes when the run ends; evidence reads the compressed copy
+        rep = ingest(store, [path], source=stream.source, before_commit=checkpoint, keep_copy=True)
     finally:
         with contextlib.suppress(OSError):
             path.unlink()
