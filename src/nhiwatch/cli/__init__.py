@@ -32,6 +32,7 @@ for _name in (
     "serve_cmd",
     "prune_cmd",
     "doctor_cmd",
+    "export_cmd",
 ):
     common.register_module(app, f"nhiwatch.cli.{_name}")
 
