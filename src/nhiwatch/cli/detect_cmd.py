@@ -110,7 +110,10 @@ def detect(
     lake: Annotated[
         str | None, typer.Option(help="Lake root for --engine spark (`nhiwatch export`).")
     ] = None,
-    master: Annotated[str, typer.Option(help="Spark master for --engine spark.")] = "local[2]",
+    master: Annotated[
+        str | None,
+        typer.Option(help="Spark master for --engine spark (default: spark-submit's, else local[2])."),
+    ] = None,
 ) -> None:
     """Learn baselines from history, run every detection over the window, and raise explained alerts."""
     if fmt not in FORMATS:

@@ -48,30 +48,37 @@ from nhiwatch.spark.group import (
 from nhiwatch.store import Store
 
 DEFAULT_MASTER = "local[2]"
+SESSION_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    # partition values stay text: a source named "123" must not become an integer
+    "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.shuffle.partitions": "8",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+}
 
 
-def spark_session(master: str = DEFAULT_MASTER) -> Any:
-    """A Spark session for nhiwatch: UTC, partition values kept as text, Arrow on."""
+def spark_session(master: str | None = None, conf: dict[str, str] | None = None) -> Any:
+    """A Spark session for nhiwatch: UTC, partition values kept as text, Arrow on; ``conf`` adds settings.
+
+    Without ``master``, a session that exists (a notebook's) or the master spark-submit set is used, else
+    ``local[2]``."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
         raise ConfigError(
             "the Spark engine needs pyspark: pip install 'nhiwatch[spark]' (and Java 17 or later)"
         ) from None
-    if master.startswith("local") and not os.environ.get("PYSPARK_PYTHON"):
+    submitted = "PYSPARK_GATEWAY_PORT" in os.environ or SparkSession.getActiveSession() is not None
+    master = master or (None if submitted else DEFAULT_MASTER)
+    if master and master.startswith("local") and not os.environ.get("PYSPARK_PYTHON"):
         # local workers are started with PYSPARK_PYTHON (read from the environment only): this venv's
         os.environ["PYSPARK_PYTHON"] = sys.executable
-    builder = SparkSession.builder.master(master)
-    return (
-        builder.appName("nhiwatch")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.sql.shuffle.partitions", "8")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
-    )
+    builder = SparkSession.builder if master is None else SparkSession.builder.master(master)
+    for key, value in {**SESSION_CONF, **(conf or {})}.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
 
 
 def _read(spark: Any, root: Path, table: str) -> Any:
@@ -147,7 +154,7 @@ def run_spark_detection(
     config: AlertConfig | None = None,
     *,
     only: Sequence[str] | None = None,
-    master: str = DEFAULT_MASTER,
+    master: str | None = None,
     spark: Any = None,
     buckets: int | None = None,
     write_lake: bool = True,
