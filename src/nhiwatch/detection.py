@@ -138,12 +138,34 @@ def run_detection(
         runner, default_learner, default_metas = _defaults(only, errors)
         learner = learner or default_learner
         metas = metas if metas is not None else default_metas
-    now = utc_naive(now or datetime.now(UTC))
-    run_id = "run-" + uuid.uuid4().hex[:12]
     notes: list[str] = []
     findings = _detect(store, start, end, cfg, runner, learner, notes)
+    return record_results(
+        store, start, end, n_events, findings, cfg, metas or {}, notes=notes, errors=errors, now=now, t0=t0
+    )
+
+
+def record_results(
+    store: Store,
+    start: datetime,
+    end: datetime,
+    n_events: int,
+    findings: list[Finding],
+    cfg: AlertConfig,
+    metas: Mapping[str, DetectorMeta],
+    *,
+    notes: list[str],
+    errors: list[str],
+    now: datetime | None = None,
+    t0: float | None = None,
+) -> DetectionResult:
+    """Turn the window's findings into alerts and store both with the run: the alert stage of
+    :func:`run_detection`, shared by the engines that find elsewhere (Spark)."""
+    t0 = _time.perf_counter() if t0 is None else t0
+    now = utc_naive(now or datetime.now(UTC))
+    run_id = "run-" + uuid.uuid4().hex[:12]
     tables.ensure(store)
-    built = build_alerts(store, findings, metas or {}, cfg, run_id=run_id, now=now)
+    built = build_alerts(store, findings, metas, cfg, run_id=run_id, now=now)
     result = DetectionResult(
         run_id, start, end, n_events, findings=findings, allowed=built.allowed, notes=notes, errors=errors
     )

@@ -63,6 +63,7 @@ for _name in (
     "collect_cmd",
     "deliver_cmd",
     "run_cmd",
+    "export_cmd",
 ):
     common.register_module(app, f"nhiwatch.cli.{_name}")
 

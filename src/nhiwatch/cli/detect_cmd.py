@@ -123,15 +123,39 @@ def detect(
         list[str] | None, typer.Option(help="Run only this detector (repeatable; default: all).")
     ] = None,
     db: DbOption = DEFAULT_DB_PATH,
+    engine: Annotated[
+        str, typer.Option(help="duckdb (the store's events) or spark (the --lake's; alerts to both).")
+    ] = "duckdb",
+    lake: Annotated[
+        str | None, typer.Option(help="Lake root for --engine spark (`nhiwatch export`).")
+    ] = None,
+    master: Annotated[
+        str | None,
+        typer.Option(help="Spark master for --engine spark (default: spark-submit's, else local[2])."),
+    ] = None,
 ) -> None:
     """Learn baselines from history, run every detection over the window, and raise explained alerts."""
     if fmt not in FORMATS:
         raise fail(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if engine not in ("duckdb", "spark"):
+        raise fail(f"--engine must be duckdb or spark, got {engine!r}")
+    if engine == "spark" and not lake:
+        raise fail(
+            "--engine spark reads a lake: pass --lake DIR (write one with `nhiwatch export --lake DIR`)"
+        )
     t_since, t_until = parse_time(since, "--since"), parse_time(until, "--until")
     with friendly_errors():
         cfg = load_config(config)
     with open_store(db, must_exist=True) as store:
-        result = run_detection(store, t_since, t_until, cfg, only=detector or None)
+        if engine == "spark":
+            from nhiwatch.spark.engine import run_spark_detection
+
+            with friendly_errors(db):
+                result = run_spark_detection(
+                    store, str(lake), t_since, t_until, cfg, only=detector or None, master=master
+                )
+        else:
+            result = run_detection(store, t_since, t_until, cfg, only=detector or None)
         if fmt == "table":
             console.print(
                 f"window {result.since:%Y-%m-%d %H:%M} – {result.until:%Y-%m-%d %H:%M} UTC: "
