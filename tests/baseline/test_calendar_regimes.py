@@ -231,3 +231,12 @@ def test_a_store_from_before_holiday_calendars_gets_the_country_column(store: St
     store.execute("INSERT INTO integrations (id, name) VALUES ('old', 'old')")
     ensure_tables(store)
     assert store.fetchall("SELECT id, country FROM integrations") == [("old", None)]
+
+
+def test_doctests() -> None:
+    import doctest
+
+    from nhiwatch.baseline import calendar, regimes, stats
+
+    for module in (calendar, regimes, stats):
+        assert doctest.testmod(module).failed == 0

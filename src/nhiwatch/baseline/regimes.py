@@ -3,8 +3,9 @@
 For each integration, its daily events and records over the rollups' long memory (``LONG_MEMORY_DAYS``) are
 laid on its business calendar (:mod:`nhiwatch.baseline.calendar`: its country's holidays, its time zone).
 Business days since it was first seen count, idle ones as zero; catch-up days after a holiday are left out
-(they have a model of their own). Each day is divided by the median ordinary business day of its own month
-(``(v + 1) / (m + 1)``), so growth over the months or a quiet month does not pass for a calendar effect.
+(they have a model of their own). Each day is divided by the median of the ordinary business days within
+``NEAR_DAYS`` either side of it (``(v + 1) / (m + 1)``; at least ``MIN_NEAR`` of them), so steady growth, a
+trend inside the month or a quiet month does not pass for a calendar effect.
 
 A regime is learned when its days are heavier than the days they are compared with beyond chance: a one-sided
 Mann-Whitney rank test (:func:`~nhiwatch.baseline.stats.rank_sum_sf`, exact for few days) on events and on
@@ -23,6 +24,7 @@ even slightly, is a regime, and is then scored against its own history (:mod:`.v
 
 from __future__ import annotations
 
+import bisect
 import statistics
 from collections import defaultdict
 from datetime import date, timedelta
@@ -37,6 +39,7 @@ LONG_MEMORY_DAYS = 400.0
 ALPHA = 0.01
 END_DAYS = 3
 MIN_DAYS = 2
+NEAR_DAYS, MIN_NEAR = 10, 3  # a day's reference: the ordinary business days within ten days either side
 METRICS = ("events", "records")
 
 DDL = """CREATE TABLE IF NOT EXISTS baseline_regimes (
@@ -124,20 +127,19 @@ def learn_one(
     >>> [r[0] for r in learn_one(vals, cal)]
     ['month_end']
     """
-    ref: dict[tuple[int, int], list[tuple[float, float]]] = defaultdict(list)
-    for d, _mon, rank in bdays:
-        if rank > END_DAYS:
-            ref[(d.year, d.month)].append(days.get(d, (0.0, 0.0)))
-    med = {
-        k: tuple(statistics.median(v[m] for v in vs) for m in range(len(METRICS))) for k, vs in ref.items()
-    }
+    ordinary = [(d, days.get(d, (0.0, 0.0))) for d, _mon, rank in bdays if rank > END_DAYS]
+    when = [d.toordinal() for d, _ in ordinary]
     groups: dict[str, list[tuple[date, tuple[float, ...]]]] = defaultdict(list)
     for d, mon, rank in bdays:
-        m = med.get((d.year, d.month))
-        if m is None:
+        # the reference: ordinary business days within NEAR_DAYS either side (not the day itself), so a
+        # trend, a quiet month or growth is not mistaken for a calendar effect
+        lo = bisect.bisect_left(when, d.toordinal() - NEAR_DAYS)
+        hi = bisect.bisect_right(when, d.toordinal() + NEAR_DAYS)
+        near = [v for k, v in ordinary[lo:hi] if k != d]
+        if len(near) < MIN_NEAR:
             continue
         raw = days.get(d, (0.0, 0.0))
-        v = tuple((raw[i] + 1) / (m[i] + 1) for i in range(len(METRICS)))
+        v = tuple((raw[i] + 1) / (statistics.median(x[i] for x in near) + 1) for i in range(len(METRICS)))
         if rank > END_DAYS:
             groups["ordinary"].append((d, v))
         elif mon == 12:
