@@ -98,10 +98,11 @@ def test_month_end_pattern_is_learned(store: Store) -> None:
             )
     w.flush()
     learn(store, until=datetime(2026, 10, 10), history_days=70)
-    p = show(store, "ledger-export")["profile"]
-    assert p["learned_month_end"] and p["month_end_ratio"] >= 2
+    learned = show(store, "ledger-export")["regimes"]["learned"]
+    assert [r["regime"] for r in learned] == ["month_end"]
+    assert learned[0]["ratio"] >= 2 and learned[0]["occurrences"] == 2 and learned[0]["p_value"] < 0.01
     regimes = {r["regime"] for r in show(store, "ledger-export")["volume"]["hourly"]}
-    assert regimes == {"normal", "bursty"}
+    assert regimes == {"normal", "month_end"}
 
 
 def test_peer_group_rows(store: Store) -> None:

@@ -53,7 +53,7 @@ def test_the_previous_quarter_ends_are_in_the_bursty_baseline(store: Store) -> N
     _company(store, 5000)
     learn(store, until=SCORED)
     n = store.scalar(
-        "SELECT max(n) FROM baseline_volume WHERE integration_id = 'finance-export' AND regime = 'bursty'"
+        "SELECT max(n) FROM baseline_volume WHERE integration_id = 'finance-export' AND regime = 'quarter_end'"
     )
     assert n and n >= 40  # the hours of six quarter-end days, all older than the 35-day window
 

@@ -60,6 +60,7 @@ class World:
         scopes: Iterable[str] = (),
         bursty: Iterable[dict[str, Any]] = (),
         discovered: bool = False,
+        country: str | None = None,
     ) -> str:
         sched = (
             orjson.dumps({"timezone": tz, "days": days, "hours": hours, "every": every}).decode()
@@ -70,8 +71,8 @@ class World:
         self.store.execute(
             """INSERT INTO integrations (id, name, owner, purpose, kind, vendor, risk_tier, data_sensitivity,
                  partner_managed, allowed_destinations, scopes, schedule, bursty_windows, discovered,
-                 discovered_source, discovered_identity)
-               VALUES (?, ?, ?, ?, ?, ?, 'medium', 'internal', false, ?, ?, ?, ?, ?, ?, ?)""",
+                 discovered_source, discovered_identity, country)
+               VALUES (?, ?, ?, ?, ?, ?, 'medium', 'internal', false, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [
                 id,
                 id,
@@ -86,6 +87,7 @@ class World:
                 discovered,
                 "github" if discovered else None,
                 "app_name=" + id if discovered else None,
+                country,
             ],
         )
         return id

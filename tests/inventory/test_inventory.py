@@ -52,6 +52,20 @@ def test_valid_inventory_loads(tmp_path: Path) -> None:
     assert release is not None and release.ownerless and release.purpose is None
 
 
+def test_country_per_integration_or_company_wide(store: Store, tmp_path: Path) -> None:
+    """The holiday calendar: an integration's own country wins, the inventory's applies to the others."""
+    from nhiwatch.inventory.resolve import apply_inventory
+
+    text = "country: fr\n" + INVENTORY.replace("    kind: pat\n", "    kind: pat\n    country: de-by\n")
+    inv = load_inventory(write(tmp_path, "inv.yaml", text))
+    assert inv.country == "FR" and inv.get("release-pat").country == "DE-BY"  # type: ignore[union-attr]
+    apply_inventory(store, inv)
+    assert dict(store.fetchall("SELECT id, country FROM integrations")) == {
+        "drift-salesforce": "FR",
+        "release-pat": "DE-BY",
+    }
+
+
 @pytest.mark.parametrize(
     ("mutation", "expected"),
     [
@@ -68,6 +82,11 @@ def test_valid_inventory_loads(tmp_path: Path) -> None:
         (lambda t: t.replace('"07:00-19:00"', '"7am-7pm"'), "hours must look like 07:00-19:00"),
         (lambda t: t.replace("10.20.0.0/24", "10.20.0.0/99"), "is not an IP address or CIDR network"),
         (lambda t: t.replace("integrations:\n", "integrations:\n  - [oops\n"), "not valid YAML"),
+        (lambda t: "country: XX\n" + t, "unknown country 'XX'"),
+        (
+            lambda t: t.replace("    kind: pat\n", "    kind: pat\n    country: DE-ZZ\n"),
+            "unknown subdivision 'ZZ' of DE",
+        ),
     ],
 )
 def test_invalid_inventories_name_file_line_and_problem(

@@ -132,3 +132,40 @@ def test_ticket_ids_are_unique_across_seeds(tmp_path: Path) -> None:
         simulate(out, integrations=12, days=75, seed=seed, start=date(2026, 2, 1))  # spans Good Friday 2026
         ids = [t.id for t in load_tickets(out / "tickets.csv")]
         assert len(ids) == len(set(ids))
+
+
+def test_seasonal_company_declares_its_calendars(tmp_path: Path) -> None:
+    """A seasonal company's inventory names its holiday calendars (company-wide and the exceptions) and
+    the quarter close of the integrations that declare their month end; it loads as a valid inventory."""
+    from nhiwatch.inventory import load_inventory
+    from nhiwatch.simulate.company import build_company
+    from nhiwatch.simulate.output import write_inventory
+    from nhiwatch.simulate.seasonal import TZ_COUNTRY, make_seasonal
+
+    company = build_company(150, random.Random("company:7"))
+    country = make_seasonal(company, random.Random("seasonal:7"))
+    write_inventory(tmp_path / "inventory.yaml", company, country)
+    inv = load_inventory(tmp_path / "inventory.yaml")
+    assert inv.country == country == "US"
+    by_id = {i.id: i for i in company}
+    for entry in inv.integrations:
+        assert (entry.country or inv.country) == TZ_COUNTRY[by_id[entry.id].tz]
+        calendars = [w.calendar for w in entry.bursty_windows]
+        assert calendars in ([], ["month_end", "quarter_end"])
+    assert any(i.bursty_windows for i in inv.integrations)
+    assert any(i.catch_up_share > 0 for i in company) and any(i.quarter_end_factor > 1 for i in company)
+
+
+def test_seasonal_hours_idle_on_holidays_and_catch_up_after() -> None:
+    from nhiwatch.simulate.behaviour import multiplier
+    from nhiwatch.simulate.company import build_company
+
+    hours = local_hours("America/New_York", date(2026, 5, 22), 7, "US")  # Memorial Day is Mon May 25
+    day = {h.day: h for h in hours if h.hour == 10}
+    assert not day[date(2026, 5, 25)].business_day and day[date(2026, 5, 26)].catch_up == 1
+    assert day[date(2026, 5, 27)].catch_up == 0
+    assert local_hours("America/New_York", date(2026, 5, 22), 7)[0].catch_up == 0
+    integ = build_company(1, random.Random("x"))[0]
+    integ.growth, integ.month_end, integ.catch_up_share = 0.0, "", 0.5
+    assert multiplier(integ, day[date(2026, 5, 26)], 4) == 1.5
+    assert multiplier(integ, day[date(2026, 5, 27)], 5) == 1.0

@@ -2,7 +2,9 @@
 
 ``learn`` checks its input first (an empty store or a window without events is refused with a clear
 message and nothing stored changes), brings the rollups up to date (:mod:`nhiwatch.rollups`), takes the
-window's hourly rollups with their local time, then runs the estimators in order inside one transaction.
+window's hourly rollups with their local time and the business calendar (:mod:`.calendar`), then runs the
+estimators in order inside one transaction: the calendar regimes first (:mod:`.regimes`), whose days the
+volume baseline learns apart.
 Estimators read rollups only, never raw events: a daily run costs what the window's summaries cost, not
 what the history's events would. Hours that overlap a change ticket of the integration (a backfill, a
 migration) are left out of the volume, envelope and cadence baselines: that work was planned, not normal,
@@ -17,20 +19,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from nhiwatch import rollups
+from nhiwatch.baseline.calendar import build_calendar, build_regime_days
 from nhiwatch.baseline.contract import Estimator, HistoryWindow
 from nhiwatch.baseline.envelope import Envelope
-from nhiwatch.baseline.frames import TZ_JOIN, build_regime_days, ensure_views, ts
+from nhiwatch.baseline.frames import TZ_JOIN, ensure_views, ts
 from nhiwatch.baseline.profile import Profile
+from nhiwatch.baseline.regimes import LONG_MEMORY_DAYS, Regimes
 from nhiwatch.baseline.values import Values
 from nhiwatch.baseline.volume import Volume
 from nhiwatch.errors import NhiwatchError
 from nhiwatch.store import Store
 
-ESTIMATORS: tuple[Estimator, ...] = (Profile(), Envelope(), Volume(), Values())  # type: ignore[assignment]
+ESTIMATORS: tuple[Estimator, ...] = (Regimes(), Profile(), Envelope(), Volume(), Values())  # type: ignore[assignment]
 DEFAULT_HISTORY_DAYS = 35.0
-# Days of rollups the bursty-by-design regime is learned from: a quarter or year end is compared with the
-# last ones (this is the rollups' default retention), the ordinary days with the recent weeks.
-LONG_MEMORY_DAYS = 400.0
 
 
 @dataclass(frozen=True)
@@ -114,11 +115,11 @@ def learn(
                     store.execute(f"DROP TABLE IF EXISTS {table}")
                 store.ensure(*est.ddl)
             long_start = window.until - timedelta(days=max(LONG_MEMORY_DAYS, history_days))
-            build_regime_days(store, long_start, window.until)
+            build_calendar(store, long_start, window.until)
             for est in ESTIMATORS:
                 rows[est.name] = est.learn(store, window)
-                if est.name == "profile":  # the learned month end joins the declared bursty days
-                    build_regime_days(store, long_start, window.until, "baseline_integrations")
+                if est.name == "regimes":  # the learned regimes join the declared bursty days
+                    build_regime_days(store, "baseline_regimes")
                     _bursty_hours(store, long_start, window.until)
     finally:
         for table in ("nw_hours", "nw_sizes", "nw_bursty_hours", "nw_bursty_sizes"):
@@ -131,24 +132,24 @@ def learn(
 
 def _bursty_hours(store: Store, start: datetime, until: datetime) -> None:
     """Temp tables ``nw_bursty_hours`` and ``nw_bursty_sizes``: the hourly and size rollups of every
-    bursty-by-design local day (declared windows, learned month end) over the long memory, change-ticket hours
-    (days, for sizes) left out."""
+    bursty-by-design local day (declared windows, learned regimes) over the long memory, with the day's
+    regime, change-ticket hours (days, for sizes) left out."""
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE nw_bursty_hours AS
-        SELECT * FROM (
+        SELECT h.*, r.regime FROM (
           SELECT e.*, timezone(coalesce(z.tz, 'UTC'), e.hour::TIMESTAMPTZ) AS lt
           FROM rollup_hourly e {TZ_JOIN}
           WHERE e.hour >= ? AND e.hour < ? AND e.status = '*'
             AND e.integration_id IN (SELECT integration_id FROM nw_regime_days)
             AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.integration_id = e.integration_id
                             AND t.start_time < e.hour + INTERVAL 1 HOUR AND t.end_time >= e.hour)) h
-        SEMI JOIN nw_regime_days r ON r.integration_id = h.integration_id AND r.d = CAST(h.lt AS DATE)""",
+        JOIN nw_regime_days r ON r.integration_id = h.integration_id AND r.d = CAST(h.lt AS DATE)""",
         [start, until],
     )
     store.execute(
         """CREATE OR REPLACE TEMP TABLE nw_bursty_sizes AS
-        SELECT s.*, CAST(s.day AS TIMESTAMP) AS lt FROM rollup_sizes s
-        SEMI JOIN nw_regime_days r ON r.integration_id = s.integration_id AND r.d = s.day
+        SELECT s.*, CAST(s.day AS TIMESTAMP) AS lt, r.regime FROM rollup_sizes s
+        JOIN nw_regime_days r ON r.integration_id = s.integration_id AND r.d = s.day
         WHERE s.day >= CAST(? AS DATE) AND s.day < ?
           AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.integration_id = s.integration_id
                           AND t.start_time < s.day + INTERVAL 1 DAY AND t.end_time >= s.day)""",
@@ -176,4 +177,13 @@ def show(store: Store, integration_id: str) -> dict[str, Any]:
     return out
 
 
-__all__ = ["DEFAULT_HISTORY_DAYS", "ESTIMATORS", "BaselineSummary", "learn", "learned", "show", "ts"]
+__all__ = [
+    "DEFAULT_HISTORY_DAYS",
+    "ESTIMATORS",
+    "LONG_MEMORY_DAYS",
+    "BaselineSummary",
+    "learn",
+    "learned",
+    "show",
+    "ts",
+]

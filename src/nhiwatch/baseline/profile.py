@@ -1,4 +1,4 @@
-"""Per-integration profile: maturity state, active days, failure ratio and retry shape, cadence, month end.
+"""Per-integration profile: maturity state, active days, failure ratio and retry shape, cadence.
 
 One row per integration in ``baseline_integrations`` (declared ones without history included, in state
 ``learning``). Cold start is explicit: ``learning`` (under ``LEARN_DAYS`` of history or under ``LEARN_EVENTS``
@@ -6,9 +6,8 @@ events) leans on the declared schedule and peers; ``provisional`` (under ``ESTAB
 under ``ESTABLISHED_ACTIVE_DAYS`` active days) is used with stricter thresholds; ``established`` is trusted.
 
 Cadence: consecutive active minutes more than 90 s apart start a new *run*; the median gap between runs is
-the polling period and its MAD/median the regularity (0 = clockwork). Month end is *learned* when the
-median daily volume of the last ``MONTH_END_DAYS`` business days of a month is at least
-``MONTH_END_RATIO`` times that of other active days, seen on at least two such days.
+the polling period and its MAD/median the regularity (0 = clockwork). Calendar regimes (month, quarter and
+year ends) are learned apart, over the long memory (:mod:`nhiwatch.baseline.regimes`).
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from nhiwatch.store import Store
 
 LEARN_DAYS, LEARN_EVENTS = 7, 20
 ESTABLISHED_DAYS, ESTABLISHED_ACTIVE_DAYS = 21, 7
-MONTH_END_DAYS, MONTH_END_RATIO = 3, 2.0
 RUN_GAP_S = 90
 
 DDL = """CREATE TABLE IF NOT EXISTS baseline_integrations (
@@ -29,8 +27,7 @@ DDL = """CREATE TABLE IF NOT EXISTS baseline_integrations (
     tz VARCHAR, peer_group VARCHAR, first_seen TIMESTAMP, last_seen TIMESTAMP, events BIGINT,
     active_days INTEGER, active_hours INTEGER, span_days DOUBLE, duty_cycle DOUBLE,
     hours_per_day_p95 DOUBLE, hours_per_day_max INTEGER, failure_ratio DOUBLE, fail_run_p99 DOUBLE,
-    fail_run_max INTEGER, period_s DOUBLE, period_mad_s DOUBLE, runs INTEGER, learned_month_end BOOLEAN,
-    month_end_days INTEGER, month_end_ratio DOUBLE)"""
+    fail_run_max INTEGER, period_s DOUBLE, period_mad_s DOUBLE, runs INTEGER)"""
 
 
 class Profile:
@@ -59,17 +56,9 @@ class Profile:
                 USING (integration_id)
               GROUP BY ALL),
             daily AS (
-              SELECT integration_id, CAST(lt AS DATE) AS d, count(DISTINCT hour(lt)) AS h, sum(events) AS n,
-                     sum(coalesce(records, 0)) AS r
-              FROM hours GROUP BY ALL),
+              SELECT integration_id, CAST(lt AS DATE) AS d, count(DISTINCT hour(lt)) AS h FROM hours GROUP BY ALL),
             dstats AS (
-              SELECT d.integration_id, max(h) AS hmax, quantile_cont(h, 0.95) AS hp95,
-                     median(n) FILTER (c.me_rank <= {MONTH_END_DAYS}) AS me_n,
-                     median(n) FILTER (c.me_rank > {MONTH_END_DAYS}) AS ot_n,
-                     median(r) FILTER (c.me_rank <= {MONTH_END_DAYS}) AS me_r,
-                     median(r) FILTER (c.me_rank > {MONTH_END_DAYS}) AS ot_r,
-                     count(*) FILTER (c.me_rank <= {MONTH_END_DAYS}) AS me_days
-              FROM daily d JOIN nw_calendar c USING (d) GROUP BY ALL),
+              SELECT integration_id, max(h) AS hmax, quantile_cont(h, 0.95) AS hp95 FROM daily GROUP BY ALL),
             -- gaps between consecutive active minutes: inside each hour, and from one active hour's last
             -- minute to the next one's first (only gaps over RUN_GAP_S matter below; a minute apart is one run)
             gaps AS (
@@ -111,11 +100,7 @@ class Profile:
                    coalesce(epoch({ts(window.until)} - b.f) / 86400, 0),
                    b.hours / greatest(1, epoch({ts(window.until)} - date_trunc('hour', b.f)) / 3600),
                    d.hp95, d.hmax, b.fr, coalesce(fs.fp99, 0), coalesce(fs.fmax, 0), r.per, m.mad,
-                   coalesce(r.nruns, 0),
-                   coalesce(d.me_days >= 2 AND greatest(d.me_n / nullif(d.ot_n, 0), d.me_r / nullif(d.ot_r, 0))
-                            >= {MONTH_END_RATIO}, false),
-                   {MONTH_END_DAYS},
-                   greatest(d.me_n / nullif(d.ot_n, 0), d.me_r / nullif(d.ot_r, 0))
+                   coalesce(r.nruns, 0)
             FROM integrations i LEFT JOIN base b ON b.integration_id = i.id
             LEFT JOIN dstats d ON d.integration_id = i.id LEFT JOIN runs r ON r.integration_id = i.id
             LEFT JOIN runmad m ON m.integration_id = i.id LEFT JOIN fstats fs ON fs.integration_id = i.id"""

@@ -5,10 +5,14 @@ resources, destinations and tenants touched, per action class and across all cla
 hourly series is summarised per (integration, class, regime, metric) with robust statistics: median,
 a robust sigma from the inter-quartile range (IQR / 1.349), p95, p99, max and mean, and the median and
 robust sigma of ``ln(1 + x)`` (volumes are closer to log-normal than normal), over *active* hours.
-Regime ``bursty`` holds the hours of local days that are bursty by design (declared windows, learned month
-end), so a month-end export is compared with earlier month ends, not with a quiet Tuesday — over the long
-memory of the rollups (``LONG_MEMORY_DAYS``), so a quarter or year end meets the last ones, while the
-``normal`` regime follows the recent weeks.
+Days that are bursty by design (declared windows, learned regimes: :mod:`.calendar`, :mod:`.regimes`) are
+summarised under their own regime (``month_end``, ``quarter_end``, ``year_end``, ``month_start``, ``weekly``),
+so a month-end export is compared with earlier month ends and a quarter end with earlier quarter ends, not
+with a quiet Tuesday — over the long memory of the rollups (``LONG_MEMORY_DAYS``), while the ``normal``
+regime follows the recent weeks. Public holidays and the catch-up days after them are left out of ``normal``.
+
+``baseline_daily`` holds the typical (median) ordinary business day per class for events, records and bytes:
+the backlog model of a catch-up day (:mod:`nhiwatch.detectors._volume`) expects what the holidays held back.
 
 Records and bytes *per operation* are read off the rollups' size histograms (1/8-octave buckets, each
 standing at the mean of the values it holds), so their quantiles are within a bucket (about 9 %) of the
@@ -29,21 +33,25 @@ DDL = """CREATE TABLE IF NOT EXISTS baseline_volume (
     integration_id VARCHAR, action_class VARCHAR, regime VARCHAR, metric VARCHAR, n BIGINT,
     med DOUBLE, sigma DOUBLE, p95 DOUBLE, p99 DOUBLE, max DOUBLE, mean DOUBLE, med_log DOUBLE,
     sigma_log DOUBLE)"""
+DAILY_DDL = """CREATE TABLE IF NOT EXISTS baseline_daily (
+    integration_id VARCHAR, action_class VARCHAR, metric VARCHAR, days INTEGER, med DOUBLE)"""
 
 METRICS = ("events", "records", "bytes", "resources", "destinations", "tenants")
 
 
 class Volume:
     name = "volume"
-    tables = ("baseline_volume",)
-    ddl = (DDL,)
+    tables = ("baseline_volume", "baseline_daily")
+    ddl = (DDL, DAILY_DDL)
 
     def learn(self, store: Store, window: HistoryWindow) -> int:
         store.execute("DELETE FROM baseline_volume")
+        store.execute("DELETE FROM baseline_daily")
         stats = """count(*), median(v), (quantile_cont(v, 0.75) - quantile_cont(v, 0.25)) / 1.349,
                    quantile_cont(v, 0.95), quantile_cont(v, 0.99), max(v), avg(v), median(ln(1 + v)),
                    (quantile_cont(ln(1 + v), 0.75) - quantile_cont(ln(1 + v), 0.25)) / 1.349"""
-        regime = """LEFT JOIN (SELECT DISTINCT integration_id, d FROM nw_regime_days) r
+        regime = """LEFT JOIN (SELECT integration_id, d FROM nw_regime_days
+                                 UNION SELECT integration_id, d FROM nw_special_days) r
                       ON r.integration_id = h.integration_id AND r.d = CAST(h.lt AS DATE)"""
         store.execute(
             f"""INSERT INTO baseline_volume
@@ -54,7 +62,7 @@ class Volume:
                      tenants::DOUBLE AS tenants
               FROM nw_hours h {regime} WHERE r.d IS NULL
               UNION ALL
-              SELECT integration_id, action_class, 'bursty', events::DOUBLE, records::DOUBLE, bytes::DOUBLE,
+              SELECT integration_id, action_class, regime, events::DOUBLE, records::DOUBLE, bytes::DOUBLE,
                      resources::DOUBLE, destinations::DOUBLE, tenants::DOUBLE
               FROM nw_bursty_hours),
             long AS (UNPIVOT hourly ON {", ".join(METRICS)} INTO NAME metric VALUE v)
@@ -70,7 +78,7 @@ class Volume:
                            h.max AS mx
                     FROM nw_sizes h {regime} WHERE r.d IS NULL
                     UNION ALL
-                    SELECT integration_id, action_class, 'bursty', metric, bucket, n, total, max
+                    SELECT integration_id, action_class, regime, metric, bucket, n, total, max
                     FROM nw_bursty_sizes)
               GROUP BY ALL),
             c AS (
@@ -91,6 +99,28 @@ class Volume:
             SELECT integration_id, action_class, regime, metric, n, q50, (q75 - q25) / 1.349, q95, q99, mx, mean,
                    ln(1 + q50), (ln(1 + q75) - ln(1 + q25)) / 1.349
             FROM q"""
+        )
+        # the typical ordinary business day, for the backlog a catch-up day may bring (idle business days
+        # between active ones count as zero)
+        store.execute(
+            f"""INSERT INTO baseline_daily
+            WITH d AS (
+              SELECT h.integration_id, h.action_class, CAST(h.lt AS DATE) AS d, sum(h.events)::DOUBLE AS events,
+                     sum(coalesce(h.records, 0))::DOUBLE AS records, sum(coalesce(h.bytes, 0))::DOUBLE AS bytes
+              FROM nw_hours h {regime} WHERE r.d IS NULL GROUP BY ALL),
+            span AS (SELECT integration_id, min(d) AS lo, max(d) AS hi FROM d GROUP BY ALL),
+            bdays AS (
+              SELECT s.integration_id, c.d FROM span s JOIN nw_country n USING (integration_id)
+              JOIN nw_calendar c ON c.country = n.country AND c.bday AND c.held_back = 0 AND c.d BETWEEN s.lo AND s.hi
+              ANTI JOIN nw_regime_days r ON r.integration_id = s.integration_id AND r.d = c.d),
+            grid AS (SELECT b.integration_id, k.action_class, b.d FROM bdays b
+                     JOIN (SELECT DISTINCT integration_id, action_class FROM d) k USING (integration_id)),
+            filled AS (
+              SELECT g.integration_id, g.action_class, coalesce(d.events, 0) AS events,
+                     coalesce(d.records, 0) AS records, coalesce(d.bytes, 0) AS bytes
+              FROM grid g LEFT JOIN d USING (integration_id, action_class, d)),
+            long AS (UNPIVOT filled ON events, records, bytes INTO NAME metric VALUE v)
+            SELECT integration_id, action_class, metric, count(*), median(v) FROM long GROUP BY ALL"""
         )
         store.execute(
             """INSERT INTO baseline_volume

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from nhiwatch.baseline.frames import build_regime_days, ensure_views, ts
+from nhiwatch.baseline.calendar import build_calendar
+from nhiwatch.baseline.frames import ensure_views, ts
 from nhiwatch.baseline.learn import ensure_tables, learned
 from nhiwatch.detectors.base import DetectContext, DetectorMeta, Finding
 from nhiwatch.store import Store
@@ -67,12 +68,11 @@ UNPLANNED = """NOT EXISTS (SELECT 1 FROM tickets t WHERE t.integration_id = e.in
 
 
 def prepare(ctx: DetectContext) -> None:
-    """Views and temp tables a kernel may join: time zones, baseline tables, the window's bursty days."""
+    """Views and temp tables a kernel may join: time zones, baseline tables, the business calendar around
+    the window (holidays, catch-up days, the days bursty by design: :mod:`nhiwatch.baseline.calendar`)."""
     ensure_views(ctx.store)
     ensure_tables(ctx.store)
-    build_regime_days(
-        ctx.store, ctx.since, ctx.until, "baseline_integrations" if learned(ctx.store) else None
-    )
+    build_calendar(ctx.store, ctx.since, ctx.until, "baseline_regimes" if learned(ctx.store) else None)
 
 
 def in_window(ctx: DetectContext, alias: str = "e") -> str:

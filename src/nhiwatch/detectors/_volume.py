@@ -6,19 +6,29 @@ largest single operation, and compares each with the bound learned for the same 
 ln(1 + x) - 1)``: the value must be beyond the largest hour *and* far in the tail on both the linear and
 the log scale, so a heavy-tailed integration is not flagged for an ordinary big hour. Which learned row applies:
 
-* the integration's own row for the class and regime (``bursty`` on declared or learned burst days);
-* in a bursty day with no earlier burst observed, the normal row times ``burst_allowance``;
+* the integration's own row for the class and regime (the day's regime on declared or learned burst days:
+  ``month_end``, ``quarter_end``, ``year_end``, ...; ``normal`` otherwise);
+* in a bursty day with no earlier day of its regime observed, the normal row times ``burst_allowance``;
 * a class the integration never used falls back to its all-classes row;
 * event counts must also be improbable as a Poisson draw around the largest hour seen (``alpha``);
 * an integration still ``learning`` (or with fewer than ``min_hours`` active hours) uses its peer group
   (same kind and vendor); ``provisional`` ones take the larger of their own and the peer bound.
+
+Catch-up after public holidays (:mod:`nhiwatch.baseline.calendar`) follows a backlog model: on the first
+business day after weekday holidays, the work the holidays held back may come on top of a normal day, so the
+bound of events, records and bytes is raised by the *deficit* of those holidays — for each, the typical
+ordinary business day of the class (``baseline_daily``) less what was actually moved that day, never below
+zero. The allowance is what went missing, no more: a quiet holiday lets through one day's work, a busy one
+nothing, and an export far beyond a day's volume still breaches. Sizes per operation are not raised: a backlog
+is more operations, not larger ones.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from nhiwatch.baseline.frames import LOCAL, TZ_JOIN
+from nhiwatch.baseline.frames import LOCAL, TZ_JOIN, ts
 from nhiwatch.baseline.stats import poisson_sf
 from nhiwatch.detectors._common import STATE, STATE_JOIN, UNPLANNED, in_window, records
 from nhiwatch.detectors.base import DetectContext
@@ -45,7 +55,9 @@ def hourly_breaches(
     metrics: tuple[str, ...] = ("events", "records", "bytes", "records_op", "bytes_op"),
     alpha: float = 1e-3,
 ) -> list[dict[str, Any]]:
-    """Rows (integration_id, action_class, hr, metric, x, bound, basis, regime, state, ...) above bound."""
+    """Rows (integration_id, action_class, hr, metric, x, bound, basis, regime, state, backlog, ...) above
+    bound."""
+    build_backlog(ctx)
     # action classes come from the alert config: a bound list, never spliced into the SQL
     cls = "" if classes is None else "AND list_contains($classes::VARCHAR[], e.action_class)"
     bmetric = (
@@ -63,18 +75,18 @@ def hourly_breaches(
 
     own_bound = f"""coalesce({_bound("o", max_ratio, z)}, {_bound("onorm", max_ratio, z)} * {burst_allowance},
                              {_bound("a", max_ratio, z)}, {_bound("anorm", max_ratio, z)}
-                             * CASE WHEN w.regime = 'bursty' THEN {burst_allowance} ELSE 1 END)"""
+                             * CASE WHEN w.regime <> 'normal' THEN {burst_allowance} ELSE 1 END)"""
     sql = f"""
     WITH h AS (
       SELECT e.integration_id, e.action_class, date_trunc('hour', e.time) AS hr, {STATE} AS state,
-             CASE WHEN r.d IS NULL THEN 'normal' ELSE 'bursty' END AS regime, any_value(r.why) AS why,
+             coalesce(r.regime, 'normal') AS regime, any_value(r.why) AS why, CAST({LOCAL} AS DATE) AS ld,
              coalesce(any_value(b.peer_group), '?') AS peer_group, min(e.time) AS first_seen, max(e.time) AS last_seen,
              count(*)::DOUBLE AS events, sum(e.records)::DOUBLE AS records,
              sum(coalesce(e.traffic_bytes_in, 0) + coalesce(e.traffic_bytes_out, 0))::DOUBLE AS bytes,
              max(e.records)::DOUBLE AS records_op,
              max(coalesce(e.traffic_bytes_in, 0) + coalesce(e.traffic_bytes_out, 0))::DOUBLE AS bytes_op
       FROM events e {TZ_JOIN} {STATE_JOIN}
-      LEFT JOIN (SELECT integration_id, d, min(why) AS why FROM nw_regime_days GROUP BY ALL) r
+      LEFT JOIN nw_regime_days r
         ON r.integration_id = e.integration_id AND r.d = CAST({LOCAL} AS DATE)
       WHERE {in_window(ctx)} AND {UNPLANNED} {cls} GROUP BY ALL),
     w AS (SELECT * FROM (UNPIVOT h ON {", ".join(("events", "records", "bytes", "records_op", "bytes_op"))}
@@ -83,20 +95,23 @@ def hourly_breaches(
       SELECT w.*,
         CASE WHEN w.state = 'learning' THEN {_bound("p", max_ratio, z)}
              WHEN w.state = 'provisional' THEN greatest({own_bound}, coalesce({_bound("p", max_ratio, z)}, 0))
-             ELSE {own_bound} END AS bound,
+             ELSE {own_bound} END + coalesce(k.deficit, 0) AS bound,
+        k.deficit AS backlog, k.held_back,
         CASE WHEN w.state = 'learning' THEN 'peer ' || w.peer_group
              WHEN o.n IS NOT NULL THEN 'own ' || w.regime
              WHEN onorm.n IS NOT NULL THEN 'own normal x burst allowance'
              WHEN a.n IS NOT NULL OR anorm.n IS NOT NULL THEN 'own, all classes' END AS basis,
         coalesce(o.med, onorm.med, a.med, anorm.med, p.med) AS med,
-        coalesce(o.max, onorm.max, a.max, anorm.max, p.max) AS hist_max,
+        coalesce(o.max, onorm.max, a.max, anorm.max, p.max) + coalesce(k.deficit, 0) AS hist_max,
         coalesce(o.n, onorm.n, a.n, anorm.n, p.n) AS hist_n
       FROM w
       {j("o", "w.integration_id", "w.action_class", "w.regime")}
       {j("onorm", "w.integration_id", "w.action_class", "'normal'")}
       {j("a", "w.integration_id", "'*'", "w.regime")}
       {j("anorm", "w.integration_id", "'*'", "'normal'")}
-      {j("p", "'peer:' || w.peer_group", "w.action_class", "'normal'", 1)})
+      {j("p", "'peer:' || w.peer_group", "w.action_class", "'normal'", 1)}
+      LEFT JOIN nw_backlog k ON k.integration_id = w.integration_id AND k.action_class = w.action_class
+        AND k.d = w.ld AND k.metric = w.metric)
     SELECT * REPLACE (greatest(bound, 1) AS bound) FROM scored
     -- counts, records and bytes are whole units: a bound under one unit means none seen, and divides by ~0
     WHERE bound IS NOT NULL AND x > greatest(bound, 1) ORDER BY integration_id, hr"""
@@ -107,6 +122,41 @@ def hourly_breaches(
         for r in records(ctx.store, sql, None if classes is None else {"classes": list(classes)})
         if r["metric"] != "events" or poisson_sf(int(r["x"]), max(float(r["hist_max"] or 0), 1.0)) < alpha
     ]
+
+
+def build_backlog(ctx: DetectContext) -> None:
+    """Temp table ``nw_backlog(integration_id, action_class, d, metric, deficit, held_back)``: for each
+    catch-up day near the window, what its holidays held back (typical day less what they moved)."""
+    lo = ctx.since - timedelta(days=16)  # a catch-up day looks back over at most two weeks of holidays
+    if not ctx.store.table_exists("rollup_hourly"):  # nothing ingested through the rollups yet
+        ctx.store.execute(
+            """CREATE OR REPLACE TEMP TABLE nw_backlog (integration_id VARCHAR, action_class VARCHAR, d DATE,
+               metric VARCHAR, deficit DOUBLE, held_back INTEGER)"""
+        )
+        return
+    ctx.store.execute(
+        f"""CREATE OR REPLACE TEMP TABLE nw_backlog AS
+        WITH days AS (
+          SELECT s.integration_id, s.d, hb.hday, s.held_back FROM nw_special_days s
+          JOIN nw_country n USING (integration_id) JOIN nw_holdback hb ON hb.country = n.country AND hb.d = s.d
+          WHERE s.kind = 'catch_up' AND s.d >= CAST({ts(ctx.since)} AS DATE) - 1
+            AND s.d <= CAST({ts(ctx.until)} AS DATE) + 1),
+        obs AS (
+          SELECT e.integration_id, e.action_class, CAST(timezone(coalesce(z.tz, 'UTC'), e.hour::TIMESTAMPTZ) AS DATE)
+                   AS hday, sum(e.events)::DOUBLE AS events, sum(coalesce(e.records, 0))::DOUBLE AS records,
+                 sum(coalesce(e.bytes, 0))::DOUBLE AS bytes
+          FROM rollup_hourly e {TZ_JOIN}
+          WHERE e.status = '*' AND e.action_class <> '*' AND e.hour >= {ts(lo)} AND e.hour < {ts(ctx.until)}
+            AND e.integration_id IN (SELECT integration_id FROM days)
+          GROUP BY ALL),
+        obs_long AS (UNPIVOT obs ON events, records, bytes INTO NAME metric VALUE v)
+        SELECT d.integration_id, t.action_class, d.d, t.metric,
+               sum(greatest(t.med - coalesce(o.v, 0), 0)) AS deficit, any_value(d.held_back) AS held_back
+        FROM days d JOIN baseline_daily t ON t.integration_id = d.integration_id
+        LEFT JOIN obs_long o ON o.integration_id = d.integration_id AND o.action_class = t.action_class
+          AND o.hday = d.hday AND o.metric = t.metric
+        GROUP BY ALL"""
+    )
 
 
 def evidence_for(

@@ -12,7 +12,9 @@ cadence; the Shai-Hulud v2 runner as a C2 channel). Two tests, per local day:
   ``max_irregularity``, at least ``min_runs`` runs; or a declared ``schedule.every`` while learning), the
   day's median gap between runs differs from the learned period by a factor of ``period_ratio`` or more
   (at least ``min_runs`` / 4 gaps that day); not on days that are bursty by design (declared windows,
-  learned month end), when jobs legitimately run faster. Runs start at active minutes more than 90 s apart.
+  learned regimes), when jobs legitimately run faster, nor on public holidays of the integration's country
+  (a job fed by people idles) and the catch-up days after them (it works off the backlog faster). Runs
+  start at active minutes more than 90 s apart.
 
 Parameters: ``alpha``, ``period_ratio``, ``max_irregularity``, ``min_runs``. References: OWASP NHI7:2025,
 NHI1:2025; NIST CSF 2.0 DE.CM-03, DE.CM-06, DE.AE-02; ATT&CK T1078.004, T1550.001.
@@ -60,7 +62,9 @@ def run(ctx: DetectContext) -> list[Finding]:
                b.duty_cycle, b.hours_per_day_max, b.period_s, b.period_mad_s, b.runs,
                json_extract_string(i.schedule, '$.every') AS every,
                EXISTS (SELECT 1 FROM nw_regime_days r WHERE r.integration_id = day.integration_id AND r.d = day.d)
-                 AS bursty
+                 AS bursty,
+               (SELECT any_value(s.kind) FROM nw_special_days s WHERE s.integration_id = day.integration_id
+                  AND s.d = day.d) AS calendar_day
         FROM day LEFT JOIN per p USING (integration_id, d)
         LEFT JOIN baseline_integrations b ON b.integration_id = day.integration_id
         LEFT JOIN integrations i ON i.id = day.integration_id""",
@@ -70,7 +74,8 @@ def run(ctx: DetectContext) -> list[Finding]:
     out = []
     for r in rows:
         fired = _around_the_clock(r, alpha) if r["state"] != "learning" else None
-        if fired is None and not r["bursty"]:  # bursty-by-design days may legitimately run faster
+        # bursty-by-design days may legitimately run faster; holidays slower, the days after them faster
+        if fired is None and not r["bursty"] and r["calendar_day"] is None:
             fired = _period(r, pr, irr, min_runs)
         if fired:
             dev, observed, expected, details = fired

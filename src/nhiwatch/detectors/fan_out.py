@@ -64,11 +64,11 @@ def run(ctx: DetectContext) -> list[Finding]:
                count(DISTINCT {col})::DOUBLE AS x,
                count(DISTINCT {col}) FILTER (bv.value IS NULL) AS new_values, count(*) AS m,
                any_value({STATE}) AS state, coalesce(any_value(b.peer_group), '?') AS peer_group,
-               CASE WHEN any_value(r.d) IS NULL THEN 'normal' ELSE 'bursty' END AS regime,
+               coalesce(any_value(r.regime), 'normal') AS regime,
                min(e.time) AS first_seen, max(e.time) AS last_seen,
                list(e.metadata_uid ORDER BY bv.value IS NULL DESC, e.time)[1:20] AS evidence
         FROM events e {TZ_JOIN} {STATE_JOIN}
-        LEFT JOIN (SELECT DISTINCT integration_id, d FROM nw_regime_days) r
+        LEFT JOIN nw_regime_days r
           ON r.integration_id = e.integration_id AND r.d = CAST({LOCAL} AS DATE)
         LEFT JOIN baseline_values bv ON bv.integration_id = e.integration_id AND bv.dimension = '{DIMS[metric]}'
           AND bv.value = {col}

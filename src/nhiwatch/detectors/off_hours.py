@@ -4,7 +4,7 @@ What and why: stolen tokens are used when the attacker works, not when the job r
 logins at 00:17, 04:34 and 22:14 UTC against a business-hours sync). Activity is placed in the
 integration's own time zone (DST-safe), and compared with the allowed slots of :mod:`._hours` (learned
 envelope widened by an hour and pooled over weekdays / weekend days, plus the declared schedule). Days
-that are bursty by design (declared windows, learned month end) are left to the volume detections.
+that are bursty by design (declared windows, learned regimes) are left to the volume detections.
 
 Significance: history showed no activity in the ``H`` off-envelope hour slots it covered, so by the rule of
 succession an off slot is active with probability ``q = 1 / (H + 2)``; seeing ``k`` active off-slot hours

@@ -100,6 +100,7 @@ def run(ctx: DetectContext) -> list[Finding]:
                     "ratio": round(ratio, 2),
                     "regime": top["regime"],
                     "regime_reason": top["why"],
+                    "backlog": top["backlog"],
                     "ticket_id": ticket,
                     "ticketed": bool(ticket),
                     "state": top["state"],

@@ -4,8 +4,9 @@ What and why: a connector that normally reads a few hundred records an hour sudd
 datasets (Drift/Salesloft: ``LIMIT 10000`` Case pulls and a Bulk API job after days of ``COUNT()`` and
 ``LIMIT 20``; Snowflake: top ``ROWS_PRODUCED``; mass repository clones). Each (integration, action class,
 hour) is compared with the bound learned for the same class in the same regime, so a month-end export is
-judged against earlier month ends (see :mod:`nhiwatch.detectors._volume` for the fallbacks used in cold
-start). The largest single operation is checked too (one query returning 10,000 rows where 20 was normal).
+judged against earlier month ends, and the first business day after public holidays may bring what the
+holidays held back (see :mod:`nhiwatch.detectors._volume` for the backlog model and the fallbacks used in
+cold start). The largest single operation is checked too (one query returning 10,000 rows where 20 was normal).
 
 Parameters: ``max_ratio`` (x the largest hour seen), ``z`` (robust sigmas above the median),
 ``burst_allowance`` (tolerance in a declared burst window never observed before), ``min_hours`` (active
@@ -103,6 +104,7 @@ def run(ctx: DetectContext) -> list[Finding]:
                     "bound": top["bound"],
                     "regime": top["regime"],
                     "regime_reason": top["why"],
+                    "backlog": top["backlog"],
                     "basis": top["basis"],
                     "state": top["state"],
                     "ticket_id": ticket,

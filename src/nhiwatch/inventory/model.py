@@ -184,7 +184,7 @@ def parse_days(text: str) -> frozenset[int]:
 class BurstyWindow(_Strict):
     """A recurring window in which bursts are normal (month-end closes, quarter ends)."""
 
-    calendar: Literal["month_end", "month_start", "quarter_end", "weekly"]
+    calendar: Literal["month_end", "month_start", "quarter_end", "year_end", "weekly"]
     business_days: int = Field(default=3, ge=1, le=10)
     weekday: str | None = None  # for calendar: weekly
 
@@ -206,6 +206,14 @@ class Integration(_Strict):
     scopes: list[str] = Field(default_factory=list)
     schedule: Schedule | None = None
     bursty_windows: list[BurstyWindow] = Field(default_factory=list)
+    # public holidays and business days follow this country (ISO 3166, optionally with a subdivision such
+    # as DE-BY), read in the schedule's time zone; the inventory's ``country`` when not given
+    country: str | None = None
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, v: str | None) -> str | None:
+        return None if v is None else _known_country(v)
 
     @field_validator("id")
     @classmethod
@@ -224,8 +232,21 @@ class Integration(_Strict):
         return self.owner is None
 
 
+def _known_country(v: str) -> str:
+    from nhiwatch.baseline.calendar import validate_country
+
+    return validate_country(v)
+
+
 class Inventory(_Strict):
+    # the company-wide calendar for integrations that declare no ``country`` of their own
+    country: str | None = None
     integrations: list[Integration] = Field(default_factory=list)
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, v: str | None) -> str | None:
+        return None if v is None else _known_country(v)
 
     @model_validator(mode="after")
     def _unique(self) -> Inventory:

@@ -21,7 +21,7 @@ INTEGRATIONS_DDL = """CREATE TABLE IF NOT EXISTS integrations (
     id VARCHAR PRIMARY KEY, name VARCHAR, owner VARCHAR, purpose VARCHAR, kind VARCHAR, vendor VARCHAR,
     risk_tier VARCHAR, data_sensitivity VARCHAR, partner_managed BOOLEAN, allowed_destinations VARCHAR[],
     scopes VARCHAR[], schedule JSON, bursty_windows JSON, discovered BOOLEAN, discovered_source VARCHAR,
-    discovered_identity VARCHAR, first_seen TIMESTAMP, last_seen TIMESTAMP)"""
+    discovered_identity VARCHAR, first_seen TIMESTAMP, last_seen TIMESTAMP, country VARCHAR)"""
 IDENTITIES_DDL = """CREATE TABLE IF NOT EXISTS identities (
     integration_id VARCHAR, source VARCHAR, key VARCHAR, value VARCHAR, ip_lo HUGEINT, ip_hi HUGEINT,
     priority INTEGER)"""
@@ -72,6 +72,12 @@ SOURCE_MATCH = "(i.source IS NULL OR e.source = i.source)"
 
 def ensure_tables(store: Store) -> None:
     store.ensure(INTEGRATIONS_DDL, IDENTITIES_DDL)
+    has_country = store.scalar(
+        "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'integrations' AND column_name = 'country'"
+        " AND schema_name = 'main'"
+    )
+    if not has_country:  # a store written before integrations had a holiday calendar
+        store.execute("ALTER TABLE integrations ADD COLUMN country VARCHAR")
 
 
 def apply_inventory(store: Store, inventory: Inventory) -> None:
@@ -106,6 +112,7 @@ def apply_inventory(store: Store, inventory: Inventory) -> None:
                 None,
                 None,
                 None,
+                i.country or inventory.country,
             )
             for i in inventory.integrations
         ]
@@ -144,6 +151,7 @@ _INTEGRATION_COLS = [
     "discovered_identity",
     "first_seen",
     "last_seen",
+    "country",
 ]
 
 

@@ -26,6 +26,7 @@ from nhiwatch.simulate.disruptions import plan_outage
 from nhiwatch.simulate.humans import human_events
 from nhiwatch.simulate.model import Ev, Ticket
 from nhiwatch.simulate.output import write_inventory, write_tickets, write_truth
+from nhiwatch.simulate.seasonal import SEASONAL_DAYS, make_seasonal
 from nhiwatch.simulate.writers import WRITERS
 from nhiwatch.simulate.writers.common import Ids
 
@@ -71,15 +72,22 @@ def simulate(
     seed: int = 7,
     start: date | None = None,
     gzip: bool = False,
+    seasonal: bool | None = None,
 ) -> SimulationSummary:
-    """Simulate ``integrations`` integrations for ``days`` days and write everything under ``out_dir``."""
+    """Simulate ``integrations`` integrations for ``days`` days and write everything under ``out_dir``.
+
+    A ``seasonal`` company (by default one simulated for ``SEASONAL_DAYS`` or more) has country holiday
+    calendars, post-holiday catch-up and quarter closes (:mod:`nhiwatch.simulate.seasonal`)."""
     start = start or DEFAULT_START
+    if seasonal is None:
+        seasonal = days >= SEASONAL_DAYS
     out = Path(out_dir)
     logs = out / "logs"
     if logs.exists():
         shutil.rmtree(logs)
     logs.mkdir(parents=True)
     company = build_company(integrations, random.Random(f"company:{seed}"))
+    country = make_seasonal(company, random.Random(f"seasonal:{seed}")) if seasonal else None
     outage, outage_ticket = plan_outage(start, days, random.Random(f"outage:{seed}"))
     tickets: list[Ticket] = [outage_ticket]
     by_source: dict[str, list[Ev]] = defaultdict(list)
@@ -99,7 +107,7 @@ def simulate(
         by_source[e.source].append(e)
     counts = {source: len(evs) for source, evs in sorted(by_source.items())}
     files, records = write_logs(by_source, logs, seed, gzip)
-    write_inventory(out / "inventory.yaml", company)
+    write_inventory(out / "inventory.yaml", company, country)
     write_tickets(out / "tickets.csv", tickets, {i.id: i.tz for i in company})
     write_truth(out / "truth.jsonl", episodes)
     summary = SimulationSummary(

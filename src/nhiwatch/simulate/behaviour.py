@@ -85,7 +85,9 @@ def initial_state(integ: Integration, rng: random.Random) -> State:
 def multiplier(integ: Integration, h: Hour, day_index: int) -> float:
     m = (1 + integ.growth) ** day_index
     if integ.month_end and h.month_end_rank < integ.month_end_days:
-        m *= integ.month_end_factor
+        m *= integ.month_end_factor * (integ.quarter_end_factor if h.day.month in (3, 6, 9, 12) else 1.0)
+    if h.catch_up and integ.catch_up_share:  # the work the holidays held back comes on top of the day's
+        m *= 1 + integ.catch_up_share * h.catch_up
     return m
 
 
@@ -267,7 +269,7 @@ def benign(
     outage: Outage | None = None,
 ) -> tuple[list[Ev], State]:
     """All routine events of one integration, plus any ticketed bursts (appending their tickets)."""
-    hours = local_hours(integ.tz, start, days)
+    hours = local_hours(integ.tz, start, days, integ.country)
     st = initial_state(integ, rng)
     sessions = quarter_start_only(integ, session_times(integ, hours, start, rng))
     grow_objects(integ, st, rng, days)

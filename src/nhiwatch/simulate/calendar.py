@@ -1,5 +1,9 @@
 """Local time for simulated integrations: time zones with DST, business days, holidays, month ends.
 
+Holidays follow a *region* (the first part of the time zone: a few public holidays each) or, for a seasonal
+company, a *country* (an ISO code such as ``US`` or ``FR``: the ``holidays`` package's public holidays, the
+calendar the integration also declares in the inventory).
+
 Every integration runs on its own wall clock. :func:`local_hours` lists the local hours that fall inside
 the simulated UTC window with their UTC start, so a schedule written in local time ("07:00-19:00
 America/New_York") lands on the right UTC hours before and after a DST change.
@@ -35,6 +39,7 @@ class Hour:
     hour: int
     business_day: bool
     month_end_rank: int  # 0 = last business day of the month, 1 = the one before, ...; 99 otherwise
+    catch_up: int = 0  # on a business day: weekday holidays since the previous business day
 
 
 def easter(year: int) -> date:
@@ -58,7 +63,12 @@ def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
 
 @cache
 def holidays(region: str, year: int) -> frozenset[date]:
-    """A few public holidays per region: enough for quiet days, not a legal calendar."""
+    """A few public holidays per region: enough for quiet days, not a legal calendar; a country code
+    (``US``, ``DE-BY``) takes its public holidays from the ``holidays`` package."""
+    if region[:2].isupper() and (len(region) == 2 or region[2] == "-"):
+        from nhiwatch.baseline.calendar import public_holidays
+
+        return frozenset(public_holidays(region, year))
     days = {date(year, 1, 1), date(year, 12, 25)}
     if region == "America":
         days |= {_nth_weekday(year, 2, 0, 3), _nth_weekday(year, 9, 0, 1), date(year, 7, 4)}
@@ -93,24 +103,37 @@ def last_business_days(d: date, n: int, region: str = "") -> bool:
     return _month_end_rank(d, region) < n
 
 
+def _held_back(d: date, region: str) -> int:
+    """On a business day, the weekday holidays since the previous business day (0 otherwise)."""
+    if not is_business_day(d, region):
+        return 0
+    n, cur = 0, d - timedelta(days=1)
+    while not is_business_day(cur, region):
+        n += cur.weekday() < 5 and cur in holidays(region, cur.year)
+        cur -= timedelta(days=1)
+    return n
+
+
 @cache
-def local_hours(tz: str, start: date, days: int) -> tuple[Hour, ...]:
-    """Every local hour of ``tz`` whose UTC start lies in [start 00:00 UTC, start + days)."""
+def local_hours(tz: str, start: date, days: int, country: str = "") -> tuple[Hour, ...]:
+    """Every local hour of ``tz`` whose UTC start lies in [start 00:00 UTC, start + days); business days
+    follow ``country``'s public holidays when given, else the time zone's region."""
     zone = ZoneInfo(tz)
     lo = datetime(start.year, start.month, start.day, tzinfo=UTC).timestamp()
     hi = lo + days * 86400
-    region = tz.split("/", 1)[0]
+    region = country or tz.split("/", 1)[0]
     out: list[Hour] = []
     seen: set[float] = set()
     for i in range(-1, days + 2):
         d = start + timedelta(days=i)
         bd = is_business_day(d, region)
         rank = _month_end_rank(d, region)
+        back = _held_back(d, region)
         for h in range(24):
             ts = datetime(d.year, d.month, d.day, h, tzinfo=zone).timestamp()
             if lo <= ts < hi and ts not in seen:  # a spring-forward gap maps onto the next hour: keep one
                 seen.add(ts)
-                out.append(Hour(ts, d, d.weekday(), h, bd, rank))
+                out.append(Hour(ts, d, d.weekday(), h, bd, rank, back))
     return tuple(out)
 
 

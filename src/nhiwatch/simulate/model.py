@@ -53,6 +53,9 @@ class Integration:
     month_end: str = ""  # "" | declared | undeclared
     month_end_days: int = 3
     month_end_factor: float = 3.0
+    quarter_end_factor: float = 1.0  # a quarter close on top of the month end (seasonal companies)
+    country: str = ""  # public holidays of this country (seasonal companies); else the time zone's region
+    catch_up_share: float = 0.0  # share of a held-back day worked off on the business day after holidays
     rotation_days: int = 0
     fail_rate: float = 0.01
     growth: float = 0.0  # relative growth per day

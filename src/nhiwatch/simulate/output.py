@@ -34,7 +34,7 @@ def identities(integ: Integration) -> list[dict[str, str]]:
     return out
 
 
-def inventory_entry(integ: Integration) -> dict[str, Any]:
+def inventory_entry(integ: Integration, country: str | None = None) -> dict[str, Any]:
     sched = integ.schedule
     if "at" in sched:  # nightly: a two-hour window from its start time
         h, m = (int(x) for x in sched.pop("at").split(":"))
@@ -57,11 +57,17 @@ def inventory_entry(integ: Integration) -> dict[str, Any]:
     }
     if integ.month_end == "declared":
         entry["bursty_windows"] = [{"calendar": "month_end", "business_days": integ.month_end_days}]
+        if integ.quarter_end_factor > 1:
+            entry["bursty_windows"].append({"calendar": "quarter_end", "business_days": integ.month_end_days})
+    if integ.country and integ.country != country:
+        entry["country"] = integ.country
     return entry
 
 
-def write_inventory(path: Path, company: list[Integration]) -> None:
-    doc = {"integrations": [inventory_entry(i) for i in company if not i.shadow]}
+def write_inventory(path: Path, company: list[Integration], country: str | None = None) -> None:
+    """The inventory file; ``country`` is the company-wide holiday calendar (seasonal companies)."""
+    doc: dict[str, Any] = {"country": country} if country else {}
+    doc["integrations"] = [inventory_entry(i, country) for i in company if not i.shadow]
     path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120), encoding="utf-8")
 
 

@@ -80,7 +80,7 @@ def month_end_export_does_not_alert(w: World) -> Window:
     return _month_end_world(w, 6.5)
 
 
-@case("volume_spike", "positive", some(regime="bursty"))
+@case("volume_spike", "positive", some(regime="month_end"))
 def abnormal_month_end_still_alerts(w: World) -> Window:
     return _month_end_world(w, 400)
 

@@ -60,7 +60,7 @@ class Ctx:
 
     def when(self, integ: Integration, hours: tuple[int, int] | None = None, earliest: float = 0.35) -> float:
         """A time after the warm-up part of the window, at a local hour in ``hours`` (inclusive-exclusive)."""
-        all_hours = local_hours(integ.tz, self.start, self.days)
+        all_hours = local_hours(integ.tz, self.start, self.days, integ.country)
         lo = self.t0 + max(1.0, self.days * earliest) * 86400
         ok = [h for h in all_hours if lo <= h.ts < self.t1 - 86400 and (hours is None or _in(h.hour, hours))]
         if not ok:

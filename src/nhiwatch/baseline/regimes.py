@@ -1,0 +1,188 @@
+"""Calendar regimes learned from the long memory: month, quarter and year ends that are systematically heavier.
+
+For each integration, its daily events and records over the rollups' long memory (``LONG_MEMORY_DAYS``) are
+laid on its business calendar (:mod:`nhiwatch.baseline.calendar`: its country's holidays, its time zone).
+Business days since it was first seen count, idle ones as zero; catch-up days after a holiday are left out
+(they have a model of their own). Each day is divided by the median of the ordinary business days within
+``NEAR_DAYS`` either side of it (``(v + 1) / (m + 1)``; at least ``MIN_NEAR`` of them), so steady growth, a
+trend inside the month or a quiet month does not pass for a calendar effect.
+
+A regime is learned when its days are heavier than the days they are compared with beyond chance: a one-sided
+Mann-Whitney rank test (:func:`~nhiwatch.baseline.stats.rank_sum_sf`, exact for few days) on events and on
+records, Bonferroni-corrected, below ``ALPHA``. The comparisons nest:
+
+* ``month_end``, the last ``END_DAYS`` business days of each month, against the other business days;
+* ``quarter_end`` (March, June, September, December) against the other month ends when the month end is a
+  regime, else against ordinary days;
+* ``year_end`` (December) against the other quarter ends, else month ends, else ordinary days.
+
+A regime needs at least ``MIN_DAYS`` of its days in the memory: an integration with no month end behind it
+has none, and its first month end is judged as an ordinary day. Declared ``bursty_windows`` need no
+learning and hold from the first day. The rank test asks for no effect size: a month end heavier every time,
+even slightly, is a regime, and is then scored against its own history (:mod:`.volume`), not waved through.
+"""
+
+from __future__ import annotations
+
+import bisect
+import statistics
+from collections import defaultdict
+from datetime import date, timedelta
+from typing import Any
+
+from nhiwatch.baseline.contract import HistoryWindow, rows_as_dicts
+from nhiwatch.baseline.frames import TZ_JOIN
+from nhiwatch.baseline.stats import rank_sum_sf
+from nhiwatch.store import Store
+
+LONG_MEMORY_DAYS = 400.0
+ALPHA = 0.01
+END_DAYS = 3
+MIN_DAYS = 2
+NEAR_DAYS, MIN_NEAR = 10, 3  # a day's reference: the ordinary business days within ten days either side
+METRICS = ("events", "records")
+
+DDL = """CREATE TABLE IF NOT EXISTS baseline_regimes (
+    integration_id VARCHAR, regime VARCHAR, business_days INTEGER, days INTEGER, occurrences INTEGER,
+    compared_with VARCHAR, compared_days INTEGER, p_value DOUBLE, ratio DOUBLE)"""
+
+
+class Regimes:
+    name = "regimes"
+    tables = ("baseline_regimes",)
+    ddl = (DDL,)
+
+    def learn(self, store: Store, window: HistoryWindow) -> int:
+        """Needs ``nw_calendar`` and ``nw_country`` (:func:`~nhiwatch.baseline.calendar.build_calendar`)."""
+        store.execute("DELETE FROM baseline_regimes")
+        start = window.until - timedelta(days=max(LONG_MEMORY_DAYS, window.days))
+        daily = store.fetchall(
+            f"""SELECT e.integration_id, CAST(timezone(coalesce(z.tz, 'UTC'), e.hour::TIMESTAMPTZ) AS DATE) AS d,
+                       sum(e.events), sum(coalesce(e.records, 0))
+                FROM rollup_hourly e {TZ_JOIN}
+                WHERE e.hour >= ? AND e.hour < ? AND e.action_class = '*' AND e.status = '*'
+                  AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.integration_id = e.integration_id
+                                  AND t.start_time < e.hour + INTERVAL 1 HOUR AND t.end_time >= e.hour)
+                GROUP BY ALL""",
+            [start, window.until],
+        )
+        per: dict[str, dict[date, tuple[float, float]]] = defaultdict(dict)
+        for integ, d, n, r in daily:
+            per[integ][d] = (float(n), float(r))
+        country = dict(store.fetchall("SELECT integration_id, country FROM nw_country"))
+        cal: dict[str, list[tuple[date, int, int]]] = defaultdict(list)
+        for code, d, mon, me_rank in store.fetchall(
+            "SELECT country, d, mon, me_rank FROM nw_calendar WHERE bday AND held_back = 0 ORDER BY d"
+        ):
+            cal[code].append((d, mon, me_rank))
+        last_day = window.until.date()  # the day that holds `until` is not over: left out
+        out = []
+        for integ, days in per.items():
+            first = min(days)
+            bdays = [c for c in cal.get(country.get(integ, ""), cal[""]) if first <= c[0] < last_day]
+            out += [(integ, *row) for row in learn_one(days, bdays)]
+        store.insert_rows(
+            "baseline_regimes",
+            [
+                "integration_id",
+                "regime",
+                "business_days",
+                "days",
+                "occurrences",
+                "compared_with",
+                "compared_days",
+                "p_value",
+                "ratio",
+            ],
+            out,
+        )
+        return len(out)
+
+    def show(self, store: Store, integration_id: str) -> dict[str, Any]:
+        rows = rows_as_dicts(
+            store,
+            """SELECT regime, business_days, days, occurrences, compared_with, compared_days, p_value, ratio
+               FROM baseline_regimes WHERE integration_id = ? ORDER BY regime""",
+            [integration_id],
+        )
+        return {"learned": rows}
+
+
+def learn_one(
+    days: dict[date, tuple[float, float]], bdays: list[tuple[date, int, int]]
+) -> list[tuple[str, int, int, int, str, int, float, float]]:
+    """Learned regimes of one integration: (regime, business_days, days, occurrences, compared_with,
+    compared_days, p_value, ratio). ``days`` maps local day -> (events, records); ``bdays`` lists its business
+    days (day, month, rank from the month end) in the memory, catch-up days left out.
+
+    >>> from datetime import date, timedelta
+    >>> cal, vals = [], {}
+    >>> for i in range(90):
+    ...     d = date(2026, 1, 1) + timedelta(days=i)
+    ...     if d.isoweekday() <= 5:
+    ...         nxt = [d + timedelta(days=k) for k in range(1, 6) if (d + timedelta(days=k)).month == d.month]
+    ...         rank = 1 + sum(x.isoweekday() <= 5 for x in nxt)
+    ...         cal.append((d, d.month, rank))
+    ...         vals[d] = (100.0 + i % 7, 0.0) if rank > 3 else (400.0, 0.0)
+    >>> [r[0] for r in learn_one(vals, cal)]
+    ['month_end']
+    """
+    ordinary = [(d, days.get(d, (0.0, 0.0))) for d, _mon, rank in bdays if rank > END_DAYS]
+    when = [d.toordinal() for d, _ in ordinary]
+    groups: dict[str, list[tuple[date, tuple[float, ...]]]] = defaultdict(list)
+    for d, mon, rank in bdays:
+        # the reference: ordinary business days within NEAR_DAYS either side (not the day itself), so a
+        # trend, a quiet month or growth is not mistaken for a calendar effect
+        lo = bisect.bisect_left(when, d.toordinal() - NEAR_DAYS)
+        hi = bisect.bisect_right(when, d.toordinal() + NEAR_DAYS)
+        near = [v for k, v in ordinary[lo:hi] if k != d]
+        if len(near) < MIN_NEAR:
+            continue
+        raw = days.get(d, (0.0, 0.0))
+        v = tuple((raw[i] + 1) / (statistics.median(x[i] for x in near) + 1) for i in range(len(METRICS)))
+        if rank > END_DAYS:
+            groups["ordinary"].append((d, v))
+        elif mon == 12:
+            groups["year_end"].append((d, v))
+        elif mon in (3, 6, 9):
+            groups["quarter_end"].append((d, v))
+        else:
+            groups["month_end"].append((d, v))
+    # nested sets: every year end is a quarter end, every quarter end a month end
+    sets = {
+        "ordinary": groups["ordinary"],
+        "month_end": groups["month_end"] + groups["quarter_end"] + groups["year_end"],
+        "quarter_end": groups["quarter_end"] + groups["year_end"],
+        "year_end": groups["year_end"],
+    }
+    out: list[tuple[str, int, int, int, str, int, float, float]] = []
+    learned: set[str] = set()
+    plans = (
+        ("month_end", ("ordinary",)),
+        ("quarter_end", ("month_end", "ordinary")),
+        ("year_end", ("quarter_end", "month_end", "ordinary")),
+    )
+    for regime, bases in plans:
+        base = next((b for b in bases if b == "ordinary" or b in learned), "ordinary")
+        xs = sets[regime]
+        ys = sets["ordinary"] if base == "ordinary" else [p for p in sets[base] if p not in xs]
+        if len(xs) < MIN_DAYS or not ys:
+            continue
+        p = min(
+            1.0,
+            len(METRICS)
+            * min(rank_sum_sf([v[i] for _, v in xs], [v[i] for _, v in ys]) for i in range(len(METRICS))),
+        )
+        if p >= ALPHA:
+            continue
+        learned.add(regime)
+        ratio = max(
+            statistics.median(v[i] for _, v in xs) / max(statistics.median(v[i] for _, v in ys), 1e-9)
+            for i in range(len(METRICS))
+        )
+        occurrences = len({(d.year, d.month) for d, _ in xs})
+        out.append((regime, END_DAYS, len(xs), occurrences, base, len(ys), p, round(ratio, 3)))
+    return out
+
+
+__all__ = ["ALPHA", "END_DAYS", "LONG_MEMORY_DAYS", "MIN_DAYS", "Regimes", "learn_one"]
