@@ -80,11 +80,13 @@ def test_an_export_cut_short_is_finished_without_duplicates(company: Store, tmp_
     assert read_cursor(root).pending is None
 
 
-def test_no_raw_leaves_the_original_records_out(company: Store, tmp_path: Path) -> None:
+def test_events_carry_the_pointer_to_their_original_record(company: Store, tmp_path: Path) -> None:
     root = tmp_path / "lake"
-    export_lake(company, root, raw=False)
-    assert _lake(root, "events", "count(raw_data)") == [(0,)]
-    assert _lake(root, "events", "count(*)") == [(company.event_count(),)]
+    export_lake(company, root)
+    n = company.event_count()
+    assert _lake(root, "events", "count(*), count(ingest_file), count(ingest_line), count(raw_hash)") == [
+        (n,) * 4
+    ]
 
 
 def test_bad_input_is_a_clear_message(company: Store, tmp_path: Path) -> None:

@@ -20,16 +20,13 @@ def export_cmd(
     full: Annotated[
         bool, typer.Option("--full", help="Rewrite every event, not only those since the last export.")
     ] = False,
-    raw: Annotated[
-        bool, typer.Option("--raw/--no-raw", help="Keep each event's original record (raw_data).")
-    ] = True,
     db: DbOption = DEFAULT_DB_PATH,
 ) -> None:
     """Write events (new ones since the last export), rollups and the inventory to the lake as Parquet."""
     with friendly_errors(db):
         root: Path = lake_path(lake)
         with open_store(db, must_exist=True) as store:
-            r = export_lake(store, root, full=full, raw=raw)
+            r = export_lake(store, root, full=full)
     rows = ", ".join(f"{name} {n:,}" for name, n in r.rows.items())
     console.print(
         f"exported {r.events:,} new event(s) to {r.lake} (cursor: ingest batch {r.cursor}); {rows}; "

@@ -77,8 +77,10 @@ def _write_cursor(lake: Path, c: Cursor) -> None:
     os.replace(tmp, path)  # atomic: a reader sees the old cursor or the new one
 
 
-def export_lake(store: Store, lake: str | Path, *, full: bool = False, raw: bool = True) -> ExportReport:
-    """Export to ``lake``; ``full`` rewrites the events from the first batch, ``raw`` keeps ``raw_data``."""
+def export_lake(store: Store, lake: str | Path, *, full: bool = False) -> ExportReport:
+    """Export to ``lake``; ``full`` rewrites the events from the first batch. Events carry the pointer to
+    their original record (``ingest_file``, ``ingest_line``, ``raw_hash``), not the record itself: the
+    store does not keep it either (``nhiwatch.evidence`` re-reads it)."""
     t0 = time.perf_counter()
     root = lake_path(lake)
     root.mkdir(parents=True, exist_ok=True)
@@ -92,13 +94,13 @@ def export_lake(store: Store, lake: str | Path, *, full: bool = False, raw: bool
         shutil.rmtree(root / EVENTS.name)
     report = ExportReport(root)
     if cur.pending is not None:  # an export cut short: write the same range again, same file names
-        report.events += _export_events(store, root, cur.done, cur.pending, raw)
+        report.events += _export_events(store, root, cur.done, cur.pending)
         cur = Cursor(cur.pending)
         _write_cursor(root, cur)
     hi = int(store.scalar("SELECT coalesce(max(ingest_batch), 0) FROM events") or 0)
     if hi > cur.done:
         _write_cursor(root, Cursor(cur.done, hi))
-        report.events += _export_events(store, root, cur.done, hi, raw)
+        report.events += _export_events(store, root, cur.done, hi)
         cur = Cursor(hi)
         _write_cursor(root, cur)
     report.cursor = cur.done
@@ -110,8 +112,8 @@ def export_lake(store: Store, lake: str | Path, *, full: bool = False, raw: bool
     return report
 
 
-def _export_events(store: Store, root: Path, lo: int, hi: int, raw: bool) -> int:
-    cols = EVENTS.select if raw else EVENTS.select.replace("raw_data", "NULL::VARCHAR AS raw_data")
+def _export_events(store: Store, root: Path, lo: int, hi: int) -> int:
+    cols = EVENTS.select
     # lo and hi are integers from the store's own sequence, not from data
     where = f"ingest_batch > {int(lo)} AND ingest_batch <= {int(hi)}"
     n = int(store.scalar(f"SELECT count(*) FROM events WHERE {where}") or 0)
