@@ -16,6 +16,9 @@ records, Bonferroni-corrected, below ``ALPHA``. The comparisons nest:
   regime, else against ordinary days;
 * ``year_end`` (December) against the other quarter ends, else month ends, else ordinary days.
 
+A declared window counts as a regime here: a quarter end splits from a declared month end only when it is
+heavier than the other month ends, so it does not take the month end's history away from it.
+
 A regime needs at least ``MIN_DAYS`` of its days in the memory: an integration with no month end behind it
 has none, and its first month end is judged as an ordinary day. Declared ``bursty_windows`` need no
 learning and hold from the first day. The rank test asks for no effect size: a month end heavier every time,
@@ -75,12 +78,18 @@ class Regimes:
             "SELECT country, d, mon, me_rank FROM nw_calendar WHERE bday AND held_back = 0 ORDER BY d"
         ):
             cal[code].append((d, mon, me_rank))
+        declared: dict[str, set[str]] = defaultdict(set)
+        for integ, cal_name in store.fetchall(
+            """SELECT id, unnest(from_json(coalesce(bursty_windows, '[]'), '[{"calendar":"VARCHAR"}]')).calendar
+               FROM integrations"""
+        ):
+            declared[integ].add(cal_name)
         last_day = window.until.date()  # the day that holds `until` is not over: left out
         out = []
         for integ, days in per.items():
             first = min(days)
             bdays = [c for c in cal.get(country.get(integ, ""), cal[""]) if first <= c[0] < last_day]
-            out += [(integ, *row) for row in learn_one(days, bdays)]
+            out += [(integ, *row) for row in learn_one(days, bdays, frozenset(declared[integ]))]
         store.insert_rows(
             "baseline_regimes",
             [
@@ -109,11 +118,15 @@ class Regimes:
 
 
 def learn_one(
-    days: dict[date, tuple[float, float]], bdays: list[tuple[date, int, int]]
+    days: dict[date, tuple[float, float]],
+    bdays: list[tuple[date, int, int]],
+    declared: frozenset[str] = frozenset(),
 ) -> list[tuple[str, int, int, int, str, int, float, float]]:
     """Learned regimes of one integration: (regime, business_days, days, occurrences, compared_with,
     compared_days, p_value, ratio). ``days`` maps local day -> (events, records); ``bdays`` lists its business
-    days (day, month, rank from the month end) in the memory, catch-up days left out.
+    days (day, month, rank from the month end) in the memory, catch-up days left out. A ``declared`` regime
+    is not tested (it holds anyway) but is the base the regimes nested in it are compared with: a quarter end
+    splits from a declared month end only when heavier than the other month ends.
 
     >>> from datetime import date, timedelta
     >>> cal, vals = [], {}
@@ -156,7 +169,7 @@ def learn_one(
         "year_end": groups["year_end"],
     }
     out: list[tuple[str, int, int, int, str, int, float, float]] = []
-    learned: set[str] = set()
+    learned: set[str] = set(declared)
     plans = (
         ("month_end", ("ordinary",)),
         ("quarter_end", ("month_end", "ordinary")),
@@ -164,6 +177,8 @@ def learn_one(
     )
     for regime, bases in plans:
         base = next((b for b in bases if b == "ordinary" or b in learned), "ordinary")
+        if regime in declared:
+            continue
         xs = sets[regime]
         ys = sets["ordinary"] if base == "ordinary" else [p for p in sets[base] if p not in xs]
         if len(xs) < MIN_DAYS or not ys:
