@@ -84,9 +84,9 @@ class _Sink:
                 return
             chunk, self._head = self._head, b""
             self._gzip = chunk[:2] == GZIP_MAGIC
-            self._out = self.plain.open("wb")
+            self._out = self.plain.open("xb")
             if self._gzip:
-                self._raw_out = self.raw.open("wb")
+                self._raw_out = self.raw.open("xb")
                 self._inflate = _member()
         if self._gzip:
             assert self._raw_out is not None
@@ -127,7 +127,7 @@ class _Sink:
     def finish(self) -> Spooled:
         if self._gzip is None:  # a body of 0 or 1 byte
             self._gzip = False
-            self._out = self.plain.open("wb")
+            self._out = self.plain.open("xb")
             self._emit(self._head)
         self.check.finish()
         self.close()
@@ -171,6 +171,11 @@ async def spool_body(request: Request, path: Path, check: ShapeCheck, limit: int
     except ShapeError as exc:
         sink.discard()
         raise HTTPException(exc.status, exc.message) from None
+    except OSError:  # a full disk: the push is refused whole, and the sender may retry it
+        sink.discard()
+        raise HTTPException(
+            503, "the server could not keep the push (its disk); retry later", headers={"Retry-After": "30"}
+        ) from None
     except BaseException:
         sink.discard()
         raise
