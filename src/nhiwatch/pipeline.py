@@ -142,8 +142,9 @@ def new_hours(store: Store, after: int, upto: int) -> list[tuple[datetime, int]]
 
 
 def spans(hours: Iterable[datetime]) -> list[tuple[datetime, datetime]]:
-    """Whole hours to score, joined per UTC day: one detection run per day the new events touch (a late
-    event of last week is scored in its own day, not by scoring the week between).
+    """Whole hours to score, joined per UTC day: one detection run per day the new events touch, as a daily
+    run steps (a window across midnight would mix two days' counts and dilute what stands out in one), and a
+    late event of last week is scored in its own day, not by scoring the week between.
 
     >>> from datetime import datetime as d
     >>> spans([d(2025, 6, 1, 9), d(2025, 6, 1, 11), d(2025, 6, 3, 0)])  # doctest: +NORMALIZE_WHITESPACE

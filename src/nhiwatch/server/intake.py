@@ -41,7 +41,7 @@ from nhiwatch.store import Store
 
 log = logging.getLogger("nhiwatch.server.intake")
 BODY = "the pushed body"
-BATCH_BYTES = 64 * 1024 * 1024  # spooled bytes ingested per drain: keeps a worker cycle short
+BATCH_BYTES = 16 * 1024 * 1024  # spooled bytes ingested per drain (~35k events): keeps a worker cycle short
 BATCH_PUSHES = 500
 ATTEMPTS = 3
 MAX_REASONS = 100

@@ -1,12 +1,13 @@
 """The micro-batch worker: ingests accepted pushes and scores the new events, in short cycles.
 
-A cycle (:meth:`Worker.run_once`) drains the push queue (:meth:`nhiwatch.server.intake.Intake.drain`: the
-oldest pushes, many at a time, ingested in order, rollups advanced) and then scores only the events that
-arrived since the last cycle (:func:`nhiwatch.pipeline.score_new`: events past the scored ``ingest_batch``
+A cycle (:meth:`Worker.run_once`) takes one batch from the push queue
+(:meth:`nhiwatch.server.intake.Intake.drain`: the oldest pushes, many at a time, ingested in order, rollups
+advanced) and then scores only the events that arrived since the last cycle (:func:`nhiwatch.pipeline.score_new`: events past the scored ``ingest_batch``
 cursor, their hours, one detection run per day they touch). Its cost follows the new events, not the
 history. A push wakes the worker at once; with nothing to do it looks again every ``interval`` seconds.
-Under load the cycles run back to back and each takes what queued during the last, so batches grow with
-the load instead of requests waiting behind one another.
+Under load the cycles run back to back and each takes what queued during the last (up to a bounded
+batch), so batches grow with the load instead of requests waiting behind one another, and a backlog is
+worked off in bounded cycles that each end with scoring.
 
 Baselines are learned once per day scored, from the history before that day's midnight (UTC), and reused
 by every micro-batch of the same day: a micro-batch never relearns. A batch on another day (late events, a
@@ -58,6 +59,7 @@ class Worker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._unscored = True  # events may have been ingested that no cycle scored (a crash, a restart)
+        self._scoring = False
         self.last: BatchOutcome | None = None
         self._learned_day: datetime | None = None
         self._learned_in_batch = False
@@ -94,21 +96,18 @@ class Worker:
     @property
     def pending(self) -> bool:
         """Pushes wait to be ingested, or ingested events wait to be scored."""
-        return self._unscored or self.state.intake.backlog()[0] > 0
+        return self._unscored or self._scoring or self.state.intake.backlog()[0] > 0
 
     def run_once(self) -> BatchOutcome | None:
         """One cycle: ingest what is queued, score what is new (called by the loop, and by tests)."""
         oldest = self.state.intake.oldest_wait()
-        queued = self.state.intake.backlog()[0]
-        pushes = 0
-        while pushes < queued and not self._stop.is_set():  # what was queued when the cycle began
-            n = self.state.intake.drain()
-            if n == 0:
-                break
-            pushes += n
+        pushes = self.state.intake.drain()  # one batch: a backlog is worked off in cycles that each score
+        if self.state.intake.backlog()[0]:
+            self._wake.set()  # more waits: the next cycle starts at once
         if not self._unscored or self._stop.is_set():  # a stopping server scores the rest at its next start
             return None
         self._unscored = False
+        self._scoring = True
         t0 = time.perf_counter()
         self._learned_in_batch = False
         metrics = self.state.metrics
@@ -140,6 +139,7 @@ class Worker:
             log.exception("micro-batch failed")
             outcome = BatchOutcome(None, None, 0, 0.0, type(exc).__name__, pushes=pushes)
             metrics.inc("worker_errors")
+        self._scoring = False
         outcome.seconds = time.perf_counter() - t0
         metrics.inc("worker_batches")
         metrics.set("worker_last_batch_seconds", outcome.seconds)
