@@ -65,8 +65,12 @@ def create_app(db_path: str | Path, *, settings: Settings | None = None) -> Fast
     protect_logs()  # secrets in a logged path, query or traceback are masked before any handler
     cfg = settings or Settings(Path(db_path))
     cfg.db_path = Path(db_path)
-    spool = Spool(spool_path(cfg.db_path))  # a spool others could read is refused before the store opens
     state = ServerState(cfg, FailureLimiter(cfg.auth_failures_per_minute), Sessions(cfg.session_hours))
+    try:
+        spool = Spool(spool_path(cfg.db_path))  # a spool others could read is refused, not used
+    except Exception:
+        state.close()
+        raise
     state.push_limiter = RateLimit(
         cfg.pushes_per_minute, f"more than {cfg.pushes_per_minute} pushes a minute for this token; slow down"
     )

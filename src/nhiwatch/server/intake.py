@@ -78,10 +78,13 @@ class Intake:
             f"DELETE FROM push_log WHERE received < now()::TIMESTAMP - INTERVAL {KEEP_LOG_DAYS} DAY"
         )
         tickets = self.spool.recover()
+        if not tickets:
+            return 0
         done = {
             r[0]
             for r in store.fetchall(
-                "SELECT push_id FROM push_log WHERE list_contains(?, push_id)", [[t.id for t in tickets]]
+                "SELECT push_id FROM push_log WHERE list_contains(?::VARCHAR[], push_id)",
+                [[t.id for t in tickets]],
             )
         }
         for t in tickets:
@@ -309,7 +312,7 @@ def outcome(store: Store, push_id: str) -> dict[str, Any] | None:
         return body
     body.update(stored=r["stored"], duplicates=r["duplicates"], quarantined=r["quarantined"])
     body.update(json.loads(r["extra"]) if r["extra"] else {})
-    if r["quarantined"] or (r["stored"] == 0 and not r["duplicates"]):
+    if r["quarantined"] or (r["stored"] == 0 and r["duplicates"] == 0):  # None: not counted per push
         bad = store.fetchall(
             "SELECT ingest_line, reason, left(coalesce(raw_data, ''), 300) FROM quarantine "
             "WHERE ingest_file = ? ORDER BY ingest_line NULLS FIRST LIMIT ?",
