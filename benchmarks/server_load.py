@@ -1,18 +1,26 @@
-"""Server load and latency: push >= 200k events over HTTP on loopback, measure sustained events/s and the
-time from pushing an attack to its alert; check that no event is lost.
+"""Server load and latency over HTTP on loopback: sustained ingest and scoring, push -> alert, small-push
+latency while the worker runs, and the accept rate of a burst; checks that no event is lost.
 
-Run: ``.venv/bin/python benchmarks/server_load.py [--events 200000] [--bots 30] [--attacks 10]``.
+Run: ``.venv/bin/python benchmarks/server_load.py [--events 200000] [--rate 5000] [--burst 100000]``.
 
 1. A store is seeded (in this process, then closed) with four weeks of history for ``--bots`` GitHub
-   bots, each cloning its own repositories around the clock, plus an inventory and an analyst token.
-2. ``nhiwatch serve`` starts as a child process on 127.0.0.1 (only that process opens the store) with
-   the scoring worker every second.
-3. The next four weeks are pushed in time order as gzip NDJSON bodies of ``--batch`` events; every tenth
-   push also re-sends part of the previous body (duplicates). ``--attacks`` times, spread over the
-   load, one bot clones thirty new repositories from a new address; a poller measures push -> alert.
-4. At the end the store's event count (``/metrics``) must equal seeded + pushed - duplicates.
+   bots, each cloning its own repositories around the clock, plus an inventory and an admin token.
+2. ``nhiwatch serve`` starts as a child process on 127.0.0.1 (only that process opens the store).
+3. **Sustained**: the next weeks (``--events``) are pushed in time order as gzip NDJSON bodies of
+   ``--batch`` events, paced at ``--rate`` events/s (open loop: a late push is sent at once, never
+   skipped); every tenth push also re-sends part of the previous body (duplicates). ``--attacks`` times,
+   spread over the load, one bot clones thirty new repositories from a new address; a poller measures
+   from the start of that push to its alert in ``GET /api/v1/alerts``. Meanwhile a second sender pushes a
+   small body (1-50 re-sent records) every ``--small-every`` seconds and times each answer.
+   Sustained means the worker kept up: the backlog at the end of the phase is reported, and the events/s
+   ingested are counted from the first push to the moment the queue is empty.
+4. **Burst**: ``--burst`` further events are pushed as fast as one sender can (accepted events/s), then
+   the time until the worker has ingested them all is measured.
+5. At the end the store's event count (``/metrics``) must equal seeded + pushed - duplicates -
+   quarantined (counted by the server).
 
-Prints a JSON summary and a Markdown row for ``docs/benchmarks.md``. Bounded: loopback only, one run.
+Prints a JSON summary and Markdown rows for ``docs/benchmarks.md``. Bounded: loopback only, one run of
+a few minutes.
 """
 
 from __future__ import annotations
@@ -150,7 +158,7 @@ class Prober:
                 if r.status_code == 200 and r.json()["total"] > 0:
                     self.latencies.append(time.perf_counter() - pushed_at)
                     return
-                time.sleep(0.1)
+                time.sleep(0.2)  # ten pollers at once: faster polling would load the server it measures
             self.missed.append(n)
 
         t = threading.Thread(target=run, daemon=True)
@@ -158,30 +166,96 @@ class Prober:
         self.threads.append(t)
 
 
+def percentile(values: list[float], q: float) -> float:
+    v = sorted(values)
+    return v[min(len(v) - 1, round(q * (len(v) - 1)))] if v else float("nan")
+
+
+def gz(records: list[dict[str, object]]) -> bytes:
+    return gzip.compress(b"".join(orjson.dumps(r) + b"\n" for r in records), 1)
+
+
+class SmallSender:
+    """Pushes a small body (1-50 re-sent records) every ``every`` seconds and times each answer."""
+
+    def __init__(self, client: httpx.Client, pool: list[dict[str, object]], every: float) -> None:
+        self.client, self.pool, self.every = client, pool, every
+        self.seconds: list[float] = []
+        self.codes: dict[int, int] = {}
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        i = 0
+        while not self._stop.wait(self.every):
+            n = 1 + (i * 7) % 50
+            body = b"".join(orjson.dumps(r) + b"\n" for r in self.pool[i * 50 % len(self.pool) :][:n])
+            t = time.perf_counter()
+            r = self.client.post("/api/v1/ingest", content=body)
+            self.seconds.append(time.perf_counter() - t)
+            self.codes[r.status_code] = self.codes.get(r.status_code, 0) + 1
+            i += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.thread.join()
+
+
+def wait_drained(client: httpx.Client, timeout: float = 600) -> float:
+    """Seconds until the server has ingested every accepted push."""
+    t = time.perf_counter()
+    while time.perf_counter() - t < timeout:
+        if metric(client.get("/metrics").text, "nhiwatch_push_queue") == 0:
+            return time.perf_counter() - t
+        time.sleep(0.05)
+    raise SystemExit("the server did not drain its push queue")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--events", type=int, default=200_000, help="events pushed in the sustained phase")
+    ap.add_argument("--rate", type=float, default=5000, help="sustained events/s offered")
+    ap.add_argument("--burst", type=int, default=100_000, help="events pushed as fast as possible after")
     ap.add_argument("--bots", type=int, default=30)
-    ap.add_argument("--batch", type=int, default=5000)
+    ap.add_argument("--batch", type=int, default=1000, help="events per sustained push")
+    ap.add_argument("--burst-batch", type=int, default=5000, help="events per burst push")
     ap.add_argument("--attacks", type=int, default=10)
-    ap.add_argument("--interval", type=float, default=2.0, help="worker micro-batch interval (s)")
+    ap.add_argument("--small-every", type=float, default=0.1, help="seconds between small pushes")
+    ap.add_argument("--interval", type=float, default=2.0, help="worker idle interval (s)")
     ap.add_argument("--keep", type=Path, default=None, help="work folder to keep (default: temporary)")
     args = ap.parse_args()
-    per_day = max(1, -(-args.events // (HISTORY_DAYS * args.bots)))  # at least --events live events
+    per_day = max(1, -(-(args.events + args.burst) // (HISTORY_DAYS * args.bots)))
     work = args.keep or Path(tempfile.mkdtemp(prefix="nhiwatch-server-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     db, token, seeded = seed(work, args.bots, per_day)
     print(f"seeded {seeded:,} history events in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     live = stream(HISTORY_DAYS, HISTORY_DAYS, args.bots, per_day)
-    batches = [live[i : i + args.batch] for i in range(0, len(live), args.batch)]
+    steady, burst = live[: args.events], live[args.events : args.events + args.burst]
+    batches = [steady[i : i + args.batch] for i in range(0, len(steady), args.batch)]
     attack_at = {int(len(batches) * (k + 0.5) / args.attacks): k for k in range(args.attacks)}
+    bodies: list[tuple[bytes, int, int | None, datetime | None]] = []  # body, records, attack, its time
+    prev: list[dict[str, object]] = []
+    for i, batch in enumerate(batches):
+        recs = list(batch)
+        if i % 10 == 9 and prev:
+            recs += prev[:200]  # re-sent records: must count as duplicates
+        k = attack_at.get(i)
+        when = None
+        if k is not None:
+            when = datetime.fromtimestamp(float(batch[-1]["@timestamp"]) / 1000, UTC)  # type: ignore[arg-type]
+            recs += attack(when, k % args.bots, k)
+        bodies.append((gz(recs), len(recs), k, when))
+        prev = batch
+    burst_bodies = [gz(burst[i : i + args.burst_batch]) for i in range(0, len(burst), args.burst_batch)]
 
     port = free_port()
     nhiwatch = shutil.which("nhiwatch", path=str(Path(sys.executable).parent)) or "nhiwatch"
     cmd = [nhiwatch, "serve", "--db", str(db), "--host", HOST, "--port", str(port)]
-    cmd += ["--interval", str(args.interval), "--log-level", "warning"]
-    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    cmd += ["--interval", str(args.interval), "--log-level", "warning", "--pushes-per-minute", "1000000"]
+    log_path = work / "server.log"
+    log_file = log_path.open("w")
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log_file, text=True)
     base = f"http://{HOST}:{port}"
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
     try:
@@ -194,70 +268,97 @@ def main() -> None:
                 except httpx.TransportError:
                     pass
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit(f"server did not start: {server.stderr.read() if server.stderr else ''}")
+                    raise SystemExit(f"server did not start: {log_path.read_text()[-2000:]}")
                 time.sleep(0.2)
             prober = Prober(httpx.Client(base_url=base, headers=headers, timeout=60))
-            pushed = duplicates = quarantined = 0
-            push_seconds: list[float] = []
+            small = SmallSender(
+                httpx.Client(base_url=base, headers=headers, timeout=60), steady[:5000], args.small_every
+            )
+            pushed = 0
+            accept_seconds: list[float] = []
+            small.thread.start()
             started = time.perf_counter()
-            prev: list[dict[str, object]] = []
-            for i, batch in enumerate(batches):
-                body_recs = list(batch)
-                if i % 10 == 9 and prev:
-                    body_recs += prev[:200]  # re-sent records: must count as duplicates
-                k = attack_at.get(i)
-                if k is not None:
-                    when = datetime.fromtimestamp(float(batch[-1]["@timestamp"]) / 1000, UTC)  # type: ignore[arg-type]
-                    body_recs += attack(when, k % args.bots, k)
-                body = gzip.compress(b"".join(orjson.dumps(r) + b"\n" for r in body_recs), 1)
+            sent_events = 0
+            for body, n, k, when in bodies:
+                due = started + sent_events / args.rate
+                if (pause := due - time.perf_counter()) > 0:
+                    time.sleep(pause)
                 t = time.perf_counter()
                 r = client.post("/api/v1/ingest", content=body)
-                push_seconds.append(time.perf_counter() - t)
-                if r.status_code != 200:
-                    raise SystemExit(f"push {i} failed: {r.status_code} {r.text[:300]}")
-                out = r.json()
-                pushed += len(body_recs)
-                duplicates += out["duplicates"]
-                quarantined += out["quarantined"]
-                if k is not None:
-                    prober.watch(k % args.bots, when - timedelta(minutes=1), time.perf_counter(), k, 300)
-                prev = batch
-            push_wall = time.perf_counter() - started
+                accept_seconds.append(time.perf_counter() - t)
+                if r.status_code != 202:
+                    raise SystemExit(f"push failed: {r.status_code} {r.text[:300]}")
+                pushed += n
+                sent_events += n - (30 if k is not None else 0)
+                if k is not None and when is not None:
+                    prober.watch(k % args.bots, when - timedelta(minutes=1), t, k, 120)
+            offered_wall = time.perf_counter() - started
+            small.stop()
+            backlog_at_end = int(metric(client.get("/metrics").text, "nhiwatch_push_queue"))
+            drain_after = wait_drained(client)
+            steady_wall = time.perf_counter() - started
             for th in prober.threads:
                 th.join()
+            # the burst: as fast as one sender can push
+            b0 = time.perf_counter()
+            for body in burst_bodies:
+                r = client.post("/api/v1/ingest", content=body)
+                if r.status_code != 202:
+                    raise SystemExit(f"burst push failed: {r.status_code} {r.text[:300]}")
+            burst_accept = time.perf_counter() - b0
+            burst_drain = wait_drained(client) + burst_accept
+            pushed += len(burst)
             text = client.get("/metrics").text
             stored = int(metric(text, "nhiwatch_store_events"))
+            duplicates = int(metric(text, "nhiwatch_events_duplicate_total"))
+            quarantined = int(metric(text, "nhiwatch_events_quarantined_total"))
             batches_scored = int(metric(text, "nhiwatch_worker_batches_total"))
+            small_records = sum(1 + (i * 7) % 50 for i in range(len(small.seconds)))  # all re-sent
     finally:
         server.terminate()
         server.wait(timeout=60)
-    lat = sorted(prober.latencies)
-    p95 = lat[min(len(lat) - 1, round(0.95 * (len(lat) - 1)))] if lat else float("nan")
+        log_file.close()
+        if log_path.stat().st_size:
+            print(f"server log (tail):\n{log_path.read_text()[-3000:]}", file=sys.stderr)
+    lat = prober.latencies
     summary = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}, "
         f"load avg {os.getloadavg()[0]:.1f}",
         "seeded_events": seeded,
         "pushed_events": pushed,
-        "duplicates": duplicates,
-        "quarantined": quarantined,
-        "pushes": len(batches),
-        "push_wall_seconds": round(push_wall, 1),
-        "events_per_second": round(pushed / push_wall),
-        "push_p50_ms": round(statistics.median(push_seconds) * 1000),
+        "offered_rate": args.rate,
+        "sustained_pushes": len(bodies),
+        "sustained_events_per_second": round(len(steady) / steady_wall),
+        "backlog_pushes_at_end_of_load": backlog_at_end,
+        "drain_after_load_seconds": round(drain_after, 2),
+        "accept_p50_ms": round(statistics.median(accept_seconds) * 1000, 1),
+        "small_pushes": len(small.seconds),
+        "small_push_codes": small.codes,
+        "small_push_p50_ms": round(percentile(small.seconds, 0.5) * 1000, 1),
+        "small_push_p95_ms": round(percentile(small.seconds, 0.95) * 1000, 1),
+        "small_push_max_ms": round(max(small.seconds) * 1000, 1) if small.seconds else None,
         "attacks": args.attacks,
         "alerts_found": len(lat),
         "missed_attacks": prober.missed,
-        "push_to_alert_p50_s": round(statistics.median(lat), 2) if lat else None,
-        "push_to_alert_p95_s": round(p95, 2),
-        "push_to_alert_max_s": round(lat[-1], 2) if lat else None,
+        "push_to_alert_p50_s": round(percentile(lat, 0.5), 2) if lat else None,
+        "push_to_alert_p95_s": round(percentile(lat, 0.95), 2) if lat else None,
+        "push_to_alert_max_s": round(max(lat), 2) if lat else None,
+        "burst_events": len(burst),
+        "burst_accepted_events_per_second": round(len(burst) / burst_accept),
+        "burst_ingested_events_per_second": round(len(burst) / burst_drain),
         "worker_batches": batches_scored,
         "store_events": stored,
-        "lost": seeded + pushed - duplicates - quarantined - stored,
+        "duplicates": duplicates,
+        "quarantined": quarantined,
+        "lost": seeded + pushed + small_records - duplicates - quarantined - stored,
+        "offered_wall_seconds": round(offered_wall, 1),
     }
     print(json.dumps(summary, indent=2))
     print(
-        f"| {summary['pushed_events']:,} | {summary['events_per_second']:,} | {summary['push_p50_ms']} ms "
+        f"| {len(steady):,} at {args.rate:,.0f}/s | {summary['sustained_events_per_second']:,} "
         f"| {summary['push_to_alert_p50_s']} s | {summary['push_to_alert_p95_s']} s "
+        f"| {summary['small_push_p50_ms']} ms | {summary['small_push_p95_ms']} ms "
+        f"| {summary['burst_accepted_events_per_second']:,} | {summary['burst_ingested_events_per_second']:,} "
         f"| {summary['alerts_found']}/{args.attacks} | {summary['lost']} |"
     )
     if args.keep is None:

@@ -98,16 +98,23 @@ def _defaults(
 def window(
     store: Store, since: datetime | None, until: datetime | None, cfg: AlertConfig
 ) -> tuple[datetime, datetime, int]:
-    """The window to score and its event count; raises :class:`NhiwatchError` if there is nothing to score."""
+    """The window to score and its event count; raises :class:`NhiwatchError` if there is nothing to score.
+
+    With both ends given (the server's micro-batches) only the window's events are counted; the store's
+    first and last event times, a scan of the whole history, are read only to default an end or to say
+    why a window is empty."""
+    if since and until:
+        start, end = utc_naive(since), utc_naive(until)
+        _check_order(start, end)
+        n = int(store.scalar("SELECT count(*) FROM events WHERE time >= ? AND time < ?", [start, end]) or 0)
+        if n:
+            return start, end, n
     first, last = store.fetchone("SELECT min(time), max(time) FROM events") or (None, None)
     if first is None:
         raise NhiwatchError("the store has no events: ingest logs first (`nhiwatch ingest ...`)")
     end = utc_naive(until) if until else last + timedelta(seconds=1)
     start = utc_naive(since) if since else end - timedelta(hours=cfg.detection.default_window_hours)
-    if start >= end:
-        raise ConfigError(
-            f"the window is empty: --since {start:%Y-%m-%d %H:%M} is not before --until {end:%Y-%m-%d %H:%M}"
-        )
+    _check_order(start, end)
     n = int(store.scalar("SELECT count(*) FROM events WHERE time >= ? AND time < ?", [start, end]) or 0)
     if n == 0:
         raise NhiwatchError(
@@ -115,6 +122,13 @@ def window(
             f"from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M}"
         )
     return start, end, n
+
+
+def _check_order(start: datetime, end: datetime) -> None:
+    if start >= end:
+        raise ConfigError(
+            f"the window is empty: --since {start:%Y-%m-%d %H:%M} is not before --until {end:%Y-%m-%d %H:%M}"
+        )
 
 
 def run_detection(

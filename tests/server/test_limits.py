@@ -13,7 +13,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from nhiwatch.server import worker as worker_module
+from nhiwatch import pipeline
+from nhiwatch.errors import ConfigError
 from nhiwatch.server.state import ServerState
 from tests.server import data
 from tests.server.conftest import Company, auth, make_app, writer_holding
@@ -49,9 +50,7 @@ def test_lines_and_record_size_per_push_are_bounded(company: Company, tmp_path: 
     assert c.post("/api/v1/ingest", content=text, headers=t).status_code == 413
     # nothing of a refused push was stored, and the spool holds nothing afterwards
     assert c.get("/metrics", headers=auth(company.tokens["viewer"])).text == before
-    from nhiwatch.server.api_ingest import spool_dir
-
-    assert not list(spool_dir().glob("push-*"))
+    assert not list(app.state.nw.intake.spool.dir.iterdir())
     # a wrapped export whose records are each small is fine, however large the wrapper
     wrapper = b'{"Records": [' + b",".join([b'{"a": "' + b"z" * 1000 + b'"}'] * 10) + b"]}"
     assert c.post("/api/v1/ingest", content=wrapper, headers=t).status_code != 413
@@ -86,7 +85,7 @@ def test_reads_do_not_wait_behind_a_long_write(client: TestClient, company: Comp
 def test_worker_counts_and_shows_detector_failures(
     client: TestClient, company: Company, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = worker_module.run_detection
+    real = pipeline.run_detection
 
     def failing_detector(*args: Any, **kwargs: Any) -> Any:
         result = real(*args, **kwargs)
@@ -95,7 +94,7 @@ def test_worker_counts_and_shows_detector_failures(
         )
         return result
 
-    monkeypatch.setattr(worker_module, "run_detection", failing_detector)
+    monkeypatch.setattr(pipeline, "run_detection", failing_detector)
     push = client.post(
         "/api/v1/ingest", content=data.ndjson(data.attack(43)), headers=auth(company.tokens["analyst"])
     )
@@ -124,12 +123,21 @@ def test_multi_member_gzip_is_read_whole(client: TestClient, company: Company, a
     assert r.status_code == 200 and r.json()["stored"] == len(recs), r.text
 
 
-def test_the_spool_is_private_and_unpredictable() -> None:
+def test_the_spool_is_private(company: Company, tmp_path: Path) -> None:
     import os
     import stat
 
-    from nhiwatch.server.api_ingest import spool_dir
-
-    d = spool_dir()
+    app = make_app(company, tmp_path)
+    d = app.state.nw.intake.spool.dir
     assert stat.S_IMODE(d.stat().st_mode) == 0o700 and d.stat().st_uid == os.getuid()
-    assert str(os.getpid()) not in d.name  # mkdtemp's random name, not one another user can plant first
+    app.state.nw.close()
+    # a spool someone could read, or a link planted in its place, is refused at start, not used
+    os.chmod(d, 0o755)
+    with pytest.raises(ConfigError, match="not a private folder"):
+        make_app(company, tmp_path)
+    os.rmdir(d)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    os.symlink(elsewhere, d)
+    with pytest.raises(ConfigError, match="not a private folder"):
+        make_app(company, tmp_path)

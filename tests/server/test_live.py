@@ -29,8 +29,15 @@ def test_pushed_events_become_alerts_without_a_restart(live: Live, company: Comp
             content=body,
             headers={**auth(company.tokens["analyst"]), "Content-Type": "application/x-ndjson"},
         )
-        assert r.status_code == 200 and r.json()["stored"] == len(recs)
+        assert r.status_code == 202 and r.json()["status"] == "queued", r.text  # accepted, not yet ingested
+        where = r.headers["location"]
+        assert where == r.json()["status_url"] == f"/api/v1/ingest/{r.json()['id']}"
         deadline = time.monotonic() + 60
+        status = r.json()
+        while status["status"] == "queued" and time.monotonic() < deadline:
+            time.sleep(0.1)
+            status = c.get(where, headers=auth(company.tokens["analyst"])).json()
+        assert status["status"] == "ingested" and status["stored"] == len(recs), status
         new: list[dict] = []
         while time.monotonic() < deadline and not new:
             time.sleep(0.5)

@@ -12,7 +12,6 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from nhiwatch.server.api_ingest import spool_dir
 from tests.server import data
 from tests.server.conftest import Company, auth
 
@@ -52,11 +51,12 @@ def test_a_hostile_session_never_sees_a_server_path(app: FastAPI, company: Compa
     assert any("the pushed body" in r.text for r in answers)
     assert any("the inventory body" in r.text for r in answers)
     db = str(app.state.nw.settings.db_path)
+    spool = app.state.nw.intake.spool.dir
     secret_places = {
         "/tmp",
         tempfile.gettempdir(),
-        str(spool_dir()),
-        spool_dir().name,
+        str(spool),
+        spool.name,
         db,
         str(Path(db).parent),
         ".duckdb",
@@ -67,7 +67,7 @@ def test_a_hostile_session_never_sees_a_server_path(app: FastAPI, company: Compa
             assert place not in r.text, (place, r.text)
     with app.state.nw.reader() as store:  # the push's quarantine rows name the push, not the spool file
         files = {f for (f,) in store.fetchall("SELECT DISTINCT ingest_file FROM quarantine")}
-    assert not any(str(spool_dir()) in f for f in files)
+    assert not any(str(spool) in f for f in files)
     assert any(f.startswith("push ") and " by analyst-1 #" in f for f in files)
 
 

@@ -1,127 +1,131 @@
 """``POST /api/v1/ingest``: push logs in any supported format (JSON, NDJSON, text, CSV; gzip or not).
 
-The body is streamed to a spool file (decompressed, its shape bounded: :mod:`nhiwatch.server.body`) and read
-by the same library ingest as the CLI (:func:`nhiwatch.pipeline.ingest_all`: format detection or
-``?source=``, quarantine, dedup, attribution). Good records are always kept; if any record was quarantined
-the answer is 400 with the reason per record (line numbers are the body's lines). The spool file's path
-never leaves the server: answers say "the pushed body", and its quarantine rows are labelled with the push
-(time, token, sequence). Pushes per token are limited per minute. The stored events' time span is handed to
-the scoring worker.
+A push is *accepted*, not ingested, by the request: the body is streamed to the spool (decompressed, its
+shape bounded: :mod:`nhiwatch.server.body`), made durable, and answered ``202`` with an id — without waiting
+for the store, so a small push answers in milliseconds while the worker ingests and scores. The worker
+ingests spooled pushes in order, many at a time, through the same library ingest as the CLI
+(:mod:`nhiwatch.server.intake`); ``GET /api/v1/ingest/{id}`` tells a push's status: ``queued`` (with how
+many pushes are ahead), ``ingested`` (stored, duplicates, quarantined, and the reason per quarantined
+record) or ``failed``. ``?wait=SECONDS`` holds the answer until the push is ingested and answers as the
+status does (200, or 400 when records were quarantined); a server without a running worker ingests the
+push before answering.
+
+Refused before anything is accepted: a body past a bound (413), bad gzip, a body nested too deep or blank
+(400), an unknown ``?source=`` (400), more pushes a minute than a token may send (429), and a spool that
+holds too much not yet ingested (503 with Retry-After: the server is behind). The spool path never leaves
+the server: answers say "the pushed body", and a push's quarantine rows are labelled with the push (time,
+token, id).
 """
 
 from __future__ import annotations
 
-import itertools
-import tempfile
-import threading
-import time
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from nhiwatch.errors import NhiwatchError
-from nhiwatch.pipeline import ingest_all
-from nhiwatch.redact import redact
+from nhiwatch.server import intake
 from nhiwatch.server.auth import Require
 from nhiwatch.server.body import spool_body
 from nhiwatch.server.shape import ShapeCheck
+from nhiwatch.server.spool import Ticket
 from nhiwatch.server.state import ServerState, get_state
 from nhiwatch.server.tokens import Principal
+from nhiwatch.sources import registry
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
-MAX_REASONS = 100
-_seq = itertools.count(1)
-_spool: Path | None = None
-_spool_lock = threading.Lock()
-BODY = "the pushed body"
+BODY = intake.BODY
+PushId = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$", description="the id a push was answered with")]
 
 
 @router.post(
     "/ingest",
-    responses={400: {"description": "some records were quarantined (reasons per record)"}, 413: {}},
+    status_code=202,
+    responses={
+        200: {"description": "ingested (with ?wait=, or on a server without a worker)"},
+        400: {"description": "a bad body, or (with ?wait=) records quarantined: reasons per record"},
+        413: {},
+        503: {"description": "the server is behind: retry after the given seconds"},
+    },
 )
 async def push(
     request: Request,
     who: Annotated[Principal, Depends(Require("analyst"))],
     source: str | None = None,
+    wait: Annotated[float, Query(ge=0, le=60, description="seconds to wait for the ingest")] = 0,
 ) -> JSONResponse:
-    """Ingest the body; answers with counts, and with reasons for quarantined records."""
+    """Accept the body for ingest; answers 202 with the push's id (see ``GET /api/v1/ingest/{id}``)."""
     state = get_state(request)
     cfg = state.settings
     if state.push_limiter is not None:
         state.push_limiter.hit(who.name)
-    seq = next(_seq)
-    path = spool_dir() / f"push-{seq}.log"
+    if source is not None:
+        registry.get(source)  # an unknown source is refused before anything is accepted
+    pending, size = state.intake.backlog()
+    if size >= cfg.max_spool_bytes or pending >= cfg.max_queued_pushes:
+        state.metrics.inc("pushes_refused_busy")
+        raise HTTPException(
+            503,
+            f"the server is behind ({pending:,} pushes wait to be ingested); retry in a few seconds",
+            headers={"Retry-After": "5"},
+        )
+    spool = state.intake.spool
+    push_id = spool.new_id()
     check = ShapeCheck(cfg.max_nesting_depth, cfg.max_record_bytes, cfg.max_push_lines, what=BODY)
-    spooled = await spool_body(request, path, check, cfg.max_body_bytes)
-    label = f"push {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} by {who.name} #{seq}"
-    try:
-        if spooled.blank:
-            raise HTTPException(400, "empty body: send log records (JSON, NDJSON, CSV or text; gzip allowed)")
-        body, status = await run_in_threadpool(_ingest, state, spooled.path, source, label)
-    finally:
+    spooled = await spool_body(request, spool.upload_path(push_id), check, cfg.max_body_bytes)
+    if spooled.blank:
         spooled.path.unlink(missing_ok=True)
-    return JSONResponse(body, status_code=status)
+        raise HTTPException(400, "empty body: send log records (JSON, NDJSON, CSV or text; gzip allowed)")
+    received = datetime.now(UTC).replace(tzinfo=None)
+    label = f"push {received:%Y-%m-%dT%H:%M:%SZ} by {who.name} #{push_id}"
+    ticket = Ticket(
+        push_id, label, who.name, received.isoformat(), source, spooled.path.name, spooled.lines, 0
+    )
+    try:
+        ticket = await run_in_threadpool(spool.accept, ticket, spooled.path)
+    except OSError:
+        spooled.path.unlink(missing_ok=True)
+        raise HTTPException(
+            503, "the server could not keep the push (its disk); retry later", headers={"Retry-After": "30"}
+        ) from None
+    state.intake.queue(ticket)
+    state.metrics.inc("pushes_accepted")
+    inline = state.worker is None or not state.worker.running
+    if inline or wait > 0:
+        done = await run_in_threadpool(_settle, state, push_id, inline, wait)
+        if done is not None:
+            return JSONResponse(done, intake.http_status(done))
+    where = f"/api/v1/ingest/{push_id}"
+    body = {"id": push_id, "status": "queued", "lines": spooled.lines, "status_url": where}
+    return JSONResponse(body, 202, headers={"Location": where})
 
 
-def spool_dir() -> Path:
-    """This process's spool: a fresh private directory (``mkdtemp``: mode 0700, a name nobody can predict
-    or plant beforehand), so no other local user can read a push or point its file elsewhere."""
-    global _spool
-    with _spool_lock:
-        if _spool is None or not _spool.is_dir():
-            _spool = Path(tempfile.mkdtemp(prefix="nhiwatch-push-"))
-        return _spool
+def _settle(state: ServerState, push_id: str, inline: bool, wait: float) -> dict[str, Any] | None:
+    """The push's outcome once ingested: drained here when no worker runs, else waited for."""
+    if inline:
+        misses = 0  # a push the ingest keeps failing on is set aside after its last attempt
+        while state.intake.position(push_id) is not None and misses < intake.ATTEMPTS:
+            if not state.intake.drain():
+                misses += 1
+    elif not state.intake.wait(push_id, wait):
+        return None
+    with state.reader() as store:
+        return intake.outcome(store, push_id)
 
 
-def hide_path(text: str, path: Path) -> str:
-    """``text`` with the spool file's path (and its directory) said as the pushed body."""
-    return text.replace(str(path), BODY).replace(str(path.parent), "the server's spool")
-
-
-def _ingest(state: ServerState, path: Path, source: str | None, label: str) -> tuple[dict[str, Any], int]:
-    with state.db() as store:
-        try:
-            outcome = ingest_all(store, [path], source=source, keep_copy=True)
-        except NhiwatchError as exc:
-            raise type(exc)(hide_path(str(exc), path)) from None
-        bad = store.fetchall(
-            "SELECT ingest_line, reason, left(coalesce(raw_data, ''), 300) FROM quarantine "
-            "WHERE ingest_file = ? ORDER BY ingest_line NULLS FIRST LIMIT ?",
-            [str(path), MAX_REASONS],
-        )
-        span = (outcome.report.first_time, outcome.report.last_time)
-        # the spool path is the server's business: the push's rows name the push instead
-        store.execute(
-            "UPDATE quarantine SET ingest_file = ?, reason = replace(reason, ?, ?) WHERE ingest_file = ?",
-            [label, str(path), BODY, str(path)],
-        )
-    r = outcome.report
-    m = state.metrics
-    m.inc("ingest_requests")
-    m.inc("events_stored", r.stored)
-    m.inc("events_duplicate", r.duplicates)
-    m.inc("events_quarantined", r.quarantined)
-    if state.worker is not None and span is not None:
-        state.worker.notify(span[0], span[1])
-    body: dict[str, Any] = {
-        "read": r.read,
-        "stored": r.stored,
-        "duplicates": r.duplicates,
-        "quarantined": r.quarantined,
-        "by_source": dict(r.by_source),
-        "resolved": outcome.resolved,
-    }
-    if r.quarantined or (r.stored == 0 and r.duplicates == 0):
-        body["errors"] = [
-            {"line": line, "reason": redact(hide_path(reason, path)), "record": redact(rec)}
-            for line, reason, rec in bad
-        ] or [{"line": None, "reason": "no records recognised in the body", "record": ""}]
-        body["detail"] = (
-            f"{r.quarantined} record(s) quarantined, {r.stored} stored; reasons per record in 'errors'"
-        )
-        return body, 400
-    return body, 200
+@router.get("/ingest/{push_id}", responses={404: {"description": "no such push"}})
+def push_status(
+    push_id: PushId, request: Request, _: Annotated[Principal, Depends(Require("analyst"))]
+) -> dict[str, Any]:
+    """A push's status: queued (and how many pushes are ahead), ingested (with counts and reasons), failed."""
+    state = get_state(request)
+    ahead = state.intake.position(push_id)
+    if ahead is not None:
+        return {"id": push_id, "status": "queued", "ahead": ahead}
+    with state.reader() as store:
+        found = intake.outcome(store, push_id)
+    if found is None:
+        raise HTTPException(404, f"no push {push_id} (statuses are kept {intake.KEEP_LOG_DAYS} days)")
+    return found

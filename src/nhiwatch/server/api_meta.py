@@ -25,7 +25,11 @@ router = APIRouter(tags=["meta"])
 StateDep = Annotated[ServerState, Depends(get_state)]
 
 HELP = {
-    "ingest_requests": ("counter", "Push requests ingested."),
+    "pushes_accepted": ("counter", "Pushes accepted into the spool (answered 202)."),
+    "pushes_refused_busy": ("counter", "Pushes refused with 503 while the spool held too much."),
+    "ingest_requests": ("counter", "Pushes ingested from the spool."),
+    "intake_errors": ("counter", "Ingests of spooled pushes that failed (retried, then set aside)."),
+    "worker_learned": ("counter", "Baselines learned by the worker (once per day scored)."),
     "events_stored": ("counter", "Events stored from pushes."),
     "events_duplicate": ("counter", "Pushed events skipped as duplicates."),
     "events_quarantined": ("counter", "Pushed records quarantined."),
@@ -73,7 +77,13 @@ def status(state: StateDep, _: Annotated[Principal, Depends(Require("viewer"))])
     if w is None:
         return {"worker": "off"}
     last = w.last
-    out: dict[str, Any] = {"worker": "running" if w.running else "stopped", "pending": w.pending}
+    queued, queued_bytes = state.intake.backlog()
+    out: dict[str, Any] = {
+        "worker": "running" if w.running else "stopped",
+        "pending": w.pending,
+        "queued_pushes": queued,
+        "queued_bytes": queued_bytes,
+    }
     if last is not None:
         out["last_batch"] = {
             "since": last.since,
@@ -107,7 +117,14 @@ def metrics(state: StateDep, _: Annotated[Principal, Depends(Require("viewer"))]
         events = store.event_count()
         quarantined = store.scalar("SELECT count(*) FROM quarantine") or 0
         by = store.fetchall("SELECT status, severity, count(*) FROM alerts GROUP BY ALL ORDER BY ALL")
+    queued, queued_bytes = state.intake.backlog()
     lines += [
+        "# HELP nhiwatch_push_queue Pushes accepted and not yet ingested.",
+        "# TYPE nhiwatch_push_queue gauge",
+        f"nhiwatch_push_queue {queued}",
+        "# HELP nhiwatch_push_queue_bytes Spooled bytes of pushes not yet ingested.",
+        "# TYPE nhiwatch_push_queue_bytes gauge",
+        f"nhiwatch_push_queue_bytes {queued_bytes}",
         "# HELP nhiwatch_store_events Events in the store.",
         "# TYPE nhiwatch_store_events gauge",
         f"nhiwatch_store_events {events}",

@@ -39,7 +39,9 @@ from nhiwatch.server import (
     local,
 )
 from nhiwatch.server.auth import FailureLimiter, LoginRequired, RateLimit, Sessions
+from nhiwatch.server.intake import Intake
 from nhiwatch.server.shape import ShapeError, check_bytes
+from nhiwatch.server.spool import Spool, spool_path
 from nhiwatch.server.state import ServerState, Settings
 from nhiwatch.server.tokens import digest
 from nhiwatch.server.tokens import ensure as ensure_tokens
@@ -64,6 +66,11 @@ def create_app(db_path: str | Path, *, settings: Settings | None = None) -> Fast
     cfg = settings or Settings(Path(db_path))
     cfg.db_path = Path(db_path)
     state = ServerState(cfg, FailureLimiter(cfg.auth_failures_per_minute), Sessions(cfg.session_hours))
+    try:
+        spool = Spool(spool_path(cfg.db_path))  # a spool others could read is refused, not used
+    except Exception:
+        state.close()
+        raise
     state.push_limiter = RateLimit(
         cfg.pushes_per_minute, f"more than {cfg.pushes_per_minute} pushes a minute for this token; slow down"
     )
@@ -71,6 +78,11 @@ def create_app(db_path: str | Path, *, settings: Settings | None = None) -> Fast
         ensure_tokens(store)
         ensure_tables(store)
         tables.ensure(store)
+    state.intake = Intake(state, spool)
+    with state.db() as store:  # pushes accepted before a crash or a stop are ingested first
+        replayed = state.intake.replay(store)
+    if replayed:
+        log.warning("%d accepted push(es) found in the spool: they are ingested first", replayed)
     if cfg.worker_enabled:
         state.worker = Worker(state, cfg.worker_interval)
 

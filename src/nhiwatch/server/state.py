@@ -28,6 +28,7 @@ from nhiwatch.store import Store
 
 if TYPE_CHECKING:
     from nhiwatch.server.auth import FailureLimiter, RateLimit, Sessions
+    from nhiwatch.server.intake import Intake
     from nhiwatch.server.worker import Worker
 
 log = logging.getLogger("nhiwatch.server")
@@ -39,7 +40,7 @@ class Settings:
     db_path: Path
     max_body_bytes: int = 32 * 1024 * 1024  # push bodies (compressed or not) and their decompressed size
     max_form_bytes: int = 64 * 1024
-    worker_interval: float = 2.0  # seconds between micro-batches
+    worker_interval: float = 2.0  # longest a push waits before the worker looks (a push also wakes it)
     worker_enabled: bool = True
     session_hours: float = 8.0
     auth_failures_per_minute: int = 10
@@ -50,6 +51,8 @@ class Settings:
     )  # one record: a text/CSV line, or a JSON object holding no records
     max_nesting_depth: int = 64  # JSON arrays and objects inside each other, in pushes and API bodies
     pushes_per_minute: int = 120  # per token; past it 429 with Retry-After
+    max_spool_bytes: int = 1024 * 1024 * 1024  # accepted, not yet ingested; past it 503 with Retry-After
+    max_queued_pushes: int = 20_000
     url: str | None = None  # where a local CLI reaches this server: set, the server file is written
     listen_host: str | None = None
 
@@ -96,6 +99,7 @@ class ServerState:
         self.limiter = limiter
         self.sessions = sessions
         self.worker: Worker | None = None
+        self._intake: Intake | None = None
         self.push_limiter: RateLimit | None = None
         self.health_probe: tuple[float, bool, str] | None = None  # (monotonic time, writable, what)
         self.local_digest: str | None = None  # the server file's credential (see nhiwatch.server.local)
@@ -103,6 +107,16 @@ class ServerState:
         self._readers_lock = threading.Lock()
         self._generation = 0  # bumped when the connection is reopened: older cursors are dropped
         self.store.ensure(HEALTH_DDL)
+
+    @property
+    def intake(self) -> Intake:
+        """The queue of accepted pushes (set up by the app factory)."""
+        assert self._intake is not None, "the app factory sets up the intake"
+        return self._intake
+
+    @intake.setter
+    def intake(self, value: Intake) -> None:
+        self._intake = value
 
     @contextmanager
     def db(self) -> Iterator[Store]:
