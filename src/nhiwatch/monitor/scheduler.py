@@ -126,15 +126,11 @@ def _collector_job(state: Any, c: CollectorConfig, now: Callable[[], datetime]) 
                     "SELECT count(*) FROM collector_state WHERE source = ?", [c.name]
                 ):
                     since = now() - timedelta(seconds=seconds(c.backfill))  # the first run only
-                before = int(store.scalar("SELECT coalesce(max(ingest_batch), 0) FROM events") or 0)
                 report = runner.run(store, collector, since=since, max_pages=c.max_pages)
-                span = store.fetchall(
-                    "SELECT min(time), max(time) FROM events WHERE ingest_batch > ?", [before]
-                )[0]
         finally:
             collector.close()
-        if state.worker is not None:  # the scorer takes what was stored on its next micro-batch
-            state.worker.notify(*span)
+        if state.worker is not None and report.stored:
+            state.worker.ingested()  # the scorer takes the new events (past its cursor) at once
         errors = [f"{s.instance}: {s.error}" for s in report.streams if s.error]
         if errors:
             raise RuntimeError("; ".join(errors))

@@ -73,6 +73,10 @@ class Worker:
         self._unscored = True
         self._wake.set()
 
+    def ingested(self) -> None:
+        """Events were stored by another writer (a collector): score them on the next cycle, now."""
+        self._ingested()
+
     def recent_errors(self) -> list[str]:
         """The last detector failures (newest last), at most 20."""
         with self._guard:
