@@ -23,7 +23,9 @@ def serve(
     db: DbOption = DEFAULT_DB_PATH,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
-    interval: Annotated[float, typer.Option(help="Seconds between scoring micro-batches.")] = 2.0,
+    interval: Annotated[
+        float, typer.Option(help="Longest idle wait of the scorer (a push wakes it at once).")
+    ] = 2.0,
     max_body_mb: Annotated[int, typer.Option(help="Largest push body (MiB, after gunzip).", min=1)] = 32,
     max_push_lines: Annotated[int, typer.Option(help="Most lines in one push.", min=1)] = 250_000,
     max_depth: Annotated[

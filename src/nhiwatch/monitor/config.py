@@ -40,7 +40,7 @@ class _Strict(BaseModel):
 class ServerConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
-    interval: float = Field(default=2.0, gt=0, le=3600)  # seconds between scoring micro-batches
+    interval: float = Field(default=2.0, gt=0, le=3600)  # the scorer's longest idle wait (new events wake it)
     proxy_headers: bool = False
     log_level: str = Field(default="info", pattern=r"^(critical|error|warning|info|debug)$")
 
