@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from nhiwatch.errors import ConfigError
-from nhiwatch.outputs.sinks.config import DeliveryConfig, _describe
+from nhiwatch.outputs.sinks.config import DeliveryConfig, parse_config
 
 EVERY = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -133,23 +131,9 @@ def load_run_config(path: str | Path) -> RunConfig:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: cannot read the config ({getattr(exc, 'strerror', None) or exc})") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{p}{at}: not valid YAML ({getattr(exc, 'problem', None) or 'syntax'})") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p}:1: the config must be a mapping (store, server, collectors, sinks ...)")
-    try:
-        config = RunConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(
-            _describe(str(p), node, data, exc).replace("the sink config", "the config")
-        ) from None
+    config = parse_config(
+        text, str(p), RunConfig, "the config", "a mapping (store, server, collectors, sinks ...)"
+    )
     return config.resolved(p.parent)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import yaml
@@ -22,6 +22,7 @@ from nhiwatch.inventory.load import _line_of
 SEVERITIES = ("low", "medium", "high", "critical")
 Severity = Literal["low", "medium", "high", "critical"]
 Kind = Literal["behaviour", "posture"]
+M = TypeVar("M", bound=BaseModel)
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
 
 
@@ -244,6 +245,17 @@ def load_delivery_config(path: str | Path) -> DeliveryConfig:
 
 
 def parse_delivery_config(text: str, where: str = "<config>") -> DeliveryConfig:
+    return parse_config(text, where, DeliveryConfig)
+
+
+def parse_config(
+    text: str,
+    where: str,
+    model: type[M],
+    what: str = "the sink config",
+    shape: str = "a mapping with a 'sinks' list",
+) -> M:
+    """YAML text validated as ``model``; a :class:`ConfigError` names every problem with its line."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data: Any = yaml.safe_load(text)
@@ -256,15 +268,17 @@ def parse_delivery_config(text: str, where: str = "<config>") -> DeliveryConfig:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}:1: the sink config must be a mapping with a 'sinks' list")
+        raise ConfigError(f"{where}:1: {what} must be {shape}")
     try:
-        return DeliveryConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(where, node, data, exc)) from None
+        raise ConfigError(_describe(where, node, data, exc, what)) from None
 
 
-def _describe(where: str, node: Any, data: dict[str, Any], exc: ValidationError) -> str:
-    lines = [f"{where}: the sink config is not valid ({exc.error_count()} problem(s)):"]
+def _describe(
+    where: str, node: Any, data: dict[str, Any], exc: ValidationError, what: str = "the sink config"
+) -> str:
+    lines = [f"{where}: {what} is not valid ({exc.error_count()} problem(s)):"]
     for err in exc.errors(include_input=False):
         loc = list(err["loc"])
         # a tagged union puts the sink type into the location: sinks.0.slack.url_env -> sinks.0.url_env
