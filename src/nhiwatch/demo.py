@@ -82,13 +82,14 @@ def run_demo(
     seed: int,
     say: Callable[[str], None] = lambda _: None,
     fresh: bool = False,
+    hard: bool = False,
 ) -> DemoResult:
     from nhiwatch.simulate import simulate
 
     timings: dict[str, float] = {}
     prepare_store(db, fresh=fresh)
     t = time.perf_counter()
-    summary = simulate(out, integrations=integrations, days=days, seed=seed)
+    summary = simulate(out, integrations=integrations, days=days, seed=seed, hard=hard)
     timings["simulate"] = time.perf_counter() - t
     say(f"simulated {integrations} integrations over {days} days: {summary}")
     with Store(db) as store:

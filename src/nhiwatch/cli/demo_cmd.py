@@ -28,6 +28,10 @@ def demo(
     days: Annotated[int, typer.Option(min=21, help="Days to simulate (the first 14 are history).")] = 35,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
     db: DbOption = DEFAULT_DB_PATH,
+    hard: Annotated[
+        bool,
+        typer.Option("--hard", help="End with a December: year end, outage, vendor changes, look-alikes."),
+    ] = False,
     fresh: Annotated[
         bool,
         typer.Option(help="Start over even if the earlier demo store holds tokens, verdicts or pushed data."),
@@ -36,7 +40,14 @@ def demo(
     """Run the whole pipeline on a simulated company and print what it found."""
     with friendly_errors(db):
         result = run_demo(
-            out, db, integrations=integrations, days=days, seed=seed, say=console.print, fresh=fresh
+            out,
+            db,
+            integrations=integrations,
+            days=days,
+            seed=seed,
+            say=console.print,
+            fresh=fresh,
+            hard=hard,
         )
     t = Table("severity", "risk", "integration", "title", title="top alerts")
     for a in sorted(result.alerts, key=lambda a: -float(a.get("risk_score", 0)))[:15]:

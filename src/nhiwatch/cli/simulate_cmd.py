@@ -20,10 +20,14 @@ def simulate(
     days: Annotated[int, typer.Option(min=7, max=730, help="Days of activity.")] = 60,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed writes the same files.")] = 7,
     gz: Annotated[bool, typer.Option("--gzip/--no-gzip", help="Compress the log files.")] = False,
+    hard: Annotated[
+        bool,
+        typer.Option("--hard", help="End with a December: year end, outage, vendor changes, look-alikes."),
+    ] = False,
 ) -> None:
     """Simulate SaaS integrations, benign and malicious, in the vendors' native log formats."""
     from nhiwatch.simulate import simulate as run
 
     with friendly_errors():
-        summary = run(out, integrations=integrations, days=days, seed=seed, gzip=gz)
+        summary = run(out, integrations=integrations, days=days, seed=seed, gzip=gz, hard=hard)
     console.print(f"wrote {out}: {summary}")

@@ -22,9 +22,11 @@ from nhiwatch.simulate import attacks
 from nhiwatch.simulate.behaviour import benign
 from nhiwatch.simulate.calendar import last_business_days
 from nhiwatch.simulate.company import build_company
-from nhiwatch.simulate.disruptions import plan_outage
+from nhiwatch.simulate.disruptions import Outage, plan_outage
+from nhiwatch.simulate.hard import HardPlan, hard_start, plan_hard
 from nhiwatch.simulate.humans import human_events
-from nhiwatch.simulate.model import Ev, Ticket
+from nhiwatch.simulate.labels import Benign, calendar_labels
+from nhiwatch.simulate.model import Ev, Integration, Ticket
 from nhiwatch.simulate.output import write_inventory, write_tickets, write_truth
 from nhiwatch.simulate.seasonal import SEASONAL_DAYS, make_seasonal
 from nhiwatch.simulate.writers import WRITERS
@@ -73,11 +75,18 @@ def simulate(
     start: date | None = None,
     gzip: bool = False,
     seasonal: bool | None = None,
+    hard: bool = False,
 ) -> SimulationSummary:
     """Simulate ``integrations`` integrations for ``days`` days and write everything under ``out_dir``.
 
     A ``seasonal`` company (by default one simulated for ``SEASONAL_DAYS`` or more) has country holiday
-    calendars, post-holiday catch-up and quarter closes (:mod:`nhiwatch.simulate.seasonal`)."""
+    calendars, post-holiday catch-up and quarter closes (:mod:`nhiwatch.simulate.seasonal`). A ``hard``
+    company is seasonal and ends with a December (unless ``start`` is given: the ``days`` before
+    Jan 5, 2027) with its year end, a vendor outage, vendor changes, on-demand tools and the look-alike
+    attacks (:mod:`nhiwatch.simulate.hard`). The benign irregularities go to the truth file too."""
+    if hard:
+        start = start or hard_start(days)
+        seasonal = True
     start = start or DEFAULT_START
     if seasonal is None:
         seasonal = days >= SEASONAL_DAYS
@@ -89,11 +98,15 @@ def simulate(
     company = build_company(integrations, random.Random(f"company:{seed}"))
     country = make_seasonal(company, random.Random(f"seasonal:{seed}")) if seasonal else None
     outage, outage_ticket = plan_outage(start, days, random.Random(f"outage:{seed}"))
+    plan: HardPlan | None = None
+    if hard:
+        plan = plan_hard(company, start, days, random.Random(f"hard:{seed}"))
+        outage, outage_ticket = plan.outage, plan.ticket
     tickets: list[Ticket] = [outage_ticket]
     by_source: dict[str, list[Ev]] = defaultdict(list)
     states = {}
     for i, integ in enumerate(company):
-        evs, st = benign(integ, start, days, random.Random(f"benign:{seed}:{i}"), tickets, outage)
+        evs, st = benign(integ, start, days, random.Random(f"benign:{seed}:{i}"), tickets, outage, plan)
         states[integ.id] = st
         for e in evs:
             by_source[e.source].append(e)
@@ -103,13 +116,20 @@ def simulate(
     episodes, attack_events = attacks.inject(
         company, states, by_source, start, days, random.Random(f"attacks:{seed}")
     )
+    if plan is not None:
+        more, more_events = attacks.inject_lookalikes(
+            company, states, by_source, start, days, random.Random(f"lookalikes:{seed}"), plan, len(episodes)
+        )
+        episodes += more
+        attack_events += more_events
     for e in attack_events:
         by_source[e.source].append(e)
+    labels = benign_labels(company, start, days, outage, plan)
     counts = {source: len(evs) for source, evs in sorted(by_source.items())}
     files, records = write_logs(by_source, logs, seed, gzip)
     write_inventory(out / "inventory.yaml", company, country)
     write_tickets(out / "tickets.csv", tickets, {i.id: i.tz for i in company})
-    write_truth(out / "truth.jsonl", episodes)
+    write_truth(out / "truth.jsonl", episodes, labels)
     summary = SimulationSummary(
         integrations=sum(not i.shadow for i in company),
         shadow_integrations=sum(i.shadow for i in company),
@@ -164,6 +184,18 @@ def write_logs(
         return sum(r[1] for r in results), {s: n for s, _, n in sorted(results)}
     finally:
         _JOBS.clear()
+
+
+def benign_labels(
+    company: list[Integration], start: date, days: int, outage: Outage, plan: HardPlan | None
+) -> list[Benign]:
+    """Every benign irregularity with its cause: the outage, the calendar, and a hard month's own."""
+    if plan is not None:
+        labels = list(plan.labels)
+    else:
+        hit = tuple(i.id for i in company if not i.shadow and i.source == outage.source)
+        labels = [Benign("outage", "vendor_outage", outage.t0, outage.t1 + 7200, hit, "vendor outage")]
+    return labels + calendar_labels(company, start, days)
 
 
 def company_tickets(start: date, days: int) -> list[Ticket]:

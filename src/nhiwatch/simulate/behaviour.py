@@ -22,6 +22,13 @@ from nhiwatch.simulate.disruptions import (
     outage_effects,
     quarter_start_only,
 )
+from nhiwatch.simulate.hard import (
+    HardPlan,
+    month_end_exports,
+    on_demand_sessions,
+    vendor_changes,
+    year_end_factor,
+)
 from nhiwatch.simulate.model import Ev, Integration, Ticket
 from nhiwatch.simulate.session_state import State, poisson
 from nhiwatch.simulate.sessions import SESSIONS
@@ -86,6 +93,7 @@ def multiplier(integ: Integration, h: Hour, day_index: int) -> float:
     m = (1 + integ.growth) ** day_index
     if integ.month_end and h.month_end_rank < integ.month_end_days:
         m *= integ.month_end_factor * (integ.quarter_end_factor if h.day.month in (3, 6, 9, 12) else 1.0)
+        m *= year_end_factor(integ, h)
     if h.catch_up and integ.catch_up_share:  # the work the holidays held back comes on top of the day's
         m *= 1 + integ.catch_up_share * h.catch_up
     return m
@@ -267,8 +275,10 @@ def benign(
     rng: random.Random,
     tickets: list[Ticket],
     outage: Outage | None = None,
+    hard: HardPlan | None = None,
 ) -> tuple[list[Ev], State]:
-    """All routine events of one integration, plus any ticketed bursts (appending their tickets)."""
+    """All routine events of one integration, plus any ticketed bursts (appending their tickets) and, in a
+    hard month (:mod:`nhiwatch.simulate.hard`), its exports, on-demand bursts and vendor changes."""
     hours = local_hours(integ.tz, start, days, integ.country)
     st = initial_state(integ, rng)
     sessions = quarter_start_only(integ, session_times(integ, hours, start, rng))
@@ -276,10 +286,14 @@ def benign(
     maybe_new_host(integ, hours, rng)
     if not integ.shadow and rng.random() < 0.22:
         sessions += ticketed_burst(integ, hours, rng, tickets)
+    if hard is not None:
+        sessions += month_end_exports(integ, hard, hours, rng) + on_demand_sessions(integ, hard, rng)
     sessions, failed = outage_effects(integ, st, sessions, outage, rng)
     sessions, broken, fix = broken_credential(integ, st, sessions, hours, rng)
     rotations = rotation_events(integ, st, hours, rng) + fix
-    return failed + broken + run_sessions(integ, st, sessions, rotations, rng), st
+    evs = failed + broken + run_sessions(integ, st, sessions, rotations, rng)
+    vendor_changes(integ, hard, evs)
+    return evs, st
 
 
 BURST_REASONS = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import orjson
 import yaml
 
 from nhiwatch.simulate.calendar import iso_local
+from nhiwatch.simulate.labels import Benign
 from nhiwatch.simulate.model import Episode, Integration, Ticket
 from nhiwatch.simulate.writers.common import iso_s
 
@@ -81,7 +83,8 @@ def write_tickets(path: Path, tickets: list[Ticket], tz_of: dict[str, str]) -> N
     path.write_text(buf.getvalue(), encoding="utf-8")
 
 
-def write_truth(path: Path, episodes: list[Episode]) -> None:
+def write_truth(path: Path, episodes: list[Episode], labels: Sequence[Benign] = ()) -> None:
+    """Attack episodes, then the benign irregularities (``"kind": "benign"``) with their causes."""
     lines = []
     for ep in sorted(episodes, key=lambda e: (e.start, e.episode_id)):
         lines.append(
@@ -98,4 +101,6 @@ def write_truth(path: Path, episodes: list[Episode]) -> None:
                 option=orjson.OPT_SORT_KEYS,
             )
         )
+    for k, label in enumerate(labels, start=1):
+        lines.append(orjson.dumps(label.record(f"BN-{k:04d}"), option=orjson.OPT_SORT_KEYS))
     path.write_bytes(b"\n".join(lines) + (b"\n" if lines else b""))

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import date
 
 from nhiwatch.simulate.attacks.base import Ctx
+from nhiwatch.simulate.attacks.lookalike import LOOKALIKES
 from nhiwatch.simulate.attacks.saas import (
     dormant_token_reuse,
     drift_token_theft,
@@ -24,6 +25,7 @@ from nhiwatch.simulate.attacks.supply_chain import (
     shai_hulud_fanout,
 )
 from nhiwatch.simulate.attacks.volume import cadence_change, export_burst_no_ticket
+from nhiwatch.simulate.hard import HardPlan
 from nhiwatch.simulate.model import Episode, Ev, Integration
 from nhiwatch.simulate.sessions import State
 
@@ -58,6 +60,25 @@ def inject(
     for fn in FAMILIES.values():
         for _ in range(episodes_per_family(inventory, days, rng)):
             fn(ctx)
+    return ctx.episodes, ctx.out
+
+
+def inject_lookalikes(
+    company: list[Integration],
+    states: dict[str, State],
+    events: dict[str, list[Ev]],
+    start: date,
+    days: int,
+    rng: random.Random,
+    plan: HardPlan,
+    numbered: int,
+) -> tuple[list[Episode], list[Ev]]:
+    """A hard month's look-alike attacks (one of each), numbered after the ``numbered`` episodes before."""
+    ctx = Ctx(company, states, events, start, days, rng)
+    for fn in LOOKALIKES.values():
+        fn(ctx, plan)
+    for k, ep in enumerate(ctx.episodes, start=numbered + 1):
+        ep.episode_id = f"EP-{k:04d}"
     return ctx.episodes, ctx.out
 
 
