@@ -150,7 +150,9 @@ def plan_hard(company: list[Integration], start: date, days: int, rng: random.Ra
     }
     for i in company:
         if i.month_end and not i.shadow:
-            i.extra["year_end_factor"] = rng.uniform(1.5, 2.5)
+            # on top of the quarter close; the calendar multiplies both how often and how much a job works,
+            # so a close of factor f is about f² the work: 1.2-1.5 makes a year end 1.4-2.3x a quarter end
+            i.extra["year_end_factor"] = rng.uniform(1.2, 1.5)
     return plan
 
 
@@ -231,16 +233,17 @@ def _on_demand(
 def month_end_exports(
     integ: Integration, plan: HardPlan | None, hours: tuple[Hour, ...], rng: random.Random
 ) -> list[tuple[float, int]]:
-    """A month-end exporter's bulk export on the last business day of each month (several times bigger
-    in December): sessions big enough that the Salesforce builder runs them as Bulk API jobs."""
+    """A month-end exporter's bulk export on the last business day of each month (bigger, and on the last
+    two business days, in December): sessions big enough that the Salesforce builder runs them as Bulk
+    API jobs, so the year-end exports are of a kind the integration showed at every month end before."""
     if plan is None or integ.id not in plan.exporters:
         return []
     out: list[tuple[float, int]] = []
     for h in hours:
-        if h.month_end_rank == 0 and h.hour == rng.choice((10, 11, 14, 15, 16)):
-            big = rng.uniform(2.5, 4.0) if h.day.month == 12 else 1.0
-            for k in range(1 + (h.day.month == 12)):
-                out.append((h.ts + rng.uniform(0, 3000) + k * 1800, int(rng.uniform(30, 50) * big)))
+        december = h.day.month == 12
+        if h.month_end_rank <= december and h.hour == rng.choice((10, 11, 14, 15, 16)):
+            big = rng.uniform(1.5, 2.5) if december else 1.0
+            out.append((h.ts + rng.uniform(0, 3000), int(rng.uniform(30, 50) * big)))
     return out
 
 
