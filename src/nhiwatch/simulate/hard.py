@@ -238,11 +238,15 @@ def month_end_exports(
     API jobs, so the year-end exports are of a kind the integration showed at every month end before."""
     if plan is None or integ.id not in plan.exporters:
         return []
-    out: list[tuple[float, int]] = []
+    days: dict[date, dict[int, Hour]] = {}
     for h in hours:
-        december = h.day.month == 12
-        if h.month_end_rank <= december and h.hour == rng.choice((10, 11, 14, 15, 16)):
-            big = rng.uniform(1.5, 2.5) if december else 1.0
+        if h.month_end_rank <= (h.day.month == 12):
+            days.setdefault(h.day, {})[h.hour] = h
+    out: list[tuple[float, int]] = []
+    for d, by_hour in sorted(days.items()):
+        h = by_hour.get(rng.choice((10, 11, 14, 15, 16)))
+        if h is not None:  # None: that hour is outside the window (its first or last day)
+            big = rng.uniform(1.5, 2.5) if d.month == 12 else 1.0
             out.append((h.ts + rng.uniform(0, 3000), int(rng.uniform(30, 50) * big)))
     return out
 
