@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 import typer
 from rich.text import Text
 
@@ -357,9 +358,13 @@ def evaluate(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Also write the Markdown report here.")
     ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text (Markdown) or json.")] = "text",
     db: DbOption = DEFAULT_DB_PATH,
 ) -> None:
-    """Score alerts against ground truth: episodes detected, time to evidence, precision, false alerts."""
+    """Score alerts against ground truth: episodes detected, time to evidence, precision, false alerts
+    (overall and by cause: outage, calendar, vendor change, on-demand, other)."""
+    if fmt not in ("text", "json"):
+        raise fail(f"--format must be text or json, got {fmt!r}")
     from nhiwatch.evaluate.report import failures, markdown
     from nhiwatch.evaluate.run import evaluate as run_evaluation
 
@@ -379,6 +384,7 @@ def evaluate(
                 min_severity=min_severity,
             )
             text, missed = redact(markdown(ev)), redact(failures(ev.results["nhiwatch"]))
+            data = ev.as_dict()
         else:
             if alerts_file is not None or config is not None:
                 raise fail(
@@ -401,7 +407,9 @@ def evaluate(
                 content=body,
                 params={k: v for k, v in params.items() if v is not None},
             )
-            text, missed = got["report"], got["failures"]
+            text, missed, data = got["report"], got["failures"], got.get("evaluation", {})
+    if fmt == "json":
+        text = orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n"
     console.print(text, highlight=False, markup=False)
     if show_failures:
         console.print(missed, highlight=False, markup=False)

@@ -25,6 +25,7 @@ class Span:
     last: datetime
     alert_id: str = ""
     detectors: tuple[str, ...] = ()
+    cause: str = ""  # the cause the alert's own context names (fleet event, vendor change, calendar), if any
 
 
 @dataclass
@@ -52,6 +53,8 @@ class Metrics:
     integration_days: float
     missed: list[Episode] = field(default_factory=list)
     false_alerts: list[Span] = field(default_factory=list)
+    false_by_cause: dict[str, int] = field(default_factory=dict)  # see nhiwatch.evaluate.causes
+    false_by_detail: dict[tuple[str, str], int] = field(default_factory=dict)
 
     @property
     def precision(self) -> float:
@@ -61,6 +64,11 @@ class Metrics:
     def false_per_100_days(self) -> float:
         false = self.alerts - self.true_alerts
         return 100.0 * false / self.integration_days if self.integration_days else 0.0
+
+    def cause_per_100_days(self, cause: str) -> float:
+        """False alerts of one cause per 100 integration-days (the causes add up to the overall rate)."""
+        n = self.false_by_cause.get(cause, 0)
+        return 100.0 * n / self.integration_days if self.integration_days else 0.0
 
 
 def _overlaps(s: Span, e: Episode, slack: timedelta) -> bool:

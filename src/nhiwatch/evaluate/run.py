@@ -11,14 +11,16 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from nhiwatch.alerts import tables
 from nhiwatch.alerts.config import AlertConfig, default_config
 from nhiwatch.errors import ConfigError, NhiwatchError
+from nhiwatch.evaluate.causes import alert_cause, by_cause
 from nhiwatch.evaluate.metrics import Metrics, Span, score_spans
-from nhiwatch.evaluate.truth import Episode, load_truth
+from nhiwatch.evaluate.truth import BenignLabel, Episode, load_benign, load_truth
 from nhiwatch.store import Store
 
 SLACK = timedelta(minutes=30)
@@ -32,6 +34,7 @@ class Evaluation:
     integration_days: float
     episodes: list[Episode]
     results: dict[str, Metrics] = field(default_factory=dict)  # detector name -> metrics
+    benign: list[BenignLabel] = field(default_factory=list)  # the truth's benign irregularities in the window
     seconds: dict[str, float] = field(default_factory=dict)
 
     def as_text(self) -> str:
@@ -39,6 +42,12 @@ class Evaluation:
         from nhiwatch.evaluate.report import markdown
 
         return markdown(self)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The evaluation as JSON-ready data (see :mod:`nhiwatch.evaluate.report`)."""
+        from nhiwatch.evaluate.report import as_json
+
+        return as_json(self)
 
 
 def _window(
@@ -78,7 +87,14 @@ def _spans_from_file(path: Path, min_severity: str) -> list[Span]:
             first = datetime.fromisoformat(r["first_seen"].replace("Z", ""))
             last = datetime.fromisoformat(r["last_seen"].replace("Z", ""))
             out.append(
-                Span(r["integration_id"], first, last, r.get("alert_id", ""), tuple(r.get("detectors", ())))
+                Span(
+                    r["integration_id"],
+                    first,
+                    last,
+                    r.get("alert_id", ""),
+                    tuple(r.get("detectors", ())),
+                    alert_cause(r),
+                )
             )
         except (orjson.JSONDecodeError, KeyError, ValueError, AttributeError):
             raise ConfigError(
@@ -94,7 +110,9 @@ def _spans_from_store(
     run = "AND run_id = ?" if run_id else ""
     params: list[object] = [since, until, wanted] + ([run_id] if run_id else [])
     return [
-        Span(a.integration_id, a.first_seen, a.last_seen, a.alert_id, tuple(a.detectors))
+        Span(
+            a.integration_id, a.first_seen, a.last_seen, a.alert_id, tuple(a.detectors), alert_cause(vars(a))
+        )
         for a in tables.load_alerts(
             store,
             "kind = 'behaviour' AND status <> 'suppressed' AND last_seen >= ? AND first_seen < ? "
@@ -123,6 +141,7 @@ def evaluate(
     episodes_all = load_truth(truth)
     start, end, run_id = _window(store, since, until)
     episodes = [e for e in episodes_all if e.end >= start and e.start < end]
+    labels = [b for b in load_benign(truth) if b.end >= start and b.start < end]
     n_integ = int(
         store.scalar(
             "SELECT count(DISTINCT integration_id) FROM events "
@@ -132,7 +151,7 @@ def evaluate(
         or 0
     )
     days = (end - start).total_seconds() / 86400
-    ev = Evaluation(start, end, n_integ, n_integ * days, episodes)
+    ev = Evaluation(start, end, n_integ, n_integ * days, episodes, benign=labels)
     spans = (
         _spans_from_file(Path(alerts), min_severity)
         if alerts
@@ -157,6 +176,9 @@ def evaluate(
                 episodes, g_spans, integration_days=ev.integration_days, slack=slack
             )
             ev.seconds[name] = time.perf_counter() - t0 + feat_s
+    for m in ev.results.values():
+        causes, details = by_cause(m.false_alerts, labels, slack)
+        m.false_by_cause, m.false_by_detail = dict(causes), dict(details)
     return ev
 
 

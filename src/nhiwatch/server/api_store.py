@@ -97,4 +97,8 @@ def _evaluate(
             )
     except NhiwatchError as exc:  # the message names the file: say which one without a server path
         raise type(exc)(str(exc).replace(str(path), "the truth body")) from None
-    return {"report": redact(markdown(ev)), "failures": redact(failures(ev.results["nhiwatch"]))}
+    return {
+        "report": redact(markdown(ev)),
+        "failures": redact(failures(ev.results["nhiwatch"])),
+        "evaluation": ev.as_dict(),
+    }
