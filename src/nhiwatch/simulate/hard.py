@@ -244,10 +244,10 @@ def month_end_exports(
             days.setdefault(h.day, {})[h.hour] = h
     out: list[tuple[float, int]] = []
     for d, by_hour in sorted(days.items()):
-        h = by_hour.get(rng.choice((10, 11, 14, 15, 16)))
-        if h is not None:  # None: that hour is outside the window (its first or last day)
+        at = by_hour.get(rng.choice((10, 11, 14, 15, 16)))
+        if at is not None:  # None: that hour is outside the window (its first or last day)
             big = rng.uniform(1.5, 2.5) if d.month == 12 else 1.0
-            out.append((h.ts + rng.uniform(0, 3000), int(rng.uniform(30, 50) * big)))
+            out.append((at.ts + rng.uniform(0, 3000), int(rng.uniform(30, 50) * big)))
     return out
 
 
