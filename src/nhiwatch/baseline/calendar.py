@@ -15,7 +15,11 @@ date:
 * ``nw_special_days(integration_id, d, kind, held_back)``: the integration's holidays and catch-up days;
 * ``nw_regime_days(integration_id, d, regime, why)``: local days that are bursty by design, one regime a
   day: the declared ``bursty_windows`` and the regimes learned by :mod:`nhiwatch.baseline.regimes`. A day in
-  several takes the most specific (year end, quarter end, month end, month start, weekly).
+  several takes the most specific (year end, quarter end, month end, month start, weekly). When judging
+  (``build_calendar`` with learned regimes), a year end or quarter end with no day of its own in the learned
+  volume baseline is judged as the nearest weaker regime that has some (a year end as the quarter ends
+  before it, else the month ends; a quarter end as the month ends): a stronger month end, compared with the
+  closes the integration has shown, rather than with an ordinary day times an allowance.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from nhiwatch.baseline.frames import DAY_NAMES
 from nhiwatch.store import Store
 
 REGIME_PRIORITY = {"year_end": 5, "quarter_end": 4, "month_end": 3, "month_start": 2, "weekly": 1}
+WEAKER = {"year_end": ("quarter_end", "month_end"), "quarter_end": ("month_end",)}  # nested closes
 MARGIN_DAYS = 40  # calendar days kept either side of a window: a catch-up day looks back over its holidays
 
 
@@ -134,6 +139,27 @@ def build_calendar(store: Store, start: datetime, until: datetime, learned: str 
         WHERE n.country <> '' AND (c.holiday IS NOT NULL OR c.held_back > 0)"""
     )
     build_regime_days(store, learned)
+    if learned:
+        fall_back_to_history(store)
+
+
+def fall_back_to_history(store: Store) -> None:
+    """Judge a year end or quarter end with no history of its own in ``baseline_volume`` as the nearest
+    weaker close that has some (see the module docstring); ``why`` says so."""
+    if not store.table_exists("baseline_volume"):
+        return
+    for regime, weaker in WEAKER.items():
+        for base in weaker:
+            store.execute(
+                """UPDATE nw_regime_days r SET regime = ?,
+                     why = r.why || ' (no ' || r.regime || ' behind it: judged as a ' || ? || ')'
+                   WHERE r.regime = ?
+                     AND NOT EXISTS (SELECT 1 FROM baseline_volume v
+                                     WHERE v.integration_id = r.integration_id AND v.regime = r.regime)
+                     AND EXISTS (SELECT 1 FROM baseline_volume v
+                                 WHERE v.integration_id = r.integration_id AND v.regime = ?)""",
+                [base, base.replace("_", " "), regime, base],
+            )
 
 
 def build_regime_days(store: Store, learned: str | None = None) -> None:
@@ -173,6 +199,7 @@ __all__ = [
     "build_calendar",
     "build_regime_days",
     "calendar_rows",
+    "fall_back_to_history",
     "public_holidays",
     "validate_country",
 ]
