@@ -150,8 +150,10 @@ def load_events(
     limit: int = 200,
     offset: int = 0,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """(total matching, the page of events overlapping ``[since, until)``), newest first."""
-    ensure(store)
+    """(total matching, the page of events overlapping ``[since, until)``), newest first. Read-only: a store
+    where no fleet event was ever searched for has none."""
+    if not store.table_exists("fleet_events"):
+        return 0, []
     where = ["(? IS NULL OR end_time >= ?)", "(? IS NULL OR start_time < ?)"]
     params: list[Any] = [since, since, until, until]
     if kind:
