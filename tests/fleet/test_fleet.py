@@ -179,3 +179,16 @@ def test_a_few_quiet_integrations_are_no_silence(store: Store, silent: int) -> N
             t += timedelta(minutes=15)
     detect(w)
     assert load_events(store)[0] == 0
+
+
+def test_a_catchup_spread_over_hours_cannot_repay_the_backlog_many_times(store: Store) -> None:
+    w = World(store)
+    ids = fleet(w)
+    outage(w, ids)
+    # on top of its real catch-up, sf-1 moves a backlog's worth again every hour for six hours
+    for h in range(17, 23):
+        for k in range(10):
+            w.event("sf-1", DAY.replace(hour=h, minute=20) + timedelta(seconds=20 * k), records=100)
+    res = detect(w)
+    assert {"volume_spike", "unticketed_burst"} & set(open_alerts(res, "sf-1"))
+    assert all(open_alerts(res, i) == [] for i in ids[1:])

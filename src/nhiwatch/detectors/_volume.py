@@ -25,8 +25,10 @@ is more operations, not larger ones.
 The catch-up after a fleet event (a vendor outage or silence, :mod:`nhiwatch.fleet`) follows the same model:
 for the integrations the event hit, from its first hour until ``catchup_hours`` after it, each row carries
 the event's backlog for its class and metric (the volume the integration normally moves in those hours, less
-what it moved) and ``fleet_allowance`` = backlog x ``backlog_slack``. A breach within ``bound +
-fleet_allowance`` repays the backlog and is explained by the event; beyond it, it is still a burst.
+what it moved) and ``fleet_allowance`` = backlog x ``backlog_slack``. The catch-up is what the breaching
+hours move beyond their bound, summed in time order per class, metric and event: while it stays within the
+allowance it repays the backlog and is explained by the event; the hour that takes it past is still a burst
+(so a "catch-up" spread over many hours cannot repay the backlog many times).
 """
 
 from __future__ import annotations
@@ -67,7 +69,8 @@ def hourly_breaches(
 ) -> list[dict[str, Any]]:
     """Rows (integration_id, action_class, hr, metric, x, bound, basis, regime, state, backlog, ...) above
     bound; ``fleet_event`` / ``fleet_backlog`` / ``fleet_allowance`` when the hour is in a fleet event's
-    catch-up (the row is explained when ``x <= bound + fleet_allowance``: see :func:`fleet_explained`)."""
+    catch-up, with ``catchup`` (the excess over the bound so far) and ``fleet_ok`` (it repays the backlog:
+    :func:`fleet_explained`)."""
     build_backlog(ctx)
     fleet_context(ctx)
     # action classes come from the alert config: a bound list, never spliced into the SQL
@@ -134,11 +137,36 @@ def hourly_breaches(
     WHERE bound IS NOT NULL AND x > greatest(bound, 1) ORDER BY integration_id, hr"""
     # Event counts are counts: a small hourly maximum is exceeded by chance, so the count must also be
     # improbable as a Poisson draw around the largest hour seen.
-    return [
-        r
-        for r in records(ctx.store, sql, None if classes is None else {"classes": list(classes)})
-        if r["metric"] != "events" or poisson_sf(int(r["x"]), max(float(r["hist_max"] or 0), 1.0)) < alpha
-    ]
+    return repayments(
+        [
+            r
+            for r in records(ctx.store, sql, None if classes is None else {"classes": list(classes)})
+            if r["metric"] != "events" or poisson_sf(int(r["x"]), max(float(r["hist_max"] or 0), 1.0)) < alpha
+        ]
+    )
+
+
+def repayments(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mark each breach in a fleet event's catch-up with ``catchup`` (its excess over the bound, summed with
+    the earlier breaching hours of the same integration, class, metric and event) and ``fleet_ok`` (that sum
+    is within the allowance).
+
+    >>> from datetime import datetime as d
+    >>> rows = [{"integration_id": "a", "action_class": "read", "metric": "records", "fleet_event": "fe-1",
+    ...          "hr": d(2026, 1, 1, h), "x": 900.0, "bound": 500.0, "fleet_allowance": 600.0} for h in (17, 18)]
+    >>> [(r["catchup"], r["fleet_ok"]) for r in repayments(rows)]
+    [(400.0, True), (800.0, False)]
+    """
+    total: dict[tuple[Any, ...], float] = {}
+    for r in sorted(rows, key=lambda r: r["hr"]):
+        if not r.get("fleet_event"):
+            r["catchup"], r["fleet_ok"] = None, False
+            continue
+        key = (r["integration_id"], r["action_class"], r["metric"], r["fleet_event"])
+        total[key] = total.get(key, 0.0) + float(r["x"]) - float(r["bound"])
+        r["catchup"] = total[key]
+        r["fleet_ok"] = total[key] <= float(r["fleet_allowance"] or 0)
+    return rows
 
 
 def build_backlog(ctx: DetectContext) -> None:
@@ -191,8 +219,8 @@ def evidence_for(
 
 
 def fleet_explained(row: dict[str, Any]) -> bool:
-    """The breach repays a fleet event's backlog: within the bound plus the event's allowance."""
-    return bool(row.get("fleet_event")) and row["x"] <= row["bound"] + float(row["fleet_allowance"] or 0)
+    """The breach repays a fleet event's backlog (see :func:`repayments`)."""
+    return bool(row.get("fleet_ok"))
 
 
 def catchup_text(store: Store, rs: list[dict[str, Any]], unit: str, explained: bool) -> str:
@@ -201,9 +229,9 @@ def catchup_text(store: Store, rs: list[dict[str, Any]], unit: str, explained: b
     caught = [r for r in rs if r["fleet_event"]]
     if not caught:
         return ""
-    r = max(caught, key=lambda r: r["x"] / (r["bound"] + float(r["fleet_allowance"] or 0)))
+    r = max(caught, key=lambda r: float(r["catchup"]) / max(float(r["fleet_allowance"] or 0), 1.0))
     what = "repays" if explained else "is more than"
     return (
-        f"; catch-up of {fmt(r['x'])} {unit} {what} a backlog of {fmt(r['fleet_backlog'])} "
-        f"({fleet_text(store, r['fleet_event'])})"
+        f"; catch-up of {fmt(r['catchup'])} {unit} over the bound {what} a backlog of "
+        f"{fmt(r['fleet_backlog'])} ({fleet_text(store, r['fleet_event'])})"
     )

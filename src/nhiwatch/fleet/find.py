@@ -17,8 +17,11 @@ hit integrations, so an explanation can tell the outage's failures from others.
 
 **Silence.** Integrations that are active nearly every hour (learned duty cycle at least ``silence_duty``,
 past learning) are expected in every hour between their first hour in the look-back and the group's latest
-hour; an hour where at least ``min_affected`` and ``share`` of them sent nothing is a silence hour. Hours
-after the group's latest event are not judged (they may not have arrived yet).
+hour; an hour where at least ``min_affected`` and ``share`` of them sent nothing is a silence hour, if that
+is improbable: the product of the silent ones' chances of a quiet hour (``1 - duty cycle``, at least 0.001)
+is under ``silence_alpha`` — small, because some thousand group-hours are tested a month (three jobs at a
+90 % duty cycle are quiet together in one hour of a thousand by chance alone; it takes six of them, or three
+that are never quiet). Hours after the group's latest event are not judged (they may not have arrived yet).
 
 Failures of one integration alone, or of several in different hours, are no fleet event: they stay for the
 detections to judge.
@@ -43,6 +46,7 @@ class FleetParams:
     alpha: float = 1e-3  # an integration's hour is hit when its failures are this improbable for it
     prior_failure_ratio: float = 0.05  # failure ratio assumed while an integration is learning
     silence_duty: float = 0.9  # duty cycle of the integrations whose silence is judged
+    silence_alpha: float = 1e-6  # joint chance of the silent ones' quiet hour, each at its own duty cycle
     lookback_hours: int = 24  # events before the scored window searched for an event that reaches into it
     catchup_hours: int = 12  # after an event, the hours its catch-up may take
     backlog_slack: float = 1.5  # a catch-up up to backlog x slack is repayment
@@ -128,17 +132,21 @@ def _silences(store: Store, lo: datetime, hi: datetime, p: FleetParams) -> list[
           WHERE i.vendor IS NOT NULL AND i.vendor <> ''),
         last AS (SELECT gk, grp, max(hr) AS last_hr FROM pres GROUP BY ALL),
         mem AS (
-          SELECT p.gk, p.grp, p.integration_id, min(p.hr) AS first_hr FROM pres p
+          SELECT p.gk, p.grp, p.integration_id, min(p.hr) AS first_hr,
+                 ln(1 - least(any_value(b.duty_cycle), 0.999)) AS log_quiet FROM pres p
           JOIN baseline_integrations b USING (integration_id)
-          WHERE b.state <> 'learning' AND b.duty_cycle >= $duty GROUP BY ALL),
+          WHERE b.state <> 'learning' AND b.duty_cycle >= $duty GROUP BY p.gk, p.grp, p.integration_id),
         grid AS (
-          SELECT m.gk, m.grp, m.integration_id, unnest(range(m.first_hr, l.last_hr, INTERVAL 1 HOUR)) AS hr
+          SELECT m.gk, m.grp, m.integration_id, m.log_quiet,
+                 unnest(range(m.first_hr, l.last_hr, INTERVAL 1 HOUR)) AS hr
           FROM mem m JOIN last l USING (gk, grp)),
         gs AS (
           SELECT g.gk, g.grp, g.hr, count(*) AS members,
-                 list(g.integration_id ORDER BY g.integration_id) FILTER (p.integration_id IS NULL) AS quiet
+                 list(g.integration_id ORDER BY g.integration_id) FILTER (p.integration_id IS NULL) AS quiet,
+                 sum(g.log_quiet) FILTER (p.integration_id IS NULL) AS log_p
           FROM grid g LEFT JOIN pres p USING (gk, grp, integration_id, hr) GROUP BY ALL),
-        flag AS (SELECT * FROM gs WHERE len(quiet) >= $min_affected AND len(quiet) >= $share * members),
+        flag AS (SELECT * FROM gs WHERE len(quiet) >= $min_affected AND len(quiet) >= $share * members
+                   AND log_p < $silence_log),
         isl AS (
           SELECT *, hr - to_hours(CAST(row_number() OVER (PARTITION BY gk, grp ORDER BY hr) AS BIGINT)) AS island
           FROM flag)
@@ -147,7 +155,14 @@ def _silences(store: Store, lo: datetime, hi: datetime, p: FleetParams) -> list[
                list_sort(list_distinct(flatten(list(quiet)))) AS integrations, max(members) AS total,
                0::BIGINT AS failures, []::VARCHAR[] AS reasons
         FROM isl GROUP BY gk, grp, island ORDER BY start_time""",
-        {"lo": lo, "hi": hi, "duty": p.silence_duty, "min_affected": p.min_affected, "share": p.share},
+        {
+            "lo": lo,
+            "hi": hi,
+            "duty": p.silence_duty,
+            "min_affected": p.min_affected,
+            "share": p.share,
+            "silence_log": math.log(p.silence_alpha),
+        },
     )
 
 
