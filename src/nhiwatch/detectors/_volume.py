@@ -134,7 +134,7 @@ def hourly_breaches(
                                  ORDER BY fb.deficit DESC NULLS LAST) = 1)
     SELECT * REPLACE (greatest(bound, 1) AS bound) FROM scored
     -- counts, records and bytes are whole units: a bound under one unit means none seen, and divides by ~0
-    WHERE bound IS NOT NULL AND x > greatest(bound, 1) ORDER BY integration_id, hr"""
+    WHERE bound IS NOT NULL AND x > greatest(bound, 1) ORDER BY integration_id, hr, action_class, metric"""
     # Event counts are counts: a small hourly maximum is exceeded by chance, so the count must also be
     # improbable as a Poisson draw around the largest hour seen.
     return repayments(
