@@ -91,16 +91,13 @@ def run(ctx: DetectContext) -> list[Finding]:
             f = prior
         else:  # smoothed: one failure in one extra event, so a spotless history is not certainty
             f = (r["failure_ratio"] * r["hist_events"] + 1) / (r["hist_events"] + 2)
-
-        def probing(failures: int, f: float = f, r: dict = r) -> bool:
-            return failures > rr * max(int(r["fail_run_max"]), 1) and failures * math.log(
-                max(f, 1e-9)
-            ) < math.log(alpha)
-
-        if not probing(r["failures"]):
+        longest = int(r["fail_run_max"])
+        if not _probing(r["failures"], f, longest, rr, alpha):
             continue
         # what the run would be without the failures a fleet outage explains
-        explained = bool(r["fleet_failures"]) and not probing(r["failures"] - r["fleet_failures"])
+        explained = bool(r["fleet_failures"]) and not _probing(
+            r["failures"] - r["fleet_failures"], f, longest, rr, alpha
+        )
         logp = r["failures"] * math.log(max(f, 1e-9))
         key = (explained, logp)
         if r["integration_id"] not in best or key < best[r["integration_id"]][:2]:
@@ -146,6 +143,12 @@ def run(ctx: DetectContext) -> list[Finding]:
             )
         )
     return out
+
+
+def _probing(failures: int, f: float, longest: int, run_ratio: float, alpha: float) -> bool:
+    """So many failures in a row are longer than ``run_ratio`` x the longest run before, and improbable
+    (``f ** failures < alpha``) for the failure ratio ``f``."""
+    return failures > run_ratio * max(longest, 1) and failures * math.log(max(f, 1e-9)) < math.log(alpha)
 
 
 DETECTOR = Detector(META, run)
