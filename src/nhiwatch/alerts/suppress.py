@@ -3,6 +3,10 @@
 A rule scopes by integration and/or detector (shell-style patterns) and/or a field match on the finding
 (a details key, or ``observed`` / ``summary``). A rule that matches no stored finding is refused when it
 is added, and a rule that matched nothing in a run is reported in the run's result.
+
+Fleet context sets findings aside the same way: a finding a fleet event explains (a vendor outage's failures,
+the catch-up that repays its backlog: ``details.fleet_explained``, see :mod:`nhiwatch.fleet`) is suppressed by
+``fleet:<event id>`` — kept and shown with the event, not raised.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from nhiwatch.detectors.base import Finding
 from nhiwatch.errors import ConfigError
 from nhiwatch.redact import redact, redact_value
 from nhiwatch.store import Store
+
+FLEET_PREFIX = "fleet:"
 
 
 class SuppressionRule(BaseModel):
@@ -156,7 +162,8 @@ def add_rule(store: Store, rule: SuppressionRule, *, now: datetime, by: str) -> 
 def apply(
     rules: Sequence[SuppressionRule], findings: Iterable[Finding], now: datetime
 ) -> tuple[dict[str, str], dict[str, int]]:
-    """(finding id -> id of the first active rule suppressing it, hits per active rule id)."""
+    """(finding id -> id of the first active rule suppressing it, or ``fleet:<event id>`` for a finding a
+    fleet event explains; hits per active rule id)."""
     active = [r for r in rules if r.active(now)]
     hits = {r.rule_id: 0 for r in active}
     suppressed: dict[str, str] = {}
@@ -166,7 +173,24 @@ def apply(
                 suppressed[finding_id(f)] = r.rule_id
                 hits[r.rule_id] += 1
                 break
+        else:
+            event = fleet_explanation(f)
+            if event:
+                suppressed[finding_id(f)] = event
     return suppressed, hits
+
+
+def fleet_explanation(f: Finding) -> str | None:
+    """``fleet:<event id>`` when a fleet event explains ``f`` (behaviour findings only), else None."""
+    event = f.details.get("fleet_event")
+    if (
+        f.kind != "behaviour"
+        or not f.details.get("fleet_explained")
+        or not isinstance(event, str)
+        or not event
+    ):
+        return None
+    return FLEET_PREFIX + event
 
 
 def describe(rule: SuppressionRule) -> Mapping[str, Any]:

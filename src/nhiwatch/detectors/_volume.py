@@ -21,6 +21,14 @@ ordinary business day of the class (``baseline_daily``) less what was actually m
 zero. The allowance is what went missing, no more: a quiet holiday lets through one day's work, a busy one
 nothing, and an export far beyond a day's volume still breaches. Sizes per operation are not raised: a backlog
 is more operations, not larger ones.
+
+The catch-up after a fleet event (a vendor outage or silence, :mod:`nhiwatch.fleet`) follows the same model:
+for the integrations the event hit, from its first hour until ``catchup_hours`` after it, each row carries
+the event's backlog for its class and metric (the volume the integration normally moves in those hours, less
+what it moved) and ``fleet_allowance`` = backlog x ``backlog_slack``. The catch-up is what the breaching
+hours move beyond their bound, summed in time order per class, metric and event: while it stays within the
+allowance it repays the backlog and is explained by the event; the hour that takes it past is still a burst
+(so a "catch-up" spread over many hours cannot repay the backlog many times).
 """
 
 from __future__ import annotations
@@ -29,9 +37,13 @@ from datetime import timedelta
 from typing import Any
 
 from nhiwatch.baseline.frames import LOCAL, TZ_JOIN, ts
-from nhiwatch.baseline.stats import poisson_sf
+from nhiwatch.baseline.stats import fmt, poisson_sf
 from nhiwatch.detectors._common import STATE, STATE_JOIN, UNPLANNED, in_window, records
 from nhiwatch.detectors.base import DetectContext
+from nhiwatch.fleet import PARAMS as FLEET
+from nhiwatch.fleet import ensure as fleet_context
+from nhiwatch.fleet import fleet_text
+from nhiwatch.store import Store
 
 HOURLY_METRICS = ("events", "records", "bytes")
 OP_METRICS = {"records_op": "records_per_op", "bytes_op": "bytes_per_op"}
@@ -56,8 +68,11 @@ def hourly_breaches(
     alpha: float = 1e-3,
 ) -> list[dict[str, Any]]:
     """Rows (integration_id, action_class, hr, metric, x, bound, basis, regime, state, backlog, ...) above
-    bound."""
+    bound; ``fleet_event`` / ``fleet_backlog`` / ``fleet_allowance`` when the hour is in a fleet event's
+    catch-up, with ``catchup`` (the excess over the bound so far) and ``fleet_ok`` (it repays the backlog:
+    :func:`fleet_explained`)."""
     build_backlog(ctx)
+    fleet_context(ctx)
     # action classes come from the alert config: a bound list, never spliced into the SQL
     cls = "" if classes is None else "AND list_contains($classes::VARCHAR[], e.action_class)"
     bmetric = (
@@ -103,7 +118,8 @@ def hourly_breaches(
              WHEN a.n IS NOT NULL OR anorm.n IS NOT NULL THEN 'own, all classes' END AS basis,
         coalesce(o.med, onorm.med, a.med, anorm.med, p.med) AS med,
         coalesce(o.max, onorm.max, a.max, anorm.max, p.max) + coalesce(k.deficit, 0) AS hist_max,
-        coalesce(o.n, onorm.n, a.n, anorm.n, p.n) AS hist_n
+        coalesce(o.n, onorm.n, a.n, anorm.n, p.n) AS hist_n,
+        fb.event_id AS fleet_event, fb.deficit AS fleet_backlog, fb.deficit * {FLEET.backlog_slack} AS fleet_allowance
       FROM w
       {j("o", "w.integration_id", "w.action_class", "w.regime")}
       {j("onorm", "w.integration_id", "w.action_class", "'normal'")}
@@ -111,17 +127,46 @@ def hourly_breaches(
       {j("anorm", "w.integration_id", "'*'", "'normal'")}
       {j("p", "'peer:' || w.peer_group", "w.action_class", "'normal'", 1)}
       LEFT JOIN nw_backlog k ON k.integration_id = w.integration_id AND k.action_class = w.action_class
-        AND k.d = w.ld AND k.metric = w.metric)
+        AND k.d = w.ld AND k.metric = w.metric
+      LEFT JOIN nw_fleet_backlog fb ON fb.integration_id = w.integration_id AND fb.action_class = w.action_class
+        AND fb.metric = w.metric AND w.hr >= fb.from_hr AND w.hr < fb.to_time
+      QUALIFY row_number() OVER (PARTITION BY w.integration_id, w.action_class, w.hr, w.metric
+                                 ORDER BY fb.deficit DESC NULLS LAST) = 1)
     SELECT * REPLACE (greatest(bound, 1) AS bound) FROM scored
     -- counts, records and bytes are whole units: a bound under one unit means none seen, and divides by ~0
-    WHERE bound IS NOT NULL AND x > greatest(bound, 1) ORDER BY integration_id, hr"""
+    WHERE bound IS NOT NULL AND x > greatest(bound, 1) ORDER BY integration_id, hr, action_class, metric"""
     # Event counts are counts: a small hourly maximum is exceeded by chance, so the count must also be
     # improbable as a Poisson draw around the largest hour seen.
-    return [
-        r
-        for r in records(ctx.store, sql, None if classes is None else {"classes": list(classes)})
-        if r["metric"] != "events" or poisson_sf(int(r["x"]), max(float(r["hist_max"] or 0), 1.0)) < alpha
-    ]
+    return repayments(
+        [
+            r
+            for r in records(ctx.store, sql, None if classes is None else {"classes": list(classes)})
+            if r["metric"] != "events" or poisson_sf(int(r["x"]), max(float(r["hist_max"] or 0), 1.0)) < alpha
+        ]
+    )
+
+
+def repayments(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mark each breach in a fleet event's catch-up with ``catchup`` (its excess over the bound, summed with
+    the earlier breaching hours of the same integration, class, metric and event) and ``fleet_ok`` (that sum
+    is within the allowance).
+
+    >>> from datetime import datetime as d
+    >>> rows = [{"integration_id": "a", "action_class": "read", "metric": "records", "fleet_event": "fe-1",
+    ...          "hr": d(2026, 1, 1, h), "x": 900.0, "bound": 500.0, "fleet_allowance": 600.0} for h in (17, 18)]
+    >>> [(r["catchup"], r["fleet_ok"]) for r in repayments(rows)]
+    [(400.0, True), (800.0, False)]
+    """
+    total: dict[tuple[Any, ...], float] = {}
+    for r in sorted(rows, key=lambda r: r["hr"]):
+        if not r.get("fleet_event"):
+            r["catchup"], r["fleet_ok"] = None, False
+            continue
+        key = (r["integration_id"], r["action_class"], r["metric"], r["fleet_event"])
+        total[key] = total.get(key, 0.0) + float(r["x"]) - float(r["bound"])
+        r["catchup"] = total[key]
+        r["fleet_ok"] = total[key] <= float(r["fleet_allowance"] or 0)
+    return rows
 
 
 def build_backlog(ctx: DetectContext) -> None:
@@ -171,3 +216,22 @@ def evidence_for(
         params,
     )
     return [r[0] for r in rows]
+
+
+def fleet_explained(row: dict[str, Any]) -> bool:
+    """The breach repays a fleet event's backlog (see :func:`repayments`)."""
+    return bool(row.get("fleet_ok"))
+
+
+def catchup_text(store: Store, rs: list[dict[str, Any]], unit: str, explained: bool) -> str:
+    """ "; catch-up of 3.1k records repays a backlog of 3.4k (Salesforce outage ...)" for breaches in a fleet
+    event's catch-up ("is more than" when it does not), or "" outside any."""
+    caught = [r for r in rs if r["fleet_event"]]
+    if not caught:
+        return ""
+    r = max(caught, key=lambda r: float(r["catchup"]) / max(float(r["fleet_allowance"] or 0), 1.0))
+    what = "repays" if explained else "is more than"
+    return (
+        f"; catch-up of {fmt(r['catchup'])} {unit} over the bound {what} a backlog of "
+        f"{fmt(r['fleet_backlog'])} ({fleet_text(store, r['fleet_event'])})"
+    )

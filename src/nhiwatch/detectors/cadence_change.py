@@ -16,6 +16,11 @@ cadence; the Shai-Hulud v2 runner as a C2 channel). Two tests, per local day:
   (a job fed by people idles) and the catch-up days after them (it works off the backlog faster). Runs
   start at active minutes more than 90 s apart.
 
+Fleet context (:mod:`nhiwatch.fleet`): for an integration a fleet event hit (a vendor outage or silence), the
+day is judged twice — with all its events, and without those inside the event and its catch-up. A day that
+breaks its rhythm only because of them is kept as an explained finding (``details.fleet_explained``), which
+the alert stage sets aside; one that breaks it anyway still alerts.
+
 Parameters: ``alpha``, ``period_ratio``, ``max_irregularity``, ``min_runs``. References: OWASP NHI7:2025,
 NHI1:2025; NIST CSF 2.0 DE.CM-03, DE.CM-06, DE.AE-02; ATT&CK T1078.004, T1550.001.
 """
@@ -27,6 +32,8 @@ from nhiwatch.baseline.profile import RUN_GAP_S
 from nhiwatch.baseline.stats import binom_sf, dev_from_p, dev_from_ratio
 from nhiwatch.detectors._common import UNPLANNED, finding, in_window, prepare, records
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
+from nhiwatch.fleet import ensure as fleet_context
+from nhiwatch.fleet import fleet_text
 
 META = DetectorMeta(
     id="cadence_change",
@@ -43,20 +50,30 @@ META = DetectorMeta(
 
 def run(ctx: DetectContext) -> list[Finding]:
     prepare(ctx)
+    fleet_context(ctx)
     min_runs = int(ctx.param(META, "min_runs"))
     rows = records(
         ctx.store,
         f"""
-        WITH ev AS (SELECT e.integration_id, e.time, e.metadata_uid, CAST({LOCAL} AS DATE) AS d,
-                           hour({LOCAL}) AS h, date_trunc('minute', e.time) AS m
-                    FROM events e {TZ_JOIN} WHERE {in_window(ctx)} AND {UNPLANNED}),
-        mins AS (SELECT integration_id, d, m FROM ev GROUP BY ALL),
-        gaps AS (SELECT integration_id, d, epoch(m - lag(m) OVER (PARTITION BY integration_id ORDER BY m)) AS gap
+        WITH ev0 AS (SELECT e.integration_id, e.time, e.metadata_uid, CAST({LOCAL} AS DATE) AS d,
+                            hour({LOCAL}) AS h, date_trunc('minute', e.time) AS m,
+                            (SELECT min(f.event_id) FROM nw_fleet f WHERE f.integration_id = e.integration_id
+                               AND e.time >= f.from_time AND e.time < f.catchup_end) AS fleet_event
+                     FROM events e {TZ_JOIN} WHERE {in_window(ctx)} AND {UNPLANNED}),
+        -- 'all' the day's events, and for integrations a fleet event hit, the 'residual' left without them
+        ev AS (SELECT *, 'all' AS v FROM ev0
+               UNION ALL
+               SELECT *, 'residual' FROM ev0 WHERE fleet_event IS NULL
+                 AND integration_id IN (SELECT integration_id FROM ev0 WHERE fleet_event IS NOT NULL)),
+        mins AS (SELECT integration_id, v, d, m FROM ev GROUP BY ALL),
+        gaps AS (SELECT integration_id, v, d,
+                        epoch(m - lag(m) OVER (PARTITION BY integration_id, v ORDER BY m)) AS gap
                  FROM mins),
-        per AS (SELECT integration_id, d, median(gap) AS gap_med, count(*) AS n_gaps FROM gaps
+        per AS (SELECT integration_id, v, d, median(gap) AS gap_med, count(*) AS n_gaps FROM gaps
                 WHERE gap > {RUN_GAP_S} GROUP BY ALL),
-        day AS (SELECT integration_id, d, count(DISTINCT h) AS hours, count(*) AS n, min(time) AS first_seen,
-                       max(time) AS last_seen, list(metadata_uid ORDER BY time)[1:20] AS evidence
+        day AS (SELECT integration_id, v, d, count(DISTINCT h) AS hours, count(*) AS n, min(time) AS first_seen,
+                       max(time) AS last_seen, list(metadata_uid ORDER BY time)[1:20] AS evidence,
+                       min(fleet_event) AS fleet_event
                 FROM ev GROUP BY ALL)
         SELECT day.*, p.gap_med, coalesce(p.n_gaps, 0) AS n_gaps, coalesce(b.state, 'learning') AS state,
                b.duty_cycle, b.hours_per_day_max, b.period_s, b.period_mad_s, b.runs,
@@ -65,31 +82,57 @@ def run(ctx: DetectContext) -> list[Finding]:
                  AS bursty,
                (SELECT any_value(s.kind) FROM nw_special_days s WHERE s.integration_id = day.integration_id
                   AND s.d = day.d) AS calendar_day
-        FROM day LEFT JOIN per p USING (integration_id, d)
+        FROM day LEFT JOIN per p USING (integration_id, v, d)
         LEFT JOIN baseline_integrations b ON b.integration_id = day.integration_id
         LEFT JOIN integrations i ON i.id = day.integration_id""",
     )
     alpha, pr = float(ctx.param(META, "alpha")), float(ctx.param(META, "period_ratio"))
     irr = float(ctx.param(META, "max_irregularity"))
-    out = []
-    for r in rows:
+    residual = {(r["integration_id"], r["d"]): r for r in rows if r["v"] == "residual"}
+
+    def test(r: dict) -> tuple[float, str, str, dict] | None:
         fired = _around_the_clock(r, alpha) if r["state"] != "learning" else None
         # bursty-by-design days may legitimately run faster; holidays slower, the days after them faster
         if fired is None and not r["bursty"] and r["calendar_day"] is None:
             fired = _period(r, pr, irr, min_runs)
-        if fired:
-            dev, observed, expected, details = fired
-            out.append(
-                finding(
-                    META,
-                    r,
-                    deviation=dev,
-                    observed=observed,
-                    expected=expected,
-                    summary=f"{r['integration_id']} changed its working rhythm on {r['d']}",
-                    details=details | {"local_day": r["d"].isoformat(), "state": r["state"]},
-                )
+        return fired
+
+    out = []
+    for r in rows:
+        if r["v"] != "all":
+            continue
+        fired = test(r)
+        if not fired:
+            continue
+        dev, observed, expected, details = fired
+        event = r["fleet_event"]
+        rest = residual.get((r["integration_id"], r["d"]))
+        # explained when the day keeps its rhythm once the fleet event's hours are set aside
+        explained = bool(event) and (rest is None or test(rest) is None)
+        if event:
+            verdict = "explained by" if explained else "and beyond"
+            expected += f"; {verdict} the fleet event: {fleet_text(ctx.store, event)}"
+        out.append(
+            finding(
+                META,
+                r,
+                deviation=dev,
+                observed=observed,
+                expected=expected,
+                summary=(
+                    f"{r['integration_id']} changed its working rhythm on {r['d']} during a fleet-wide event"
+                    if explained
+                    else f"{r['integration_id']} changed its working rhythm on {r['d']}"
+                ),
+                details=details
+                | {
+                    "local_day": r["d"].isoformat(),
+                    "state": r["state"],
+                    "fleet_event": event,
+                    "fleet_explained": explained,
+                },
             )
+        )
     return out
 
 

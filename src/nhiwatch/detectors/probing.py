@@ -11,7 +11,11 @@ cut into runs: consecutive failures and the success that ends them. A run is pro
   ``f ** failures < alpha``. An integration still learning uses ``prior_failure_ratio``.
 
 Distinct operations, resources and reasons in the run are reported (enumeration looks varied; retries do
-not). Parameters: ``alpha``, ``run_ratio``, ``prior_failure_ratio``. References: OWASP NHI4:2025, NHI2:2025;
+not). Fleet context (:mod:`nhiwatch.fleet`): failures inside an outage of the platform the integration calls
+(same ``source``, within the event's window, with one of the reasons its peers failed with) are the outage's,
+not the integration's. A run that is probing only because of them is kept as an explained finding
+(``details.fleet_explained``) that the alert stage sets aside; the failures left over are judged alone, so
+an attacker's 401s during a vendor's 503s still alert. Parameters: ``alpha``, ``run_ratio``, ``prior_failure_ratio``. References: OWASP NHI4:2025, NHI2:2025;
 NIST CSF 2.0 DE.CM-09, DE.CM-03, DE.AE-02; ATT&CK T1110.003, T1528, T1078.004.
 """
 
@@ -22,6 +26,8 @@ import math
 from nhiwatch.baseline.stats import dev_from_p
 from nhiwatch.detectors._common import finding, in_window, prepare, records
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
+from nhiwatch.fleet import PARAMS, fleet_text
+from nhiwatch.fleet import ensure as fleet_context
 
 META = DetectorMeta(
     id="probing",
@@ -34,11 +40,13 @@ META = DetectorMeta(
     params={"alpha": 1e-4, "run_ratio": 2.0, "prior_failure_ratio": 0.05},
     explanation="{observed}, against {expected}",
 )
+FLEET_MARGIN_MIN = PARAMS.margin_minutes
 TRANSIENT = r"(429|^5\d\d|\b5\d\d\b|throttl|rate.?limit|timeout|timed out|unavailable|too many)"
 
 
 def run(ctx: DetectContext) -> list[Finding]:
     prepare(ctx)
+    fleet_context(ctx)
     rows = records(
         ctx.store,
         f"""
@@ -46,7 +54,14 @@ def run(ctx: DetectContext) -> list[Finding]:
           SELECT e.integration_id, e.time, e.metadata_uid, e.status, e.api_operation, e.resource_name,
                  e.status_detail, e.src_endpoint_ip,
                  coalesce(sum((e.status = 'Success')::INT) OVER (PARTITION BY e.integration_id ORDER BY e.time
-                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS grp
+                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS grp,
+                 -- a failure of the platform's outage: same source, in its window, a reason the peers shared
+                 CASE WHEN e.status = 'Failure' THEN (
+                   SELECT min(f.event_id) FROM nw_fleet_events f
+                   WHERE f.kind = 'outage' AND f.group_kind = 'source' AND f.group_name = e.source
+                     AND e.time >= f.start_time - INTERVAL {FLEET_MARGIN_MIN} MINUTE
+                     AND e.time <= f.end_time + INTERVAL {FLEET_MARGIN_MIN} MINUTE
+                     AND list_contains(f.reasons, coalesce(e.status_detail, '?'))) END AS fleet_event
           FROM events e WHERE {in_window(ctx)} AND e.status IN ('Success', 'Failure')),
         -- only runs of two failures or more can be probing: the rest are not aggregated at all
         failed AS (SELECT integration_id, grp FROM ev WHERE status = 'Failure' GROUP BY ALL HAVING count(*) >= 2),
@@ -59,6 +74,8 @@ def run(ctx: DetectContext) -> list[Finding]:
                  count(DISTINCT resource_name) FILTER (status = 'Failure') AS resources,
                  list(DISTINCT status_detail) FILTER (status = 'Failure') AS reasons,
                  count(DISTINCT src_endpoint_ip) AS ips, min(time) AS first_seen, max(time) AS last_seen,
+                 count(*) FILTER (status = 'Failure' AND fleet_event IS NOT NULL) AS fleet_failures,
+                 min(fleet_event) AS fleet_event,
                  list(metadata_uid ORDER BY status = 'Success' DESC, time)[1:20] AS evidence
           FROM ev SEMI JOIN failed USING (integration_id, grp) GROUP BY ALL)
         SELECT r.*, coalesce(b.state, 'learning') AS state, b.failure_ratio, b.events AS hist_events,
@@ -68,22 +85,34 @@ def run(ctx: DetectContext) -> list[Finding]:
     )
     alpha, rr = float(ctx.param(META, "alpha")), float(ctx.param(META, "run_ratio"))
     prior = float(ctx.param(META, "prior_failure_ratio"))
-    best: dict[str, tuple[float, dict]] = {}
+    best: dict[str, tuple[bool, float, dict]] = {}
     for r in rows:
         if r["state"] == "learning" or not r["hist_events"]:
             f = prior
         else:  # smoothed: one failure in one extra event, so a spotless history is not certainty
             f = (r["failure_ratio"] * r["hist_events"] + 1) / (r["hist_events"] + 2)
-        if r["failures"] <= rr * max(int(r["fail_run_max"]), 1):
+        longest = int(r["fail_run_max"])
+        if not _probing(r["failures"], f, longest, rr, alpha):
             continue
+        # what the run would be without the failures a fleet outage explains
+        explained = bool(r["fleet_failures"]) and not _probing(
+            r["failures"] - r["fleet_failures"], f, longest, rr, alpha
+        )
         logp = r["failures"] * math.log(max(f, 1e-9))
-        if logp >= math.log(alpha):
-            continue
-        if r["integration_id"] not in best or logp < best[r["integration_id"]][0]:
-            best[r["integration_id"]] = (logp, r | {"f": f})
+        key = (explained, logp)
+        if r["integration_id"] not in best or key < best[r["integration_id"]][:2]:
+            best[r["integration_id"]] = (explained, logp, r | {"f": f})
     out = []
-    for logp, r in best.values():
+    for explained, logp, r in best.values():
         p = math.exp(max(logp, -700))
+        fleet = fleet_text(ctx.store, r["fleet_event"]) if r["fleet_event"] else ""
+        expected = f"failure ratio {r['f']:.2%}, longest failure run before {r['fail_run_max']}"
+        if explained:
+            expected += f"; explained by the fleet event: {fleet}"
+        elif fleet:
+            expected += (
+                f"; {r['fleet_failures']} of the failures are a fleet event's ({fleet}), the rest are not"
+            )
         out.append(
             finding(
                 META,
@@ -93,8 +122,12 @@ def run(ctx: DetectContext) -> list[Finding]:
                     f"{r['failures']} failures in a row, then success ({r['operations']} operations, "
                     f"{r['resources']} resources, {r['ips']} source IPs)"
                 ),
-                expected=f"failure ratio {r['f']:.2%}, longest failure run before {r['fail_run_max']}",
-                summary=f"{r['integration_id']} failed {r['failures']} times before getting in",
+                expected=expected,
+                summary=(
+                    f"{r['integration_id']} failed {r['failures']} times during a fleet-wide outage"
+                    if explained
+                    else f"{r['integration_id']} failed {r['failures']} times before getting in"
+                ),
                 details={
                     "failures": r["failures"],
                     "reasons": [x for x in r["reasons"] if x][:10],
@@ -103,10 +136,19 @@ def run(ctx: DetectContext) -> list[Finding]:
                     "p_value": p,
                     "prior_run_max": r["fail_run_max"],
                     "state": r["state"],
+                    "fleet_event": r["fleet_event"],
+                    "fleet_failures": r["fleet_failures"],
+                    "fleet_explained": explained,
                 },
             )
         )
     return out
+
+
+def _probing(failures: int, f: float, longest: int, run_ratio: float, alpha: float) -> bool:
+    """So many failures in a row are longer than ``run_ratio`` x the longest run before, and improbable
+    (``f ** failures < alpha``) for the failure ratio ``f``."""
+    return failures > run_ratio * max(longest, 1) and failures * math.log(max(f, 1e-9)) < math.log(alpha)
 
 
 DETECTOR = Detector(META, run)

@@ -22,7 +22,7 @@ from typing import Any
 
 from nhiwatch.baseline.stats import dev_from_ratio, fmt
 from nhiwatch.detectors._common import find_ticket, finding, prepare
-from nhiwatch.detectors._volume import evidence_for, hourly_breaches
+from nhiwatch.detectors._volume import catchup_text, evidence_for, fleet_explained, hourly_breaches
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
 
 META = DetectorMeta(
@@ -71,6 +71,8 @@ def run(ctx: DetectContext) -> list[Finding]:
         ticket = find_ticket(ctx.store, integ, first, last, slack)
         ratio = top["x"] / top["bound"]
         dev = dev_from_ratio(ratio) * (factor if ticket else 1.0)
+        explained = all(fleet_explained(r) for r in rs)
+        fleet = catchup_text(ctx.store, rs, top["metric"], explained)
         klasses = sorted({r["action_class"] for r in rs})
         out.append(
             finding(
@@ -88,9 +90,12 @@ def run(ctx: DetectContext) -> list[Finding]:
                     f"{fmt(top['x'])} {top['metric']} of {top['action_class']} in the hour from "
                     f"{top['hr']:%Y-%m-%d %H:00} UTC ({len(rs)} hour-class(es) above bound)"
                 ),
-                expected=f"bound {fmt(top['bound'])} ({top['basis']}, median {fmt(top['med'])}, max {fmt(top['hist_max'])})",
+                expected=f"bound {fmt(top['bound'])} ({top['basis']}, median {fmt(top['med'])}, max {fmt(top['hist_max'])})"
+                + fleet,
                 summary=(
-                    f"{integ} ran a {'/'.join(klasses)} burst covered by ticket {ticket}"
+                    f"{integ} caught up after a fleet-wide outage, within its backlog"
+                    if explained
+                    else f"{integ} ran a {'/'.join(klasses)} burst covered by ticket {ticket}"
                     if ticket
                     else f"{integ} ran a {'/'.join(klasses)} burst with no change ticket"
                 ),
@@ -101,6 +106,10 @@ def run(ctx: DetectContext) -> list[Finding]:
                     "regime": top["regime"],
                     "regime_reason": top["why"],
                     "backlog": top["backlog"],
+                    "fleet_event": top["fleet_event"]
+                    or next((r["fleet_event"] for r in rs if r["fleet_event"]), None),
+                    "fleet_backlog": top["fleet_backlog"],
+                    "fleet_explained": explained,
                     "ticket_id": ticket,
                     "ticketed": bool(ticket),
                     "state": top["state"],

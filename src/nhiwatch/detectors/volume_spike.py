@@ -23,7 +23,7 @@ from typing import Any
 
 from nhiwatch.baseline.stats import dev_from_ratio, fmt
 from nhiwatch.detectors._common import find_ticket, finding, prepare
-from nhiwatch.detectors._volume import evidence_for, hourly_breaches
+from nhiwatch.detectors._volume import catchup_text, evidence_for, fleet_explained, hourly_breaches
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
 
 META = DetectorMeta(
@@ -70,6 +70,8 @@ def run(ctx: DetectContext) -> list[Finding]:
         ticket = find_ticket(ctx.store, integ, first, last)
         ratio = top["x"] / top["bound"]
         unit = UNITS[top["metric"]]
+        explained = all(fleet_explained(r) for r in rs)
+        fleet = catchup_text(ctx.store, rs, unit, explained)
         out.append(
             finding(
                 META,
@@ -90,10 +92,12 @@ def run(ctx: DetectContext) -> list[Finding]:
                 observed=f"{fmt(top['x'])} {unit} ({klass}) in the hour from {top['hr']:%Y-%m-%d %H:00} UTC",
                 expected=(
                     f"bound {fmt(top['bound'])} ({top['basis']}: median {fmt(top['med'])}, "
-                    f"max {fmt(top['hist_max'])} over {fmt(top['hist_n'])} observations)"
+                    f"max {fmt(top['hist_max'])} over {fmt(top['hist_n'])} observations)" + fleet
                 ),
                 summary=(
-                    f"{integ} moved {ratio:,.0f}x more {unit.split(' ')[0]} in {klass} than its learned "
+                    f"{integ} caught up after a fleet-wide outage, within its backlog"
+                    if explained
+                    else f"{integ} moved {ratio:,.0f}x more {unit.split(' ')[0]} in {klass} than its learned "
                     f"{top['regime']} bound"
                 ),
                 details={
@@ -105,6 +109,10 @@ def run(ctx: DetectContext) -> list[Finding]:
                     "regime": top["regime"],
                     "regime_reason": top["why"],
                     "backlog": top["backlog"],
+                    "fleet_event": top["fleet_event"]
+                    or next((r["fleet_event"] for r in rs if r["fleet_event"]), None),
+                    "fleet_backlog": top["fleet_backlog"],
+                    "fleet_explained": explained,
                     "basis": top["basis"],
                     "state": top["state"],
                     "ticket_id": ticket,

@@ -31,6 +31,7 @@ from nhiwatch.redact import protect_logs, redact, redact_value
 from nhiwatch.server import (
     api_admin,
     api_alerts,
+    api_fleet,
     api_ingest,
     api_integrations,
     api_meta,
@@ -111,7 +112,16 @@ def create_app(db_path: str | Path, *, settings: Settings | None = None) -> Fast
         lifespan=lifespan,
     )
     app.state.nw = state
-    for module in (api_meta, api_ingest, api_alerts, api_integrations, api_admin, api_store, console):
+    for module in (
+        api_meta,
+        api_ingest,
+        api_alerts,
+        api_integrations,
+        api_fleet,
+        api_admin,
+        api_store,
+        console,
+    ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _handlers(app, _path_hider(cfg.db_path))
