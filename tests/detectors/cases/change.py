@@ -127,3 +127,57 @@ def sdk_upgrade_across_five_integrations_of_one_vendor(w: World) -> Window:
         _history(w, f"zap-{i}", vendor="Zapier")
         business(w, f"zap-{i}", start=SINCE, days=1, http_request_user_agent="Zapier/2.0", **OPS)
     return SINCE, SINCE + DAY
+
+
+# ---- new_credential_then_anomaly -----------------------------------------------------------------
+
+
+def _rotation(w: World) -> None:
+    _history(w)
+    w.event(
+        "crm-sync",
+        w.local("crm-sync", SINCE, 8),
+        action_class="credential_issue",
+        actor_user_credential_uid="tok-2",
+        actor_user_type="user",
+        on_behalf_of="vendor-support@salesforce.com",
+    )
+
+
+@case(
+    "new_credential_then_anomaly",
+    "positive",
+    lambda fs: len(fs) == 1 and fs[0].details.get("change") == "vendor_change" and fs[0].deviation <= 0.3,
+)
+def rotation_with_a_new_sdk_and_the_same_calls_is_a_vendor_change(w: World) -> Window:
+    _rotation(w)
+    business(
+        w,
+        "crm-sync",
+        start=SINCE,
+        days=1,
+        http_request_user_agent="sync-agent/2.0",
+        actor_user_credential_uid="tok-2",
+        **OPS,
+    )
+    return SINCE, SINCE + DAY
+
+
+@case(
+    "new_credential_then_anomaly",
+    "positive",
+    lambda fs: len(fs) == 1 and "change" not in fs[0].details and fs[0].details["new_credential_used"],
+)
+def new_key_used_from_new_addresses_of_the_same_cloud_stays_an_alert(w: World) -> Window:
+    """Look-alike: the same calls, from a new region of the integration's own cloud, with the key just added."""
+    _rotation(w)
+    business(
+        w,
+        "crm-sync",
+        start=SINCE,
+        days=1,
+        src_endpoint_ip=OTHER_REGION,
+        actor_user_credential_uid="tok-2",
+        **OPS,
+    )
+    return SINCE, SINCE + DAY
