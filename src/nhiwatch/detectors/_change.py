@@ -242,7 +242,7 @@ def vendor_wide(
             FROM baseline_values v JOIN baseline_integrations b USING (integration_id)
             WHERE v.dimension IN (SELECT unnest($dims::VARCHAR[]))
               AND v.first_seen >= {ts(ctx.since - timedelta(days=spread_days))}
-              AND b.history_start < v.first_seen - INTERVAL 1 DAY
+              AND v.first_seen > b.first_seen + INTERVAL 1 DAY
             GROUP BY ALL""",
         {"dims": dims},
     )

@@ -181,3 +181,38 @@ def new_key_used_from_new_addresses_of_the_same_cloud_stays_an_alert(w: World) -
         **OPS,
     )
     return SINCE, SINCE + DAY
+
+
+# ---- vendor-wide: addresses outside every published range -----------------------------------------
+
+OWN_DC, OWN_DC_NEW = "185.199.108.10", "185.199.110.20"  # a vendor's own data centre, no cloud range
+
+
+def _own_dc(w: World, n: int) -> None:
+    for i in range(n):
+        _history(w, f"acme-{i}", vendor="Acme")
+    for r in w.rows:
+        r.update(src_endpoint_ip=OWN_DC, src_endpoint_asn=None)
+    for i in range(n):
+        business(
+            w, f"acme-{i}", start=SINCE, days=1, src_endpoint_ip=OWN_DC_NEW, src_endpoint_asn=None, **OPS
+        )
+
+
+@case(
+    "new_network",
+    "positive",
+    lambda fs: (
+        len(fs) == 4 and vendor_change(network="unknown")(fs) and fs[0].details["context"]["vendor_wide"]
+    ),
+)
+def vendor_moving_its_own_addresses_for_four_integrations_is_a_vendor_change(w: World) -> Window:
+    _own_dc(w, 4)
+    return SINCE, SINCE + DAY
+
+
+@case("new_network", "positive", lambda fs: len(fs) == 1 and "change" not in fs[0].details)
+def one_integration_moving_to_unknown_addresses_is_not_excused(w: World) -> Window:
+    """Look-alike: the same move on a single integration is not corroborated by the vendor's others."""
+    _own_dc(w, 1)
+    return SINCE, SINCE + DAY
