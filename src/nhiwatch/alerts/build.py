@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from nhiwatch.alerts import context, explain, references, suppress, triage
 from nhiwatch.alerts.config import AlertConfig
-from nhiwatch.alerts.group import group_findings
+from nhiwatch.alerts.group import group_findings, vendor_title
 from nhiwatch.alerts.model import Alert, alert_id, finding_id, new_values
 from nhiwatch.alerts.score import ScoreContext, score, severity
 from nhiwatch.detectors.base import DetectorMeta, Finding
@@ -94,7 +94,7 @@ def _alert(
         risk_score=value,
         severity=severity(value, info.risk_tier, cfg),
         # findings quote values from logs (hosts, resources, user agents): masked before the alert is stored
-        title=redact(explain.title(info, group, metas)),
+        title=redact(vendor_title(group) or explain.title(info, group, metas)),
         explanation=redact(explain.explanation(info, group, metas, factors, own or company)),
         evidence=evidence[:MAX_EVIDENCE],
         references=references.merge(used),

@@ -8,17 +8,25 @@ against its learned sets: a new /24 (or /64) prefix, ASN or user agent, a new re
 resource read or exported (mailboxes, objects). Each novelty kind counts; the deviation grows with the
 kinds seen and doubles its weight when the new credential itself is the one used.
 
+Change awareness (:mod:`._change`): when the only novelty is a new client (or new addresses that reached
+most of the vendor's integrations at once) and the behaviour is unchanged, the hits are a vendor's change
+that came with a rotation: reported with ``change_deviation`` and ``details.change = "vendor_change"``, and
+grouped once per vendor. New addresses on one integration after a new credential stay as they were.
+
 Cold start: an integration still learning has no learned sets and is skipped. Parameters:
-``within_hours``. References: OWASP NHI7:2025, NHI2:2025, NHI5:2025; NIST CSF 2.0 DE.CM-09, DE.CM-03,
+``within_hours``, ``same_share``, ``change_deviation``. References: OWASP NHI7:2025, NHI2:2025, NHI5:2025; NIST CSF 2.0 DE.CM-09, DE.CM-03,
 DE.AE-02, DE.AE-03; ATT&CK T1098.001, T1550.001, T1078.004.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
+from typing import Any
 
 from nhiwatch.baseline.frames import ts
-from nhiwatch.detectors._common import finding, in_window, prepare, records
+from nhiwatch.detectors._change import CHANGE, assess, vendor_wide
+from nhiwatch.detectors._common import NOT_MANAGEMENT, finding, in_window, prepare, records
+from nhiwatch.detectors._novelty import new_values
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
 from nhiwatch.dimensions import IP24
 
@@ -30,7 +38,7 @@ META = DetectorMeta(
     owasp_nhi=("NHI7:2025", "NHI2:2025", "NHI5:2025"),
     nist_csf=("DE.CM-09", "DE.CM-03", "DE.AE-02", "DE.AE-03"),
     attack=("T1098.001", "T1550.001", "T1078.004"),
-    params={"within_hours": 72},
+    params={"within_hours": 72, "same_share": 0.95, "change_deviation": 0.2},
     explanation="{observed}, against {expected}",
 )
 NOVEL = {
@@ -40,6 +48,7 @@ NOVEL = {
     "resource_type": "e.resource_type",
 }
 DIM = {"network": "ip24", "asn": "asn", "user_agent": "user_agent", "resource_type": "resource_type"}
+DIMS_ALL = ("ip24", "asn", "user_agent")
 
 
 def run(ctx: DetectContext) -> list[Finding]:
@@ -79,19 +88,26 @@ def run(ctx: DetectContext) -> list[Finding]:
                count(*) FILTER (new_network) AS network, count(*) FILTER (new_asn) AS asn,
                count(*) FILTER (new_user_agent) AS user_agent, count(*) FILTER (new_resource_type) AS resource_type,
                count(*) FILTER (new_resource) AS resource, bool_or(same_cred) AS same_cred,
-               min(h.issued) AS first_seen, max(h.time) AS last_seen,
+               min(h.issued) AS first_seen, max(h.time) AS last_seen, min(h.time) AS first_hit,
                list(h.metadata_uid ORDER BY h.same_cred DESC, h.time)[1:19] AS evidence,
                any_value(coalesce(b.state, 'learning')) AS state
         FROM hit h LEFT JOIN baseline_integrations b USING (integration_id)
         GROUP BY h.integration_id, h.issued ORDER BY h.integration_id, h.issued""",
     )
     out, seen = [], set()
+    rows = [r for r in rows if r["state"] != "learning"]
+    changes = _vendor_changes(ctx, rows)
     for r in rows:
-        if r["state"] == "learning" or r["integration_id"] in seen:
+        if r["integration_id"] in seen:
             continue
         seen.add(r["integration_id"])
         kinds = [k for k in ("network", "asn", "user_agent", "resource_type", "resource") if r[k]]
         dev = min(1.0, 0.45 + 0.1 * len(kinds) + (0.15 if r["same_cred"] else 0))
+        change = changes.get((r["integration_id"], r["first_hit"].date()))
+        extra: dict[str, Any] = {}
+        if change is not None:
+            dev = float(ctx.param(META, "change_deviation"))
+            extra = {"change": CHANGE, "vendor": change}
         delay = (r["last_seen"] - r["issued"]).total_seconds() / 3600
         out.append(
             finding(
@@ -104,16 +120,47 @@ def run(ctx: DetectContext) -> list[Finding]:
                     + f" within {delay:,.1f} h"
                 ),
                 expected=f"activity from known networks, clients and resources within {hours:g} h of a credential change",
-                summary=f"{r['integration_id']} got a new credential and then behaved in ways never seen before",
+                summary=(
+                    f"{r['integration_id']} got a new credential and then behaved in ways never seen before"
+                    if change is None
+                    else f"{r['integration_id']} got a new credential, then a new client from {change or 'its vendor'} "
+                    "with the same operations, targets, volume and hours as before: a vendor change"
+                ),
                 details={
                     "credential": r["cred"],
                     "issued_by": r["by_whom"],
                     "issued_at": r["issued"].isoformat(),
                     "novelty": {k: r[k] for k in kinds},
                     "new_credential_used": bool(r["same_cred"]),
-                },
+                }
+                | extra,
             )
         )
+    return out
+
+
+def _vendor_changes(ctx: DetectContext, rows: list[dict[str, Any]]) -> dict[tuple[str, date], str | None]:
+    """(integration, day) -> vendor, for hits that are only a new client or network and that
+    :mod:`._change` calls a vendor change: behaviour unchanged, and a new user agent alone, or new addresses
+    that reached most of the vendor's integrations at once. A new credential used from new addresses of the
+    same cloud is not excused by the cloud alone: that is how a persistence key is tried out."""
+    light = [r for r in rows if not (r["resource_type"] or r["resource"])]
+    if not light:
+        return {}
+    same_share = float(ctx.param(META, "same_share"))
+    pairs = {(r["integration_id"], r["first_hit"].date()) for r in light}
+    assessed = assess(ctx, pairs, DIMS_ALL)
+    wide = vendor_wide(ctx, new_values(ctx, DIMS_ALL, NOT_MANAGEMENT))
+    out: dict[tuple[str, date], str | None] = {}
+    for r in light:
+        key = (r["integration_id"], r["first_hit"].date())
+        a = assessed.get(key)
+        if a is None or not a.unchanged(same_share):
+            continue
+        fleet = next((v for (i, _, _), v in wide.items() if i == r["integration_id"]), None)
+        if (r["network"] or r["asn"]) and fleet is None:
+            continue
+        out[key] = (fleet or {}).get("vendor") or a.vendor
     return out
 
 

@@ -74,4 +74,4 @@ def crm(w: World, integ: str = "crm-sync", **kw: Any) -> str:
     )
 
 
-from tests.detectors.cases import access, posture, timing, volume  # noqa: E402,F401 - registers the cases
+from tests.detectors.cases import access, change, posture, timing, volume  # noqa: E402,F401 - registers the cases
