@@ -117,3 +117,43 @@ def test_a_year_end_learned_from_the_december_before(store: Store) -> None:
     assert _year_end(w, 30) == []
     regimes = {r[0]: r[1] for r in store.fetchall("SELECT regime, compared_with FROM baseline_regimes")}
     assert regimes.get("year_end") in ("quarter_end", "month_end")
+
+
+def _month_end_exporter(store: Store, bursty: list[dict[str, Any]]) -> World:
+    """A sync that reads every business day and bulk-exports only on the last three business days of each
+    month (Sep, Oct, Nov): by Dec 29 the last export is more than the 28 days of short memory ago."""
+    w = World(store)
+    w.integration("crm-export", tz="Europe/Paris", bursty=bursty)
+    day = datetime(2026, 9, 7)
+    while day < YEAR_END:
+        if day.isoweekday() <= 5:
+            w.daily("crm-export", day, 1, range(9, 17), per_hour=4, action_class="read")
+            if _last3(day):
+                w.daily("crm-export", day, 1, [11, 15], per_hour=2, action_class="export")
+        day += DAY
+    return w
+
+
+def _exports_on(w: World, day: datetime) -> list:  # type: ignore[no-untyped-def]
+    w.daily("crm-export", day, 1, range(9, 17), per_hour=4, action_class="read")
+    w.daily("crm-export", day, 1, [11, 15], per_hour=2, action_class="export")
+    # 28 days of short memory, as the default configuration learns (detection.history_days)
+    return [f for f in w.detect(SCOPE, day, day + DAY, history_days=28) if f.integration_id == "crm-export"]
+
+
+@pytest.mark.parametrize("bursty", [MONTH_END, []])
+def test_year_end_exports_of_a_month_end_exporter_are_not_new(
+    store: Store, bursty: list[dict[str, Any]]
+) -> None:
+    """Declared or learned month end: the exports the earlier closes brought are the close's usual work."""
+    assert _exports_on(_month_end_exporter(store, bursty), YEAR_END) == []
+    assert ("crm-export", "action_class", "export") in store.fetchall(
+        "SELECT integration_id, dimension, value FROM baseline_regime_values"
+    )
+
+
+def test_the_same_export_on_an_ordinary_day_is_still_new(store: Store) -> None:
+    """The look-alike: the job exports on an ordinary January day, outside any close, with its last export
+    (end of November) beyond its short memory: still new."""
+    found = _exports_on(_month_end_exporter(store, MONTH_END), datetime(2027, 1, 6))
+    assert found and "export" in str(found[0].details)

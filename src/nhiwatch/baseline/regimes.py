@@ -23,6 +23,12 @@ A regime needs at least ``MIN_DAYS`` of its days in the memory: an integration w
 has none, and its first month end is judged as an ordinary day. Declared ``bursty_windows`` need no
 learning and hold from the first day. The rank test asks for no effect size: a month end heavier every time,
 even slightly, is a regime, and is then scored against its own history (:mod:`.volume`), not waved through.
+
+``baseline_regime_values`` keeps the kinds of action an integration performed on its bursty-by-design days
+(declared or learned, :mod:`.calendar`) over the same long memory: the year-end export of a job that exported
+at every month end is the close's usual work, even when the last month end has left the short memory the
+value sets are learned over (:mod:`nhiwatch.detectors._novelty` reads it on such days only). Other values
+(resource types, scopes, networks) are not carried over: data never exported is new at a month end too.
 """
 
 from __future__ import annotations
@@ -48,12 +54,15 @@ METRICS = ("events", "records")
 DDL = """CREATE TABLE IF NOT EXISTS baseline_regimes (
     integration_id VARCHAR, regime VARCHAR, business_days INTEGER, days INTEGER, occurrences INTEGER,
     compared_with VARCHAR, compared_days INTEGER, p_value DOUBLE, ratio DOUBLE)"""
+VALUES_DDL = """CREATE TABLE IF NOT EXISTS baseline_regime_values (
+    integration_id VARCHAR, dimension VARCHAR, value VARCHAR, days INTEGER, last_seen TIMESTAMP)"""
+REGIME_DIMENSIONS = ("action_class",)
 
 
 class Regimes:
     name = "regimes"
-    tables = ("baseline_regimes",)
-    ddl = (DDL,)
+    tables = ("baseline_regimes", "baseline_regime_values")
+    ddl = (DDL, VALUES_DDL)
 
     def learn(self, store: Store, window: HistoryWindow) -> int:
         """Needs ``nw_calendar`` and ``nw_country`` (:func:`~nhiwatch.baseline.calendar.build_calendar`)."""
@@ -105,7 +114,28 @@ class Regimes:
             ],
             out,
         )
+        self._values(store, start, window.until)
         return len(out)
+
+    @staticmethod
+    def _values(store: Store, start: Any, until: Any) -> None:
+        """``baseline_regime_values``: the kinds of action seen on the integration's bursty-by-design days."""
+        from nhiwatch.baseline.calendar import build_regime_days
+
+        store.execute("DELETE FROM baseline_regime_values")
+        if not store.table_exists("rollup_values"):
+            return
+        build_regime_days(store, "baseline_regimes")
+        store.execute(
+            """INSERT INTO baseline_regime_values
+            SELECT v.integration_id, v.dimension, v.value, count(DISTINCT v.day), max(v.last_seen)
+            FROM rollup_values v LEFT JOIN nw_tz z ON z.integration_id = v.integration_id
+            JOIN nw_regime_days r ON r.integration_id = v.integration_id
+              AND r.d = CAST(timezone(coalesce(z.tz, 'UTC'), v.first_seen::TIMESTAMPTZ) AS DATE)
+            WHERE v.day >= CAST(? AS DATE) AND v.day < ? AND list_contains(?::VARCHAR[], v.dimension)
+            GROUP BY ALL""",
+            [start, until, list(REGIME_DIMENSIONS)],
+        )
 
     def show(self, store: Store, integration_id: str) -> dict[str, Any]:
         rows = rows_as_dicts(
@@ -200,4 +230,4 @@ def learn_one(
     return out
 
 
-__all__ = ["ALPHA", "END_DAYS", "LONG_MEMORY_DAYS", "MIN_DAYS", "Regimes", "learn_one"]
+__all__ = ["ALPHA", "END_DAYS", "LONG_MEMORY_DAYS", "MIN_DAYS", "REGIME_DIMENSIONS", "Regimes", "learn_one"]

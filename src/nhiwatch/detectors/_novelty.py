@@ -26,6 +26,16 @@ from nhiwatch.detectors._common import STATE, in_window, records, window_days
 from nhiwatch.detectors.base import DetectContext
 
 
+def _regime_usual(ctx: DetectContext) -> str:
+    # on a month, quarter or year end, the kinds of action earlier closes brought (long memory) are not new
+    if not ctx.store.table_exists("baseline_regime_values"):
+        return ""
+    return """ANTI JOIN (SELECT rv.integration_id, rv.dimension, rv.value, r.d FROM baseline_regime_values rv
+                           JOIN nw_regime_days r USING (integration_id)) rr
+                ON rr.integration_id = v.integration_id AND rr.dimension = v.dimension AND rr.value = v.value
+                AND rr.d = v.day"""
+
+
 def new_values(ctx: DetectContext, dims: tuple[str, ...], extra_where: str = "true") -> list[dict[str, Any]]:
     """Rows per (integration, dimension, day) with new values: k, values, evidence, p (Good-Turing tail), state."""
     rows = records(
@@ -37,7 +47,7 @@ def new_values(ctx: DetectContext, dims: tuple[str, ...], extra_where: str = "tr
                         arg_min(metadata_uid, time) AS uid, CAST(min(time) AS DATE) AS day
                  FROM wv GROUP BY integration_id, dimension, value),
         new AS (SELECT v.* FROM vals v ANTI JOIN baseline_values b ON b.integration_id = v.integration_id
-                AND b.dimension = v.dimension AND b.value = v.value)
+                AND b.dimension = v.dimension AND b.value = v.value {_regime_usual(ctx)})
         SELECT n.integration_id, n.dimension, n.day, count(*) AS k, sum(n.n) AS events, min(n.f) AS first_seen,
                max(n.l) AS last_seen, list(n.value ORDER BY n.f)[1:20] AS new_values,
                list(n.uid ORDER BY n.f)[1:20] AS evidence, any_value(t.m) AS m,
