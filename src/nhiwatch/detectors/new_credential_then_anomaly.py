@@ -23,6 +23,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from nhiwatch.alerts.units import duration, plural
 from nhiwatch.baseline.frames import ts
 from nhiwatch.detectors._change import CHANGE, assess, vendor_wide
 from nhiwatch.detectors._common import NOT_MANAGEMENT, finding, in_window, prepare, records
@@ -116,8 +117,8 @@ def run(ctx: DetectContext) -> list[Finding]:
                 deviation=dev,
                 observed=(
                     f"credential {r['cred'] or '?'} issued ({r['op']}) by {r['by_whom'] or 'unknown'}, then "
-                    + ", ".join(f"{r[k]:,} events with a new {k.replace('_', ' ')}" for k in kinds)
-                    + f" within {delay:,.1f} h"
+                    + ", ".join(f"{plural(r[k], 'event')} with a new {k.replace('_', ' ')}" for k in kinds)
+                    + f" within {duration(delay * 3600)}"
                 ),
                 expected=f"activity from known networks, clients and resources within {hours:g} h of a credential change",
                 summary=(

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from nhiwatch.alerts.units import count, plural
 from nhiwatch.baseline.stats import dev_from_p
 from nhiwatch.detectors._change import CHANGE, NETWORK_DIMS, Assessment, assess, vendor_wide
 from nhiwatch.detectors._common import NOT_MANAGEMENT, finding, prepare
@@ -101,17 +102,26 @@ def _finding(
     first, last = min(r["first_seen"] for r in rs), max(r["last_seen"] for r in rs)
     evidence = [u for r in rs for u in r["evidence"]]
     obs = "; ".join(
-        f"{r['k']} new {LABEL.get(r['dimension'], r['dimension'])}(s): "
+        f"{plural(r['k'], 'new ' + LABEL.get(r['dimension'], r['dimension']))}: "
         f"{', '.join(map(str, r['new_values'][:3]))}"
         for r in rs
     )
     exp = "; ".join(
-        f"{r['hist_distinct']} known {LABEL.get(r['dimension'], r['dimension'])}(s), "
-        f"{r['singletons']} seen once in {r['hist_n']:,} events"
+        f"{plural(r['hist_distinct'], 'known ' + LABEL.get(r['dimension'], r['dimension']))}, "
+        f"{count(r['singletons'])} seen once in {plural(r['hist_n'], 'event')}"
         for r in rs
     )
     details: dict[str, Any] = {
-        r["dimension"]: {"new": r["new_values"], "events": r["events"], "p_value": r["p"]} for r in rs
+        r["dimension"]: {
+            "new": r["new_values"],
+            "events": r["events"],
+            "p_value": r["p"],
+            # the history the text compares with
+            "known": r["hist_distinct"],
+            "seen_once": r["singletons"],
+            "history_events": r["hist_n"],
+        }
+        for r in rs
     } | {"state": rs[0]["state"]}
     summary = f"{integ} was used from a network or client it has never used"
     deviation = dev_from_p(p)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 
+from nhiwatch.alerts.units import measure, number, plural
 from nhiwatch.baseline.stats import dev_from_p
 from nhiwatch.detectors._common import finding, in_window, prepare, records
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
@@ -106,7 +107,10 @@ def run(ctx: DetectContext) -> list[Finding]:
     for explained, logp, r in best.values():
         p = math.exp(max(logp, -700))
         fleet = fleet_text(ctx.store, r["fleet_event"]) if r["fleet_event"] else ""
-        expected = f"failure ratio {r['f']:.2%}, longest failure run before {r['fail_run_max']}"
+        expected = (
+            f"a failure rate of {number(100 * r['f'], 2)}% and at most "
+            f"{plural(r['fail_run_max'], 'failure')} in a row before"
+        )
         if explained:
             expected += f"; explained by the fleet event: {fleet}"
         elif fleet:
@@ -119,14 +123,15 @@ def run(ctx: DetectContext) -> list[Finding]:
                 r,
                 deviation=max(0.4, dev_from_p(p)),
                 observed=(
-                    f"{r['failures']} failures in a row, then success ({r['operations']} operations, "
-                    f"{r['resources']} resources, {r['ips']} source IPs)"
+                    f"{plural(r['failures'], 'failure')} in a row, then success ("
+                    f"{plural(r['operations'], 'operation')}, {plural(r['resources'], 'resource')}, "
+                    f"{plural(r['ips'], 'source address')})"
                 ),
                 expected=expected,
                 summary=(
-                    f"{r['integration_id']} failed {r['failures']} times during a fleet-wide outage"
+                    f"{r['integration_id']} failed {plural(r['failures'], 'time')} during a fleet-wide outage"
                     if explained
-                    else f"{r['integration_id']} failed {r['failures']} times before getting in"
+                    else f"{r['integration_id']} failed {plural(r['failures'], 'time')} before getting in"
                 ),
                 details={
                     "failures": r["failures"],
@@ -135,10 +140,12 @@ def run(ctx: DetectContext) -> list[Finding]:
                     "resources": r["resources"],
                     "p_value": p,
                     "prior_run_max": r["fail_run_max"],
+                    "failure_rate": r["f"],
                     "state": r["state"],
                     "fleet_event": r["fleet_event"],
                     "fleet_failures": r["fleet_failures"],
                     "fleet_explained": explained,
+                    "measure": measure(r["failures"], r["fail_run_max"], "failure in a row"),
                 },
             )
         )
