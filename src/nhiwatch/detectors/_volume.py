@@ -36,8 +36,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from nhiwatch.alerts.units import amount
 from nhiwatch.baseline.frames import LOCAL, TZ_JOIN, ts
-from nhiwatch.baseline.stats import fmt, poisson_sf
+from nhiwatch.baseline.stats import poisson_sf
 from nhiwatch.detectors._common import STATE, STATE_JOIN, UNPLANNED, in_window, records
 from nhiwatch.detectors.base import DetectContext
 from nhiwatch.fleet import PARAMS as FLEET
@@ -232,6 +233,6 @@ def catchup_text(store: Store, rs: list[dict[str, Any]], unit: str, explained: b
     r = max(caught, key=lambda r: float(r["catchup"]) / max(float(r["fleet_allowance"] or 0), 1.0))
     what = "repays" if explained else "is more than"
     return (
-        f"; catch-up of {fmt(r['catchup'])} {unit} over the bound {what} a backlog of "
-        f"{fmt(r['fleet_backlog'])} ({fleet_text(store, r['fleet_event'])})"
+        f"; catch-up of {amount(float(r['catchup']), unit)} over the bound {what} a backlog of "
+        f"{amount(float(r['fleet_backlog'] or 0), unit)} ({fleet_text(store, r['fleet_event'])})"
     )

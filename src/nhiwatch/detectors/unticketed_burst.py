@@ -76,7 +76,7 @@ def run(ctx: DetectContext) -> list[Finding]:
         ratio = top["x"] / top["bound"]
         dev = dev_from_ratio(ratio) * (factor if ticket else 1.0)
         explained = all(fleet_explained(r) for r in rs)
-        fleet = catchup_text(ctx.store, rs, top["metric"], explained)
+        fleet = catchup_text(ctx.store, rs, UNITS[top["metric"]], explained)
         klasses = sorted({r["action_class"] for r in rs})
         hours = {r["hr"] for r in rs}
         what = f"{'/'.join(klasses)} burst"
