@@ -32,6 +32,7 @@ class DemoResult:
     errors: list[str] = field(default_factory=list)  # detectors that failed on a step (the others still ran)
     timings: dict[str, float] = field(default_factory=dict)
     report: Path | None = None
+    html_report: Path | None = None  # the same, as a page with the charts (report.html)
 
 
 def prepare_store(db: Path, *, fresh: bool = False) -> None:
@@ -104,6 +105,9 @@ def run_demo(
         )
         result = DemoResult(out=out, db=db, ingest=outcome, timings=timings)
         _detect(store, out, result, say)
+        from nhiwatch.outputs import report_html
+
+        result.html_report = report_html.write(store, out / "report.html", evaluation=result.evaluation)
     result.report = write_report(result)
     return result
 

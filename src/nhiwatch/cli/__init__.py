@@ -64,6 +64,7 @@ for _name in (
     "deliver_cmd",
     "run_cmd",
     "export_cmd",
+    "report_cmd",
 ):
     common.register_module(app, f"nhiwatch.cli.{_name}")
 
