@@ -17,6 +17,7 @@ classes on the drawn marks: the browser tests find the highlight by them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -161,16 +162,25 @@ def usual_range(
 
 
 def series_of(findings: list[Finding]) -> tuple[str, str, float | None]:
-    """(metric, action class, the detector's bound) of the first volume finding; all events else."""
-    for f in findings:
+    """(metric, action class, the detector's bound) of the strongest volume finding (amounts moved before
+    distinct counts); all events when there is none."""
+    amounts = ("events", "records", "bytes")
+
+    def bound_of(d: Mapping[str, Any]) -> float | None:
+        measure = d.get("measure")
+        bound = measure.get("bound") if isinstance(measure, dict) else d.get("bound")
+        return float(bound) if isinstance(bound, int | float) else None
+
+    def rank(f: Finding) -> tuple[bool, bool, float]:
+        return f.details.get("metric") not in amounts, bound_of(f.details) is None, -f.deviation
+
+    for f in sorted(findings, key=rank):
         d = f.details
         metric = d.get("metric")
         if metric not in HOURLY_METRICS:
             continue
         klass = d.get("action_class") or next(iter(d.get("classes") or []), None) or "*"
-        measure = d.get("measure")
-        bound = measure.get("bound") if isinstance(measure, dict) else d.get("bound")
-        return str(metric), str(klass), float(bound) if isinstance(bound, int | float) else None
+        return str(metric), str(klass), bound_of(d)
     return "events", "*", None
 
 

@@ -88,11 +88,7 @@ def why_it_matters(alert: Alert, detector: str, meta: DetectorMeta | None) -> st
     )
     name = alert.integration_name or alert.integration_id
     purpose = (alert.purpose or "").strip().rstrip(".")
-    parts = [
-        f"{name} is there to: {purpose[0].lower() + purpose[1:]}."
-        if purpose
-        else f"{name} has no declared purpose."
-    ]
+    parts = [f"{name} is declared for: {purpose}." if purpose else f"{name} has no declared purpose."]
     data = SENSITIVITY.get((alert.data_sensitivity or "").lower())
     if data:
         parts.append(f"It handles {data}.")
