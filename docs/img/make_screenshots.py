@@ -34,10 +34,10 @@ def main(db: Path, out: Path, alert: str | None = None) -> None:
         with Store(copy) as store:
             token = create_token(store, "screenshots", "analyst")
             store.execute("CHECKPOINT")
-            if alert is None:  # the worst behaviour alert: the one a reader would open first
+            if alert is None:  # the worst behaviour alert with a volume spike: the one a reader opens first
                 alert = store.scalar(
                     "SELECT alert_id FROM alerts WHERE kind = 'behaviour' AND status = 'open' "
-                    "ORDER BY risk_score DESC, alert_id LIMIT 1"
+                    "ORDER BY list_contains(detectors, 'volume_spike') DESC, risk_score DESC, alert_id LIMIT 1"
                 )
         app = create_app(copy)
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=8765, log_level="warning"))
@@ -55,18 +55,25 @@ def main(db: Path, out: Path, alert: str | None = None) -> None:
                 page.fill("#token", token)
                 page.click("button[type=submit]")
                 page.wait_for_url("**/alerts")
-                shots = {
-                    "console-alert.png": f"/alerts/{alert}",
-                    "console-posture.png": "/posture",
-                    "console-report.png": "/report",
-                }
-                for name, url in shots.items():
+                shots = [  # (file, page, where the picture starts, its height): each well under 300 KB
+                    ("console-alert.png", f"/alerts/{alert}", None, 1450),
+                    ("console-alert-cards.png", f"/alerts/{alert}", "section.cards", 1250),
+                    ("console-posture.png", "/posture", None, 950),
+                    ("console-report.png", "/report", None, 1500),
+                ]
+                for name, url, start, height in shots:
                     page.goto(url)
                     page.wait_for_load_state("networkidle")
                     charts = page.locator("div.chart[data-spec]")
                     for i in range(charts.count()):
                         charts.nth(i).locator("svg").first.wait_for(state="attached", timeout=30_000)
-                    page.screenshot(path=str(out / name), full_page=True, type="png")
+                    top = 0.0
+                    if start:
+                        box = page.locator(start).first.bounding_box()
+                        top = (box["y"] if box else 0.0) + page.evaluate("window.scrollY") - 8
+                    total = page.evaluate("document.body.scrollHeight")
+                    clip = {"x": 0, "y": top, "width": WIDTH, "height": min(height, total - top)}
+                    page.screenshot(path=str(out / name), full_page=True, clip=clip, type="png")
                     print(f"{out / name}: {(out / name).stat().st_size // 1024} KB")
                 browser.close()
         finally:

@@ -22,7 +22,7 @@ from nhiwatch.detectors.base import DetectorMeta, Finding
 from nhiwatch.outputs import report_html
 from nhiwatch.server import alert_charts
 from nhiwatch.server.alert_charts import alert_evidence, usual_range, window
-from nhiwatch.server.cards import cards, why_it_matters
+from nhiwatch.server.cards import cards, context, new_values, why_it_matters
 from nhiwatch.store import Store
 from tests.server import data
 from tests.server.conftest import Company
@@ -192,11 +192,24 @@ def test_card_without_a_measure_keeps_the_detectors_sentences() -> None:
 
 
 def test_why_it_matters_is_said_for_this_integrations_purpose_and_data() -> None:
+    assert context(_alert()) == (
+        "HR sync is declared for: Writes HR attributes to Entra users. It handles restricted data: the most "
+        "sensitive it holds."
+    )
+    bare = context(_alert(owner=None, purpose=None, data_sensitivity=None))
+    assert "has no declared purpose" in bare and "Nobody owns it" in bare
     why = why_it_matters(_alert(), "volume_spike", META)
-    assert "HR sync is declared for: Writes HR attributes to Entra users." in why
-    assert "restricted data" in why and "bulk theft" in why and "Nobody owns it" not in why
-    ownerless = why_it_matters(_alert(owner=None, purpose=None, data_sensitivity=None), "off_hours", None)
-    assert "has no declared purpose" in ownerless and "Nobody owns it" in ownerless
+    assert "bulk theft" in why and why.endswith("The data at stake is restricted.")
+    assert "Nothing in its declared purpose calls for it." in why_it_matters(
+        _alert(), "new_destination", None
+    )
+    assert why_it_matters(_alert(), "some_new_detector", META) == "An hour with far more."  # its description
+
+
+def test_new_values_are_read_from_lists_and_per_dimension_sets() -> None:
+    details = {"scope": {"new": ["Mail.Read", "full_access_as_app"], "events": 1920}, "new_values": 12}
+    assert new_values(details) == ["Mail.Read", "full_access_as_app"]  # not the dict's keys, not a count
+    assert new_values({"hosts": ["webhook.site"], "events": 1}) == ["webhook.site"]
 
 
 def test_alert_page_shows_charts_cards_and_response(app: FastAPI, company: Company, store: Store) -> None:
@@ -207,7 +220,10 @@ def test_alert_page_shows_charts_cards_and_response(app: FastAPI, company: Compa
     for name in ("volume", "novelty", "heatmap"):
         assert f'id="chart-{name}"' in html and f'id="spec-{name}"' in html
     assert html.count('<article class="card"') == len(a.finding_ids)
-    assert "why it matters" in html and "Clones the payments repository" in html
+    assert (
+        "why it matters" in html
+        and '<p class="context">Release bot is declared for: Clones the payments' in html
+    )
     assert 'id="response"' in html and "platform@acme.example, who owns Release bot" in html
     assert "198.51.100.0/24" in html
 

@@ -182,7 +182,8 @@ def test_alert_page_draws_the_evidence_against_the_baseline(page: Any, company: 
     assert "198.51.100.0/24" in page.locator("table.new-values").inner_text()
     cards = page.locator("article.card")
     assert cards.count() >= 2
-    assert "Clones the payments repository" in cards.first.locator("dd.why").inner_text()
+    assert "Clones the payments repository" in page.locator("section.cards p.context").inner_text()
+    assert cards.first.locator("dd.why").inner_text().strip()
 
 
 def test_response_steps_are_on_the_alert_page(page: Any, company: Company) -> None:

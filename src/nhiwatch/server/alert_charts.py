@@ -307,7 +307,7 @@ def volume(store: Store, alert: Alert, findings: list[Finding], tz: str) -> tupl
                 "value:Q",
                 title=f"{unit} per hour" if klass == "*" else f"{unit} of {klass} per hour",
                 scale=y_scale,
-                axis=alt.Axis(values=_decades(peak), format="~s") if log else alt.Axis(format="~s"),
+                axis=alt.Axis(values=_decades(peak), format=",") if log else alt.Axis(format=",~r"),
             ),
             color=alt.Color(
                 "in_alert:N", scale=alt.Scale(domain=[False, True], range=[BLUE, RED]), legend=None
@@ -392,6 +392,16 @@ def novelty_chart(store: Store, alert: Alert, found: list[Novelty], tz: str) -> 
         }
         for dim, d, during, k in rows
     ]
+    for n in shown:  # empty bars at both ends, so every row spans the same days
+        for t in (start, end):
+            data.append(
+                {
+                    "what": labels[n.dimension],
+                    "day": _wall(t, tz)[:10] + "T00:00:00Z",
+                    "when": "other days",
+                    "values": 0,
+                }
+            )
     chart = (
         alt.Chart(alt.Data(values=data))
         .mark_bar(width=10)

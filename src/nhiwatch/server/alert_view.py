@@ -11,13 +11,14 @@ from nhiwatch.detectors.registry import all_detectors
 from nhiwatch.errors import NotFoundError
 from nhiwatch.redact import redact_value
 from nhiwatch.server.alert_charts import AlertEvidence, alert_evidence, integration_zone
-from nhiwatch.server.cards import cards
+from nhiwatch.server.cards import cards, context
 from nhiwatch.server.human import span
 from nhiwatch.store import Store
 
 
 def alert_view(store: Store, alert_id: str, *, charts: bool = True) -> dict[str, Any]:
-    """``evidence`` (specs and new values), ``cards``, ``response`` and ``seen`` (local time with its zone)."""
+    """``evidence`` (specs and new values), ``cards``, ``context`` (purpose, data, owner), ``response`` and
+    ``seen`` (local time with its zone)."""
     found = tables.load_alerts(store, "alert_id = ?", [alert_id])
     if not found:
         raise NotFoundError(f"no alert {alert_id!r}")
@@ -34,5 +35,6 @@ def alert_view(store: Store, alert_id: str, *, charts: bool = True) -> dict[str,
         "evidence": evidence,
         "cards": [redact_value(vars(c)) for c in cards(alert, findings, metas, evidence.tz)],
         "response": redact_value(guidance(store, alert).as_dict()),
+        "context": context(alert),
         "seen": span(alert.first_seen, alert.last_seen, evidence.tz),
     }

@@ -9,10 +9,11 @@ declared purpose and the sensitivity of its data, from the inventory.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from nhiwatch.alerts.model import Alert, new_values
+from nhiwatch.alerts.model import VALUE_KEYS, Alert
 from nhiwatch.alerts.units import ratio
 from nhiwatch.detectors.base import DetectorMeta, Finding
 from nhiwatch.redact import redact
@@ -37,6 +38,22 @@ WHY = {
     "planted backdoor",
     "consent_chain": "a person granting an app more than declared gives it access the inventory does not know of",
     "probing": "failures across many operations are someone testing what a stolen token can do",
+}
+# Deviations that are not part of any purpose, and those through which data leaves.
+OUTSIDE_PURPOSE = {
+    "new_destination",
+    "new_network",
+    "scope_expansion",
+    "off_hours",
+    "consent_chain",
+    "fan_out",
+}
+EXFILTRATION = {
+    "volume_spike",
+    "unticketed_burst",
+    "new_destination",
+    "fan_out",
+    "new_credential_then_anomaly",
 }
 SENSITIVITY = {
     "restricted": "restricted data: the most sensitive it holds",
@@ -81,21 +98,43 @@ def _measured(m: dict[str, Any]) -> tuple[str, list[str]] | None:
     return amount(observed, unit), ratios
 
 
-def why_it_matters(alert: Alert, detector: str, meta: DetectorMeta | None) -> str:
-    """The detection's meaning, said for this integration: its purpose, its data, whether anyone owns it."""
-    reason = (
-        WHY.get(detector) or (meta.description if meta else "") or "it is outside what this integration does"
-    )
+def context(alert: Alert) -> str:
+    """What the integration is for, the data it handles and whether anyone owns it: what every card's
+    reason is read against (said once, above the cards)."""
     name = alert.integration_name or alert.integration_id
     purpose = (alert.purpose or "").strip().rstrip(".")
     parts = [f"{name} is declared for: {purpose}." if purpose else f"{name} has no declared purpose."]
     data = SENSITIVITY.get((alert.data_sensitivity or "").lower())
     if data:
         parts.append(f"It handles {data}.")
-    parts.append(reason[0].upper() + reason[1:] + ".")
     if not alert.owner:
-        parts.append("Nobody owns it, so nobody else will notice.")
+        parts.append("Nobody owns it, so nobody else will notice what it does.")
     return _text(" ".join(parts), 700)
+
+
+def why_it_matters(alert: Alert, detector: str, meta: DetectorMeta | None) -> str:
+    """The detection's meaning for this integration: what the deviation usually is, against its purpose."""
+    reason = (
+        WHY.get(detector) or (meta.description if meta else "") or "it is outside what this integration does"
+    )
+    reason = reason[0].upper() + reason[1:].rstrip(".") + "."
+    if alert.purpose and detector in OUTSIDE_PURPOSE:
+        reason += " Nothing in its declared purpose calls for it."
+    sensitivity = (alert.data_sensitivity or "").lower()
+    if sensitivity in ("restricted", "confidential") and detector in EXFILTRATION:
+        reason += f" The data at stake is {sensitivity}."
+    return _text(reason, 700)
+
+
+def new_values(details: Mapping[str, Any]) -> list[str]:
+    """The values a finding names as new: lists under the value keys, and ``{"new": [...]}`` per dimension."""
+    out: list[str] = []
+    for key, value in details.items():
+        if isinstance(value, Mapping) and isinstance(value.get("new"), list):
+            out += [str(v) for v in value["new"]]
+        elif key in VALUE_KEYS and isinstance(value, list):
+            out += [str(v) for v in value]
+    return list(dict.fromkeys(out))
 
 
 def cards(alert: Alert, findings: list[Finding], metas: dict[str, DetectorMeta], tz: str) -> list[Card]:
@@ -115,7 +154,7 @@ def cards(alert: Alert, findings: list[Finding], metas: dict[str, DetectorMeta],
                 expected=_text(f.expected),
                 figure=figure,
                 ratios=ratios,
-                new_values=[_text(v, 80) for v in new_values(d)[:8] if not v.isdigit()],  # not a count
+                new_values=[_text(v, 80) for v in new_values(d)[:8]],
                 why=why_it_matters(alert, f.detector, meta),
                 deviation=round(float(f.deviation), 2),
             )
