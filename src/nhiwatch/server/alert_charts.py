@@ -307,7 +307,7 @@ def volume(store: Store, alert: Alert, findings: list[Finding], tz: str) -> tupl
                 "value:Q",
                 title=f"{unit} per hour" if klass == "*" else f"{unit} of {klass} per hour",
                 scale=y_scale,
-                axis=alt.Axis(values=_decades(peak), format=",") if log else alt.Axis(format=",~r"),
+                axis=alt.Axis(values=_decades(peak), format=",.0f") if log else alt.Axis(format=",~r"),
             ),
             color=alt.Color(
                 "in_alert:N", scale=alt.Scale(domain=[False, True], range=[BLUE, RED]), legend=None
