@@ -20,8 +20,9 @@ from nhiwatch.alerts.model import Alert
 from nhiwatch.cli import app as cli
 from nhiwatch.detectors.base import DetectorMeta, Finding
 from nhiwatch.outputs import report_html
-from nhiwatch.server import alert_charts
-from nhiwatch.server.alert_charts import alert_evidence, usual_range, window
+from nhiwatch.server import alert_frame
+from nhiwatch.server.alert_charts import alert_evidence, usual_range
+from nhiwatch.server.alert_frame import window
 from nhiwatch.server.cards import cards, context, new_values, why_it_matters
 from nhiwatch.store import Store
 from tests.server import data
@@ -116,7 +117,7 @@ def test_an_unknown_zone_is_read_as_utc(store: Store) -> None:
 
 
 def test_every_spec_is_valid_vega_lite(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(alert_charts, "VALIDATE", True)  # off when serving: the schema check is slow
+    monkeypatch.setattr(alert_frame, "VALIDATE", True)  # off when serving: the schema check is slow
     a, findings = release_alert(store)
     ev = alert_evidence(store, a, findings)
     assert set(ev.specs) == {"volume", "novelty", "heatmap"}
@@ -269,3 +270,14 @@ def test_report_command_writes_the_page(company: Company, tmp_path: Path) -> Non
     assert r.exit_code == 2 and "is a directory" in r.output
     r = CliRunner().invoke(cli, ["report", "--html", str(out), "--db", str(tmp_path / "none.duckdb")])
     assert r.exit_code == 2 and "no store" in r.output
+
+
+def test_human_helpers_examples() -> None:
+    import doctest
+
+    from nhiwatch.server import human
+
+    assert doctest.testmod(human).failed == 0
+    assert human.span(datetime(2026, 1, 1, 23, 0), datetime(2026, 1, 2, 1, 0), "Nowhere/Invalid") == (
+        "2026-01-01 23:00 to 2026-01-02 01:00 UTC"
+    )

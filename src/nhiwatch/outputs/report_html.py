@@ -120,7 +120,7 @@ def report_context(store: Store, *, evaluation: str | None = None) -> dict[str, 
         alert = tables.load_alerts(store, "alert_id = ?", [a["alert_id"]])[0]
         findings = tables.load_findings(store, alert.finding_ids)
         chart = volume(store, alert, findings, view["evidence"].tz)
-        items.append({"a": a, "chart": chart[0] if chart else None, **view})
+        items.append({"a": a, "chart": chart, **view})
     todo: dict[str, list[dict[str, Any]]] = {}
     loaded = {
         x.alert_id: x
