@@ -105,9 +105,12 @@ def run_demo(
         )
         result = DemoResult(out=out, db=db, ingest=outcome, timings=timings)
         _detect(store, out, result, say)
-        from nhiwatch.outputs import report_html
-
-        result.html_report = report_html.write(store, out / "report.html", evaluation=result.evaluation)
+        try:
+            from nhiwatch.outputs import report_html
+        except ImportError:  # its charts and template come with the server extra (altair, jinja2)
+            say("the HTML report needs altair and jinja2 (the server extra): wrote report.md only")
+        else:
+            result.html_report = report_html.write(store, out / "report.html", evaluation=result.evaluation)
     result.report = write_report(result)
     return result
 

@@ -281,3 +281,18 @@ def test_human_helpers_examples() -> None:
     assert human.span(datetime(2026, 1, 1, 23, 0), datetime(2026, 1, 2, 1, 0), "Nowhere/Invalid") == (
         "2026-01-01 23:00 to 2026-01-02 01:00 UTC"
     )
+
+
+def test_report_without_the_server_extra_says_what_to_install(
+    company: Company, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    import nhiwatch.outputs
+
+    monkeypatch.delattr(nhiwatch.outputs, "report_html", raising=False)
+    monkeypatch.setitem(sys.modules, "nhiwatch.outputs.report_html", None)  # as if altair/jinja2 were absent
+    db = tmp_path / "s.duckdb"
+    shutil.copy(company.db, db)
+    r = CliRunner().invoke(cli, ["report", "--html", str(tmp_path / "r.html"), "--db", str(db)])
+    assert r.exit_code == 2 and "pip install 'nhiwatch[server]'" in r.output
