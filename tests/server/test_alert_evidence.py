@@ -296,3 +296,24 @@ def test_report_without_the_server_extra_says_what_to_install(
     shutil.copy(company.db, db)
     r = CliRunner().invoke(cli, ["report", "--html", str(tmp_path / "r.html"), "--db", str(db)])
     assert r.exit_code == 2 and "pip install 'nhiwatch[server]'" in r.output
+
+
+def test_heatmap_marks_the_off_hours_detectors_own_hours(store: Store) -> None:
+    """The off-hours detection lists the local hours it judged; those are the ones marked, not every active
+    hour of the alert's span (a garbled entry is skipped)."""
+    from nhiwatch.server.alert_heatmap import alert_slots
+
+    a, _ = release_alert(store)
+    off = Finding(
+        "off_hours",
+        "release-bot",
+        a.first_seen,
+        a.last_seen,
+        0.6,
+        "o",
+        "e",
+        "s",
+        details={"local_hours": ["Sat 2026-03-21 21:00", "Sun 2026-03-22 02:00", "not a time"]},
+    )
+    assert alert_slots(store, a, [off], "UTC") == {(5, 21), (6, 2)}
+    assert alert_slots(store, a, [], "UTC") == {(0, 3)}  # else the active hours of its window: Monday 03:00

@@ -18,7 +18,7 @@ from nhiwatch.store import Store
 HEAT_WEEKS = 4
 
 
-def _alert_slots(store: Store, alert: Alert, findings: list[Finding], tz: str) -> set[tuple[int, int]]:
+def alert_slots(store: Store, alert: Alert, findings: list[Finding], tz: str) -> set[tuple[int, int]]:
     """(weekday, local hour) of the alert: the off-hours detector's own list, else the active hours in its window."""
     slots: set[tuple[int, int]] = set()
     for f in findings:
@@ -51,7 +51,7 @@ def heatmap(store: Store, alert: Alert, findings: list[Finding], tz: str) -> dic
     )
     if not rows:  # no history before the alert: nothing to compare its hours with
         return None
-    marked = _alert_slots(store, alert, findings, tz)
+    marked = alert_slots(store, alert, findings, tz)
     data = [{"day": DAY_NAMES[d], "hour": int(h), "events": int(n)} for d, h, n in rows]
     env: list[tuple[int, int]] = []
     if store.table_exists("baseline_envelope"):
