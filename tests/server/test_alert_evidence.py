@@ -317,3 +317,14 @@ def test_heatmap_marks_the_off_hours_detectors_own_hours(store: Store) -> None:
     )
     assert alert_slots(store, a, [off], "UTC") == {(5, 21), (6, 2)}
     assert alert_slots(store, a, [], "UTC") == {(0, 3)}  # else the active hours of its window: Monday 03:00
+
+
+def test_heatmap_outlines_the_declared_hours_not_the_relearned_envelope(store: Store) -> None:
+    a, findings = release_alert(store)
+    spec = alert_evidence(store, a, findings).specs["heatmap"]
+    declared = {(c["day"], c["hour"]) for c in layer(spec, "declared_hours")["data"]["values"]}
+    assert len(declared) == 5 * 9 and ("mon", 9) in declared and ("sat", 9) not in declared  # mon-fri 09-18
+    assert "learned_envelope" not in [x.get("name") for x in spec["layer"]]
+    store.execute("UPDATE integrations SET schedule = '{\"days\": \"someday\"}' WHERE id = 'release-bot'")
+    spec = alert_evidence(store, a, findings).specs["heatmap"]  # a schedule that does not parse: none drawn
+    assert [x.get("name") for x in spec["layer"]] == ["usual_hours", "alert_hours"]

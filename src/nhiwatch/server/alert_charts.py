@@ -1,6 +1,6 @@
 """An alert's evidence drawn against its integration's history, as Vega-Lite specs built with Altair.
 
-Three charts, read from the rollups and the learned envelope (small aggregates, never a scan of events):
+Three charts, read from the rollups and the inventory (small aggregates, never a scan of events):
 
 * ``volume`` (here): the hourly series the alert is about (the measured class and metric when a volume
   detection fired, else all events) over the week before it, on the usual range of the weeks before, with
@@ -8,7 +8,7 @@ Three charts, read from the rollups and the learned envelope (small aggregates, 
 * ``novelty`` (:mod:`.alert_novelty`): per dimension with values first seen during the alert, the values
   first seen per local day, those of the alert in red, against how many were known before;
 * ``heatmap`` (:mod:`.alert_heatmap`): activity by hour of the week in the integration's own time zone
-  (named), the learned working hours outlined and the alert's hours marked.
+  (named), the declared working hours outlined and the alert's hours marked.
 
 Values taken from logs are redacted and cut short before they enter a spec. Layers carry names
 (``alert_window``, ``alert_hours`` ...), which Vega writes as CSS classes on the drawn marks: the browser

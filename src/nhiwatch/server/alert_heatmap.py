@@ -1,5 +1,5 @@
 """Activity by hour of the week in the integration's own time zone, from ``rollup_hourly``: the four weeks
-before an alert, the learned working hours (``baseline_envelope``) outlined, the alert's hours marked."""
+before an alert, the declared working hours (the inventory's ``schedule``) outlined, the alert's hours marked."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import altair as alt
 
 from nhiwatch.alerts.model import Alert
 from nhiwatch.baseline.frames import DAY_NAMES
+from nhiwatch.detectors._hours import declared_slots
 from nhiwatch.detectors.base import Finding
 from nhiwatch.server.alert_frame import ORANGE, RED, spec, window
 from nhiwatch.server.charts import WIDTH
@@ -53,12 +54,7 @@ def heatmap(store: Store, alert: Alert, findings: list[Finding], tz: str) -> dic
         return None
     marked = alert_slots(store, alert, findings, tz)
     data = [{"day": DAY_NAMES[d], "hour": int(h), "events": int(n)} for d, h, n in rows]
-    env: list[tuple[int, int]] = []
-    if store.table_exists("baseline_envelope"):
-        env = store.fetchall(
-            "SELECT how, days_active FROM baseline_envelope WHERE integration_id = ?", [alert.integration_id]
-        )
-    edata = [{"day": DAY_NAMES[how // 24], "hour": how % 24, "days_active": int(n)} for how, n in env]
+    declared = [{"day": DAY_NAMES[how // 24], "hour": how % 24} for how in declared_hours(store, alert)]
     mdata = [{"day": DAY_NAMES[d], "hour": h} for d, h in sorted(marked)]
     x = alt.X("hour:O", title=f"hour of the day ({tz})", scale=alt.Scale(domain=list(range(24))))
     y = alt.Y("day:O", title=None, scale=alt.Scale(domain=list(DAY_NAMES)))
@@ -75,20 +71,36 @@ def heatmap(store: Store, alert: Alert, findings: list[Finding], tz: str) -> dic
         )
         .properties(name="usual_hours")
     )
-    outline = (
-        alt.Chart(alt.Data(values=edata))
-        .mark_rect(filled=False, stroke=ORANGE, strokeWidth=1.5)
-        .encode(x=x, y=y, tooltip=["day:O", "hour:O", alt.Tooltip("days_active:Q", title="days active")])
-        .properties(name="learned_envelope")
-    )
+    layers = [cells]
+    if declared:
+        layers.append(
+            alt.Chart(alt.Data(values=declared))
+            .mark_rect(filled=False, stroke=ORANGE, strokeWidth=1.5)
+            .encode(x=x, y=y, tooltip=["day:O", "hour:O"])
+            .properties(name="declared_hours")
+        )
     alert_cells = (
         alt.Chart(alt.Data(values=mdata))
         .mark_rect(filled=False, stroke=RED, strokeWidth=3)
         .encode(x=x, y=y, tooltip=["day:O", "hour:O"])
         .properties(name="alert_hours")
     )
+    declared_note = ", the declared working hours outlined orange" if declared else ""
     title = (
-        f"Activity by hour of the week in {tz}: learned working hours outlined orange, the alert's hours red"
+        f"Activity by hour of the week in {tz} over the {HEAT_WEEKS} weeks before{declared_note}, "
+        "the alert's hours red"
     )
-    chart = alt.layer(cells, outline, alert_cells).properties(width=WIDTH, height=200, title=title)
+    chart = alt.layer(*layers, alert_cells).properties(width=WIDTH, height=200, title=title)
     return spec(chart)
+
+
+def declared_hours(store: Store, alert: Alert) -> list[int]:
+    """Hour-of-week slots of the inventory's declared schedule (none when it declares none, or any time).
+
+    The learned envelope is not drawn: it is relearned as time goes on, so for an alert in the past it would
+    already hold the alert's own hours; the blue cells are what was learned from."""
+    rows = store.fetchall("SELECT schedule FROM integrations WHERE id = ?", [alert.integration_id])
+    try:
+        return declared_slots(rows[0][0]) if rows and rows[0][0] else []
+    except (ValueError, TypeError):  # a schedule the inventory check would have refused: draw none
+        return []
