@@ -57,7 +57,7 @@ def main(db: Path, out: Path, alert: str | None = None) -> None:
                 page.wait_for_url("**/alerts")
                 shots = [  # (file, page, where the picture starts, its height): each well under 300 KB
                     ("console-alert.png", f"/alerts/{alert}", None, 1450),
-                    ("console-alert-cards.png", f"/alerts/{alert}", "section.cards", 1250),
+                    ("console-alert-cards.png", f"/alerts/{alert}", "#chart-heatmap", 1350),
                     ("console-posture.png", "/posture", None, 950),
                     ("console-report.png", "/report", None, 1500),
                 ]
