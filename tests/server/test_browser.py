@@ -1,5 +1,7 @@
 """End to end in headless Chromium against a real server: sign in, see an integration's charts drawn by
-the vendored Vega (no network), open an alert, mark it benign and watch it leave the queue.
+the vendored Vega (no network), open an alert and see its evidence drawn against the baseline (the alert's
+window highlighted, its hours marked) and the response steps, mark it benign or malicious and undo it, and
+open the HTML report in the console and as a file.
 
 Debian's ``chromium`` is used (``make browser-deps``); Playwright never downloads a browser. Without
 Chromium the tests skip locally and fail under ``CI=true``.
