@@ -8,11 +8,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from nhiwatch.alerts import context, explain, references, suppress, triage
+from nhiwatch.alerts import budget, context, explain, references, suppress, triage
 from nhiwatch.alerts.config import AlertConfig
 from nhiwatch.alerts.group import group_findings
 from nhiwatch.alerts.model import Alert, alert_id, finding_id, new_values
-from nhiwatch.alerts.score import ScoreContext, score, severity
+from nhiwatch.alerts.score import ScoreContext, grade, score
 from nhiwatch.detectors.base import DetectorMeta, Finding
 from nhiwatch.redact import redact
 from nhiwatch.store import Store
@@ -51,6 +51,10 @@ def build_alerts(
             if status == "suppressed":
                 alert.suppressed_by = ",".join(sorted({suppressed[finding_id(f)] for f in group}))
             out.alerts.append(alert)
+    sizes = dict(
+        store.fetchall("SELECT coalesce(risk_tier, 'medium'), count(*) FROM integrations GROUP BY ALL")
+    )
+    budget.apply(out.alerts, cfg.budget, sizes)
     return out
 
 
@@ -72,6 +76,9 @@ def _alert(
         info.risk_tier, info.data_sensitivity, info.owner, info.discovered, info.partner_managed, own, company
     )
     value, factors = score(group, ctx, cfg)
+    level, why = grade(group, value, ctx, cfg)
+    if why:
+        factors["severity"] = why
     detectors = sorted({f.detector for f in group})
     strongest = sorted(group, key=lambda f: -f.deviation)
     evidence: list[str] = []
@@ -92,7 +99,7 @@ def _alert(
         first_seen=start,
         last_seen=end,
         risk_score=value,
-        severity=severity(value, info.risk_tier, cfg),
+        severity=level,
         # findings quote values from logs (hosts, resources, user agents): masked before the alert is stored
         title=redact(explain.title(info, group, metas)),
         explanation=redact(explain.explanation(info, group, metas, factors, own or company)),

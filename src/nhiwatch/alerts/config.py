@@ -12,10 +12,10 @@ import math
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from nhiwatch.errors import ConfigError
 
@@ -44,9 +44,18 @@ class Thresholds(_Strict):
         return self
 
 
+LEVELS = ("low", "medium", "high", "critical")
+STORIES = ("access", "reach", "volume", "timing")
+Level = Literal["low", "medium", "high", "critical"]
+
+
 class Severity(_Strict):
     default: Thresholds
     by_risk_tier: dict[str, Thresholds] = Field(default_factory=dict)
+    # what the evidence means, whatever the score: a story's strong finding makes the alert at least this
+    floors: dict[str, Level] = Field(default_factory=dict)
+    floor_min_deviation: float = Field(default=0.25, ge=0, le=1)
+    critical_min_stories: int = Field(default=2, ge=1, le=4)
 
     @model_validator(mode="after")
     def _tiers(self) -> Severity:
@@ -54,6 +63,16 @@ class Severity(_Strict):
         if bad:
             raise ValueError(f"unknown risk tier(s) {', '.join(bad)}; expected {', '.join(TIERS)}")
         return self
+
+    @field_validator("floors")
+    @classmethod
+    def _stories(cls, floors: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(floors) - set(STORIES))
+        if unknown:
+            raise ValueError(
+                f"unknown kind(s) of evidence {', '.join(unknown)}; expected {', '.join(STORIES)}"
+            )
+        return floors
 
     def for_tier(self, tier: str | None) -> Thresholds:
         return self.by_risk_tier.get(tier or "medium", self.default)
@@ -92,8 +111,36 @@ class Detection(_Strict):
     default_window_hours: float = Field(default=24, gt=0)
 
 
+class Budget(_Strict):
+    """Behaviour alerts a day each risk tier may raise at full severity (see :mod:`nhiwatch.alerts.budget`)."""
+
+    enabled: bool = True
+    per_100_integration_days: dict[str, float] = Field(default_factory=dict)
+    min_per_day: int = Field(default=1, ge=0, le=10_000)
+    demote_to: Level = "low"
+    protect: Level = "high"  # alerts at or above this are never demoted
+
+    @field_validator("per_100_integration_days")
+    @classmethod
+    def _rates(cls, rates: dict[str, float]) -> dict[str, float]:
+        bad = sorted(set(rates) - set(TIERS))
+        if bad:
+            raise ValueError(f"unknown risk tier(s) {', '.join(bad)}; expected {', '.join(TIERS)}")
+        for tier, rate in rates.items():
+            if not (math.isfinite(rate) and rate >= 0):
+                raise ValueError(f"the budget of tier {tier} must be a number of alerts >= 0, got {rate!r}")
+        return rates
+
+    @model_validator(mode="after")
+    def _sane(self) -> Budget:
+        if LEVELS.index(self.demote_to) >= LEVELS.index(self.protect):
+            raise ValueError(f"demote_to ({self.demote_to}) must be below protect ({self.protect})")
+        return self
+
+
 class AlertConfig(_Strict):
     detection: Detection = Detection()
+    budget: Budget = Budget()
     params: dict[str, dict[str, float | int | str]] = Field(default_factory=dict)  # per detector id overrides
     grouping: Grouping = Grouping()
     scoring: Scoring
@@ -131,9 +178,15 @@ def _parse(text: str, where: str) -> AlertConfig:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            field = ".".join(str(x) for x in err["loc"]) or "(top level)"
+            loc = tuple(str(x) for x in err["loc"])
+            field = ".".join(loc) or "(top level)"
             msg = "unknown key (typo?)" if err["type"] == "extra_forbidden" else err["msg"]
-            problems.append(f"  {field}: {msg.removeprefix('Value error, ')}")
+            line = ""
+            for n in range(len(loc), 0, -1):  # the deepest key the YAML has (a missing key: its parent)
+                line = _line(text, loc[:n])
+                if line:
+                    break
+            problems.append(f"  {where}{line}: {field}: {msg.removeprefix('Value error, ')}")
         raise ConfigError(f"{where}: invalid alert config:\n" + "\n".join(problems)) from None
     bad = param_problems(cfg.params)
     if bad:

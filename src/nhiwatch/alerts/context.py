@@ -21,6 +21,7 @@ class IntegrationInfo:
     data_sensitivity: str
     partner_managed: bool
     discovered: bool
+    tz: str = "UTC"  # the schedule's time zone: explanations give local times with it
 
 
 def integrations(store: Store, ids: Iterable[str]) -> dict[str, IntegrationInfo]:
@@ -28,13 +29,13 @@ def integrations(store: Store, ids: Iterable[str]) -> dict[str, IntegrationInfo]
     ensure_tables(store)
     wanted = sorted(set(ids))
     rows = store.fetchall(
-        "SELECT id, name, owner, purpose, risk_tier, data_sensitivity, partner_managed, discovered "
-        "FROM integrations WHERE id IN (SELECT unnest(?::VARCHAR[]))",
+        "SELECT id, name, owner, purpose, risk_tier, data_sensitivity, partner_managed, discovered, "
+        "coalesce(json_extract_string(schedule, '$.timezone'), 'UTC') FROM integrations WHERE id IN (SELECT unnest(?::VARCHAR[]))",
         [wanted],
     )
     out = {
         r[0]: IntegrationInfo(
-            r[0], r[1] or r[0], r[2], r[3], r[4] or "medium", r[5] or "internal", bool(r[6]), bool(r[7])
+            r[0], r[1] or r[0], r[2], r[3], r[4] or "medium", r[5] or "internal", bool(r[6]), bool(r[7]), r[8]
         )
         for r in rows
     }

@@ -4,6 +4,12 @@
 detector that agrees raises the score and no single one can exceed its own deviation. The integration's
 risk tier and data sensitivity scale it; context moves it: a change ticket covering the alert lowers it,
 no owner, a discovered (undeclared) integration or a partner-managed one raise it.
+
+Severity starts from the score (thresholds per risk tier), then says what the evidence *means*
+(``docs/architecture.md``, "Severity"): each detector tells one kind of story (:data:`STORY`); a finding
+that someone else may hold the identity (``access``) or that it reaches what it never reached (``reach``),
+as strong as a p-value of 0.001 (deviation 0.25) and not inside the integration's own change ticket, makes
+the alert at least ``high`` whatever the tier; and ``critical`` needs two different stories to agree.
 """
 
 from __future__ import annotations
@@ -79,6 +85,60 @@ def score(findings: Sequence[Finding], ctx: ScoreContext, cfg: AlertConfig) -> t
         "tickets": [str(t.get("id")) for t in [*ctx.tickets, *ctx.company_events]],
     }
     return value, factors
+
+
+# What kind of story each behaviour detector tells (a detector not listed tells its own).
+STORY = {
+    "new_credential_then_anomaly": "access",
+    "consent_chain": "access",
+    "probing": "access",
+    "new_network": "access",
+    "dormant_reactivation": "access",
+    "scope_expansion": "reach",
+    "new_destination": "reach",
+    "fan_out": "reach",
+    "unticketed_burst": "volume",
+    "volume_spike": "volume",
+    "cadence_change": "timing",
+    "off_hours": "timing",
+}
+LEVELS = ("low", "medium", "high", "critical")
+
+
+def grade(
+    findings: Sequence[Finding], value: float, ctx: ScoreContext, cfg: AlertConfig
+) -> tuple[str, list[str]]:
+    """The alert's severity and why it differs from the score's (empty when it does not).
+
+    >>> from datetime import datetime
+    >>> from nhiwatch.alerts.config import default_config
+    >>> t, cfg = datetime(2026, 1, 1), default_config()
+    >>> net = Finding("new_network", "i", t, t, 0.3, "", "", "")
+    >>> grade([net], 25, ScoreContext("low"), cfg)
+    ('high', ['access evidence (new_network, deviation 0.3): at least high'])
+    >>> big = Finding("new_destination", "i", t, t, 1.0, "", "", "")
+    >>> grade([big], 100, ScoreContext("critical"), cfg)
+    ('high', ['one kind of evidence (reach): critical needs 2 kinds to agree'])
+    """
+    sev = severity(value, ctx.risk_tier, cfg)
+    if not findings or any(f.kind != "behaviour" for f in findings):
+        return sev, []
+    rules = cfg.severity
+    why: list[str] = []
+    if not ctx.tickets:  # planned work of this integration is lowered by its ticket, not raised again here
+        for f in sorted(findings, key=lambda f: -f.deviation):
+            story = STORY.get(f.detector, f.detector)
+            floor = rules.floors.get(story)
+            if floor and f.deviation >= rules.floor_min_deviation and LEVELS.index(sev) < LEVELS.index(floor):
+                sev = floor
+                why.append(f"{story} evidence ({f.detector}, deviation {f.deviation:g}): at least {floor}")
+    stories = sorted({STORY.get(f.detector, f.detector) for f in findings})
+    if sev == "critical" and len(stories) < rules.critical_min_stories:
+        sev = "high"
+        why.append(
+            f"one kind of evidence ({', '.join(stories)}): critical needs {rules.critical_min_stories} kinds to agree"
+        )
+    return sev, why
 
 
 def severity(value: float, risk_tier: str | None, cfg: AlertConfig) -> str:

@@ -177,7 +177,12 @@ def plural_of(noun: str) -> str:
 
     >>> [plural_of(w) for w in ("prefix", "address", "identity", "day", "batch", "detection", "API key")]
     ['prefixes', 'addresses', 'identities', 'days', 'batches', 'detections', 'API keys']
+    >>> plural_of("kind of action")
+    'kinds of action'
     """
+    if " of " in noun:
+        head, _, tail = noun.partition(" of ")
+        return f"{plural_of(head)} of {tail}"
     head, _, last = noun.rpartition(" ")
     lower = last.lower()
     if lower in _IRREGULAR:
@@ -225,3 +230,67 @@ def article(phrase: str) -> str:
     else:
         an = lower[0] in "aeiou"
     return f"{'an' if an else 'a'} {phrase}"
+
+
+def amount(value: float, unit: str) -> str:
+    """A measured quantity, ``unit`` a singular noun: ``byte`` as a size, ``second``/``minute``/``hour``/``day``
+    as a duration, anything else as a count of that noun ("250,000 records", "1 failure").
+
+    >>> amount(18_674_933, "byte"), amount(120, "second"), amount(31.4, "day"), amount(1, "record")
+    ('18.7 MB', '2 minutes', '31 days', '1 record')
+    """
+    if unit == "byte":
+        return size(value)
+    if unit == "day" and abs(value) >= 1:
+        return plural(value, "day")
+    scale = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}.get(unit)
+    if scale is not None:
+        return duration(value * scale)
+    return plural(value, unit)
+
+
+def measure(
+    observed: float,
+    bound: float,
+    unit: str,
+    direction: str = "above",
+    *,
+    usual: float | None = None,
+    largest: float | None = None,
+) -> dict[str, float | str | None]:
+    """What a detector compared, kept in a finding's details so its text can be checked against it:
+    ``observed`` was ``direction`` (above / below) ``bound``, in ``unit`` (a singular noun, see :func:`amount`)."""
+    return {
+        "observed": float(observed),
+        "bound": float(bound),
+        "unit": unit,
+        "direction": direction,
+        "usual": None if usual is None else float(usual),
+        "largest": None if largest is None else float(largest),
+    }
+
+
+def span(first: datetime, last: datetime, tz: str | None = None) -> str:
+    """A stretch of time, in the zone ``tz`` with UTC beside it; one date when it fits in one day.
+
+    >>> span(datetime(2026, 10, 6, 3, 0), datetime(2026, 10, 6, 3, 13))
+    '2026-10-06 03:00–03:13 UTC'
+    >>> span(datetime(2026, 10, 6, 3, 0), datetime(2026, 10, 6, 3, 0), "Europe/Berlin")
+    '2026-10-06 05:00 Europe/Berlin (03:00 UTC)'
+    """
+    a, b = _utc(first), _utc(last)
+    info = zone(tz)
+    la, lb = (a, b) if info is None else (a.astimezone(info), b.astimezone(info))
+    name = "UTC" if info is None else tz
+    if f"{la:%Y-%m-%d %H:%M}" == f"{lb:%Y-%m-%d %H:%M}":
+        local = f"{la:%Y-%m-%d %H:%M} {name}"
+        utc = f"{a:%H:%M} UTC"
+    elif la.date() == lb.date():
+        local = f"{la:%Y-%m-%d %H:%M}–{lb:%H:%M} {name}"
+        utc = (
+            f"{a:%H:%M}–{b:%H:%M} UTC" if a.date() == b.date() else f"{a:%H:%M} UTC to {b:%Y-%m-%d %H:%M} UTC"
+        )
+    else:
+        local = f"{la:%Y-%m-%d %H:%M} {name} to {lb:%Y-%m-%d %H:%M} {name}"
+        utc = f"{a:%Y-%m-%d %H:%M} UTC to {b:%Y-%m-%d %H:%M} UTC"
+    return local if info is None else f"{local} ({utc})"

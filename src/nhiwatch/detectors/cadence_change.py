@@ -22,6 +22,7 @@ NHI1:2025; NIST CSF 2.0 DE.CM-03, DE.CM-06, DE.AE-02; ATT&CK T1078.004, T1550.00
 
 from __future__ import annotations
 
+from nhiwatch.alerts.units import duration, measure, plural
 from nhiwatch.baseline.frames import LOCAL, TZ_JOIN
 from nhiwatch.baseline.profile import RUN_GAP_S
 from nhiwatch.baseline.stats import binom_sf, dev_from_p, dev_from_ratio
@@ -102,9 +103,17 @@ def _around_the_clock(r: dict, alpha: float) -> tuple[float, str, str, dict] | N
         return None
     return (
         max(0.4, dev_from_p(p)),
-        f"active in {r['hours']} local hours on {r['d']} ({r['n']:,} events)",
-        f"at most {hmax} active hours a day before (duty cycle {q:.0%})",
-        {"test": "around_the_clock", "active_hours": r["hours"], "max_hours_before": hmax, "p_value": p},
+        f"active in {plural(r['hours'], 'hour')} of its local day {r['d']} ({plural(r['n'], 'event')})",
+        f"at most {plural(hmax, 'active hour')} a day before (duty cycle {q:.0%})",
+        {
+            "test": "around_the_clock",
+            "active_hours": r["hours"],
+            "max_hours_before": hmax,
+            "p_value": p,
+            "events": r["n"],
+            "duty_cycle": q,
+            "measure": measure(r["hours"], hmax, "active hour"),
+        },
     )
 
 
@@ -130,14 +139,16 @@ def _period(r: dict, ratio: float, irr: float, min_runs: int) -> tuple[float, st
     faster = r["gap_med"] < period
     return (
         dev_from_ratio(change / ratio) * (1.0 if faster else 0.7),
-        f"runs every {r['gap_med'] / 60:,.1f} min on {r['d']} ({r['n_gaps']} runs)",
-        f"a {basis} period of {period / 60:,.1f} min",
+        f"runs every {duration(r['gap_med'])} on its local day {r['d']} ({plural(r['n_gaps'], 'run')})",
+        f"a {basis} period of {duration(period)}",
         {
             "test": "period",
             "period_s": period,
             "observed_gap_s": r["gap_med"],
             "faster": faster,
             "basis": basis,
+            "runs": r["n_gaps"],
+            "measure": measure(r["gap_med"], period, "second", "below" if faster else "above"),
         },
     )
 

@@ -14,6 +14,7 @@ NHI4:2025; NIST CSF 2.0 DE.CM-03, DE.CM-09, DE.AE-02; ATT&CK T1078.004, T1550.00
 
 from __future__ import annotations
 
+from nhiwatch.alerts.units import measure, plural
 from nhiwatch.baseline.frames import LOCAL, TZ_JOIN, ts
 from nhiwatch.baseline.stats import dev_from_ratio
 from nhiwatch.detectors._common import finding, in_window, prepare, records
@@ -87,11 +88,14 @@ def run(ctx: DetectContext) -> list[Finding]:
                 r,
                 deviation=dev,
                 observed=(
-                    f"{what} active again after {r['idle_days']:.0f} days of silence ({r['n']:,} events"
+                    f"{what} active again after {plural(r['idle_days'], 'day')} of silence ({plural(r['n'], 'event')}"
                     + (", starting outside its working hours)" if r["off_hours"] else ")")
                 ),
-                expected=f"longest earlier silence {r['max_gap_days']:.0f} days; last seen {r['last_before']:%Y-%m-%d}",
-                summary=f"{r['integration_id']}: a dormant {r['level']} woke up after {r['idle_days']:.0f} days",
+                expected=(
+                    f"longest earlier silence {plural(r['max_gap_days'], 'day')}; "
+                    f"last seen {r['last_before']:%Y-%m-%d}"
+                ),
+                summary=f"{r['integration_id']}: a dormant {r['level']} woke up after {plural(r['idle_days'], 'day')}",
                 details={
                     "level": r["level"],
                     "identity": r["ident"],
@@ -99,6 +103,7 @@ def run(ctx: DetectContext) -> list[Finding]:
                     "max_prior_gap_days": round(r["max_gap_days"], 1),
                     "off_hours": bool(r["off_hours"]),
                     "last_seen_before": r["last_before"].isoformat(),
+                    "measure": measure(r["idle_days"], r["max_gap_days"], "day"),
                 },
             )
         )

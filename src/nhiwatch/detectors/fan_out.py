@@ -20,8 +20,9 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from nhiwatch.alerts.units import amount, measure, number, span
 from nhiwatch.baseline.frames import LOCAL, TZ_JOIN
-from nhiwatch.baseline.stats import dev_from_p, dev_from_ratio, fmt, poisson_sf
+from nhiwatch.baseline.stats import dev_from_p, dev_from_ratio, poisson_sf
 from nhiwatch.detectors._common import STATE, STATE_JOIN, UNPLANNED, finding, in_window, prepare, records
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
 
@@ -109,6 +110,14 @@ def run(ctx: DetectContext) -> list[Finding]:
         # distinct values are whole units: a bound under one means none seen (and would divide by ~0)
         top = max(rs, key=lambda r: (r["x"] / max(r["bound"], 1.0), -r["p_new"]))
         ratio = top["x"] / max(top["bound"], 1.0)
+        noun, plural_noun = DIMS[top["metric"]], top["metric"]
+        # raised on the count beyond its bound, or on improbably many new values (the count may be under it)
+        by_count = top["x"] > top["bound"]
+        fired = (
+            measure(top["x"], top["bound"], "distinct " + noun, usual=top["med"], largest=top["hist_max"])
+            if by_count
+            else measure(top["new_values"], top["lam"] or 0, "new " + noun)
+        )
         out.append(
             finding(
                 META,
@@ -120,12 +129,18 @@ def run(ctx: DetectContext) -> list[Finding]:
                 },
                 deviation=max(dev_from_ratio(ratio), dev_from_p(min(r["p_new"] for r in rs))),
                 observed=(
-                    f"{fmt(top['x'])} distinct {top['metric']} in the hour from {top['hr']:%Y-%m-%d %H:00} UTC, "
+                    f"{amount(top['x'], 'distinct ' + noun)} in one hour, "
+                    f"{span(top['first_seen'], top['last_seen'])}, "
                     f"{top['new_values']:,} never seen before"
                 ),
-                expected=f"at most {fmt(top['bound'])} per hour (median {fmt(top['med'])}, max {fmt(top['hist_max'])})"
-                + (f", about {top['lam']:.2f} new per hour" if top["lam"] is not None else ""),
-                summary=f"{integ} fanned out across {fmt(top['x'])} {top['metric']} in one hour",
+                expected=(
+                    f"at most {amount(top['bound'], noun)} an hour (median {number(top['med'] or 0)}, "
+                    f"largest hour {number(top['hist_max'] or 0)})"
+                    if by_count
+                    else f"about {number(top['lam'] or 0, 2)} new {plural_noun} an hour and at most "
+                    f"{amount(top['hist_max'] or 0, noun)} in its largest hour"
+                ),
+                summary=f"{integ} fanned out across {amount(top['x'], noun)} in one hour",
                 details={
                     "metric": top["metric"],
                     "distinct": top["x"],
@@ -133,6 +148,7 @@ def run(ctx: DetectContext) -> list[Finding]:
                     "ratio": round(ratio, 2),
                     "p_new": top["p_new"],
                     "hours": len({r["hr"] for r in rs}),
+                    "measure": fired,
                     "state": top["state"],
                 },
             )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from nhiwatch.alerts.units import duration, plural
 from nhiwatch.baseline.frames import ts
 from nhiwatch.detectors._common import finding, in_window, prepare, records
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
@@ -100,8 +101,8 @@ def run(ctx: DetectContext) -> list[Finding]:
                 deviation=dev,
                 observed=(
                     f"credential {r['cred'] or '?'} issued ({r['op']}) by {r['by_whom'] or 'unknown'}, then "
-                    + ", ".join(f"{r[k]:,} events with a new {k.replace('_', ' ')}" for k in kinds)
-                    + f" within {delay:,.1f} h"
+                    + ", ".join(f"{plural(r[k], 'event')} with a new {k.replace('_', ' ')}" for k in kinds)
+                    + f" within {duration(delay * 3600)}"
                 ),
                 expected=f"activity from known networks, clients and resources within {hours:g} h of a credential change",
                 summary=f"{r['integration_id']} got a new credential and then behaved in ways never seen before",

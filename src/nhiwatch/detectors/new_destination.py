@@ -22,6 +22,7 @@ ATT&CK T1567, T1567.001, T1537, T1090.003.
 
 from __future__ import annotations
 
+from nhiwatch.alerts.units import count, plural, size
 from nhiwatch.baseline.stats import dev_from_p
 from nhiwatch.detectors._common import finding, in_window, prepare, records
 from nhiwatch.detectors._novelty import new_values
@@ -84,8 +85,8 @@ def run(ctx: DetectContext) -> list[Finding]:
                 META,
                 r,
                 deviation=0.8,
-                observed=f"{r['n']:,} connections / calls to {len(hosts)} undeclared host(s): {', '.join(hosts[:5])}"
-                + (f", {r['bytes']:,} bytes" if r["bytes"] else ""),
+                observed=f"{plural(r['n'], 'call')} to {plural(len(hosts), 'undeclared host')}: "
+                f"{', '.join(hosts[:5])}" + (f", {size(r['bytes'])}" if r["bytes"] else ""),
                 expected=f"allowed destinations {', '.join(sorted(r['allowed']))}",
                 summary=f"{r['integration_id']} sent traffic to {hosts[0]}, outside its declared destinations",
                 details={"hosts": hosts[:20], "events": r["n"], "bytes": r["bytes"], "basis": "declared"},
@@ -111,13 +112,18 @@ def run(ctx: DetectContext) -> list[Finding]:
                 META,
                 r,
                 deviation=dev_from_p(r["p"]),
-                observed=f"{r['k']} never-seen destination(s): {', '.join(hosts[:5])} ({r['events']:,} events)",
-                expected=f"{r['hist_distinct']} known destinations, {r['singletons']} seen once in {r['hist_n']:,} events",
+                observed=f"{plural(r['k'], 'never-seen destination')}: {', '.join(hosts[:5])} "
+                f"({plural(r['events'], 'event')})",
+                expected=f"{plural(r['hist_distinct'], 'known destination')}, {count(r['singletons'])} seen once "
+                f"in {plural(r['hist_n'], 'event')}",
                 summary=f"{r['integration_id']} talked to {hosts[0]}, a destination it has never used",
                 details={
                     "hosts": hosts,
                     "events": r["events"],
                     "p_value": r["p"],
+                    "known": r["hist_distinct"],
+                    "seen_once": r["singletons"],
+                    "history_events": r["hist_n"],
                     "basis": "learned",
                     "state": r["state"],
                 },

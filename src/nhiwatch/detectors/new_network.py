@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from nhiwatch.alerts.units import count, plural
 from nhiwatch.baseline.stats import dev_from_p
 from nhiwatch.detectors._common import NOT_MANAGEMENT, finding, prepare
 from nhiwatch.detectors._novelty import combined_p, new_values
@@ -56,13 +57,13 @@ def run(ctx: DetectContext) -> list[Finding]:
         first, last = min(r["first_seen"] for r in rs), max(r["last_seen"] for r in rs)
         evidence = [u for r in rs for u in r["evidence"]]
         obs = "; ".join(
-            f"{r['k']} new {LABEL.get(r['dimension'], r['dimension'])}(s): "
+            f"{plural(r['k'], 'new ' + LABEL.get(r['dimension'], r['dimension']))}: "
             f"{', '.join(map(str, r['new_values'][:3]))}"
             for r in rs
         )
         exp = "; ".join(
-            f"{r['hist_distinct']} known {LABEL.get(r['dimension'], r['dimension'])}(s), "
-            f"{r['singletons']} seen once in {r['hist_n']:,} events"
+            f"{plural(r['hist_distinct'], 'known ' + LABEL.get(r['dimension'], r['dimension']))}, "
+            f"{count(r['singletons'])} seen once in {plural(r['hist_n'], 'event')}"
             for r in rs
         )
         out.append(
@@ -74,7 +75,15 @@ def run(ctx: DetectContext) -> list[Finding]:
                 expected=exp,
                 summary=f"{integ} was used from a network or client it has never used",
                 details={
-                    r["dimension"]: {"new": r["new_values"], "events": r["events"], "p_value": r["p"]}
+                    r["dimension"]: {
+                        "new": r["new_values"],
+                        "events": r["events"],
+                        "p_value": r["p"],
+                        # the history the text compares with
+                        "known": r["hist_distinct"],
+                        "seen_once": r["singletons"],
+                        "history_events": r["hist_n"],
+                    }
                     for r in rs
                 }
                 | {"state": rs[0]["state"]},

@@ -17,6 +17,7 @@ DE.CM-09, DE.AE-02; ATT&CK T1078.004, T1550.001.
 
 from __future__ import annotations
 
+from nhiwatch.alerts.units import plural, span
 from nhiwatch.baseline.frames import LOCAL, TZ_JOIN
 from nhiwatch.baseline.stats import binom_sf, dev_from_p
 from nhiwatch.detectors._common import (
@@ -53,7 +54,7 @@ def run(ctx: DetectContext) -> list[Finding]:
         ctx.store,
         f"""
         WITH ev AS (
-          SELECT e.integration_id, e.time, e.metadata_uid, {LOCAL} AS lt, {STATE} AS state,
+          SELECT e.integration_id, e.time, e.metadata_uid, {LOCAL} AS lt, coalesce(z.tz, 'UTC') AS tz, {STATE} AS state,
                  coalesce(b.span_days, 0) AS span_days
           FROM events e {TZ_JOIN} {STATE_JOIN}
           WHERE {in_window(ctx)} AND {UNPLANNED} AND e.integration_id IN (SELECT integration_id FROM nw_allowed)),
@@ -62,7 +63,7 @@ def run(ctx: DetectContext) -> list[Finding]:
         off AS (SELECT ev2.* FROM ev2 ANTI JOIN nw_allowed a ON a.integration_id = ev2.integration_id
                 AND a.how = ev2.how),
         slots AS (SELECT integration_id, count(*) AS allowed FROM nw_allowed GROUP BY ALL)
-        SELECT o.integration_id, any_value(o.state) AS state, any_value(o.span_days) AS span_days,
+        SELECT o.integration_id, any_value(o.state) AS state, any_value(o.tz) AS tz, any_value(o.span_days) AS span_days,
                any_value(s.allowed) AS allowed, count(*) AS n, count(DISTINCT date_trunc('hour', o.lt)) AS k,
                min(o.time) AS first_seen, max(o.time) AS last_seen,
                list(DISTINCT strftime(date_trunc('hour', o.lt), '%a %Y-%m-%d %H:00')) AS local_hours,
@@ -87,16 +88,21 @@ def run(ctx: DetectContext) -> list[Finding]:
                 META,
                 r,
                 deviation=max(0.3, dev_from_p(p)),
-                observed=f"{r['n']:,} events in {r['k']} local hour(s) outside its working hours ({', '.join(hours[:5])})",
+                observed=(
+                    f"{plural(r['n'], 'event')} in {plural(r['k'], 'hour')} outside its working hours, "
+                    f"{span(r['first_seen'], r['last_seen'], r['tz'])}"
+                ),
                 expected=(
-                    f"activity only in {r['allowed']} of 168 local hours of the week "
+                    f"activity only in {r['allowed']} of the 168 hours of the week in {r['tz']} "
                     f"({'declared schedule' if r['state'] == 'learning' else 'learned envelope and schedule'})"
                 ),
-                summary=f"{r['integration_id']} worked at local hours it has never worked before",
+                summary=f"{r['integration_id']} worked at hours ({r['tz']}) it has never worked before",
                 details={
                     "off_hours": r["k"],
                     "events": r["n"],
                     "local_hours": hours[:24],
+                    "timezone": r["tz"],
+                    "allowed_hours": r["allowed"],
                     "p_value": p,
                     "state": r["state"],
                 },

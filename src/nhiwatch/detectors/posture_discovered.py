@@ -13,6 +13,7 @@ DE.CM-06.
 
 from __future__ import annotations
 
+from nhiwatch.alerts.units import plural
 from nhiwatch.baseline.frames import ts
 from nhiwatch.detectors._common import finding, in_window, prepare, records
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
@@ -65,7 +66,7 @@ def run(ctx: DetectContext) -> list[Finding]:
                 observed=(
                     f"{r['name'] or ident} ({ident} in {r['discovered_source']}) acted "
                     + (
-                        f"{r['n']:,} times in the window ({', '.join(classes)})"
+                        f"{plural(r['n'], 'time')} in the window ({', '.join(classes)})"
                         if r["n"]
                         else "before the window"
                     )

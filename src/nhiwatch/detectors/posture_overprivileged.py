@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from nhiwatch.alerts.units import plural
 from nhiwatch.baseline.frames import ts
 from nhiwatch.detectors._common import finding, prepare, records
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
@@ -104,9 +105,9 @@ def run(ctx: DetectContext) -> list[Finding]:
                 first=r["first_seen"] or ctx.since,
                 last=r["last_seen"] or ctx.until,
                 observed=f"{len(unused)} of {len(r['held'])} held scopes unused: {', '.join(list(unused)[:8])}",
-                expected=f"scopes used in the last {ctx.param(META, 'history_days')} days ({r['n']:,} events, "
-                f"{r['writes']:,} writes, {r['admins']:,} admin actions)",
-                summary=f"{r['integration_id']} holds {len(unused)} scope(s) it does not use",
+                expected=f"scopes used in the last {plural(ctx.param(META, 'history_days'), 'day')} "
+                f"({plural(r['n'], 'event')}, {plural(r['writes'], 'write')}, {plural(r['admins'], 'admin action')})",
+                summary=f"{r['integration_id']} holds {plural(len(unused), 'scope')} it does not use",
                 details={"unused": unused, "held": sorted(r["held"]), "granted": sorted(r["granted"] or [])},
             )
         )

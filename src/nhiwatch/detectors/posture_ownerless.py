@@ -12,6 +12,7 @@ Parameters: none. References: OWASP NHI1:2025, NHI3:2025; NIST CSF 2.0 ID.AM-08,
 
 from __future__ import annotations
 
+from nhiwatch.alerts.units import plural
 from nhiwatch.detectors._common import finding, in_window, prepare, records
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
 
@@ -60,7 +61,7 @@ def run(ctx: DetectContext) -> list[Finding]:
                 first=r["first_seen"] or ctx.since,
                 last=r["last_seen"] or ctx.since,
                 observed=f"{r['integration_id']} ({r['kind']}, {r['risk_tier']} risk) has no {' and no '.join(missing)}"
-                + (f"; {r['n']:,} events in the window" if r["n"] else ""),
+                + (f"; {plural(r['n'], 'event')} in the window" if r["n"] else ""),
                 expected="every integration has an accountable owner and a stated purpose",
                 summary=f"{r['integration_id']} has no {' and no '.join(missing)}",
                 details={"missing": missing, "risk_tier": r["risk_tier"], "events_in_window": r["n"]},

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from nhiwatch.alerts.units import count, plural
 from nhiwatch.baseline.frames import ts
 from nhiwatch.detectors._common import finding, prepare, records
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
@@ -87,11 +88,16 @@ def run(ctx: DetectContext) -> list[Finding]:
                     + 0.05 * min(len(rs) - 1, 3),
                 ),
                 observed=(
-                    f"{len(rs)} credential(s) idle for {rs[-1]['idle_days']:.0f}-{worst['idle_days']:.0f} days, "
-                    f"e.g. {worst['cred']} ({worst['how']})"
+                    f"{plural(len(rs), 'credential')} idle for "
+                    + (
+                        f"{plural(worst['idle_days'], 'day')}, "
+                        if round(rs[-1]["idle_days"]) == round(worst["idle_days"])
+                        else f"{count(rs[-1]['idle_days'])} to {plural(worst['idle_days'], 'day')}, "
+                    )
+                    + f"e.g. {worst['cred']} ({worst['how']})"
                 ),
-                expected=f"credentials used within {days:g} days or revoked",
-                summary=f"{integ} keeps {len(rs)} unused credential(s) alive",
+                expected=f"credentials used within {plural(days, 'day')} or revoked",
+                summary=f"{integ} keeps {plural(len(rs), 'unused credential')} alive",
                 details={
                     "credentials": [
                         {

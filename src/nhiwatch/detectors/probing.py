@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 
+from nhiwatch.alerts.units import measure, number, plural
 from nhiwatch.baseline.stats import dev_from_p
 from nhiwatch.detectors._common import finding, in_window, prepare, records
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
@@ -90,11 +91,15 @@ def run(ctx: DetectContext) -> list[Finding]:
                 r,
                 deviation=max(0.4, dev_from_p(p)),
                 observed=(
-                    f"{r['failures']} failures in a row, then success ({r['operations']} operations, "
-                    f"{r['resources']} resources, {r['ips']} source IPs)"
+                    f"{plural(r['failures'], 'failure')} in a row, then success ("
+                    f"{plural(r['operations'], 'operation')}, {plural(r['resources'], 'resource')}, "
+                    f"{plural(r['ips'], 'source address')})"
                 ),
-                expected=f"failure ratio {r['f']:.2%}, longest failure run before {r['fail_run_max']}",
-                summary=f"{r['integration_id']} failed {r['failures']} times before getting in",
+                expected=(
+                    f"a failure rate of {number(100 * r['f'], 2)}% and at most "
+                    f"{plural(r['fail_run_max'], 'failure')} in a row before"
+                ),
+                summary=f"{r['integration_id']} failed {plural(r['failures'], 'time')} before getting in",
                 details={
                     "failures": r["failures"],
                     "reasons": [x for x in r["reasons"] if x][:10],
@@ -102,7 +107,9 @@ def run(ctx: DetectContext) -> list[Finding]:
                     "resources": r["resources"],
                     "p_value": p,
                     "prior_run_max": r["fail_run_max"],
+                    "failure_rate": r["f"],
                     "state": r["state"],
+                    "measure": measure(r["failures"], r["fail_run_max"], "failure in a row"),
                 },
             )
         )

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from nhiwatch.alerts.units import plural, plural_of
 from nhiwatch.baseline.stats import dev_from_p
 from nhiwatch.detectors._common import NOT_MANAGEMENT, UNPLANNED, finding, in_window, prepare, records
 from nhiwatch.detectors._novelty import combined_p, new_values
@@ -80,7 +81,10 @@ def run(ctx: DetectContext) -> list[Finding]:
                 META,
                 r,
                 deviation=0.85 if r["granted"] else 0.7,
-                observed=f"{'granted' if r['granted'] else 'used'} undeclared scope(s) {', '.join(scopes[:6])}",
+                observed=(
+                    f"{'granted' if r['granted'] else 'used'} {plural(len(scopes), 'undeclared scope')}: "
+                    f"{', '.join(scopes[:6])}"
+                ),
                 expected=f"declared scopes {', '.join(sorted(r['declared']))}",
                 summary=f"{r['integration_id']} holds scopes beyond what its owner declared",
                 details={"scope": {"new": scopes, "events": r["events"]}, "basis": "declared"},
@@ -115,13 +119,21 @@ def run(ctx: DetectContext) -> list[Finding]:
                 },
                 deviation=dev_from_p(combined_p(rs)),
                 observed="; ".join(
-                    f"{r['k']} new {LABEL[r['dimension']]}(s): {', '.join(map(str, r['new_values'][:4]))}"
+                    f"{plural(r['k'], 'new ' + LABEL[r['dimension']])}: {', '.join(map(str, r['new_values'][:4]))}"
                     for r in rs
                 ),
-                expected="; ".join(f"{r['hist_distinct']} known {LABEL[r['dimension']]}(s)" for r in rs),
-                summary=f"{integ} reached {LABEL[rs[0]['dimension']]}s it has never touched",
+                expected="; ".join(plural(r["hist_distinct"], "known " + LABEL[r["dimension"]]) for r in rs),
+                summary=f"{integ} reached {plural_of(LABEL[rs[0]['dimension']])} it has never touched",
                 details={
-                    r["dimension"]: {"new": r["new_values"], "events": r["events"], "p_value": r["p"]}
+                    r["dimension"]: {
+                        "new": r["new_values"],
+                        "events": r["events"],
+                        "p_value": r["p"],
+                        # the history the text compares with
+                        "known": r["hist_distinct"],
+                        "seen_once": r["singletons"],
+                        "history_events": r["hist_n"],
+                    }
                     for r in rs
                 }
                 | {"basis": "learned", "state": rs[0]["state"]},

@@ -20,7 +20,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from nhiwatch.baseline.stats import dev_from_ratio, fmt
+from nhiwatch.alerts.units import amount, article, measure, plural, span
+from nhiwatch.baseline.stats import dev_from_ratio
 from nhiwatch.detectors._common import find_ticket, finding, prepare
 from nhiwatch.detectors._volume import evidence_for, hourly_breaches
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
@@ -45,6 +46,9 @@ META = DetectorMeta(
     },
     explanation="{observed}, against {expected}",
 )
+
+
+UNITS = {"events": "event", "records": "record", "bytes": "byte"}
 
 
 def run(ctx: DetectContext) -> list[Finding]:
@@ -72,6 +76,8 @@ def run(ctx: DetectContext) -> list[Finding]:
         ratio = top["x"] / top["bound"]
         dev = dev_from_ratio(ratio) * (factor if ticket else 1.0)
         klasses = sorted({r["action_class"] for r in rs})
+        hours = {r["hr"] for r in rs}
+        what = f"{'/'.join(klasses)} burst"
         out.append(
             finding(
                 META,
@@ -85,14 +91,19 @@ def run(ctx: DetectContext) -> list[Finding]:
                 },
                 deviation=dev,
                 observed=(
-                    f"{fmt(top['x'])} {top['metric']} of {top['action_class']} in the hour from "
-                    f"{top['hr']:%Y-%m-%d %H:00} UTC ({len(rs)} hour-class(es) above bound)"
+                    f"{amount(top['x'], UNITS[top['metric']])} of {top['action_class']} in its largest hour, "
+                    f"{span(top['first_seen'], top['last_seen'])}"
+                    + (f", one of {plural(len(hours), 'hour')} above the bound" if len(hours) > 1 else "")
                 ),
-                expected=f"bound {fmt(top['bound'])} ({top['basis']}, median {fmt(top['med'])}, max {fmt(top['hist_max'])})",
+                expected=(
+                    f"a bound of {amount(top['bound'], UNITS[top['metric']])} ({top['basis']}, median "
+                    f"{amount(top['med'] or 0, UNITS[top['metric']])}, largest "
+                    f"{amount(top['hist_max'] or 0, UNITS[top['metric']])})"
+                ),
                 summary=(
-                    f"{integ} ran a {'/'.join(klasses)} burst covered by ticket {ticket}"
+                    f"{integ} ran {article(what)} within {slack:g} h of ticket {ticket}, which may explain it"
                     if ticket
-                    else f"{integ} ran a {'/'.join(klasses)} burst with no change ticket"
+                    else f"{integ} ran {article(what)} with no change ticket"
                 ),
                 details={
                     "classes": klasses,
@@ -103,6 +114,16 @@ def run(ctx: DetectContext) -> list[Finding]:
                     "backlog": top["backlog"],
                     "ticket_id": ticket,
                     "ticketed": bool(ticket),
+                    "hours": len(hours),
+                    # the meta title says "unticketed": a burst near a ticket is headlined for what it is
+                    "headline": f"{what.capitalize()} near ticket {ticket}" if ticket else None,
+                    "measure": measure(
+                        top["x"],
+                        top["bound"],
+                        UNITS[top["metric"]],
+                        usual=top["med"],
+                        largest=top["hist_max"],
+                    ),
                     "state": top["state"],
                 },
             )

@@ -21,7 +21,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from nhiwatch.baseline.stats import dev_from_ratio, fmt
+from nhiwatch.alerts.units import amount, measure, plural, span, times
+from nhiwatch.baseline.stats import dev_from_ratio
 from nhiwatch.detectors._common import find_ticket, finding, prepare
 from nhiwatch.detectors._volume import evidence_for, hourly_breaches
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
@@ -37,13 +38,7 @@ META = DetectorMeta(
     params={"max_ratio": 2.0, "z": 6.0, "burst_allowance": 10.0, "min_hours": 5, "alpha": 0.001},
     explanation="{observed}, against {expected}",
 )
-UNITS = {
-    "events": "events",
-    "records": "records",
-    "bytes": "bytes",
-    "records_op": "records in one operation",
-    "bytes_op": "bytes in one operation",
-}
+UNITS = {"events": "event", "records": "record", "bytes": "byte", "records_op": "record", "bytes_op": "byte"}
 
 
 def run(ctx: DetectContext) -> list[Finding]:
@@ -70,6 +65,7 @@ def run(ctx: DetectContext) -> list[Finding]:
         ticket = find_ticket(ctx.store, integ, first, last)
         ratio = top["x"] / top["bound"]
         unit = UNITS[top["metric"]]
+        one_op = " in one operation" if top["metric"] in ("records_op", "bytes_op") else ""
         out.append(
             finding(
                 META,
@@ -87,15 +83,17 @@ def run(ctx: DetectContext) -> list[Finding]:
                     ),
                 },
                 deviation=dev_from_ratio(ratio),
-                observed=f"{fmt(top['x'])} {unit} ({klass}) in the hour from {top['hr']:%Y-%m-%d %H:00} UTC",
+                observed=(
+                    f"{amount(top['x'], unit)}{one_op} ({klass}) in its largest hour, "
+                    f"{span(top['first_seen'], top['last_seen'])}"
+                    + (f", one of {plural(len(rs), 'hour')} above the bound" if len(rs) > 1 else "")
+                ),
                 expected=(
-                    f"bound {fmt(top['bound'])} ({top['basis']}: median {fmt(top['med'])}, "
-                    f"max {fmt(top['hist_max'])} over {fmt(top['hist_n'])} observations)"
+                    f"a bound of {amount(top['bound'], unit)}{one_op} ({top['basis']}: median "
+                    f"{amount(top['med'] or 0, unit)}, largest {amount(top['hist_max'] or 0, unit)} over "
+                    f"{plural(top['hist_n'] or 0, 'observed hour')})"
                 ),
-                summary=(
-                    f"{integ} moved {ratio:,.0f}x more {unit.split(' ')[0]} in {klass} than its learned "
-                    f"{top['regime']} bound"
-                ),
+                summary=f"{integ} moved {times(ratio)} its {top['regime'].replace('_', '-')} bound of {unit}s{one_op} in {klass}",
                 details={
                     "action_class": klass,
                     "metric": top["metric"],
@@ -108,6 +106,10 @@ def run(ctx: DetectContext) -> list[Finding]:
                     "basis": top["basis"],
                     "state": top["state"],
                     "ticket_id": ticket,
+                    "measure": measure(
+                        top["x"], top["bound"], unit, usual=top["med"], largest=top["hist_max"]
+                    ),
+                    "history_hours": top["hist_n"],
                 },
             )
         )
