@@ -32,6 +32,7 @@ class DemoResult:
     errors: list[str] = field(default_factory=list)  # detectors that failed on a step (the others still ran)
     timings: dict[str, float] = field(default_factory=dict)
     report: Path | None = None
+    html_report: Path | None = None  # the same, as a page with the charts (report.html)
 
 
 def prepare_store(db: Path, *, fresh: bool = False) -> None:
@@ -105,6 +106,12 @@ def run_demo(
         )
         result = DemoResult(out=out, db=db, ingest=outcome, timings=timings)
         _detect(store, out, result, say)
+        try:
+            from nhiwatch.outputs import report_html
+        except ImportError:  # its charts and template come with the server extra (altair, jinja2)
+            say("the HTML report needs altair and jinja2 (the server extra): wrote report.md only")
+        else:
+            result.html_report = report_html.write(store, out / "report.html", evaluation=result.evaluation)
     result.report = write_report(result)
     return result
 

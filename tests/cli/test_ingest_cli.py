@@ -104,6 +104,10 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr[-2000:]
     report = (tmp_path / "demo-out" / "report.md").read_text()
     assert "## Behaviour alerts" in report and "Quality against the simulator's truth file" in report
+    page = (tmp_path / "demo-out" / "report.html").read_text()  # the same report as a page with charts
+    assert (
+        "Behaviour alerts" in page and "Quality against the simulator" in page and "<script src" not in page
+    )
     assert (tmp_path / "nhiwatch.duckdb").exists()
     # A second demo replaces its own store, but refuses to overwrite a store that is not a demo's.
     assert (

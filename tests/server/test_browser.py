@@ -1,5 +1,7 @@
 """End to end in headless Chromium against a real server: sign in, see an integration's charts drawn by
-the vendored Vega (no network), open an alert, mark it benign and watch it leave the queue.
+the vendored Vega (no network), open an alert and see its evidence drawn against the baseline (the alert's
+window highlighted, its hours marked) and the response steps, mark it benign or malicious and undo it, and
+open the HTML report in the console and as a file.
 
 Debian's ``chromium`` is used (``make browser-deps``); Playwright never downloads a browser. Without
 Chromium the tests skip locally and fail under ``CI=true``.
@@ -14,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from nhiwatch.outputs import report_html
+from nhiwatch.store import Store
 from tests.server import data
 from tests.server.conftest import Company, Live
 
@@ -145,3 +149,93 @@ def test_crafted_log_field_cannot_run_script(page: Any, company: Company) -> Non
         page.goto(href)
         assert page.title() != "pwned" and page.evaluate(INJECTED) == 0
     assert data.XSS  # the payload the fixture company carries in a repository name
+
+
+def open_release_alert(page: Any) -> str:
+    row = page.locator("tr[data-alert]", has_text="Release bot").first
+    alert_id = str(row.get_attribute("data-alert"))
+    row.locator("td a").first.click()
+    page.wait_for_url(f"**/alerts/{alert_id}")
+    return alert_id
+
+
+def drawn(page: Any, name: str) -> Any:
+    chart = page.locator(f"#chart-{name}")
+    chart.locator("svg").first.wait_for(state="attached", timeout=20_000)
+    page.wait_for_function(
+        f"document.querySelector('#chart-{name}').dataset.rendered === 'true'", timeout=20_000
+    )
+    return chart
+
+
+def test_alert_page_draws_the_evidence_against_the_baseline(page: Any, company: Company) -> None:
+    sign_in(page, company.tokens["viewer"])
+    open_release_alert(page)
+    volume = drawn(page, "volume")
+    # the alert window is drawn as a highlighted band over the hours, on the baseline's usual range
+    assert volume.locator("g.alert_window_marks path").count() == 1
+    assert volume.locator("g.baseline_band_marks path").count() == 1
+    assert volume.locator("g.hourly_marks path").count() > 10
+    heat = drawn(page, "heatmap")
+    assert heat.locator("g.alert_hours_marks path").count() >= 1  # the alert's local hours marked
+    assert "UTC" in heat.inner_text()  # the zone is named
+    novelty = drawn(page, "novelty")
+    assert novelty.locator("g.new_values_marks path").count() >= 1
+    assert "198.51.100.0/24" in page.locator("table.new-values").inner_text()
+    cards = page.locator("article.card")
+    assert cards.count() >= 2
+    assert "Clones the payments repository" in page.locator("section.cards p.context").inner_text()
+    assert cards.first.locator("dd.why").inner_text().strip()
+
+
+def test_response_steps_are_on_the_alert_page(page: Any, company: Company) -> None:
+    sign_in(page, company.tokens["viewer"])
+    open_release_alert(page)
+    response = page.locator("#response")
+    assert response.is_visible()
+    assert "platform@acme.example" in response.locator("p.contact").inner_text()
+    steps = response.locator("ol.contain li")
+    assert steps.count() >= 1 and steps.first.is_visible()
+    assert response.locator("ul.investigate li").count() >= 1
+
+
+def test_triage_malicious_then_undo_on_the_alert_page(page: Any, company: Company) -> None:
+    sign_in(page, company.tokens["analyst"])
+    alert_id = open_release_alert(page)
+    page.fill("textarea[name=note]", "not ours: the address is unknown")
+    page.click("#mark-malicious")
+    page.wait_for_url("**/alerts?done=*")
+    assert "marked malicious" in page.locator("#flash").inner_text()
+    page.click("#flash #undo")  # undo from the message
+    page.wait_for_url(f"**/alerts/{alert_id}")
+    assert page.locator("#alert-status").inner_text().startswith("open")
+    drawn(page, "volume")  # the page after the undo draws its evidence again
+
+
+def test_report_renders_in_the_console_and_as_a_file(page: Any, company: Company, tmp_path: Any) -> None:
+    sign_in(page, company.tokens["viewer"])
+    page.click("header nav >> text=Report")
+    page.wait_for_url("**/report")
+    for name in ("severity", "timeline", "a1"):
+        drawn(page, name)
+    assert page.locator("section.alert-item").count() >= 1
+    # the file the CLI and the demo write: self-contained, no request leaves it, no console error
+    shutil.copy(company.db, tmp_path / "copy.duckdb")
+    with Store(tmp_path / "copy.duckdb") as store:
+        path = report_html.write(store, tmp_path / "report.html")
+    context = page.context.browser.new_context()
+    try:
+        pg = context.new_page()
+        problems: list[str] = []
+        pg.on("pageerror", lambda exc: problems.append(str(exc)))
+        pg.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+        pg.on("request", lambda r: None if r.url.startswith("file:") else problems.append(r.url))
+        pg.goto(path.as_uri())
+        pg.wait_for_function(
+            "[...document.querySelectorAll('div.chart')].every(c => c.dataset.rendered === 'true')",
+            timeout=30_000,
+        )
+        assert pg.locator("div.chart svg").count() == pg.locator("div.chart").count() >= 3
+        assert not problems, problems
+    finally:
+        context.close()

@@ -65,6 +65,7 @@ for _name in (
     "run_cmd",
     "export_cmd",
     "netranges_cmd",
+    "report_cmd",
 ):
     common.register_module(app, f"nhiwatch.cli.{_name}")
 

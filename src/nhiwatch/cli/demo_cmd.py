@@ -60,7 +60,7 @@ def demo(
     console.print(t)
     if result.evaluation:
         console.print(result.evaluation)
-    console.print(f"report: {result.report}")
+    console.print(f"report: {result.report}" + (f" and {result.html_report}" if result.html_report else ""))
     exe = command_name()
     console.print(
         f"next: [bold]{exe} token create --role admin --name me --db {db}[/bold], then "

@@ -21,8 +21,10 @@ from nhiwatch.alerts import tables
 from nhiwatch.alerts.config import load_config
 from nhiwatch.alerts.response import guidance
 from nhiwatch.alerts.triage import triage, undo
+from nhiwatch.outputs import report_html
 from nhiwatch.outputs.sinks import spool
 from nhiwatch.server import charts, queries
+from nhiwatch.server.alert_view import alert_view
 from nhiwatch.server.api_alerts import suppress_alert
 from nhiwatch.server.auth import SESSION_COOKIE, Require, check_csrf, client_ip
 from nhiwatch.server.state import ServerState, get_state
@@ -31,6 +33,7 @@ from nhiwatch.server.tokens import Principal, now_utc, verify
 router = APIRouter(include_in_schema=False)
 TEMPLATES = Path(__file__).parent / "templates"
 env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"], default=True))
+env.filters["num"] = lambda n: f"{n:,}" if isinstance(n, int | float) else n
 env.filters["when"] = lambda t: t.strftime("%Y-%m-%d %H:%M") if isinstance(t, datetime) else (t or "–")
 StateDep = Annotated[ServerState, Depends(get_state)]
 Viewer = Annotated[Principal, Depends(Require("viewer", console=True))]
@@ -188,13 +191,21 @@ def _queue(
     )
 
 
+@router.get("/report", response_class=HTMLResponse)
+def report_page(state: StateDep, _: Viewer) -> HTMLResponse:
+    """The HTML report (as ``nhiwatch report --html`` writes it), loading its scripts from ``/static``."""
+    with state.reader() as store:
+        return HTMLResponse(report_html.render(store, inline=False))
+
+
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
 def alert_page(alert_id: str, request: Request, state: StateDep, _: Viewer) -> HTMLResponse:
     with state.reader() as store:
         alert = queries.get_alert(store, alert_id)
         events = queries.evidence_events(store, list(alert["evidence"]))
         alert["deliveries"] = spool.for_alert(store, alert_id)
-    return render(request, "alert.html", a=alert, events=events)
+        view = alert_view(store, alert_id)
+    return render(request, "alert.html", a=alert, events=events, **view)
 
 
 @router.post("/alerts/{alert_id}/triage")
