@@ -8,6 +8,7 @@ store where nothing was learned reads as every integration being in the ``learni
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -68,7 +69,9 @@ UNPLANNED = """NOT EXISTS (SELECT 1 FROM tickets t WHERE t.integration_id = e.in
     AND e.time BETWEEN t.start_time AND t.end_time)"""
 
 
-_prepared: list[DetectContext] = []  # the context last prepared (held, so its id cannot be reused)
+# The context last prepared, weakly: a dead context reads as None (no id reuse), and holding it must not keep
+# a store's connection (and its file lock) open after its caller let it go.
+_prepared: list[weakref.ref[DetectContext]] = []
 _prepared_lock = threading.Lock()
 
 
@@ -77,15 +80,15 @@ def prepare(ctx: DetectContext) -> None:
     the window (holidays, catch-up days, the days bursty by design: :mod:`nhiwatch.baseline.calendar`).
 
     Every detector of a step is handed the same context and calls this first; the work is done once per
-    context (it was a third of a micro-batch's detection time when each detector redid it). A new context
+    context (rebuilding the calendar in each detector was most of a micro-batch's scoring time). A new context
     (the next step, after the learner ran) prepares again."""
     with _prepared_lock:
-        if _prepared and _prepared[0] is ctx:
+        if _prepared and _prepared[0]() is ctx:
             return
         ensure_views(ctx.store)
         ensure_tables(ctx.store)
         build_calendar(ctx.store, ctx.since, ctx.until, "baseline_regimes" if learned(ctx.store) else None)
-        _prepared[:] = [ctx]
+        _prepared[:] = [weakref.ref(ctx)]
 
 
 def in_window(ctx: DetectContext, alias: str = "e") -> str:
