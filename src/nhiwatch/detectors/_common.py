@@ -7,6 +7,8 @@ store where nothing was learned reads as every integration being in the ``learni
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -67,12 +69,26 @@ UNPLANNED = """NOT EXISTS (SELECT 1 FROM tickets t WHERE t.integration_id = e.in
     AND e.time BETWEEN t.start_time AND t.end_time)"""
 
 
+# The context last prepared, weakly: a dead context reads as None (no id reuse), and holding it must not keep
+# a store's connection (and its file lock) open after its caller let it go.
+_prepared: list[weakref.ref[DetectContext]] = []
+_prepared_lock = threading.Lock()
+
+
 def prepare(ctx: DetectContext) -> None:
     """Views and temp tables a kernel may join: time zones, baseline tables, the business calendar around
-    the window (holidays, catch-up days, the days bursty by design: :mod:`nhiwatch.baseline.calendar`)."""
-    ensure_views(ctx.store)
-    ensure_tables(ctx.store)
-    build_calendar(ctx.store, ctx.since, ctx.until, "baseline_regimes" if learned(ctx.store) else None)
+    the window (holidays, catch-up days, the days bursty by design: :mod:`nhiwatch.baseline.calendar`).
+
+    Every detector of a step is handed the same context and calls this first; the work is done once per
+    context (rebuilding the calendar in each detector was most of a micro-batch's scoring time). A new context
+    (the next step, after the learner ran) prepares again."""
+    with _prepared_lock:
+        if _prepared and _prepared[0]() is ctx:
+            return
+        ensure_views(ctx.store)
+        ensure_tables(ctx.store)
+        build_calendar(ctx.store, ctx.since, ctx.until, "baseline_regimes" if learned(ctx.store) else None)
+        _prepared[:] = [weakref.ref(ctx)]
 
 
 def in_window(ctx: DetectContext, alias: str = "e") -> str:

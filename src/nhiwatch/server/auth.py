@@ -2,7 +2,8 @@
 
 Each protected route depends on a :class:`Require` instance, which names the role it needs; tests walk
 the app's routes and refuse any route without one. The presented token is verified first (a digest lookup
-on a read cursor, so sign-in never waits behind an ingest): a valid token always signs in. Failed attempts
+on a read cursor, so sign-in never waits behind an ingest; a Bearer token verified in the last few seconds is
+taken from :data:`~nhiwatch.server.tokens.VERIFIED`, which a revocation clears): a valid token always signs in. Failed attempts
 (a token presented but unknown, expired or revoked) are counted per client IP, and past
 ``auth_failures_per_minute`` the IP's failures are answered 429 until the minute has passed, so a
 misconfigured shipper or a guesser behind a shared address does not lock out a valid token from the same
@@ -26,7 +27,7 @@ from fastapi import HTTPException, Request
 
 from nhiwatch.server.local import LOCAL_PRINCIPAL, is_local_client
 from nhiwatch.server.state import get_state
-from nhiwatch.server.tokens import ROLES, Principal, digest, touch, verify_digest
+from nhiwatch.server.tokens import ROLES, VERIFIED, Principal, digest, lookup_digest, touch
 
 SESSION_COOKIE = "nhw_session"
 CSRF_FIELD = "csrf"
@@ -130,10 +131,19 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _principal(request: Request, token_digest: str) -> Principal | None:
+def _principal(request: Request, token_digest: str, *, cache: bool = False) -> Principal | None:
+    """The token's principal; ``cache``: a Bearer token verified seconds ago is not looked up again (console
+    sessions are re-checked on every request)."""
     state = get_state(request)
+    where = str(state.settings.db_path)
+    cached = VERIFIED.get(where, token_digest) if cache else None
+    if cached is not None:
+        return cached  # verified seconds ago: no store query on the request's path (small pushes)
+    generation = VERIFIED.generation()
     with state.reader() as store:
-        p = verify_digest(store, token_digest)
+        p, expires = lookup_digest(store, token_digest)
+    if p is not None:
+        VERIFIED.put(where, token_digest, p, expires, generation)
     if p is not None and state.lock.acquire(blocking=False):
         try:  # ``last_used`` is advisory: skipped while a long write holds the store
             with state.db() as store:
@@ -154,7 +164,9 @@ class Require:
     def __call__(self, request: Request) -> Principal:
         state = get_state(request)
         ip = client_ip(request)
+        t0 = time.perf_counter()
         p = self._from_session(request) if self.console else self._from_bearer(request)
+        request.state.auth_seconds = time.perf_counter() - t0  # reported in a push's Server-Timing
         if p is None:
             state.metrics.inc("auth_failures")
             state.limiter.fail(ip)
@@ -183,7 +195,7 @@ class Require:
             if is_local_client(client_ip(request), state.settings.listen_host):
                 return Principal(LOCAL_PRINCIPAL, "admin")
             return None
-        return _principal(request, presented)
+        return _principal(request, presented, cache=True)
 
     def _from_session(self, request: Request) -> Principal | None:
         sid = request.cookies.get(SESSION_COOKIE)

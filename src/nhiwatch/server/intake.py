@@ -250,6 +250,8 @@ class Intake:
             rows.append((t, "ingested", int(stored.get(name, 0)), dup, q, None, extra))
         with store.transaction():
             for t, name in zip(batch, names, strict=True):
+                if not quarantined.get(name):
+                    continue  # nothing of this push was quarantined: no rows to relabel
                 # the spool path is the server's business: the push's rows name the push instead
                 store.execute(
                     "UPDATE quarantine SET ingest_file = ?, reason = replace(replace(reason, ?, ?), ?, ?)"

@@ -1,8 +1,9 @@
 """The push spool: accepted pushes on disk, in order, until the worker has ingested them.
 
-A push is streamed into a ``tmp-<id>`` file (:mod:`nhiwatch.server.body`), made durable (``fsync``), renamed
-to ``<id>.log`` (``<id>.gz`` for a cut-off gzip the engine salvages), and then its ticket ``<id>.json`` is
-written beside it — atomically, by rename. The ticket is the commit point: a push is *accepted* (answered
+A push is streamed into a ``tmp-<id>`` file (:mod:`nhiwatch.server.body`); its ticket is written to
+``tmp-<id>.json``; both are made durable (``fsync``, the two at once), the body is renamed to ``<id>.log``
+(``<id>.gz`` for a cut-off gzip the engine salvages), then the ticket to ``<id>.json``, and the folder is
+flushed. The ticket's rename is the commit point: a push is *accepted* (answered
 202) only once its ticket exists, and a ticketed push is never dropped until the store holds it. At start,
 leftovers without a ticket (a crash mid-upload, never acknowledged) are removed and every ticketed push is
 queued again, oldest first (ids grow with time), so nothing accepted is lost across a crash or restart; the
@@ -21,12 +22,14 @@ import re
 import stat
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from nhiwatch.errors import ConfigError
 
 ID = re.compile(r"[0-9a-f]{16}")
+_SYNC = ThreadPoolExecutor(max_workers=4, thread_name_prefix="nhiwatch-spool-sync")
 
 
 @dataclass(frozen=True)
@@ -79,14 +82,18 @@ class Spool:
         """Make the uploaded body durable and write its ticket: from here on the push is never dropped."""
         suffix = ".gz" if uploaded.suffix == ".gz" else ".log"
         body = self.dir / f"{ticket.id}{suffix}"
-        _fsync_file(uploaded)
-        os.replace(uploaded, body)
-        done = Ticket(**{**asdict(ticket), "body": body.name, "size": body.stat().st_size})
+        done = Ticket(**{**asdict(ticket), "body": body.name, "size": uploaded.stat().st_size})
         tmp = self.dir / f"tmp-{ticket.id}.json"
         with open(tmp, "x", encoding="utf-8") as fh:
             json.dump(asdict(done), fh)
-            fh.flush()
-            os.fsync(fh.fileno())
+        # The body and the ticket are flushed at once (one wait on the disk, not two: this is most of a
+        # small push's answer time); only then are they renamed, the ticket last, and the folder flushed.
+        pending = _SYNC.submit(_fsync_file, uploaded)
+        try:
+            _fsync_file(tmp)
+        finally:
+            pending.result()
+        os.replace(uploaded, body)
         os.replace(tmp, self.dir / f"{ticket.id}.json")
         _fsync_dir(self.dir)
         return done

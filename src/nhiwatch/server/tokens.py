@@ -12,6 +12,8 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -96,6 +98,56 @@ def revoke_token(store: Store, name: str) -> None:
         if not store.scalar("SELECT count(*) FROM api_tokens WHERE name = ? AND revoked_at IS NULL", [name]):
             raise NotFoundError(f"no active token named {name!r}")
         store.execute("UPDATE api_tokens SET revoked_at = ? WHERE name = ?", [now_utc(), name])
+    VERIFIED.clear()  # a revoked token is refused from its next request on
+
+
+class VerifiedCache:
+    """Tokens verified in the last few seconds, by digest, so a request does not query the store to sign in.
+
+    An entry lives :attr:`ttl` seconds and never past the token's expiry; any revocation in this process
+    (the API's and the CLI's, which reaches a running server through its API) clears the whole cache.
+    Only successes are kept: an unknown token is looked up (and counted as a failure) every time."""
+
+    def __init__(self, ttl: float = 5.0, size: int = 1024) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, str], tuple[Principal, float, datetime | None]] = {}
+        self._generation = 0
+
+    def get(self, where: str, presented: str) -> Principal | None:
+        with self._lock:
+            hit = self._entries.get((where, presented))
+            if hit is None:
+                return None
+            principal, until, expires = hit
+            if time.monotonic() >= until or (expires is not None and expires <= now_utc()):
+                del self._entries[(where, presented)]
+                return None
+            return principal
+
+    def generation(self) -> int:
+        with self._lock:
+            return self._generation
+
+    def put(
+        self, where: str, presented: str, found: Principal, expires: datetime | None, generation: int
+    ) -> None:
+        """Keep ``found`` unless a revocation happened since ``generation`` was read (before the lookup)."""
+        with self._lock:
+            if generation != self._generation:
+                return
+            if len(self._entries) >= self.size:
+                self._entries.clear()
+            self._entries[(where, presented)] = (found, time.monotonic() + self.ttl, expires)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._entries.clear()
+
+
+VERIFIED = VerifiedCache()
 
 
 def verify(store: Store, token: str) -> Principal | None:
@@ -107,17 +159,22 @@ def verify(store: Store, token: str) -> Principal | None:
 
 def verify_digest(store: Store, presented: str) -> Principal | None:
     """As :func:`verify`, from a digest (console sessions keep the digest, never the token)."""
+    return lookup_digest(store, presented)[0]
+
+
+def lookup_digest(store: Store, presented: str) -> tuple[Principal | None, datetime | None]:
+    """As :func:`verify_digest`, with the token's expiry (None: it does not expire)."""
     ensure(store)
     now = now_utc()
-    found: Principal | None = None
+    found: tuple[Principal | None, datetime | None] = (None, None)
     rows = store.fetchall(
-        "SELECT name, role, digest FROM api_tokens WHERE revoked_at IS NULL "
+        "SELECT name, role, digest, expires_at FROM api_tokens WHERE revoked_at IS NULL "
         "AND (expires_at IS NULL OR expires_at > ?)",
         [now],
     )
-    for name, role, stored in rows:  # compare with every row: no early exit
-        if hmac.compare_digest(presented, stored) and found is None:
-            found = Principal(name, role)
+    for name, role, stored, expires in rows:  # compare with every row: no early exit
+        if hmac.compare_digest(presented, stored) and found[0] is None:
+            found = (Principal(name, role), expires)
     return found
 
 

@@ -29,8 +29,11 @@ def flatten(parameters: Any, depth: int = 0) -> dict[str, Any]:
     if not isinstance(parameters, list):
         return out
     for p in parameters:
-        if isinstance(p, dict) and isinstance(p.get("name"), str):
-            out[p["name"]] = _value(p, depth)
+        if isinstance(p, dict):
+            name = p.get("name")
+            if isinstance(name, str):
+                # ``value`` is the first of SCALAR_KEYS and the common case: no call for it
+                out[name] = p["value"] if "value" in p else _value(p, depth)
     return out
 
 
@@ -57,18 +60,20 @@ def expand(item: dict[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(events, list) or not events:
         # An empty API page (no ``items``) has nothing to read; anything else goes to the checks.
         return [] if item.get("kind") == PAGE_KIND and "items" not in item else [item]
-    base = {k: v for k, v in item.items() if k != "events"}
+    base = dict(item)
+    del base["events"]
     out: list[dict[str, Any]] = []
     for index, event in enumerate(events):
-        record = dict(base)
+        record = base.copy()
         record["event_index"] = index
-        if isinstance(event, dict):
-            record["event"] = {
+        record["event"] = (
+            {
                 "type": event.get("type"),
                 "name": event.get("name"),
                 "parameters": flatten(event.get("parameters")),
             }
-        else:
-            record["event"] = None
+            if isinstance(event, dict)
+            else None
+        )
         out.append(record)
     return out
