@@ -105,9 +105,11 @@ def run_feed(
     else:
         floor = feed.start(lookback_start)
     out = FeedRun(since=cp.since)
+    # Feeds over one bucket (its listing and its notification queue) share one record of objects read.
+    object_set: str = getattr(feed, "object_set", feed.instance)
 
     def known(keys: Sequence[str]) -> set[str]:
-        return objects.known(store, name, feed.instance, keys)
+        return objects.known(store, name, object_set, keys)
 
     batches = feed.batches(floor, known)
     while out.pages < max_pages:
@@ -121,7 +123,7 @@ def run_feed(
         if cp.since is not None:
             cp = cp.evolve(lag_seconds=max(0.0, (t - cp.since).total_seconds()))
         if batch.item is not None:
-            cp = _store_item(store, name, feed, batch.item, cp, spool, out, t)
+            cp = _store_item(store, name, feed.source, object_set, batch.item, cp, spool, out, t)
         else:
             with store.transaction():
                 state.save(store, cp)
@@ -141,7 +143,7 @@ def run_feed(
         )
         with store.transaction():
             state.save(store, cp)
-            objects.prune(store, name, feed.instance, forget_before)
+            objects.prune(store, name, object_set, forget_before)
         out.since = t_run
     return out
 
@@ -149,7 +151,8 @@ def run_feed(
 def _store_item(
     store: Store,
     name: str,
-    feed: Feed,
+    source: str,
+    object_set: str,
     item: Item,
     cp: state.Checkpoint,
     spool: Path,
@@ -161,14 +164,13 @@ def _store_item(
     saved: list[bool] = []
     try:
         item.fetch(path)
-        rep = None
 
         def checkpoint(s: Store) -> None:
             state.save(s, cp)
-            objects.add(s, name, feed.instance, [(item.key, item.at)], t)
+            objects.add(s, name, object_set, [(item.key, item.at)], t)
             saved.append(True)
 
-        rep = ingest(store, [path], source=feed.source, before_commit=checkpoint, keep_copy=True)
+        rep = ingest(store, [path], source=source, before_commit=checkpoint, keep_copy=True)
     finally:
         with contextlib.suppress(OSError):
             path.unlink()
@@ -177,7 +179,7 @@ def _store_item(
         # The whole object was quarantined (empty, not the format): it is read; move past it.
         with store.transaction():
             state.save(store, cp)
-            objects.add(store, name, feed.instance, [(item.key, item.at)], t)
+            objects.add(store, name, object_set, [(item.key, item.at)], t)
         out.unreadable.extend(rep.unreadable)
     out.read += rep.read
     out.stored += rep.stored
