@@ -312,3 +312,23 @@ def test_settings_refuse_unknown_streams_and_hostile_event_types() -> None:
         registry.settings("salesforce", {**base, "event_types": "API') OR Id != ('"}, env={})
     with pytest.raises(ConfigError, match="NHIWATCH_SALESFORCE_PRIVATE_KEY"):
         registry.build("salesforce", base, env={})
+
+
+def test_a_page_that_repeats_events_stores_each_event_once(
+    httpserver: HTTPServer, store: Store, clock: Clock
+) -> None:
+    """The second batch starts 100 records early (a replayed or overlapping answer)."""
+    fake, settings = _setup(httpserver, n_files=0, streams="ApiEvent")
+    fake.events = {"ApiEvent": storage_events(450)}
+    settings["batch_size"] = 200
+
+    def overlapping(request):  # type: ignore[no-untyped-def]
+        records, _ = next(iter(fake.locators.values()))
+        return fake.batch(records, 100, request)
+
+    fake.script[3] = overlapping  # token, first batch, then the continuation
+    report = collect(store, "salesforce", settings, ENV, clock, since=SINCE)
+    assert report.ok, report
+    s = report.streams[0]
+    assert (s.pages, s.stored, s.duplicates) == (3, 450, 100)
+    assert len(set(_elf_uids(store))) == 450

@@ -27,7 +27,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote_plus, urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 
 from nhiwatch.sources.aws.s3feed import (
     BUCKET,
@@ -60,7 +60,9 @@ class Settings(BaseSettings):
     region: str | None = Field(
         None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$", description="the bucket's AWS region"
     )
-    endpoint_url: str | None = None  # an S3 / SQS endpoint other than AWS's (VPC endpoint, tests)
+    # An S3 / SQS endpoint other than AWS's public one (a VPC endpoint, an S3-compatible store, a test
+    # fake); ``--base-url`` gives it too, as for every collector.
+    endpoint_url: str | None = Field(None, validation_alias=AliasChoices("endpoint_url", "base_url"))
     queue_url: str | None = None
     listing: bool = True  # list the bucket (besides the queue, when there is one)
     settle_days: int = Field(1, ge=0, le=30)

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 
 from nhiwatch.sources.aws.s3feed import (
     BUCKET,
@@ -52,7 +52,9 @@ class Settings(BaseSettings):
     accounts: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
     region: str | None = Field(None, pattern=rf"^{REGION}$")
-    endpoint_url: str | None = None
+    # An S3 / SQS endpoint other than AWS's public one (a VPC endpoint, an S3-compatible store, a test
+    # fake); ``--base-url`` gives it too, as for every collector.
+    endpoint_url: str | None = Field(None, validation_alias=AliasChoices("endpoint_url", "base_url"))
     settle_days: int = Field(1, ge=0, le=30)
     max_object_mb: int = Field(512, ge=1, le=4096)
 

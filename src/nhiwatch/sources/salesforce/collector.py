@@ -217,7 +217,7 @@ class EventLogFiles:
 
     def settle(self, floor: str, started: datetime) -> tuple[str, datetime]:
         old = _floor_time(floor)
-        nxt = max(old, started - self.overlap)
+        nxt = _floor_time(soql_time(max(old, started - self.overlap)))  # whole seconds, as the query has it
         return soql_time(nxt), nxt
 
     def soql(self, floor: str) -> str:
