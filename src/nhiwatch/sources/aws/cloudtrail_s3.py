@@ -158,6 +158,7 @@ class SqsNotifications:
     queue_url: str
     wait_seconds: int
     settle_days: int
+    prefix: str = "AWSLogs/"  # the trail's: notices about other keys of the bucket are not read
     source: str = INGESTED_AS
 
     def start(self, since: datetime) -> str:
@@ -215,7 +216,7 @@ class SqsNotifications:
         for _, key in found:
             scope_rest = re.sub(r"^.*?/CloudTrail/[^/]+/", "", key)
             d = cloudtrail_day(scope_rest)
-            if d is not None and key.endswith(self.listing.suffixes) and "/CloudTrail/" in key:
+            if d is not None and key.startswith(self.prefix) and key.endswith(self.listing.suffixes):
                 wanted.append((key, d))
         seen = known([k for k, _ in wanted])
         new = [(k, d) for k, d in wanted if k not in seen]
@@ -277,6 +278,7 @@ def build(settings: Settings, *, env: Mapping[str, str], http: HttpOptions) -> C
                 settings.queue_url,
                 settings.wait_seconds,
                 settings.settle_days,
+                base,
             )
         )
     collector = Collector("cloudtrail_s3", None, streams, secrets=aws_secrets(env, session))

@@ -100,7 +100,7 @@ def _plain(value: Any) -> Any:
 
 
 def parquet_to_jsonl(raw: Path, out: Path) -> None:
-    """OCSF Parquet as JSON lines; a file that is not Parquet is passed on as it is (and quarantined)."""
+    """OCSF Parquet as JSON lines; a file that is not Parquet becomes one line saying so (quarantined)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -110,8 +110,10 @@ def parquet_to_jsonl(raw: Path, out: Path) -> None:
             for batch in reader.iter_batches(batch_size=5000):
                 for row in batch.to_pylist():
                     fh.write(orjson.dumps(_plain(row)) + b"\n")
-    except (pa.ArrowException, OSError, ValueError):
-        out.write_bytes(raw.read_bytes()[: 1 << 20])  # enough for ingest to say what it is not
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        # One line that says why: ingest quarantines it (no OCSF class) with this text as its record.
+        reason = f"not an OCSF Parquet object: {type(exc).__name__}: {str(exc)[:200]}"
+        out.write_bytes(orjson.dumps({"nhiwatch_unreadable_object": reason}) + b"\n")
 
 
 def build(settings: Settings, *, env: Mapping[str, str], http: HttpOptions) -> Collector:
