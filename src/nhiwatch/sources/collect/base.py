@@ -6,6 +6,8 @@ from the command line, the environment or the config) and credentials (environme
 read (None for the first), it returns the page's records, in the shape the vendor's file export has, and
 the cursor of the next page (None when the window is read). Everything else (windows, checkpoints,
 spooling into ingest, crash recovery) is the runner's (:mod:`.runner`), the same for every vendor.
+Sources that are listings of objects rather than time-ordered pages (S3 buckets, Salesforce log files)
+provide a :class:`~.feeds.Feed` instead of a :class:`Stream`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from nhiwatch.sources.collect.feeds import Feed
 from nhiwatch.sources.collect.http import HttpClient
+from nhiwatch.sources.collect.secrets import Secret, scrub
 
 
 @dataclass(frozen=True)
@@ -46,15 +50,23 @@ class Stream(Protocol):
 @dataclass
 class Collector:
     name: str
-    http: HttpClient
-    streams: Sequence[Stream]
+    http: HttpClient | None  # None for collectors that speak through an SDK (boto3) and read feeds only
+    streams: Sequence[Stream | Feed]
     lookback: timedelta = timedelta(days=1)  # a first run without --since reads this far back
     on_close: list[Callable[[], None]] = field(default_factory=list)
+    secrets: Sequence[Secret | str | None] = ()  # masked in messages besides the HTTP client's own
 
     def close(self) -> None:
-        self.http.close()
+        if self.http is not None:
+            self.http.close()
         for fn in self.on_close:
             fn()
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every credential of this collector masked."""
+        if self.http is not None:
+            text = self.http.scrub(text)
+        return scrub(text, self.secrets)
 
 
 MAX_CURSOR = 16 * 1024  # a cursor or next link longer than this is not one

@@ -27,6 +27,9 @@ COLLECTORS = {
     "slack": "nhiwatch.sources.slack.collector",
     "microsoft": "nhiwatch.sources.microsoft.collector",
     "gws": "nhiwatch.sources.gws.collector",
+    "salesforce": "nhiwatch.sources.salesforce.collector",
+    "cloudtrail_s3": "nhiwatch.sources.aws.cloudtrail_s3",
+    "security_lake": "nhiwatch.sources.aws.security_lake",
 }
 
 
