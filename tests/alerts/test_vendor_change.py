@@ -37,7 +37,7 @@ def test_sdk_upgrade_across_five_integrations_is_one_low_alert(store: Store) -> 
     assert len(built.alerts) == 1
     alert = built.alerts[0]
     assert alert.severity == "low"
-    assert alert.title.startswith("Vendor change at Zapier: 5 integration(s)")
+    assert alert.title.startswith("Vendor change at Zapier: 5 integrations")
     assert all(f"zap-{i}" in alert.title for i in range(5))
     assert len(alert.finding_ids) == 5
 

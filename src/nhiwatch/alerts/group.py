@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
+from nhiwatch.alerts.units import plural
 from nhiwatch.detectors.base import Finding
 
 VENDOR_CHANGE = "vendor_change"
@@ -59,7 +60,7 @@ def vendor_title(group: Sequence[Finding]) -> str | None:
     integs = sorted({f.integration_id for f in group})
     vendor = next((str(f.details["vendor"]) for f in group if f.details.get("vendor")), "an unknown vendor")
     names = ", ".join(integs[:5]) + (f" and {len(integs) - 5} more" if len(integs) > 5 else "")
-    return f"Vendor change at {vendor}: {len(integs)} integration(s) ({names}), behaviour unchanged"
+    return f"Vendor change at {vendor}: {plural(len(integs), 'integration')} ({names}), behaviour unchanged"
 
 
 def _vendor_changes(findings: list[Finding], gap: timedelta) -> dict[str, list[Finding]]:

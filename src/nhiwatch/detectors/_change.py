@@ -68,9 +68,15 @@ class Assessment:
         """What differs besides the new client or network, for the finding's text."""
         parts = []
         if self.new_operations:
-            parts.append("new operation(s) " + ", ".join(self.new_operations[:3]))
+            parts.append(
+                ("new operation " if len(self.new_operations) == 1 else "new operations ")
+                + ", ".join(self.new_operations[:3])
+            )
         if self.new_targets:
-            parts.append("new target(s) " + ", ".join(self.new_targets[:3]))
+            parts.append(
+                ("new target " if len(self.new_targets) == 1 else "new targets ")
+                + ", ".join(self.new_targets[:3])
+            )
         if not self.volume_ok:
             parts.append("volume above its learned maximum")
         if self.hours_share < 1.0 and not parts:
