@@ -15,7 +15,7 @@ from nhiwatch.store import Store
 from tests.detectors.world import World
 from tests.fleet.world import DAY, OUT0, OUT1, day, fleet, outage
 
-MINE = ["probing", "volume_spike", "unticketed_burst", "cadence_change"]
+MINE = ["probing", "volume_spike", "unticketed_burst", "cadence_change", "scope_expansion"]
 
 
 def detect(w: World, since: object = DAY, until: object = None) -> DetectionResult:
@@ -192,3 +192,17 @@ def test_a_catchup_spread_over_hours_cannot_repay_the_backlog_many_times(store: 
     res = detect(w)
     assert {"volume_spike", "unticketed_burst"} & set(open_alerts(res, "sf-1"))
     assert all(open_alerts(res, i) == [] for i in ids[1:])
+
+
+def test_signing_in_again_after_the_outage_is_no_new_reach_but_new_actions_are(store: Store) -> None:
+    w = World(store)
+    ids = fleet(w)
+    outage(w, ids)
+    # during the catch-up sf-2 also starts deleting: a kind of action no outage explains
+    for k in range(5):
+        w.event("sf-2", OUT1 + timedelta(minutes=20, seconds=30 * k), action_class="delete", records=50)
+    res = detect(w)
+    assert open_alerts(res, "sf-1") == []  # its new sign-in is the reconnect
+    alert = next(a for a in res.alerts if a.integration_id == "sf-2")
+    assert "scope_expansion" in alert.detectors and "delete" in alert.explanation
+    assert "auth" not in alert.explanation

@@ -41,8 +41,9 @@ def day(
     source: str = "salesforce",
     offset: int = 0,
 ) -> None:
-    """The scored day of one poller: polls fail in ``fail`` (with ``reason``); after it, catch-up reads of
-    ``catchup`` records in all (default: exactly what the failed polls missed)."""
+    """The scored day of one poller: polls fail in ``fail`` (with ``reason``); after it, a sign-in (a kind of
+    action it never had: it kept one session for a month) and catch-up reads of ``catchup`` records in all
+    (default: exactly what the failed polls missed)."""
     t, missed = DAY + timedelta(minutes=offset + 1), 0
     while t < DAY + timedelta(days=1):
         if fail and fail[0] <= t < fail[1]:
@@ -51,7 +52,10 @@ def day(
         else:
             w.event(integ, t, source=source, records=RECORDS)
         t += STEP
-    if fail:  # a backlog is more reads of the usual size, not larger ones
+    if fail:  # the connector signs in again; a backlog is more reads of the usual size, not larger ones
+        w.event(
+            integ, fail[1] + timedelta(minutes=6), source=source, action_class="auth", api_operation="Login"
+        )
         extra = missed if catchup is None else catchup
         t = fail[1] + timedelta(minutes=7)
         for _ in range(-(-extra // RECORDS)):

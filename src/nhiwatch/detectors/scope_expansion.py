@@ -12,7 +12,8 @@ Shai-Hulud v2: new workflows and runners). Three signals:
   Good-Turing rate of new values (:mod:`._novelty`); skipped while learning, ``alpha / 10`` when
   provisional. A new kind of action inside the integration's own change ticket (the audit export, the
   re-sync the ticket announces) is the planned work itself and is not counted; new scopes, types and
-  tenants are, ticket or not;
+  tenants are, ticket or not. Nor is signing in (``auth``) to a platform during its outage and catch-up
+  (:mod:`nhiwatch.fleet`): connectors log in again when their sessions broke;
 * new storage locations: new resources of storage-like types (bucket, stage, container, share, ...).
 
 Parameters: ``alpha``. References: OWASP NHI5:2025, NHI3:2025, NHI6:2025; NIST CSF 2.0 DE.CM-03, DE.CM-09,
@@ -29,6 +30,7 @@ from nhiwatch.baseline.stats import dev_from_p
 from nhiwatch.detectors._common import NOT_MANAGEMENT, UNPLANNED, finding, in_window, prepare, records
 from nhiwatch.detectors._novelty import combined_p, new_values
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
+from nhiwatch.fleet import ensure as fleet_context
 
 META = DetectorMeta(
     id="scope_expansion",
@@ -41,6 +43,9 @@ META = DetectorMeta(
     params={"alpha": 0.02},
     explanation="{observed}, against {expected}",
 )
+# a sign-in to a platform during its outage or the catch-up after it: the connector reconnecting
+REAUTH = """(e.action_class = 'auth' AND EXISTS (SELECT 1 FROM nw_fleet f WHERE f.integration_id = e.integration_id
+    AND f.group_kind = 'source' AND f.group_name = e.source AND e.time >= f.from_time AND e.time < f.catchup_end))"""
 STORAGE = (
     "regexp_matches(lower(coalesce(e.resource_type, '')), 'bucket|stage|container|share|storage|blob|drive')"
 )
@@ -72,6 +77,7 @@ def _undeclared(ctx: DetectContext) -> list[dict[str, Any]]:
 
 def run(ctx: DetectContext) -> list[Finding]:
     prepare(ctx)
+    fleet_context(ctx)
     alpha = float(ctx.param(META, "alpha"))
     out = []
     for r in _undeclared(ctx):
@@ -94,7 +100,7 @@ def run(ctx: DetectContext) -> list[Finding]:
     rows = (
         new_values(ctx, ("scope",))
         + new_values(ctx, ("resource_type", "tenant"), NOT_MANAGEMENT)
-        + new_values(ctx, ("action_class",), f"{NOT_MANAGEMENT} AND {UNPLANNED}")
+        + new_values(ctx, ("action_class",), f"{NOT_MANAGEMENT} AND {UNPLANNED} AND NOT {REAUTH}")
         + new_values(ctx, ("resource",), f"{STORAGE} AND {NOT_MANAGEMENT}")
     )
     for r in rows:

@@ -1,6 +1,6 @@
-"""The backlog a fleet event leaves on each affected integration, which its catch-up may repay.
+"""The backlog a fleet event leaves on each integration it touched, which its catch-up may repay.
 
-For each affected integration, action class and metric (events, records, bytes): the volume it normally
+For each integration the event touched (``nw_fleet``: hit, or failing with its reasons in its window), action class and metric (events, records, bytes): the volume it normally
 moves in the hours the event covered — its average for that UTC hour of the day over its active days among
 the ``expect_days`` before the event, from ``rollup_hourly``, weighted by the share of each hour the event
 covered — less what it did move successfully in the event's window (from the events). Never below zero:
@@ -19,14 +19,13 @@ EMPTY = """CREATE OR REPLACE TEMP TABLE nw_fleet_backlog (event_id VARCHAR, inte
 
 
 def build_backlog(store: Store, p: FleetParams = PARAMS) -> None:
-    """Temp table ``nw_fleet_backlog`` for the events of ``nw_fleet_events`` (see the module docstring)."""
+    """Temp table ``nw_fleet_backlog`` for the integrations of ``nw_fleet`` (see the module docstring)."""
     if not store.table_exists("rollup_hourly") or not store.scalar("SELECT count(*) FROM nw_fleet_events"):
         store.execute(EMPTY)
         return
     store.execute(
         """CREATE OR REPLACE TEMP TABLE nw_fleet_backlog AS
-        WITH fe AS (
-          SELECT event_id, start_time, end_time, unnest(integrations) AS integration_id FROM nw_fleet_events),
+        WITH fe AS (SELECT event_id, start_time, end_time, integration_id FROM nw_fleet),
         hrs AS (
           SELECT fe.*, h AS hr, hour(h) AS hod,
                  greatest(epoch(least(end_time, h + INTERVAL 1 HOUR)) - epoch(greatest(start_time, h)), 0) / 3600

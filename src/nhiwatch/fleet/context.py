@@ -4,8 +4,10 @@
 ``fleet_events`` (:mod:`.table`), and builds three temp tables for the detections' SQL:
 
 - ``nw_fleet_events``: stored events whose window or catch-up reaches into the scored window;
-- ``nw_fleet``: one row per (event, affected integration) with the event's window, ``catchup_end`` and
-  summary: what a per-integration finding is compared with;
+- ``nw_fleet``: one row per (event, integration it touched) with the event's window, ``catchup_end`` and
+  summary: what a per-integration finding is compared with. Touched: hit, or (outages) failing on the
+  platform in the event's window with one of its reasons — one failed run in the outage is not improbable
+  alone, but it is the outage's;
 - ``nw_fleet_backlog``: per affected integration, class and metric, what the event held back
   (:mod:`.backlog`).
 
@@ -54,13 +56,23 @@ def expose(store: Store, since: datetime, until: datetime, p: FleetParams = PARA
            WHERE end_time + to_hours($catchup) >= $since AND start_time - to_minutes($margin) < $until""",
         {"catchup": p.catchup_hours, "margin": p.margin_minutes, "since": since, "until": until},
     )
+    # the integrations an event hit, and those of its platform that failed with its reasons in its window
+    # without being hit (one failed run in the outage is not improbable alone, but it is the outage's)
     store.execute(
         """CREATE OR REPLACE TEMP TABLE nw_fleet AS
-           SELECT event_id, unnest(integrations) AS integration_id, kind, group_kind, group_name, label,
-                  start_time, end_time, start_time - to_minutes($margin) AS from_time,
-                  end_time + to_minutes($margin) AS to_time, end_time + to_hours($catchup) AS catchup_end,
-                  reasons, summary
-           FROM nw_fleet_events""",
+           WITH touched AS (
+             SELECT event_id, unnest(integrations) AS integration_id FROM nw_fleet_events
+             UNION
+             SELECT f.event_id, e.integration_id FROM events e JOIN nw_fleet_events f
+               ON f.kind = 'outage' AND f.group_kind = 'source' AND e.source = f.group_name
+               AND e.time >= f.start_time - to_minutes($margin) AND e.time <= f.end_time + to_minutes($margin)
+             WHERE e.status = 'Failure' AND e.integration_id IS NOT NULL
+               AND list_contains(f.reasons, coalesce(e.status_detail, '?')))
+           SELECT f.event_id, t.integration_id, f.kind, f.group_kind, f.group_name, f.label, f.start_time,
+                  f.end_time, f.start_time - to_minutes($margin) AS from_time,
+                  f.end_time + to_minutes($margin) AS to_time, f.end_time + to_hours($catchup) AS catchup_end,
+                  f.reasons, f.summary
+           FROM touched t JOIN nw_fleet_events f USING (event_id)""",
         {"catchup": p.catchup_hours, "margin": p.margin_minutes},
     )
     build_backlog(store, p)
