@@ -19,6 +19,7 @@ import json
 import shutil
 import sys
 import time
+from collections.abc import Mapping
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -90,11 +91,8 @@ def build(work: Path, total: int, days: int) -> Path:
         p.unlink()
     per_day = total // days
     for day in range(days):
-        print(
-            json.dumps(
-                child(APPEND, str(per_day), str(day), str(tmp), "1" if day == days - 1 else "0", START)
-            )
-        )
+        built = child(APPEND, str(per_day), str(day), str(tmp), "1" if day == days - 1 else "0", START)
+        print(time.strftime("%H:%M:%S"), json.dumps(built), flush=True)
     child(VENDORS, str(tmp))
     tmp.rename(db)
     return db
@@ -108,17 +106,24 @@ def measure(work: Path, total: int, days: int, master: str) -> dict[str, object]
     row: dict[str, object] = {"events": total, "days": days, "since": since}
     copy = work / "run.duckdb"
     shutil.copy(db, copy)
-    row |= child(EXPORT, str(copy), str(lake))
+    # Each stage is printed as it ends, so a run stopped part-way still says what it reached.
+    row |= _stage(child(EXPORT, str(copy), str(lake)))
     shutil.copy(db, copy)
-    row |= child(DUCK, str(copy), since)
+    row |= _stage(child(DUCK, str(copy), since))
     shutil.copy(db, copy)
-    row |= child(SPARK, str(copy), str(lake), since, master)
+    row |= _stage(child(SPARK, str(copy), str(lake), since, master))
     copy.unlink()
     row["same_alerts"] = _same(row["duck_alerts"], row["spark_alerts"])  # type: ignore[arg-type]
     row["alerts"] = len(row.pop("duck_alerts"))  # type: ignore[arg-type]
     row.pop("spark_alerts")
     print(json.dumps(row), flush=True)
     return row
+
+
+def _stage(result: Mapping[str, object]) -> dict[str, object]:
+    shown = {k: (len(v) if isinstance(v, list) else v) for k, v in result.items()}
+    print(time.strftime("%H:%M:%S"), json.dumps(shown), flush=True)
+    return dict(result)
 
 
 def _same(a: list[list[object]], b: list[list[object]]) -> bool:

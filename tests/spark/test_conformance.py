@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +16,15 @@ import duckdb
 import pytest
 
 from nhiwatch.alerts.model import Alert
-from nhiwatch.detection import run_detection
+from nhiwatch.detection import DetectionResult, run_detection
 from nhiwatch.lake.export import export_lake
+from nhiwatch.lake.location import open_lake
+from nhiwatch.lake.read import lake_dataset
 from nhiwatch.pipeline import ingest_all
 from nhiwatch.simulate import simulate
+from nhiwatch.spark.engine import S3A_NOTE
 from nhiwatch.store import Store
+from tests.spark.conftest import LocalS3
 
 pytestmark = pytest.mark.slow
 
@@ -48,18 +52,33 @@ def _key(a: Alert) -> tuple[Any, ...]:
     return (a.integration_id, a.kind, tuple(a.detectors), a.first_seen, a.last_seen, a.status)
 
 
+def _duck(company: Path, tmp_path: Path) -> tuple[datetime, DetectionResult]:
+    shutil.copy(company / "store.duckdb", tmp_path / "duck.duckdb")
+    with Store(tmp_path / "duck.duckdb") as s:
+        since = s.scalar("SELECT max(time) FROM events") - timedelta(days=3)
+        return since, run_detection(s, since=since)
+
+
+def _same_alerts(duck: DetectionResult, sp: DetectionResult) -> None:
+    assert duck.errors == [] and sp.errors == []
+    assert (sp.since, sp.until, sp.events) == (duck.since, duck.until, duck.events)
+    assert duck.alerts and duck.posture
+    ours = {_key(a): a.risk_score for a in duck.all_alerts}
+    theirs = {_key(a): a.risk_score for a in sp.all_alerts}
+    assert sorted(theirs) == sorted(ours)
+    assert all(abs(theirs[k] - ours[k]) <= 0.5 for k in ours)
+
+
 def test_spark_raises_the_alerts_duckdb_raises(spark: Any, company: Path, tmp_path: Path) -> None:
     from nhiwatch.spark.engine import run_spark_detection
 
-    shutil.copy(company / "store.duckdb", tmp_path / "duck.duckdb")
+    since, duck = _duck(company, tmp_path)
     shutil.copy(company / "store.duckdb", tmp_path / "spark.duckdb")
-    with Store(tmp_path / "duck.duckdb") as s:
-        since = s.scalar("SELECT max(time) FROM events") - timedelta(days=3)
-        duck = run_detection(s, since=since)
     with Store(tmp_path / "spark.duckdb") as s:
         export_lake(s, tmp_path / "lake")
         sp = run_spark_detection(s, tmp_path / "lake", since=since, spark=spark)
         stored = s.scalar("SELECT count(*) FROM alerts")
+    assert S3A_NOTE not in sp.notes
     assert duck.errors == [] and sp.errors == []
     assert (sp.since, sp.until, sp.events) == (duck.since, duck.until, duck.events)
     # the test can fail: the window holds behaviour and posture alerts
@@ -75,3 +94,43 @@ def test_spark_raises_the_alerts_duckdb_raises(spark: Any, company: Path, tmp_pa
         f"'{tmp_path / 'lake' / 'findings'}/*/*.parquet', hive_partitioning = true)"
     ).fetchall()
     assert sorted(found) == sorted((a.integration_id, ",".join(a.detectors), 2004) for a in sp.all_alerts)
+
+
+def test_an_s3_lake_without_hadoop_aws_is_read_through_the_driver(
+    spark: Any, company: Path, tmp_path: Path, s3: LocalS3
+) -> None:
+    """Spark here has no s3a filesystem (hadoop-aws cannot be fetched offline): the Arrow path, same alerts."""
+    from nhiwatch.spark.engine import S3A_CLASS, _has_s3a, run_spark_detection
+
+    assert not _has_s3a(spark), f"{S3A_CLASS} is on the classpath: this test would not take the Arrow path"
+    since, duck = _duck(company, tmp_path)
+    shutil.copy(company / "store.duckdb", tmp_path / "spark.duckdb")
+    with Store(tmp_path / "spark.duckdb") as s:
+        export_lake(s, s3.url("security-lake/nhiwatch"))
+        sp = run_spark_detection(s, s3.url("security-lake/nhiwatch"), since=since, spark=spark)
+    _same_alerts(duck, sp)
+    assert S3A_NOTE in sp.notes
+    found = lake_dataset(s3.url("security-lake/nhiwatch"), "findings").to_table().to_pylist()
+    assert sorted((f["resources_uid"], f["finding_info_analytic_uid"]) for f in found) == sorted(
+        (a.integration_id, ",".join(a.detectors)) for a in sp.all_alerts
+    )
+
+
+def test_the_arrow_path_gives_spark_the_types_its_parquet_reader_gives(
+    spark: Any, company: Path, tmp_path: Path
+) -> None:
+    from nhiwatch.spark.engine import ArrowLake, SparkLake
+
+    shutil.copy(company / "store.duckdb", tmp_path / "s.duckdb")
+    with Store(tmp_path / "s.duckdb") as s:
+        export_lake(s, tmp_path / "lake")
+    loc = open_lake(tmp_path / "lake")
+    native, arrow = SparkLake(spark, loc), ArrowLake(spark, loc)
+    assert arrow.bounds() == native.bounds()
+    start, end = arrow.bounds()
+    assert start is not None and end is not None
+    a, b = native.days(start, end), arrow.days(start, end)
+    assert sorted(a.dtypes) == sorted(b.dtypes)
+    assert a.count() == b.count() > 0
+    for table in ("rollup_hourly", "rollup_values", "rollup_sizes", "rollup_lifecycle"):
+        assert sorted(native.table(table).dtypes) == sorted(arrow.table(table).dtypes), table

@@ -90,8 +90,8 @@ def test_events_carry_the_pointer_to_their_original_record(company: Store, tmp_p
 
 
 def test_bad_input_is_a_clear_message(company: Store, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="local or mounted directory"):
-        export_lake(company, "s3://bucket/lake")
+    with pytest.raises(ConfigError, match="abfss:// is not supported"):
+        export_lake(company, "abfss://container@account.dfs.core.windows.net/lake")
     root = tmp_path / "lake"
     (root / "_nhiwatch").mkdir(parents=True)
     (root / "_nhiwatch" / "export.json").write_text("{not json")
@@ -110,8 +110,8 @@ def test_cli_export_and_detect_engine_checks(tmp_path: Path) -> None:
     out = runner.invoke(app, ["export", "--lake", str(tmp_path / "lake"), "--db", str(db)])
     assert out.exit_code == 0, out.output
     assert f"exported {len(history()) + len(attack()):,} new event(s)" in out.output
-    bad = runner.invoke(app, ["export", "--lake", "s3://b/x", "--db", str(db)])
-    assert bad.exit_code == 2 and "local or mounted directory" in bad.output
+    bad = runner.invoke(app, ["export", "--lake", "gs://b/x", "--db", str(db)])
+    assert bad.exit_code == 2 and "gs:// is not supported" in bad.output
     no_lake = runner.invoke(app, ["detect", "--engine", "spark", "--db", str(db)])
     assert no_lake.exit_code == 2 and "--lake" in no_lake.output
     odd = runner.invoke(app, ["detect", "--engine", "flink", "--db", str(db)])

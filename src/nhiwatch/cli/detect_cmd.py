@@ -128,7 +128,10 @@ def detect(
         str, typer.Option(help="duckdb (the store's events) or spark (the --lake's; alerts to both).")
     ] = "duckdb",
     lake: Annotated[
-        str | None, typer.Option(help="Lake root for --engine spark (`nhiwatch export`).")
+        str | None,
+        typer.Option(
+            help="Lake root for --engine spark: a directory or s3://bucket/prefix (`nhiwatch export`)."
+        ),
     ] = None,
     master: Annotated[
         str | None,
@@ -142,7 +145,7 @@ def detect(
         raise fail(f"--engine must be duckdb or spark, got {engine!r}")
     if engine == "spark" and not lake:
         raise fail(
-            "--engine spark reads a lake: pass --lake DIR (write one with `nhiwatch export --lake DIR`)"
+            "--engine spark reads a lake: pass --lake DIR|s3://bucket/prefix (write one with `nhiwatch export --lake`)"
         )
     t_since, t_until = parse_time(since, "--since"), parse_time(until, "--until")
     with friendly_errors():

@@ -1,6 +1,7 @@
 """The lake: the store's events and rollups as Hive-partitioned Parquet that DuckDB, Spark and Trino read as is.
 
-Layout under the lake root (see ``docs/spark.md`` for how it maps to Amazon Security Lake)::
+Layout under the lake root — a directory or ``s3://bucket/prefix`` (:mod:`nhiwatch.lake.location`); see
+``docs/spark.md`` for how it maps to Amazon Security Lake::
 
     events/source=<source>/event_day=<YYYY-MM-DD>/events-b<lo>-<hi>_<n>.parquet
     rollup_hourly/event_day=<YYYY-MM-DD>/…      rollup_sizes/…   rollup_values/…   rollup_lifecycle/…

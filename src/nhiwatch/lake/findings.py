@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from nhiwatch.lake.layout import FINDINGS
+from nhiwatch.lake.location import LakeLocation, open_lake, s3_errors
 from nhiwatch.outputs.ocsf import detection_finding
 
 if TYPE_CHECKING:
@@ -42,11 +43,12 @@ SCHEMA = pa.schema(
 )
 
 
-def write_findings(root: Path, result: DetectionResult) -> Path | None:
-    """``findings/event_day=<window end day>/<run_id>.parquet``; None when the run raised no alert."""
+def write_findings(lake: str | Path | LakeLocation, result: DetectionResult) -> str | None:
+    """``findings/event_day=<window end day>/<run_id>.parquet`` (where it went); None when no alert was raised."""
     alerts = result.all_alerts
     if not alerts:
         return None
+    loc = open_lake(lake)
     rows = []
     for a in alerts:
         ocsf = detection_finding(a)
@@ -72,10 +74,16 @@ def write_findings(root: Path, result: DetectionResult) -> Path | None:
             }
         )
     day = result.until.date()
-    folder = root / FINDINGS / f"event_day={day.isoformat()}"
+    table = pa.Table.from_pylist(rows, schema=SCHEMA)
+    if loc.is_s3:  # one object, written whole
+        target = loc.path(FINDINGS, f"event_day={day.isoformat()}", f"{result.run_id}.parquet")
+        with s3_errors(loc, "write findings to"):
+            pq.write_table(table, target, filesystem=loc.fs, compression="zstd")
+        return loc.display(FINDINGS, f"event_day={day.isoformat()}", f"{result.run_id}.parquet")
+    folder = loc.local / FINDINGS / f"event_day={day.isoformat()}"
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{result.run_id}.parquet"
+    local = folder / f"{result.run_id}.parquet"
     tmp = folder / f".{result.run_id}.tmp"
-    pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), tmp, compression="zstd")
-    os.replace(tmp, target)
-    return target
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, local)
+    return str(local)

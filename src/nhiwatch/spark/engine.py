@@ -10,6 +10,11 @@ The data flow (see ``docs/architecture.md``, "Spark engine"):
    with the normal baseline and detector code — via ``applyInArrow``;
 4. the findings (small) come back to the driver, which raises alerts in the store exactly as the DuckDB
    engine does (:func:`nhiwatch.detection.record_results`) and writes them to the lake.
+
+A lake on S3 is read by Spark itself as ``s3a://`` when hadoop-aws is on its classpath (EMR, Databricks, a
+spark-submit with ``--packages org.apache.hadoop:hadoop-aws``). Without it, the driver reads the window's
+days and the rollups with pyarrow and hands them to Spark as Arrow (:class:`ArrowLake`): the same results,
+but every row passes through the driver, so this is for a single machine, not a cluster (docs/spark.md).
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 
 from nhiwatch.alerts.config import AlertConfig, default_config
 from nhiwatch.alerts.model import finding_id
@@ -32,9 +40,10 @@ from nhiwatch.detection import DetectionResult, _defaults, record_results, utc_n
 from nhiwatch.detectors.base import Finding
 from nhiwatch.errors import ConfigError, NhiwatchError
 from nhiwatch.inventory.resolve import ensure_tables as ensure_inventory
-from nhiwatch.lake.export import lake_path
 from nhiwatch.lake.findings import write_findings
 from nhiwatch.lake.layout import REFERENCE_TABLES, ROLLUP_TABLES
+from nhiwatch.lake.location import LakeLocation, open_lake, s3_errors
+from nhiwatch.lake.read import lake_dataset
 from nhiwatch.spark.group import (
     REFERENCE,
     RESULT_SCHEMA,
@@ -81,21 +90,115 @@ def spark_session(master: str | None = None, conf: dict[str, str] | None = None)
     return builder.getOrCreate()
 
 
-def _read(spark: Any, root: Path, table: str) -> Any:
-    folder = root / table
-    if not folder.is_dir():
-        raise NhiwatchError(f"the lake {root} has no {table}: run `nhiwatch export --lake {root}` first")
-    return spark.read.option("basePath", str(folder)).parquet(str(folder))
+S3A_CLASS = "org.apache.hadoop.fs.s3a.S3AFileSystem"
+S3A_NOTE = (
+    "the lake was read through the driver with pyarrow: Spark has no s3a filesystem (hadoop-aws) on its "
+    "classpath; on a cluster add it (docs/spark.md)"
+)
+
+
+class SparkLake:
+    """The lake as Spark reads it itself: a directory, or ``s3a://`` through hadoop-aws."""
+
+    note: str | None = None
+
+    def __init__(self, spark: Any, loc: LakeLocation) -> None:
+        self.spark, self.loc = spark, loc
+
+    def table(self, name: str) -> Any:
+        if self.loc.fs.get_file_info(self.loc.path(name)).type != pafs.FileType.Directory:
+            raise NhiwatchError(
+                f"the lake {self.loc.url} has no {name}: run `nhiwatch export --lake {self.loc.url}` first"
+            )
+        folder = self.loc.hadoop_url(name)
+        return self.spark.read.option("basePath", folder).parquet(folder)
+
+    def bounds(self) -> tuple[datetime | None, datetime | None]:
+        from pyspark.sql import functions as F
+
+        first, last = self.table("events").agg(F.min("time"), F.max("time")).first()
+        return first, last
+
+    def days(self, start: datetime, end: datetime) -> Any:
+        """The events of the event days ``start`` to ``end`` touch (partition-pruned), ``event_day`` kept."""
+        from pyspark.sql import functions as F
+
+        events = self.table("events")
+        return events.where(
+            (F.col("event_day") >= start.date().isoformat()) & (F.col("event_day") <= end.date().isoformat())
+        )
+
+
+class ArrowLake(SparkLake):
+    """The lake read on the driver with pyarrow and handed to Spark as Arrow: for a Spark without hadoop-aws."""
+
+    note = S3A_NOTE
+
+    def _frame(self, table: pa.Table) -> Any:
+        from pyspark.sql import functions as F
+
+        # the types Spark's own Parquet reader gives: unsigned integers widen, naive timestamps stay naive
+        widened = pa.schema([pa.field(f.name, _WIDER.get(f.type, f.type), f.nullable) for f in table.schema])
+        df = self.spark.createDataFrame(table.cast(widened))
+        naive = [f.name for f in table.schema if pa.types.is_timestamp(f.type) and f.type.tz is None]
+        return df.withColumns({c: F.col(c).cast("timestamp_ntz") for c in naive}) if naive else df
+
+    def table(self, name: str) -> Any:
+        return self._frame(lake_dataset(self.loc, name).to_table())
+
+    def bounds(self) -> tuple[datetime | None, datetime | None]:
+        dset = lake_dataset(self.loc, "events")
+        days = sorted(
+            {
+                str(ds.get_partition_keys(f.partition_expression).get("event_day"))
+                for f in dset.get_fragments()
+            }
+        )
+        if not days:
+            return None, None
+        first = pc.min(dset.to_table(columns=["time"], filter=ds.field("event_day") == days[0])["time"])
+        last = pc.max(dset.to_table(columns=["time"], filter=ds.field("event_day") == days[-1])["time"])
+        return first.as_py(), last.as_py()
+
+    def days(self, start: datetime, end: datetime) -> Any:
+        dset = lake_dataset(self.loc, "events")
+        keep = (ds.field("event_day") >= start.date().isoformat()) & (
+            ds.field("event_day") <= end.date().isoformat()
+        )
+        return self._frame(dset.to_table(filter=keep))
+
+
+_WIDER = {
+    pa.uint64(): pa.decimal128(20, 0),
+    pa.uint32(): pa.int64(),
+    pa.uint16(): pa.int32(),
+    pa.uint8(): pa.int16(),
+}
+
+
+def _has_s3a(spark: Any) -> bool:
+    try:
+        loader = spark.sparkContext._jvm.java.lang.Thread.currentThread().getContextClassLoader()
+        loader.loadClass(S3A_CLASS)
+    except Exception:  # Py4J wraps ClassNotFoundException; any failure means Spark cannot read s3a://
+        return False
+    return True
+
+
+def lake_reader(spark: Any, lake: str | Path | LakeLocation) -> SparkLake:
+    """How this Spark reads this lake: itself, or (an S3 lake without hadoop-aws) through the driver."""
+    loc = open_lake(lake, must_exist=True)
+    if loc.is_s3 and not _has_s3a(spark):
+        return ArrowLake(spark, loc)
+    return SparkLake(spark, loc)
 
 
 def _window(
-    events: Any, since: datetime | None, until: datetime | None, cfg: AlertConfig
-) -> tuple[datetime, datetime, int]:
-    """The same window as :func:`nhiwatch.detection.window`, read from the lake."""
-    from pyspark.sql import functions as F
-
-    first, last = events.agg(F.min("time"), F.max("time")).first()
-    if first is None:
+    lake: SparkLake, since: datetime | None, until: datetime | None, cfg: AlertConfig
+) -> tuple[datetime, datetime, int, Any]:
+    """The same window as :func:`nhiwatch.detection.window`, read from the lake, with its events."""
+    first, last = lake.bounds()
+    if first is None or last is None:
         raise NhiwatchError("the lake has no events: export a store first (`nhiwatch export --lake ...`)")
     end = utc_naive(until) if until else last + timedelta(seconds=1)
     start = utc_naive(since) if since else end - timedelta(hours=cfg.detection.default_window_hours)
@@ -103,13 +206,14 @@ def _window(
         raise ConfigError(
             f"the window is empty: --since {start:%Y-%m-%d %H:%M} is not before --until {end:%Y-%m-%d %H:%M}"
         )
-    n = _in_window(events, start, end).count()
+    events = _in_window(lake.days(start, end), start, end)
+    n = events.count()
     if n == 0:
         raise NhiwatchError(
             f"no events between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M} UTC; the lake holds events "
             f"from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M}"
         )
-    return start, end, n
+    return start, end, n, events
 
 
 def _in_window(events: Any, start: datetime, end: datetime) -> Any:
@@ -167,12 +271,13 @@ def run_spark_detection(
     from pyspark.sql import functions as F
 
     t0 = time.perf_counter()
-    root = lake_path(lake)
+    loc = open_lake(lake, must_exist=True)  # a bad --lake, bucket or credentials before Spark starts
     cfg = config or default_config()
     _, _, metas = _defaults(only, [])  # validates --detector names before Spark starts work
     spark = spark or spark_session(master)
-    events = _read(spark, root, "events")
-    start, end, n_events = _window(events, since, until, cfg)
+    reader = lake_reader(spark, loc)
+    with s3_errors(loc, "read"):
+        start, end, n_events, in_window = _window(reader, since, until, cfg)
 
     # 1. fleet-wide facts, computed first and broadcast
     n_buckets = buckets or 2 * int(spark.sparkContext.defaultParallelism)
@@ -181,7 +286,8 @@ def run_spark_detection(
         [(integ, bucket(peer, n_buckets)) for integ, peer in peers], "integration_id string, _g string"
     )
     unknown = bucket(UNKNOWN_PEER, n_buckets)
-    roll = {t.name: _read(spark, root, t.name).drop("event_day") for t in ROLLUP_TABLES}
+    with s3_errors(loc, "read"):
+        roll = {t.name: reader.table(t.name).drop("event_day") for t in ROLLUP_TABLES}
     hist_from = start - timedelta(days=max(cfg.detection.history_days, 1.0) + 1)
     fleet_hours = [
         r[0]
@@ -202,9 +308,7 @@ def run_spark_detection(
     shipped = spark.sparkContext.broadcast(job)
 
     # 2. the group's own rows, packed one struct column per table
-    window_events = (
-        _in_window(events, start, end).where(F.col("integration_id").isNotNull()).drop("event_day")
-    )
+    window_events = in_window.where(F.col("integration_id").isNotNull()).drop("event_day")
     event_cols = window_events.columns
     parts = [_packed(window_events, "events", keys, unknown, event_cols)]
     for name, df in roll.items():
@@ -247,9 +351,11 @@ def run_spark_detection(
             if text not in into:
                 into.append(text)
     findings = sorted(seen.values(), key=lambda f: (f.first_seen, f.integration_id, f.detector))
+    if reader.note:
+        notes.append(reader.note)
     result = record_results(
         store, start, end, n_events, findings, cfg, metas, notes=sorted(notes), errors=errors, t0=t0
     )
     if write_lake:
-        write_findings(root, result)
+        write_findings(loc, result)
     return result
