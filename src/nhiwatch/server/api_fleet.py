@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from nhiwatch.alerts.suppress import FLEET_PREFIX
 from nhiwatch.fleet import load_events
+from nhiwatch.fleet.table import COLUMNS
 from nhiwatch.redact import redact_value
 from nhiwatch.server.auth import Require
 from nhiwatch.server.console import render
@@ -25,21 +26,7 @@ from nhiwatch.store import Store
 router = APIRouter(tags=["fleet"])
 StateDep = Annotated[ServerState, Depends(get_state)]
 Kind = Literal["outage", "silence"]
-FIELDS = (
-    "event_id",
-    "kind",
-    "group_kind",
-    "group_name",
-    "label",
-    "start_time",
-    "end_time",
-    "affected",
-    "total",
-    "integrations",
-    "reasons",
-    "failures",
-    "summary",
-)
+FIELDS = tuple(c for c in COLUMNS if c != "updated_at")  # the stored row, less bookkeeping
 
 
 def fleet_events(

@@ -23,7 +23,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import unquote_plus, urlsplit
 
@@ -35,6 +35,7 @@ from nhiwatch.sources.aws.s3feed import (
     S3Objects,
     aws_secrets,
     clients,
+    day_parser,
     list_prefixes,
     log,
     matching,
@@ -98,14 +99,7 @@ class Settings(BaseSettings):
         return v
 
 
-def cloudtrail_day(rest: str) -> date | None:
-    m = DAY.match(rest)
-    if not m:
-        return None
-    try:
-        return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-    except ValueError:
-        return None
+cloudtrail_day = day_parser(DAY)
 
 
 def notified_objects(body: str) -> list[tuple[str, str]] | None:

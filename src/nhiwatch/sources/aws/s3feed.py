@@ -287,6 +287,22 @@ class S3Objects:
         return Item(key, datetime(d.year, d.month, d.day), name, fetch)
 
 
+def day_parser(pattern: re.Pattern[str]) -> Callable[[str], date | None]:
+    """A parser of the day an object's key (below its scope) names, by ``pattern`` with year, month and day
+    groups; None for a key of another shape or an impossible date."""
+
+    def parse(rest: str) -> date | None:
+        m = pattern.match(rest)
+        if not m:
+            return None
+        try:
+            return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            return None
+
+    return parse
+
+
 def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)

@@ -31,6 +31,7 @@ from nhiwatch.sources.aws.s3feed import (
     S3Objects,
     aws_secrets,
     clients,
+    day_parser,
     list_prefixes,
     matching,
 )
@@ -71,14 +72,7 @@ class Settings(BaseSettings):
         return v
 
 
-def lake_day(rest: str) -> date | None:
-    m = DAY.match(rest)
-    if not m:
-        return None
-    try:
-        return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-    except ValueError:
-        return None
+lake_day = day_parser(DAY)
 
 
 def _plain(value: Any) -> Any:
