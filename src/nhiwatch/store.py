@@ -7,6 +7,7 @@ mappings compile to, so a timestamp or a byte count is parsed the same way for e
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -16,11 +17,14 @@ from types import TracebackType
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from nhiwatch.errors import ConfigError, NhiwatchError
 from nhiwatch.functions import register_functions
 from nhiwatch.integrity import StoreDamagedError, check_file
 from nhiwatch.schema import events_ddl
+
+_BATCH_IDS = itertools.count()
 
 DEFAULT_DB = "nhiwatch.duckdb"
 DEFAULT_MEMORY_LIMIT = "1GB"
@@ -212,8 +216,20 @@ class Store:
         cols = list(columns)
         if not rows:
             return
-        marks = ", ".join("?" for _ in cols)
-        self.con.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})", rows)
+        names = ", ".join(cols)
+        try:  # one columnar insert: DuckDB's executemany costs ~1 ms per row
+            batch = pa.table({f"c{i}": pa.array([r[i] for r in rows]) for i in range(len(cols))})
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed Python types in a column: row by row
+            marks = ", ".join("?" for _ in cols)
+            self.con.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+            return
+        view = f"nw_rows_{next(_BATCH_IDS)}"
+        self.con.register(view, batch)
+        try:
+            picks = ", ".join(f"c{i}" for i in range(len(cols)))
+            self.con.execute(f"INSERT INTO {table} ({names}) SELECT {picks} FROM {view}")
+        finally:
+            self.con.unregister(view)
 
 
 def _check_before_open(path: str) -> None:
