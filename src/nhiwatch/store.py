@@ -7,7 +7,6 @@ mappings compile to, so a timestamp or a byte count is parsed the same way for e
 
 from __future__ import annotations
 
-import itertools
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,8 +22,6 @@ from nhiwatch.errors import ConfigError, NhiwatchError
 from nhiwatch.functions import register_functions
 from nhiwatch.integrity import StoreDamagedError, check_file
 from nhiwatch.schema import events_ddl
-
-_BATCH_IDS = itertools.count()
 
 DEFAULT_DB = "nhiwatch.duckdb"
 DEFAULT_MEMORY_LIMIT = "1GB"
@@ -218,18 +215,17 @@ class Store:
             return
         names = ", ".join(cols)
         try:  # one columnar insert: DuckDB's executemany costs ~1 ms per row
-            batch = pa.table({f"c{i}": pa.array([r[i] for r in rows]) for i in range(len(cols))})
+            nw_insert_batch = pa.table(  # noqa: F841 - read by the INSERT below, by name
+                {f"c{i}": pa.array([r[i] for r in rows]) for i in range(len(cols))}
+            )
         except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed Python types in a column: row by row
             marks = ", ".join("?" for _ in cols)
             self.con.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
             return
-        view = f"nw_rows_{next(_BATCH_IDS)}"
-        self.con.register(view, batch)
-        try:
-            picks = ", ".join(f"c{i}" for i in range(len(cols)))
-            self.con.execute(f"INSERT INTO {table} ({names}) SELECT {picks} FROM {view}")
-        finally:
-            self.con.unregister(view)
+        picks = ", ".join(f"c{i}" for i in range(len(cols)))
+        # DuckDB finds ``nw_insert_batch`` by its Python name (a replacement scan); register() would refuse
+        # while an earlier statement's result is still open on this connection.
+        self.con.execute(f"INSERT INTO {table} ({names}) SELECT {picks} FROM nw_insert_batch")
 
 
 def _check_before_open(path: str) -> None:
