@@ -2,7 +2,7 @@
 
 A month end (or quarter end) an integration has shown for months is learned by a rank test and judged
 against earlier ones: a usual one stays quiet, ten times the usual still alerts. An integration with no
-month end behind it gets no regime. A quiet public holiday of the integration's country is neither a volume
+month end behind it gets no regime (its first month end is a close never observed). A quiet public holiday of the integration's country is neither a volume
 nor a cadence anomaly, and the catch-up day after it is judged against what the holiday held back, while
 an export on the holiday or far beyond the backlog still alerts.
 """
@@ -93,11 +93,14 @@ def test_an_abnormal_quarter_end_still_alerts(store: Store) -> None:
 
 
 def test_no_month_end_history_no_regime(store: Store) -> None:
-    """Three weeks inside one month: the month end has never been seen, so it is judged as an ordinary day."""
+    """Three weeks inside one month: the month end has never been seen, so no regime is learned; the first
+    month end is judged as a close never observed (its normal days times the burst allowance): five times
+    an ordinary day passes, fifty times alerts."""
     w = _ledger(store, start=datetime(2026, 10, 5), until=MONTH_END)
-    found = _scored(w, MONTH_END, 500)
+    assert _scored(w, MONTH_END, 500) == []
     assert _regimes(store) == {}
-    assert found and found[0].details["regime"] == "normal"
+    found = _scored(w, MONTH_END, 5_000)
+    assert found and found[0].details["regime"] == "month_end"
 
 
 def test_a_flat_integration_gets_no_regime(store: Store) -> None:
@@ -116,8 +119,8 @@ def test_a_declared_quarter_end_holds_from_the_first_day(store: Store) -> None:
         w.integration(integ, bursty=windows)
         w.daily(
             integ,
-            qe - 14 * DAY,
-            14,
+            qe - 42 * DAY,  # an ordinary August close behind both: not a first close
+            42,
             range(9, 17),
             per_hour=4,
             weekdays=range(1, 6),

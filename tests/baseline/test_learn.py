@@ -102,7 +102,7 @@ def test_month_end_pattern_is_learned(store: Store) -> None:
     assert [r["regime"] for r in learned] == ["month_end"]
     assert learned[0]["ratio"] >= 2 and learned[0]["occurrences"] == 2 and learned[0]["p_value"] < 0.01
     regimes = {r["regime"] for r in show(store, "ledger-export")["volume"]["hourly"]}
-    assert regimes == {"normal", "month_end"}
+    assert regimes == {"normal", "month_end", "close"}  # close: every close pooled
 
 
 def test_peer_group_rows(store: Store) -> None:

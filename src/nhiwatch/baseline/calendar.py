@@ -19,7 +19,9 @@ date:
   (``build_calendar`` with learned regimes), a year end or quarter end with no day of its own in the learned
   volume baseline is judged as the nearest weaker regime that has some (a year end as the quarter ends
   before it, else the month ends; a quarter end as the month ends): a stronger month end, compared with the
-  closes the integration has shown, rather than with an ordinary day times an allowance.
+  closes the integration has shown, rather than with an ordinary day times an allowance. An integration
+  whose memory holds no month end yet has its first one added as a month end with no history
+  (:func:`first_close`): its normal days times the burst allowance, as for a declared window never observed.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from functools import cache
 import holidays as _holidays
 
 from nhiwatch.baseline.frames import DAY_NAMES
+from nhiwatch.baseline.regimes import END_DAYS
 from nhiwatch.store import Store
 
 REGIME_PRIORITY = {"year_end": 5, "quarter_end": 4, "month_end": 3, "month_start": 2, "weekly": 1}
@@ -141,6 +144,28 @@ def build_calendar(store: Store, start: datetime, until: datetime, learned: str 
     build_regime_days(store, learned)
     if learned:
         fall_back_to_history(store)
+        first_close(store)
+
+
+def first_close(store: Store) -> None:
+    """Add to ``nw_regime_days`` the month-end days of an integration whose memory holds no month end yet
+    (it was first seen after the previous one), as a ``month_end`` with no history of its own: judged as
+    its normal days times the burst allowance, as a declared window never observed is. Until it has seen one
+    close, nothing tells a close-time job from a quiet one; after it, the learned regimes decide."""
+    if not store.table_exists("rollup_hourly"):
+        return
+    store.execute(
+        f"""INSERT INTO nw_regime_days
+        WITH first AS (SELECT integration_id, CAST(min(hour) AS DATE) AS f FROM rollup_hourly GROUP BY ALL),
+        closes AS (SELECT n.integration_id, c.d FROM nw_country n JOIN nw_calendar c USING (country)
+                   WHERE c.me_rank <= {END_DAYS})
+        SELECT k.integration_id, k.d, 'month_end', 'first close: no month end in its memory yet'
+        FROM closes k JOIN first f USING (integration_id)
+        WHERE k.d >= f.f
+          AND NOT EXISTS (SELECT 1 FROM closes p WHERE p.integration_id = k.integration_id AND p.d >= f.f
+                          AND p.d < k.d AND date_trunc('month', p.d) <> date_trunc('month', k.d))
+          AND NOT EXISTS (SELECT 1 FROM nw_regime_days r WHERE r.integration_id = k.integration_id AND r.d = k.d)"""
+    )
 
 
 def fall_back_to_history(store: Store) -> None:

@@ -8,7 +8,9 @@ robust sigma of ``ln(1 + x)`` (volumes are closer to log-normal than normal), ov
 Days that are bursty by design (declared windows, learned regimes: :mod:`.calendar`, :mod:`.regimes`) are
 summarised under their own regime (``month_end``, ``quarter_end``, ``year_end``, ``month_start``, ``weekly``),
 so a month-end export is compared with earlier month ends and a quarter end with earlier quarter ends, not
-with a quiet Tuesday — over the long memory of the rollups (``LONG_MEMORY_DAYS``), while the ``normal``
+with a quiet Tuesday. The ``close`` regime pools the hours of every month, quarter and year end: a close-only
+kind of work (a month-end export runs an hour or two a month) rarely has enough hours at one kind of close,
+and a month end that follows a quarter end is the same close process, not a new one — over the long memory of the rollups (``LONG_MEMORY_DAYS``), while the ``normal``
 regime follows the recent weeks. Public holidays and the catch-up days after them are left out of ``normal``.
 
 ``baseline_daily`` holds the typical (median) ordinary business day per class for events, records and bytes:
@@ -37,6 +39,9 @@ DAILY_DDL = """CREATE TABLE IF NOT EXISTS baseline_daily (
     integration_id VARCHAR, action_class VARCHAR, metric VARCHAR, days INTEGER, med DOUBLE)"""
 
 METRICS = ("events", "records", "bytes", "resources", "destinations", "tenants")
+CLOSES = ("month_end", "quarter_end", "year_end")  # nested: every year end is a quarter end, a month end
+CLOSE = "close"  # the pooled regime of all close days, for a kind of work seen too few hours at one close
+CLOSES_SQL = ", ".join(f"'{c}'" for c in CLOSES)
 
 
 class Volume:
@@ -64,7 +69,11 @@ class Volume:
               UNION ALL
               SELECT integration_id, action_class, regime, events::DOUBLE, records::DOUBLE, bytes::DOUBLE,
                      resources::DOUBLE, destinations::DOUBLE, tenants::DOUBLE
-              FROM nw_bursty_hours),
+              FROM nw_bursty_hours
+              UNION ALL
+              SELECT integration_id, action_class, '{CLOSE}', events::DOUBLE, records::DOUBLE, bytes::DOUBLE,
+                     resources::DOUBLE, destinations::DOUBLE, tenants::DOUBLE
+              FROM nw_bursty_hours WHERE regime IN ({CLOSES_SQL})),
             long AS (UNPIVOT hourly ON {", ".join(METRICS)} INTO NAME metric VALUE v)
             SELECT integration_id, action_class, regime, metric, {stats} FROM long GROUP BY ALL"""
         )
@@ -79,7 +88,10 @@ class Volume:
                     FROM nw_sizes h {regime} WHERE r.d IS NULL
                     UNION ALL
                     SELECT integration_id, action_class, regime, metric, bucket, n, total, max
-                    FROM nw_bursty_sizes)
+                    FROM nw_bursty_sizes
+                    UNION ALL
+                    SELECT integration_id, action_class, '{CLOSE}', metric, bucket, n, total, max
+                    FROM nw_bursty_sizes WHERE regime IN ({CLOSES_SQL}))
               GROUP BY ALL),
             c AS (
               SELECT *, total / n AS rep,

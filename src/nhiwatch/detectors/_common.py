@@ -10,12 +10,13 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from nhiwatch.baseline.calendar import build_calendar
 from nhiwatch.baseline.frames import ensure_views, ts
 from nhiwatch.baseline.learn import ensure_tables, learned
+from nhiwatch.baseline.regimes import LONG_MEMORY_DAYS
 from nhiwatch.detectors.base import DetectContext, DetectorMeta, Finding
 from nhiwatch.store import Store
 
@@ -60,6 +61,10 @@ STATE = "coalesce(b.state, 'learning')"
 # Management-plane events (a key added, a grant made) are done *to* an integration, often by a person or the
 # platform: their address and client say nothing about where the integration itself runs.
 NOT_MANAGEMENT = "e.action_class NOT IN ('credential_issue', 'credential_revoke', 'scope_grant')"
+# A credential's own use: an API call or a sign-in (OCSF API, authentication, account and entity activity),
+# not a host's network records (OCSF 4001 network, 4002 HTTP activity: proxy, Zeek, flow logs), whose
+# addresses are internal hosts and whose clients are whatever runs there (apt, curl, an OCSP check).
+CREDENTIAL_USE = "coalesce(e.class_uid, 0) NOT IN (4001, 4002)"
 # Planned work: events inside a change ticket of the integration itself. The baselines leave them out (a
 # backfill is not normal), and the how-much / when detections (volume, fan-out, hours, cadence) leave them out
 # of the scored window for the same reason: a ticket declares that this integration will move unusual volume
@@ -87,7 +92,13 @@ def prepare(ctx: DetectContext) -> None:
             return
         ensure_views(ctx.store)
         ensure_tables(ctx.store)
-        build_calendar(ctx.store, ctx.since, ctx.until, "baseline_regimes" if learned(ctx.store) else None)
+        # back over the long memory: a close is compared with the closes before it (months ago)
+        build_calendar(
+            ctx.store,
+            ctx.since - timedelta(days=LONG_MEMORY_DAYS),
+            ctx.until,
+            "baseline_regimes" if learned(ctx.store) else None,
+        )
         _prepared[:] = [weakref.ref(ctx)]
 
 

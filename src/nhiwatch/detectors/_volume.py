@@ -9,6 +9,11 @@ the log scale, so a heavy-tailed integration is not flagged for an ordinary big 
 * the integration's own row for the class and regime (the day's regime on declared or learned burst days:
   ``month_end``, ``quarter_end``, ``year_end``, ...; ``normal`` otherwise);
 * in a bursty day with no earlier day of its regime observed, the normal row times ``burst_allowance``;
+  on a close (month, quarter or year end) also at least the bound of the class's hours at every earlier
+  close (``close``), however few: the work a close did before is the close's usual work (with fewer than
+  ``min_hours`` of them, the largest times ``burst_allowance``: two hours say nothing about a tail);
+* a month end is judged against every earlier close (``close``) as well as against the month ends: every
+  quarter and year end is a month end too, and a quarter end's own regime only raises the quarter end's bound;
 * a class the integration never used falls back to its all-classes row;
 * event counts must also be improbable as a Poisson draw around the largest hour seen (``alpha``);
 * an integration still ``learning`` (or with fewer than ``min_hours`` active hours) uses its peer group
@@ -39,6 +44,7 @@ from typing import Any
 from nhiwatch.alerts.units import amount
 from nhiwatch.baseline.frames import LOCAL, TZ_JOIN, ts
 from nhiwatch.baseline.stats import poisson_sf
+from nhiwatch.baseline.volume import CLOSE, CLOSES_SQL
 from nhiwatch.detectors._common import STATE, STATE_JOIN, UNPLANNED, in_window, records
 from nhiwatch.detectors.base import DetectContext
 from nhiwatch.fleet import PARAMS as FLEET
@@ -89,9 +95,16 @@ def hourly_breaches(
             f"{klass} AND {alias}.regime = {regime} AND {alias}.metric = {bmetric} AND {alias}.n >= {least}"
         )
 
-    own_bound = f"""coalesce({_bound("o", max_ratio, z)}, {_bound("onorm", max_ratio, z)} * {burst_allowance},
-                             {_bound("a", max_ratio, z)}, {_bound("anorm", max_ratio, z)}
-                             * CASE WHEN w.regime <> 'normal' THEN {burst_allowance} ELSE 1 END)"""
+    # a close-only kind of work has few hours (an export an hour a month): its largest close hour times the
+    # burst allowance, as a bursty day never observed gets its normal times the allowance, until it has
+    # enough hours for the tails to mean something
+    oc_bound = f"""CASE WHEN oc.n < {min_hours} THEN oc.max * {burst_allowance} ELSE {_bound("oc", max_ratio, z)} END"""
+    fallback = f"""coalesce({_bound("onorm", max_ratio, z)} * {burst_allowance}, {_bound("a", max_ratio, z)},
+                            {_bound("anorm", max_ratio, z)}
+                            * CASE WHEN w.regime <> 'normal' THEN {burst_allowance} ELSE 1 END)"""
+    own_bound = f"""CASE WHEN o.n IS NULL THEN greatest({fallback}, {oc_bound})
+                 WHEN w.regime = 'month_end' THEN greatest({_bound("o", max_ratio, z)}, {oc_bound})
+                 ELSE {_bound("o", max_ratio, z)} END"""
     sql = f"""
     WITH h AS (
       SELECT e.integration_id, e.action_class, date_trunc('hour', e.time) AS hr, {STATE} AS state,
@@ -114,15 +127,21 @@ def hourly_breaches(
              ELSE {own_bound} END + coalesce(k.deficit, 0) AS bound,
         k.deficit AS backlog, k.held_back,
         CASE WHEN w.state = 'learning' THEN 'peer ' || w.peer_group
+             WHEN o.n IS NOT NULL AND w.regime = 'month_end' AND oc.n IS NOT NULL
+                  AND {oc_bound} > {_bound("o", max_ratio, z)} THEN 'own close days'
              WHEN o.n IS NOT NULL THEN 'own ' || w.regime
+             WHEN oc.n IS NOT NULL AND ({fallback}) IS NULL OR {oc_bound} > {fallback}
+                  THEN 'own close days'
              WHEN onorm.n IS NOT NULL THEN 'own normal x burst allowance'
              WHEN a.n IS NOT NULL OR anorm.n IS NOT NULL THEN 'own, all classes' END AS basis,
-        coalesce(o.med, onorm.med, a.med, anorm.med, p.med) AS med,
-        coalesce(o.max, onorm.max, a.max, anorm.max, p.max) + coalesce(k.deficit, 0) AS hist_max,
-        coalesce(o.n, onorm.n, a.n, anorm.n, p.n) AS hist_n,
+        coalesce(o.med, onorm.med, oc.med, a.med, anorm.med, p.med) AS med,
+        coalesce(CASE WHEN w.regime = 'month_end' THEN greatest(o.max, oc.max) ELSE o.max END,
+                 greatest(coalesce(onorm.max, a.max, anorm.max), oc.max), p.max) + coalesce(k.deficit, 0) AS hist_max,
+        coalesce(o.n, onorm.n, oc.n, a.n, anorm.n, p.n) AS hist_n,
         fb.event_id AS fleet_event, fb.deficit AS fleet_backlog, fb.deficit * {FLEET.backlog_slack} AS fleet_allowance
       FROM w
       {j("o", "w.integration_id", "w.action_class", "w.regime")}
+      {j("oc", "w.integration_id", "w.action_class", f"CASE WHEN w.regime IN ({CLOSES_SQL}) THEN '{CLOSE}' END", 1)}
       {j("onorm", "w.integration_id", "w.action_class", "'normal'")}
       {j("a", "w.integration_id", "'*'", "w.regime")}
       {j("anorm", "w.integration_id", "'*'", "'normal'")}

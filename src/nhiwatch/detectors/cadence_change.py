@@ -7,7 +7,9 @@ cadence; the Shai-Hulud v2 runner as a C2 channel). Two tests, per local day:
 
 * around the clock: the day's active local hours ``h`` exceed the most ever seen in a day, and are
   improbable for the learned duty cycle ``q`` (share of hours active): binomial tail ``P(X >= h | 24, q)``
-  below ``alpha``;
+  below ``alpha``. A bursty-by-design day (a month, quarter or year end; declared or learned) is judged
+  against the most active hours of the integration's earlier bursty days (over the long memory), and not at
+  all when it has none behind it: a close legitimately works longer days, as it legitimately runs faster;
 * period: for an integration whose runs were regular (MAD / median of gaps between runs at most
   ``max_irregularity``, at least ``min_runs`` runs; or a declared ``schedule.every`` while learning), the
   day's median gap between runs differs from the learned period by a factor of ``period_ratio`` or more
@@ -27,9 +29,12 @@ NHI1:2025; NIST CSF 2.0 DE.CM-03, DE.CM-06, DE.AE-02; ATT&CK T1078.004, T1550.00
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from nhiwatch.alerts.units import duration, measure, plural
-from nhiwatch.baseline.frames import LOCAL, TZ_JOIN
+from nhiwatch.baseline.frames import LOCAL, TZ_JOIN, ts
 from nhiwatch.baseline.profile import RUN_GAP_S
+from nhiwatch.baseline.regimes import LONG_MEMORY_DAYS
 from nhiwatch.baseline.stats import binom_sf, dev_from_p, dev_from_ratio
 from nhiwatch.detectors._common import UNPLANNED, finding, in_window, prepare, records
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
@@ -75,15 +80,25 @@ def run(ctx: DetectContext) -> list[Finding]:
         day AS (SELECT integration_id, v, d, count(DISTINCT h) AS hours, count(*) AS n, min(time) AS first_seen,
                        max(time) AS last_seen, list(metadata_uid ORDER BY time)[1:20] AS evidence,
                        min(fleet_event) AS fleet_event
-                FROM ev GROUP BY ALL)
-        SELECT day.*, p.gap_med, coalesce(p.n_gaps, 0) AS n_gaps, coalesce(b.state, 'learning') AS state,
+                FROM ev GROUP BY ALL),
+        -- the most active local hours on an earlier bursty-by-design day of the same integration
+        burst_days AS (SELECT e.integration_id, CAST(timezone(coalesce(z.tz, 'UTC'), e.hour::TIMESTAMPTZ) AS DATE) AS d,
+                              count(*) AS hours
+                       FROM rollup_hourly e {TZ_JOIN}
+                       WHERE e.action_class = '*' AND e.status = '*' AND e.events > 0
+                         AND e.hour >= {ts(ctx.since - timedelta(days=LONG_MEMORY_DAYS))} AND e.hour < {ts(ctx.since)}
+                         AND e.integration_id IN (SELECT integration_id FROM day)
+                       GROUP BY ALL),
+        burst_max AS (SELECT b.integration_id, max(b.hours) AS burst_hours_max FROM burst_days b
+                      JOIN nw_regime_days r ON r.integration_id = b.integration_id AND r.d = b.d GROUP BY ALL)
+        SELECT day.*, bm.burst_hours_max, p.gap_med, coalesce(p.n_gaps, 0) AS n_gaps, coalesce(b.state, 'learning') AS state,
                b.duty_cycle, b.hours_per_day_max, b.period_s, b.period_mad_s, b.runs,
                json_extract_string(i.schedule, '$.every') AS every,
                EXISTS (SELECT 1 FROM nw_regime_days r WHERE r.integration_id = day.integration_id AND r.d = day.d)
                  AS bursty,
                (SELECT any_value(s.kind) FROM nw_special_days s WHERE s.integration_id = day.integration_id
                   AND s.d = day.d) AS calendar_day
-        FROM day LEFT JOIN per p USING (integration_id, v, d)
+        FROM day LEFT JOIN per p USING (integration_id, v, d) LEFT JOIN burst_max bm USING (integration_id)
         LEFT JOIN baseline_integrations b ON b.integration_id = day.integration_id
         LEFT JOIN integrations i ON i.id = day.integration_id""",
     )
@@ -139,6 +154,10 @@ def run(ctx: DetectContext) -> list[Finding]:
 
 def _around_the_clock(r: dict, alpha: float) -> tuple[float, str, str, dict] | None:
     q, hmax = r["duty_cycle"], r["hours_per_day_max"]
+    if r["bursty"]:  # a close works longer days: judged against the earlier bursty days, if any
+        if r["burst_hours_max"] is None or hmax is None:
+            return None
+        hmax = max(hmax, r["burst_hours_max"])
     if q is None or hmax is None or r["hours"] <= hmax:
         return None
     p = binom_sf(int(r["hours"]), 24, min(max(float(q), 1e-3), 0.999))

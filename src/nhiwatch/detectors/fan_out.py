@@ -11,6 +11,12 @@ largest hour and brings improbably many never-seen values: Good-Turing rate of n
 dimension times the hour's events, Poisson tail below ``alpha`` (a burst split across two clock hours is
 still a fan-out to new repositories).
 
+On a close (month, quarter or year end, declared or learned) with too few hours of its own regime, and on
+every month end (every quarter and year end is a month end too), the hour is also compared with the
+integration's hours at earlier closes (``close`` in :mod:`nhiwatch.baseline.volume`); and a value it touched at an earlier
+close is not new: a month-end job reads the accounts it read last month end, which the recent weeks' value
+sets have forgotten. A value never touched at any close is new there too.
+
 Parameters: ``max_ratio``, ``z``, ``min_hours``, ``alpha``. References: OWASP NHI5:2025, NHI9:2025, NHI3:2025; NIST CSF
 2.0 DE.CM-03, DE.CM-06, DE.AE-03, DE.AE-04; ATT&CK T1119, T1078.004, T1550.001, T1213.003.
 """
@@ -18,11 +24,14 @@ Parameters: ``max_ratio``, ``z``, ``min_hours``, ``alpha``. References: OWASP NH
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 from typing import Any
 
 from nhiwatch.alerts.units import amount, measure, number, span
 from nhiwatch.baseline.frames import LOCAL, TZ_JOIN
+from nhiwatch.baseline.regimes import LONG_MEMORY_DAYS
 from nhiwatch.baseline.stats import dev_from_p, dev_from_ratio, poisson_sf
+from nhiwatch.baseline.volume import CLOSE, CLOSES_SQL
 from nhiwatch.detectors._common import STATE, STATE_JOIN, UNPLANNED, finding, in_window, prepare, records
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
 
@@ -45,6 +54,24 @@ COLS = {
 DIMS = {"resources": "resource", "destinations": "destination", "tenants": "tenant"}
 
 
+def _close_known(ctx: DetectContext) -> None:
+    """Temp table ``nw_close_known(integration_id, dimension, value)``: the resources, destinations and
+    tenants each integration touched on its earlier close days, over the long memory."""
+    ctx.store.execute(
+        """CREATE OR REPLACE TEMP TABLE nw_close_known (integration_id VARCHAR, dimension VARCHAR, value VARCHAR)"""
+    )
+    if not ctx.store.table_exists("rollup_values"):
+        return
+    ctx.store.execute(
+        f"""INSERT INTO nw_close_known
+        SELECT DISTINCT v.integration_id, v.dimension, v.value FROM rollup_values v
+        JOIN nw_regime_days r ON r.integration_id = v.integration_id AND r.d = v.day
+        WHERE r.regime IN ({CLOSES_SQL}) AND list_contains(?::VARCHAR[], v.dimension)
+          AND v.day >= CAST(? AS DATE) AND v.day < CAST(? AS DATE)""",
+        [list(DIMS.values()), ctx.since - timedelta(days=LONG_MEMORY_DAYS), ctx.since],
+    )
+
+
 def run(ctx: DetectContext) -> list[Finding]:
     prepare(ctx)
     mr, z, mh = (
@@ -58,12 +85,14 @@ def run(ctx: DetectContext) -> list[Finding]:
             f"greatest({a}.max * {mr}, {a}.med + {z} * {a}.sigma, exp({a}.med_log + {z} * {a}.sigma_log) - 1)"
         )
 
+    _close_known(ctx)
     parts = []
     for metric, col in COLS.items():
         parts.append(f"""
         SELECT e.integration_id, date_trunc('hour', e.time) AS hr, '{metric}' AS metric,
                count(DISTINCT {col})::DOUBLE AS x,
-               count(DISTINCT {col}) FILTER (bv.value IS NULL) AS new_values, count(*) AS m,
+               count(DISTINCT {col}) FILTER (bv.value IS NULL AND ck.value IS NULL) AS new_values,
+               count(*) AS m,
                any_value({STATE}) AS state, coalesce(any_value(b.peer_group), '?') AS peer_group,
                coalesce(any_value(r.regime), 'normal') AS regime,
                min(e.time) AS first_seen, max(e.time) AS last_seen,
@@ -73,21 +102,28 @@ def run(ctx: DetectContext) -> list[Finding]:
           ON r.integration_id = e.integration_id AND r.d = CAST({LOCAL} AS DATE)
         LEFT JOIN baseline_values bv ON bv.integration_id = e.integration_id AND bv.dimension = '{DIMS[metric]}'
           AND bv.value = {col}
+        LEFT JOIN nw_close_known ck ON r.regime IN ({CLOSES_SQL}) AND ck.integration_id = e.integration_id
+          AND ck.dimension = '{DIMS[metric]}' AND ck.value = {col}
         WHERE {in_window(ctx)} AND {UNPLANNED} AND {col} IS NOT NULL GROUP BY e.integration_id, hr""")
     rows = records(
         ctx.store,
         f"""
         WITH w AS ({" UNION ALL ".join(parts)})
         SELECT w.*, CASE WHEN w.state = 'learning' THEN {bound("p")}
-                         ELSE coalesce({bound("o")}, {bound("n")}) END AS bound,
-               coalesce(CASE WHEN w.state = 'learning' THEN p.max END, o.max, n.max) AS hist_max,
-               coalesce(CASE WHEN w.state = 'learning' THEN p.med END, o.med, n.med) AS med,
+                         WHEN o.n IS NULL THEN greatest({bound("n")}, {bound("oc")})
+                         WHEN w.regime = 'month_end' THEN greatest({bound("o")}, {bound("oc")})
+                         ELSE {bound("o")} END AS bound,
+               coalesce(CASE WHEN w.state = 'learning' THEN p.max END, CASE WHEN o.n IS NULL THEN greatest(n.max, oc.max)
+                             WHEN w.regime = 'month_end' THEN greatest(o.max, oc.max) ELSE o.max END) AS hist_max,
+               coalesce(CASE WHEN w.state = 'learning' THEN p.med END, o.med, n.med, oc.med) AS med,
                nv.n AS hist_n, nv.singletons
         FROM w
         LEFT JOIN baseline_novelty nv ON nv.integration_id = w.integration_id AND nv.dimension = CASE w.metric
           WHEN 'resources' THEN 'resource' WHEN 'destinations' THEN 'destination' ELSE 'tenant' END
         LEFT JOIN baseline_volume o ON o.integration_id = w.integration_id AND o.action_class = '*'
           AND o.regime = w.regime AND o.metric = w.metric AND o.n >= {mh}
+        LEFT JOIN baseline_volume oc ON oc.integration_id = w.integration_id AND oc.action_class = '*'
+          AND w.regime IN ({CLOSES_SQL}) AND oc.regime = '{CLOSE}' AND oc.metric = w.metric
         LEFT JOIN baseline_volume n ON n.integration_id = w.integration_id AND n.action_class = '*'
           AND n.regime = 'normal' AND n.metric = w.metric AND n.n >= {mh}
         LEFT JOIN baseline_volume p ON p.integration_id = 'peer:' || w.peer_group AND p.action_class = '*'

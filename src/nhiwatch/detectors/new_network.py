@@ -7,7 +7,9 @@ agents are compared with the window's; the number of new values is judged with t
 new values in the integration's own history (:mod:`._novelty`), so a SaaS whose calls hop across a cloud's
 addresses does not alert on every new IP while a fixed worker does. Exact IPs are reported, not scored.
 Management events done to the integration (keys added, grants made, often by a person or the platform)
-are left out: their address says nothing about where the integration runs.
+are left out: their address says nothing about where the integration runs. So are network records of its
+hosts (proxy, Zeek, flow logs): they show internal addresses and whatever client runs on the host (apt, an
+OCSP check), not where the credential is used; where they go is :mod:`.new_destination`'s question.
 
 Change awareness (:mod:`._change`): a new client or network that comes with unchanged behaviour (the same
 operations, targets, volume and hours, ``same_share`` of the new events) from a provider the integration
@@ -31,7 +33,7 @@ from typing import Any
 from nhiwatch.alerts.units import count, plural
 from nhiwatch.baseline.stats import dev_from_p
 from nhiwatch.detectors._change import CHANGE, NETWORK_DIMS, Assessment, assess, vendor_wide
-from nhiwatch.detectors._common import NOT_MANAGEMENT, finding, prepare
+from nhiwatch.detectors._common import CREDENTIAL_USE, NOT_MANAGEMENT, finding, prepare
 from nhiwatch.detectors._novelty import combined_p, new_values
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
 
@@ -63,7 +65,7 @@ def run(ctx: DetectContext) -> list[Finding]:
     prepare(ctx)
     alpha = float(ctx.param(META, "alpha"))
     dims = tuple(d.strip() for d in str(ctx.param(META, "dims")).split(",") if d.strip())
-    rows = new_values(ctx, dims, NOT_MANAGEMENT)
+    rows = new_values(ctx, dims, f"{NOT_MANAGEMENT} AND {CREDENTIAL_USE}")
     by_integ: dict[tuple[str, Any], list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         if r["state"] == "learning":
