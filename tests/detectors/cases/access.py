@@ -303,6 +303,50 @@ def churning_cloud_addresses_are_normal(w: World) -> Window:
     return SINCE, SINCE + DAY
 
 
+@case("new_network", "negative", 0)
+def hosts_housekeeping_in_network_records_is_not_credential_use(w: World) -> Window:
+    """Zeek HTTP records of the sync's host: apt and an OCSP check from an internal address, with clients
+    the credential never used. A host's network records say nothing about where the token is used."""
+    crm(w)
+    business(w, "crm-sync")
+    for i, (ua, host, path) in enumerate(
+        [
+            ("Debian APT-HTTP/1.3 (2.6.1)", "deb.debian.org", "/debian/dists/bookworm/InRelease"),
+            ("curl/8.5.0", "ocsp.digicert.com", "/MFEwTzBNMEswSTAJBgUrDgMCGgUABBTrjrydRyt"),
+        ]
+    ):
+        w.event(
+            "crm-sync",
+            SINCE + timedelta(hours=3, minutes=i),
+            source="zeek",
+            class_uid=4002,
+            action_class="egress",
+            src_endpoint_ip="10.20.5.220",
+            src_endpoint_asn=None,
+            http_request_user_agent=ua,
+            dst_endpoint_hostname=host,
+            api_operation="GET",
+            resource_name=path,
+        )
+    return SINCE, SINCE + DAY
+
+
+@case("new_network", "positive", some())
+def the_same_new_client_on_the_api_is_credential_use(w: World) -> Window:
+    """The look-alike: the same new client and an unknown address, on the CRM's API (OCSF API activity)."""
+    crm(w)
+    business(w, "crm-sync")
+    w.event(
+        "crm-sync",
+        SINCE + timedelta(hours=3),
+        class_uid=6003,
+        src_endpoint_ip="203.0.113.9",
+        src_endpoint_asn=14061,
+        http_request_user_agent="curl/8.5.0",
+    )
+    return SINCE, SINCE + DAY
+
+
 @case("new_network", "cold_start", 0)
 def new_integration_has_no_network_baseline(w: World) -> Window:
     crm(w, "new-sync")
