@@ -146,3 +146,20 @@ def test_a_new_integrations_first_month_end_is_a_close_with_no_history(store: St
     w.daily("billing-sync", close + DAY, 1, [14], per_hour=200, records=10)
     found = w.detect(SPIKE, close, close + 3 * DAY)
     assert [f.detector for f in found if f.integration_id == "billing-sync"] == ["volume_spike"]
+
+
+def test_the_day_after_a_close_that_ran_faster_keeps_its_period(store: Store) -> None:
+    """An hourly job that polls every two minutes through its (declared) month end: its period is learned
+    from ordinary days, so the hourly day after the close is its usual rhythm (was "runs every 1 hour
+    against a learned period of 2 minutes"); the close itself is not a period change either."""
+    w = World(store)
+    w.integration("poller", bursty=[{"calendar": "month_end", "business_days": 3}])
+    w.every("poller", datetime(2026, 9, 28), OCT_CLOSE, timedelta(hours=1))
+    w.every("poller", OCT_CLOSE, OCT_CLOSE + 3 * DAY, timedelta(minutes=2))
+    after = datetime(2026, 11, 2)
+    w.every("poller", OCT_CLOSE + 3 * DAY, after + DAY, timedelta(hours=1))
+    assert w.detect(CADENCE, after, after + DAY) == []
+    (period,) = store.fetchall("SELECT period_s FROM baseline_integrations WHERE integration_id = 'poller'")[
+        0
+    ]
+    assert period == 3600

@@ -40,6 +40,9 @@ class Profile:
         store.execute(
             f"""INSERT INTO baseline_integrations
             WITH hours AS (SELECT * FROM nw_hours WHERE action_class = '*'),
+            -- rhythm (period, hours a day) from ordinary days: a close runs faster and longer by design
+            ordinary AS (SELECT h.* FROM hours h ANTI JOIN nw_regime_days r
+                         ON r.integration_id = h.integration_id AND r.d = CAST(h.lt AS DATE)),
             -- an hour's active minutes, its first and last, and the gaps of two minutes or more inside it
             act AS (
               SELECT integration_id, hour, ms, hour + to_minutes(ms[1]) AS first_m,
@@ -47,7 +50,7 @@ class Profile:
                      list_filter(list_transform(range(1, len(ms)), lambda i: ms[i + 1] - ms[i]), lambda g: g > 1)
                        AS inner_gaps
               FROM (SELECT integration_id, hour, list_filter(range(60), lambda k: (minutes >> k) & 1 = 1) AS ms
-                    FROM hours WHERE minutes IS NOT NULL AND minutes <> 0)),
+                    FROM ordinary WHERE minutes IS NOT NULL AND minutes <> 0)),
             base AS (
               SELECT h.integration_id, mm.f, mm.l, sum(events) AS n,
                      count(DISTINCT CAST(lt AS DATE)) AS days, count(*) AS hours,
@@ -56,7 +59,7 @@ class Profile:
                 USING (integration_id)
               GROUP BY ALL),
             daily AS (
-              SELECT integration_id, CAST(lt AS DATE) AS d, count(DISTINCT hour(lt)) AS h FROM hours GROUP BY ALL),
+              SELECT integration_id, CAST(lt AS DATE) AS d, count(DISTINCT hour(lt)) AS h FROM ordinary GROUP BY ALL),
             dstats AS (
               SELECT integration_id, max(h) AS hmax, quantile_cont(h, 0.95) AS hp95 FROM daily GROUP BY ALL),
             -- gaps between consecutive active minutes: inside each hour, and from one active hour's last

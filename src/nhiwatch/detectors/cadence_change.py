@@ -8,8 +8,9 @@ cadence; the Shai-Hulud v2 runner as a C2 channel). Two tests, per local day:
 * around the clock: the day's active local hours ``h`` exceed the most ever seen in a day, and are
   improbable for the learned duty cycle ``q`` (share of hours active): binomial tail ``P(X >= h | 24, q)``
   below ``alpha``. A bursty-by-design day (a month, quarter or year end; declared or learned) is judged
-  against the most active hours of the integration's earlier bursty days (over the long memory), and not at
-  all when it has none behind it: a close legitimately works longer days, as it legitimately runs faster;
+  against the most active hours and the duty cycle of the integration's earlier bursty days (over the long
+  memory), and not at all when it has none behind it: a close legitimately works longer days, as it
+  legitimately runs faster (the learned period and hours a day come from ordinary days);
 * period: for an integration whose runs were regular (MAD / median of gaps between runs at most
   ``max_irregularity``, at least ``min_runs`` runs; or a declared ``schedule.every`` while learning), the
   day's median gap between runs differs from the learned period by a factor of ``period_ratio`` or more
@@ -89,9 +90,10 @@ def run(ctx: DetectContext) -> list[Finding]:
                          AND e.hour >= {ts(ctx.since - timedelta(days=LONG_MEMORY_DAYS))} AND e.hour < {ts(ctx.since)}
                          AND e.integration_id IN (SELECT integration_id FROM day)
                        GROUP BY ALL),
-        burst_max AS (SELECT b.integration_id, max(b.hours) AS burst_hours_max FROM burst_days b
+        burst_max AS (SELECT b.integration_id, max(b.hours) AS burst_hours_max, avg(b.hours) / 24 AS burst_duty
+                      FROM burst_days b
                       JOIN nw_regime_days r ON r.integration_id = b.integration_id AND r.d = b.d GROUP BY ALL)
-        SELECT day.*, bm.burst_hours_max, p.gap_med, coalesce(p.n_gaps, 0) AS n_gaps, coalesce(b.state, 'learning') AS state,
+        SELECT day.*, bm.burst_hours_max, bm.burst_duty, p.gap_med, coalesce(p.n_gaps, 0) AS n_gaps, coalesce(b.state, 'learning') AS state,
                b.duty_cycle, b.hours_per_day_max, b.period_s, b.period_mad_s, b.runs,
                json_extract_string(i.schedule, '$.every') AS every,
                EXISTS (SELECT 1 FROM nw_regime_days r WHERE r.integration_id = day.integration_id AND r.d = day.d)
@@ -158,6 +160,7 @@ def _around_the_clock(r: dict, alpha: float) -> tuple[float, str, str, dict] | N
         if r["burst_hours_max"] is None or hmax is None:
             return None
         hmax = max(hmax, r["burst_hours_max"])
+        q = max(float(q or 0), float(r["burst_duty"]))
     if q is None or hmax is None or r["hours"] <= hmax:
         return None
     p = binom_sf(int(r["hours"]), 24, min(max(float(q), 1e-3), 0.999))
