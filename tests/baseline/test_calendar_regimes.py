@@ -110,6 +110,9 @@ def test_a_flat_integration_gets_no_regime(store: Store) -> None:
 
 
 def test_a_declared_quarter_end_holds_from_the_first_day(store: Store) -> None:
+    """A declared quarter end never observed is its normal days times the burst allowance from the first
+    day; so is the first quarter end in an undeclared integration's memory (an ordinary August close behind
+    both). Five times an ordinary day passes both; fifty times alerts both."""
     qe = datetime(2026, 9, 28)
     w = World(store)
     for integ, windows in (
@@ -119,7 +122,7 @@ def test_a_declared_quarter_end_holds_from_the_first_day(store: Store) -> None:
         w.integration(integ, bursty=windows)
         w.daily(
             integ,
-            qe - 42 * DAY,  # an ordinary August close behind both: not a first close
+            qe - 42 * DAY,
             42,
             range(9, 17),
             per_hour=4,
@@ -128,8 +131,14 @@ def test_a_declared_quarter_end_holds_from_the_first_day(store: Store) -> None:
             records=100,
         )
         w.daily(integ, qe, 3, range(9, 17), per_hour=4, action_class="export", records=500)
-    found = {f.integration_id for f in w.detect(SPIKE, qe, qe + 3 * DAY)}
-    assert found == {"undeclared"}
+    assert {f.integration_id for f in w.detect(SPIKE, qe, qe + 3 * DAY)} == set()
+    kinds = store.fetchall(
+        "SELECT DISTINCT integration_id, kind FROM nw_first_closes WHERE d >= ? ORDER BY ALL", [qe.date()]
+    )
+    assert ("undeclared", "quarter") in kinds and ("undeclared", "month") not in kinds
+    for integ in ("declared", "undeclared"):
+        w.daily(integ, qe + DAY, 1, [12], per_hour=4, action_class="export", records=5_000)
+    assert {f.integration_id for f in w.detect(SPIKE, qe, qe + 3 * DAY)} == {"declared", "undeclared"}
 
 
 # ---- public holidays -------------------------------------------------------------------------------------

@@ -163,3 +163,33 @@ def test_the_day_after_a_close_that_ran_faster_keeps_its_period(store: Store) ->
         0
     ]
     assert period == 3600
+
+
+def test_the_first_year_end_is_allowed_heavier_than_the_closes_before_it(store: Store) -> None:
+    """September to November closes behind it, no December: the first year end, two and a half times the
+    quarter close, is a close of a kind never observed (normal x burst allowance, at least): quiet; thirty
+    times the quarter close still alerts."""
+    year_end = datetime(2026, 12, 29)  # Tue; Dec 29-31 are the last three business days
+
+    def ledger(w: World) -> None:
+        w.integration("ledger")
+        day = datetime(2026, 9, 1)
+        while day < year_end:
+            if day.isoweekday() <= 5:
+                factor = (4 if day.month == 9 else 2) if _last3(day) else 1
+                w.daily(
+                    "ledger", day, 1, range(9, 17), per_hour=4 * factor, action_class="export", records=100
+                )
+            day += DAY
+
+    w = World(store)
+    ledger(w)
+    w.daily("ledger", year_end, 3, range(9, 17), per_hour=40, action_class="export", records=100)
+    found = [f for det in (SPIKE, BURST) for f in w.detect(det, year_end, year_end + 3 * DAY)]
+    assert found == []
+    assert ("ledger", "year") in store.fetchall("SELECT DISTINCT integration_id, kind FROM nw_first_closes")
+    w.daily("ledger", year_end, 1, [12], per_hour=480, action_class="export", records=100)
+    assert {f.detector for det in (SPIKE, BURST) for f in w.detect(det, year_end, year_end + 3 * DAY)} == {
+        "volume_spike",
+        "unticketed_burst",
+    }

@@ -148,22 +148,34 @@ def build_calendar(store: Store, start: datetime, until: datetime, learned: str 
 
 
 def first_close(store: Store) -> None:
-    """Add to ``nw_regime_days`` the month-end days of an integration whose memory holds no month end yet
-    (it was first seen after the previous one), as a ``month_end`` with no history of its own: judged as
-    its normal days times the burst allowance, as a declared window never observed is. Until it has seen one
-    close, nothing tells a close-time job from a quiet one; after it, the learned regimes decide."""
+    """Temp table ``nw_first_closes(integration_id, d, kind)``: the close days of an integration that are the
+    first of their kind in its memory (``month``: no month end before; ``quarter``: no quarter end before;
+    ``year``: no December close before); and in ``nw_regime_days``, its first month end as a ``month_end``
+    with no history of its own. A first close of a kind is judged at least as its normal days times the
+    burst allowance, as a declared window never observed is: until it has seen one, nothing tells how much
+    heavier that close is; after it, the learned regimes and the closes behind it decide."""
+    store.execute(
+        "CREATE OR REPLACE TEMP TABLE nw_first_closes (integration_id VARCHAR, d DATE, kind VARCHAR)"
+    )
     if not store.table_exists("rollup_hourly"):
         return
     store.execute(
-        f"""INSERT INTO nw_regime_days
+        f"""INSERT INTO nw_first_closes
         WITH first AS (SELECT integration_id, CAST(min(hour) AS DATE) AS f FROM rollup_hourly GROUP BY ALL),
-        closes AS (SELECT n.integration_id, c.d FROM nw_country n JOIN nw_calendar c USING (country)
-                   WHERE c.me_rank <= {END_DAYS})
-        SELECT k.integration_id, k.d, 'month_end', 'first close: no month end in its memory yet'
-        FROM closes k JOIN first f USING (integration_id)
+        closes AS (SELECT n.integration_id, c.d, c.mon FROM nw_country n JOIN nw_calendar c USING (country)
+                   WHERE c.me_rank <= {END_DAYS}),
+        kinds AS (SELECT k.*, u.kind FROM closes k, (VALUES ('month'), ('quarter'), ('year')) u(kind)
+                  WHERE u.kind = 'month' OR (u.kind = 'quarter' AND k.mon IN (3, 6, 9, 12))
+                     OR (u.kind = 'year' AND k.mon = 12))
+        SELECT k.integration_id, k.d, k.kind FROM kinds k JOIN first f USING (integration_id)
         WHERE k.d >= f.f
-          AND NOT EXISTS (SELECT 1 FROM closes p WHERE p.integration_id = k.integration_id AND p.d >= f.f
-                          AND p.d < k.d AND date_trunc('month', p.d) <> date_trunc('month', k.d))
+          AND NOT EXISTS (SELECT 1 FROM kinds p WHERE p.integration_id = k.integration_id AND p.kind = k.kind
+                          AND p.d >= f.f AND p.d < k.d AND date_trunc('month', p.d) <> date_trunc('month', k.d))"""
+    )
+    store.execute(
+        """INSERT INTO nw_regime_days
+        SELECT k.integration_id, k.d, 'month_end', 'first close: no month end in its memory yet'
+        FROM nw_first_closes k WHERE k.kind = 'month'
           AND NOT EXISTS (SELECT 1 FROM nw_regime_days r WHERE r.integration_id = k.integration_id AND r.d = k.d)"""
     )
 

@@ -14,6 +14,8 @@ the log scale, so a heavy-tailed integration is not flagged for an ordinary big 
   ``min_hours`` of them, the largest times ``burst_allowance``: two hours say nothing about a tail);
 * a month end is judged against every earlier close (``close``) as well as against the month ends: every
   quarter and year end is a month end too, and a quarter end's own regime only raises the quarter end's bound;
+* the first close of its kind in the integration's memory (its first month, quarter or year end) is allowed
+  at least its normal bound times ``burst_allowance``: nothing yet tells how much heavier that close is;
 * a class the integration never used falls back to its all-classes row;
 * event counts must also be improbable as a Poisson draw around the largest hour seen (``alpha``);
 * an integration still ``learning`` (or with fewer than ``min_hours`` active hours) uses its peer group
@@ -102,9 +104,14 @@ def hourly_breaches(
     fallback = f"""coalesce({_bound("onorm", max_ratio, z)} * {burst_allowance}, {_bound("a", max_ratio, z)},
                             {_bound("anorm", max_ratio, z)}
                             * CASE WHEN w.regime <> 'normal' THEN {burst_allowance} ELSE 1 END)"""
-    own_bound = f"""CASE WHEN o.n IS NULL THEN greatest({fallback}, {oc_bound})
+    close_bound = f"""CASE WHEN o.n IS NULL THEN greatest({fallback}, {oc_bound})
                  WHEN w.regime = 'month_end' THEN greatest({_bound("o", max_ratio, z)}, {oc_bound})
                  ELSE {_bound("o", max_ratio, z)} END"""
+    # the first close of its kind (month, quarter or year end) in the integration's memory: at least its
+    # normal hours times the burst allowance (nhiwatch.baseline.calendar.first_close)
+    own_bound = f"""CASE WHEN fc.d IS NULL THEN {close_bound}
+                    ELSE greatest({close_bound}, {_bound("onorm", max_ratio, z)} * {burst_allowance},
+                                  {_bound("anorm", max_ratio, z)} * {burst_allowance}) END"""
     sql = f"""
     WITH h AS (
       SELECT e.integration_id, e.action_class, date_trunc('hour', e.time) AS hr, {STATE} AS state,
@@ -146,6 +153,8 @@ def hourly_breaches(
       {j("a", "w.integration_id", "'*'", "w.regime")}
       {j("anorm", "w.integration_id", "'*'", "'normal'")}
       {j("p", "'peer:' || w.peer_group", "w.action_class", "'normal'", 1)}
+      LEFT JOIN (SELECT DISTINCT integration_id, d FROM nw_first_closes) fc
+        ON fc.integration_id = w.integration_id AND fc.d = w.ld
       LEFT JOIN nw_backlog k ON k.integration_id = w.integration_id AND k.action_class = w.action_class
         AND k.d = w.ld AND k.metric = w.metric
       LEFT JOIN nw_fleet_backlog fb ON fb.integration_id = w.integration_id AND fb.action_class = w.action_class

@@ -9,7 +9,8 @@ cadence; the Shai-Hulud v2 runner as a C2 channel). Two tests, per local day:
   improbable for the learned duty cycle ``q`` (share of hours active): binomial tail ``P(X >= h | 24, q)``
   below ``alpha``. A bursty-by-design day (a month, quarter or year end; declared or learned) is judged
   against the most active hours and the duty cycle of the integration's earlier bursty days (over the long
-  memory), and not at all when it has none behind it: a close legitimately works longer days, as it
+  memory), and not at all when it has none behind it or is the first close of its kind (a first year end):
+  a close legitimately works longer days, as it
   legitimately runs faster (the learned period and hours a day come from ordinary days);
 * period: for an integration whose runs were regular (MAD / median of gaps between runs at most
   ``max_irregularity``, at least ``min_runs`` runs; or a declared ``schedule.every`` while learning), the
@@ -98,6 +99,8 @@ def run(ctx: DetectContext) -> list[Finding]:
                json_extract_string(i.schedule, '$.every') AS every,
                EXISTS (SELECT 1 FROM nw_regime_days r WHERE r.integration_id = day.integration_id AND r.d = day.d)
                  AS bursty,
+               EXISTS (SELECT 1 FROM nw_first_closes fc WHERE fc.integration_id = day.integration_id
+                       AND fc.d = day.d) AS first_close,
                (SELECT any_value(s.kind) FROM nw_special_days s WHERE s.integration_id = day.integration_id
                   AND s.d = day.d) AS calendar_day
         FROM day LEFT JOIN per p USING (integration_id, v, d) LEFT JOIN burst_max bm USING (integration_id)
@@ -156,8 +159,8 @@ def run(ctx: DetectContext) -> list[Finding]:
 
 def _around_the_clock(r: dict, alpha: float) -> tuple[float, str, str, dict] | None:
     q, hmax = r["duty_cycle"], r["hours_per_day_max"]
-    if r["bursty"]:  # a close works longer days: judged against the earlier bursty days, if any
-        if r["burst_hours_max"] is None or hmax is None:
+    if r["bursty"] or r["first_close"]:  # a close works longer days: judged against earlier closes, if any
+        if r["burst_hours_max"] is None or hmax is None or r["first_close"]:
             return None
         hmax = max(hmax, r["burst_hours_max"])
         q = max(float(q or 0), float(r["burst_duty"]))
