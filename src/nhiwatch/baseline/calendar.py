@@ -142,21 +142,21 @@ def build_calendar(store: Store, start: datetime, until: datetime, learned: str 
         WHERE n.country <> '' AND (c.holiday IS NOT NULL OR c.held_back > 0)"""
     )
     build_regime_days(store, learned)
+    store.execute(
+        "CREATE OR REPLACE TEMP TABLE nw_first_closes (integration_id VARCHAR, d DATE, kind VARCHAR)"
+    )
     if learned:
         fall_back_to_history(store)
         first_close(store)
 
 
 def first_close(store: Store) -> None:
-    """Temp table ``nw_first_closes(integration_id, d, kind)``: the close days of an integration that are the
+    """Fill the temp table ``nw_first_closes(integration_id, d, kind)`` (made by :func:`build_calendar`): the close days of an integration that are the
     first of their kind in its memory (``month``: no month end before; ``quarter``: no quarter end before;
     ``year``: no December close before); and in ``nw_regime_days``, its first month end as a ``month_end``
     with no history of its own. A first close of a kind is judged at least as its normal days times the
     burst allowance, as a declared window never observed is: until it has seen one, nothing tells how much
     heavier that close is; after it, the learned regimes and the closes behind it decide."""
-    store.execute(
-        "CREATE OR REPLACE TEMP TABLE nw_first_closes (integration_id VARCHAR, d DATE, kind VARCHAR)"
-    )
     if not store.table_exists("rollup_hourly"):
         return
     store.execute(

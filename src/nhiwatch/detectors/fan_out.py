@@ -17,7 +17,13 @@ integration's hours at earlier closes (``close`` in :mod:`nhiwatch.baseline.volu
 close is not new: a month-end job reads the accounts it read last month end, which the recent weeks' value
 sets have forgotten. A value never touched at any close is new there too.
 
-Parameters: ``max_ratio``, ``z``, ``min_hours``, ``alpha``. References: OWASP NHI5:2025, NHI9:2025, NHI3:2025; NIST CSF
+The count must also be improbable as a Poisson draw around the largest hour (``count_alpha``): three
+repositories against at most two is chance, not a fan-out. The first close of its kind in an integration's
+memory (:func:`nhiwatch.baseline.calendar.first_close`) is allowed its normal bound times
+``burst_allowance``, as the volume detections allow it.
+
+Parameters: ``max_ratio``, ``z``, ``min_hours``, ``alpha``, ``count_alpha``, ``burst_allowance``.
+References: OWASP NHI5:2025, NHI9:2025, NHI3:2025; NIST CSF
 2.0 DE.CM-03, DE.CM-06, DE.AE-03, DE.AE-04; ATT&CK T1119, T1078.004, T1550.001, T1213.003.
 """
 
@@ -43,7 +49,14 @@ META = DetectorMeta(
     owasp_nhi=("NHI5:2025", "NHI9:2025", "NHI3:2025"),
     nist_csf=("DE.CM-03", "DE.CM-06", "DE.AE-03", "DE.AE-04"),
     attack=("T1119", "T1078.004", "T1550.001", "T1213.003"),
-    params={"max_ratio": 2.0, "z": 6.0, "min_hours": 5, "alpha": 1e-6},
+    params={
+        "max_ratio": 2.0,
+        "z": 6.0,
+        "min_hours": 5,
+        "alpha": 1e-6,
+        "count_alpha": 1e-3,
+        "burst_allowance": 10.0,
+    },
     explanation="{observed}, against {expected}",
 )
 COLS = {
@@ -94,7 +107,7 @@ def run(ctx: DetectContext) -> list[Finding]:
                count(DISTINCT {col}) FILTER (bv.value IS NULL AND ck.value IS NULL) AS new_values,
                count(*) AS m,
                any_value({STATE}) AS state, coalesce(any_value(b.peer_group), '?') AS peer_group,
-               coalesce(any_value(r.regime), 'normal') AS regime,
+               coalesce(any_value(r.regime), 'normal') AS regime, any_value(CAST({LOCAL} AS DATE)) AS ld,
                min(e.time) AS first_seen, max(e.time) AS last_seen,
                list(e.metadata_uid ORDER BY bv.value IS NULL DESC, e.time)[1:20] AS evidence
         FROM events e {TZ_JOIN} {STATE_JOIN}
@@ -116,7 +129,9 @@ def run(ctx: DetectContext) -> list[Finding]:
                coalesce(CASE WHEN w.state = 'learning' THEN p.max END, CASE WHEN o.n IS NULL THEN greatest(n.max, oc.max)
                              WHEN w.regime = 'month_end' THEN greatest(o.max, oc.max) ELSE o.max END) AS hist_max,
                coalesce(CASE WHEN w.state = 'learning' THEN p.med END, o.med, n.med, oc.med) AS med,
-               nv.n AS hist_n, nv.singletons
+               nv.n AS hist_n, nv.singletons, {bound("n")} AS normal_bound,
+               EXISTS (SELECT 1 FROM nw_first_closes fc WHERE fc.integration_id = w.integration_id AND fc.d = w.ld)
+                 AS first_close
         FROM w
         LEFT JOIN baseline_novelty nv ON nv.integration_id = w.integration_id AND nv.dimension = CASE w.metric
           WHEN 'resources' THEN 'resource' WHEN 'destinations' THEN 'destination' ELSE 'tenant' END
@@ -131,24 +146,36 @@ def run(ctx: DetectContext) -> list[Finding]:
         WHERE w.x > 1""",
     )
     alpha = float(ctx.param(META, "alpha"))
+    count_alpha, allowance = float(ctx.param(META, "count_alpha")), float(ctx.param(META, "burst_allowance"))
     hits: dict[tuple[str, Any], list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
+        if (
+            r["first_close"]
+            and r["state"] != "learning"
+            and r["normal_bound"] is not None
+            and r["bound"] is not None
+        ):
+            r["bound"] = max(float(r["bound"]), float(r["normal_bound"]) * allowance)
         if r["bound"] is None or r["new_values"] == 0 or r["x"] <= (r["hist_max"] or 0):
             continue
+        # distinct values are counts: a small hourly maximum is beaten by chance (3 repositories against 2)
+        r["by_count"] = (
+            r["x"] > r["bound"] and poisson_sf(int(r["x"]), max(float(r["hist_max"] or 0), 1.0)) < count_alpha
+        )
         r["p_new"], r["lam"] = 1.0, None
         if r["state"] != "learning" and r["hist_n"]:  # Good-Turing: how many new values an hour should bring
             r["lam"] = (r["singletons"] + 0.5) / (r["hist_n"] + 1) * r["m"]
             r["p_new"] = poisson_sf(int(r["new_values"]), r["lam"])
-        if r["x"] > r["bound"] or r["p_new"] < alpha:
+        if r["by_count"] or r["p_new"] < alpha:
             hits[(r["integration_id"], r["hr"].date())].append(r)
     out = []
     for (integ, _day), rs in hits.items():
         # distinct values are whole units: a bound under one means none seen (and would divide by ~0)
-        top = max(rs, key=lambda r: (r["x"] / max(r["bound"], 1.0), -r["p_new"]))
+        top = max(rs, key=lambda r: (r["by_count"], r["x"] / max(r["bound"], 1.0), -r["p_new"]))
         ratio = top["x"] / max(top["bound"], 1.0)
         noun, plural_noun = DIMS[top["metric"]], top["metric"]
         # raised on the count beyond its bound, or on improbably many new values (the count may be under it)
-        by_count = top["x"] > top["bound"]
+        by_count = top["by_count"]
         fired = (
             measure(top["x"], top["bound"], "distinct " + noun, usual=top["med"], largest=top["hist_max"])
             if by_count

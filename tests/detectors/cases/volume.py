@@ -219,6 +219,18 @@ def usual_three_repositories(w: World) -> Window:
     return SINCE, SINCE + DAY
 
 
+@case("fan_out", "negative", 0)
+def one_repository_more_than_a_small_usual_is_chance(w: World) -> Window:
+    """A backup key that touches one bucket a day: one hour with three, two of them new, is beyond twice its
+    largest hour but no fan-out (a Poisson draw around 1 reaches 3 about one time in twelve)."""
+    w.integration("backup-key", kind="api_key", vendor="backblaze")
+    for d in range(35):
+        w.event("backup-key", T0 + timedelta(days=d, hours=16), resource_name="bucket-0")
+    for i, bucket in enumerate(("bucket-0", "bucket-7", "bucket-8")):
+        w.event("backup-key", SINCE + timedelta(hours=16, minutes=i), resource_name=bucket)
+    return SINCE, SINCE + DAY
+
+
 @case("fan_out", "cold_start", 0)
 def new_app_without_history_or_peers(w: World) -> Window:
     w.integration("fresh-app", kind="github_app", vendor="gitlab")
