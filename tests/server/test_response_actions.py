@@ -5,6 +5,7 @@ a token)."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -231,3 +232,41 @@ def test_missing_collector_settings_are_a_clear_refusal(
         assert r.status_code == 409 and "org" in r.json()["detail"]
     finally:
         app.state.nw.close()
+
+
+def test_console_forms_need_an_admin_session_and_csrf(
+    rapp: FastAPI, company: Company, httpserver: HTTPServer
+) -> None:
+    from tests.server.test_console import csrf_of, signed_in
+
+    alert_id = release_alert(rapp)
+    url = f"/alerts/{alert_id}/actions/{ACTION}"
+    admin = signed_in(rapp, company.tokens["admin"])
+    page = admin.get(f"/alerts/{alert_id}").text
+    assert f'data-action="{ACTION}"' in page and 'href="/audit"' in page
+    assert admin.post(url, data={"csrf": "forged"}).status_code == 403
+    analyst = signed_in(rapp, company.tokens["analyst"])
+    analyst_page = analyst.get(f"/alerts/{alert_id}").text
+    assert "action-button" not in analyst_page and 'href="/audit"' not in analyst_page
+    assert analyst.post(url, data={"csrf": csrf_of(analyst_page)}).status_code == 403
+    assert analyst.get("/audit").status_code == 403
+    confirm = admin.post(url, data={"csrf": csrf_of(page)})
+    assert confirm.status_code == 200 and PAT in confirm.text and 'id="confirm-action-button"' in confirm.text
+    assert not httpserver.log
+    _expect_revoke(httpserver, 403, {"message": "Resource not accessible by personal access token"})
+    nonce = re.search(r'name="nonce" value="([^"]+)"', confirm.text)
+    assert nonce
+    failed = admin.post(url, data={"csrf": csrf_of(page), "nonce": nonce.group(1)})
+    assert failed.status_code == 502 and "Not done" in failed.text and "HTTP 403" in failed.text
+    assert GITHUB_TOKEN not in failed.text
+    audit_page = admin.get("/audit").text
+    assert "failed" in audit_page and ACTION in audit_page and GITHUB_TOKEN not in audit_page
+
+
+def test_response_off_shows_the_guidance_alone(app: FastAPI, company: Company) -> None:
+    from tests.server.test_console import signed_in
+
+    admin = signed_in(app, company.tokens["admin"])
+    alert_id = release_alert(app)
+    page = admin.get(f"/alerts/{alert_id}").text
+    assert 'id="response"' in page and "action-button" not in page and "Manual:" not in page

@@ -10,6 +10,7 @@ error is an answer (``state: failed``, its HTTP status, a scrubbed message), nev
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,14 +39,28 @@ class Responder:
     config: ResponseConfig
     connection: Connection = field(default_factory=Connection)
     confirmations: Confirmations = field(init=False)
+    running: set[tuple[str, str]] = field(default_factory=set)  # (action, object) being executed now
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.confirmations = Confirmations(self.config.confirm_seconds)
 
+    def claim(self, action: str, object: str) -> bool:
+        """Mark ``action`` on ``object`` as running; False if another request runs it now."""
+        with self.lock:
+            if (action, object) in self.running:
+                return False
+            self.running.add((action, object))
+            return True
+
+    def release(self, action: str, object: str) -> None:
+        with self.lock:
+            self.running.discard((action, object))
+
 
 def responder(state: ServerState) -> Responder | None:
-    r = getattr(state, "responder", None)
-    return r if isinstance(r, Responder) and r.config.enabled else None
+    r = state.responder
+    return r if r is not None and r.config.enabled else None
 
 
 def offers(state: ServerState, store: Store, alert_id: str) -> dict[str, Offer]:
@@ -174,10 +189,24 @@ def execute(state: ServerState, who: Principal, alert_id: str, action_id: str, n
             409,
             "the alert's object changed since it was confirmed; ask again",
         )
+    if not r.claim(action_id, action.object):  # two admins confirming at once: one runs, one is told
+        raise _refuse(
+            state, who, alert_id, action_id, 409, f"{action_id} on {action.object} is running now; wait"
+        )
+    try:
+        return _run(state, who, alert_id, action, pending.description)
+    finally:
+        r.release(action_id, action.object)
+
+
+def _run(
+    state: ServerState, who: Principal, alert_id: str, action: Action, description: str
+) -> dict[str, Any]:
+    action_id = action.id
     done = _already(state, who, alert_id, action)
     if done is not None:
         return done
-    _audit(state, who, "confirmed", alert_id, action_id, object=action.object, detail=pending.description)
+    _audit(state, who, "confirmed", alert_id, action_id, object=action.object, detail=description)
     try:
         outcome = action.execute()
     except ActionFailed as exc:
