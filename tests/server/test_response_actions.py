@@ -270,3 +270,15 @@ def test_response_off_shows_the_guidance_alone(app: FastAPI, company: Company) -
     alert_id = release_alert(app)
     page = admin.get(f"/alerts/{alert_id}").text
     assert 'id="response"' in page and "action-button" not in page and "Manual:" not in page
+
+
+def test_a_step_no_api_can_take_is_marked_manual(company: Company, tmp_path: Path) -> None:
+    """The release bot as declared (a GitHub App): suspending its installation needs the App's own key."""
+    from tests.server.test_console import signed_in
+
+    app = make_app(company, tmp_path, response=ResponseConfig(enabled=True), worker_enabled=False)
+    try:
+        page = signed_in(app, company.tokens["admin"]).get(f"/alerts/{release_alert(app)}").text
+        assert "Manual: suspending an installation" in page and "action-button" not in page
+    finally:
+        app.state.nw.close()

@@ -151,7 +151,7 @@ def prepare(state: ServerState, who: Principal, alert_id: str, action_id: str) -
     if done is not None:
         return done
     try:
-        description = action.describe()
+        description = redact(action.describe())  # it names the integration as the inventory spells it
     except NhiwatchError as exc:  # the collector's settings are missing or wrong
         raise _refuse(state, who, alert_id, action_id, 409, redact(str(exc))) from None
     nonce = r.confirmations.issue(alert_id, action_id, who.name, action.object, description)
