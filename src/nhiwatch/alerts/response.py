@@ -56,6 +56,7 @@ MAX_VALUE = 120
 class Step:
     text: str
     doc: str = ""
+    actions: tuple[str, ...] = ()  # one-click response actions (nhiwatch.response) this step offers
 
 
 @dataclass
@@ -68,7 +69,7 @@ class Response:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "contain": [{"step": s.text, "doc": s.doc} for s in self.contain],
+            "contain": [{"step": s.text, "doc": s.doc, "actions": list(s.actions)} for s in self.contain],
             "investigate": list(self.investigate),
             "contact": self.contact,
         }
@@ -111,7 +112,7 @@ def guidance(store: Store | None, alert: Alert) -> Response:
     vendor = facts.get("vendor") or "default"
     by_kind = catalog["contain"].get(vendor, catalog["contain"]["default"])
     steps = by_kind.get(facts.get("kind") or "", by_kind["default"])
-    contain = [Step(_fill(s["step"], values), s.get("doc", "")) for s in steps]
+    contain = [Step(_fill(s["step"], values), s.get("doc", ""), tuple(s.get("actions", ()))) for s in steps]
     notes = catalog["investigate"]
     investigate = [_fill(notes.get(d, notes["default"]), values) for d in alert.detectors]
     return Response(contain=contain, investigate=_unique(investigate), contact=contact)
