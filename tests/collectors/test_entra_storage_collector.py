@@ -445,3 +445,103 @@ def test_bodies_cut_short_past_the_sdk_own_retries_are_retried_with_backoff(
     assert report.ok, report.streams[0].error
     assert report.stored == 3 and report.streams[0].quarantined == 0 and len(fake.ranges) == 5
     assert clock.sleeps == [0.5]  # our backoff (full jitter of 1 s) once the SDK gave up
+
+
+def test_collect_entra_storage_from_the_command_line_then_list(fake: FakeBlobService, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from tests.collectors.test_new_collectors_wiring import nhiwatch
+
+    hour = datetime.now(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    data, new = records("audit", hour, 3, "0000c11a")
+    fake.append(AUDIT, blob_name(hour), data)
+    sas_file = tmp_path / "sas"
+    sas_file.write_text(SAS)
+    sas_file.chmod(0o600)
+    db = tmp_path / "n.duckdb"
+    env = {"NHIWATCH_ENTRA_STORAGE_SAS_TOKEN_FILE": str(sas_file)}
+    args = [
+        "collect",
+        "entra_storage",
+        "--db",
+        db,
+        "--base-url",
+        fake.account_url,
+        "-o",
+        f"containers={AUDIT}",
+    ]
+    run = nhiwatch(*args, "--since", "2d", cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stderr
+    with Store(db) as s:
+        assert sorted(u.split(":", 1)[1] for u in ids(s, "microsoft")) == sorted(new)
+    listed = nhiwatch("collect", "--list", "--db", db, cwd=tmp_path, env={})
+    assert (
+        listed.returncode == 0
+        and "entra_storage" in listed.stdout
+        and "insights-logs-auditlogs" in listed.stdout
+    )
+    missing = nhiwatch(*args, cwd=tmp_path, env={})
+    assert missing.returncode == 2 and "NHIWATCH_ENTRA_STORAGE_SAS_TOKEN" in missing.stderr
+    assert "Traceback" not in missing.stderr + run.stderr
+    assert _leaks(run.stdout + run.stderr + listed.stdout + missing.stderr) == []
+
+
+def test_run_config_takes_entra_storage_and_checks_its_settings(tmp_path: Path) -> None:
+    from nhiwatch.monitor.config import load_run_config
+
+    good = tmp_path / "nhiwatch.yaml"
+    good.write_text(
+        "collectors:\n  - name: entra_storage\n    every: 5m\n    settings:\n"
+        "      account_url: https://acmelogs.blob.core.windows.net\n"
+        f"      containers: {AUDIT},{SP}\n      tenants: {TENANT}\n"
+    )
+    assert [c.name for c in load_run_config(good).collectors] == ["entra_storage"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "collectors:\n  - name: entra_storage\n    settings:\n"
+        f"      account_url: https://acmelogs.blob.core.windows.net\n      sas_token: '{SAS}'\n"
+    )
+    with pytest.raises(ConfigError, match="sas_token") as err:
+        load_run_config(bad)
+    assert _leaks(str(err.value)) == []
+
+
+def test_a_tail_larger_than_one_read_is_read_in_parts_across_runs_bounded_by_pages(
+    fake: FakeBlobService, store: Store, clock: Clock
+) -> None:
+    t = Tenant(fake)
+    name = t.write(SP, 1, n=5)
+    line = len(fake.containers[SP][name]) // 5
+
+    def build() -> Collector:
+        collector = _build(fake, clock, containers=SP)
+        collector.streams[0].max_bytes = 2 * line + line // 2  # type: ignore[union-attr]  # two lines and a half
+        return collector
+
+    first = _run(store, build(), max_pages=2)
+    assert first.ok and first.stored == 4 and not first.streams[0].caught_up
+    assert [r for _, r in fake.ranges] == [
+        f"bytes=0-{2 * line + line // 2 - 1}",
+        f"bytes={2 * line}-{4 * line + line // 2 - 1}",
+    ]
+    second = _run(store, build(), now=lambda: NOW + timedelta(minutes=5))
+    assert second.ok and second.stored == 1 and second.streams[0].caught_up
+    assert fake.ranges[-1] == (name, f"bytes={4 * line}-{5 * line - 1}")
+    assert _uids(store) == sorted(t.ids)
+
+
+def test_offsets_below_the_floor_are_pruned_and_their_days_not_listed_again(
+    fake: FakeBlobService, store: Store, clock: Clock
+) -> None:
+    t = Tenant(fake)
+    old = t.write(AUDIT, 24 * 3)
+    recent = t.write(AUDIT, 1)
+    assert _run(store, _build(fake, clock, containers=AUDIT), since=NOW - timedelta(days=4)).stored == 6
+    kept = [r[0] for r in store.fetchall("SELECT key FROM collector_offsets")]
+    assert kept == [recent] and old not in kept
+    before = len(fake.requests)
+    again = _run(store, _build(fake, clock, containers=AUDIT), now=lambda: NOW + timedelta(minutes=5))
+    assert again.ok and again.stored == 0
+    day = re.compile(r"%2Fd%3D(\d\d)%2F")
+    days = {m.group(1) for _, p, _ in fake.requests[before:] if (m := day.search(p))}
+    assert days == {"29", "30"}
