@@ -423,6 +423,8 @@ def test_settings_and_credentials_are_checked_with_clear_messages(tmp_path: Path
     assert type(collector.streams[0].container.credential).__name__ == "EnvironmentCredential"  # type: ignore[union-attr]
     assert "[redacted]" in collector.scrub("the secret s3cr3t-value") and "s3cr3t" not in repr(collector)
     collector.close()
+    with pytest.raises(ConfigError, match="only over https"):
+        registry.build("entra_storage", {"base_url": "http://127.0.0.1:10000/devstoreaccount1"}, env=identity)
 
 
 @given(

@@ -349,6 +349,8 @@ def build(settings: Settings, *, env: Mapping[str, str], http: HttpOptions) -> C
             "https://ACCOUNT.blob.core.windows.net (or NHIWATCH_ENTRA_STORAGE_ACCOUNT_URL), or a connection "
             "string that names it"
         )
+    if cred.origin.startswith("AZURE_") and not url.startswith("https://"):
+        raise ConfigError("a service principal's token is sent only over https: use an https account URL")
     sdk_credential = cred.for_account(url, settings.account_name)
     calls = AzureCalls(http, cred.secrets)
 
