@@ -35,7 +35,7 @@ _KIND_KEYS = {
     "managed_identity": "service_principal",
     "iam_role": "iam_role",
 }
-_VENDOR_NAMES = {  # how people write the vendor in an inventory -> the event source it is
+VENDOR_NAMES = {  # how people write the vendor in an inventory -> the event source it is
     "github": "github",
     "okta": "okta",
     "microsoft": "microsoft",
@@ -130,8 +130,8 @@ def _facts(store: Store, alert: Alert) -> dict[str, str]:
             if kind in _KIND_KEYS:
                 facts["kind"] = _KIND_KEYS[kind]
             name = (vendor or discovered or "").strip().lower()
-            if name in _VENDOR_NAMES:
-                facts["vendor"] = _VENDOR_NAMES[name]
+            if name in VENDOR_NAMES:
+                facts["vendor"] = VENDOR_NAMES[name]
     ids = [e for e in alert.evidence if e][:200]
     if ids and store.table_exists("events"):
         rows = store.fetchall(
@@ -144,7 +144,7 @@ def _facts(store: Store, alert: Alert) -> dict[str, str]:
             seen = Counter(r[i] for r in rows if r[i])
             if seen:
                 facts[key] = _short(seen.most_common(1)[0][0])
-        facts.setdefault("vendor", _VENDOR_NAMES.get(facts.get("source", ""), ""))
+        facts.setdefault("vendor", VENDOR_NAMES.get(facts.get("source", ""), ""))
         if "kind" not in facts and facts.get("actor_type") in _KIND_KEYS:
             facts["kind"] = _KIND_KEYS[facts["actor_type"]]
     return {k: v for k, v in facts.items() if v}

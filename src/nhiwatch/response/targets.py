@@ -15,20 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from nhiwatch.alerts.model import Alert
+from nhiwatch.alerts.response import VENDOR_NAMES
 from nhiwatch.store import Store
 
-# How an inventory names a vendor -> the events' source.
-VENDORS = {
-    "github": "github",
-    "okta": "okta",
-    "microsoft": "microsoft",
-    "entra": "microsoft",
-    "azure": "microsoft",
-    "salesforce": "salesforce",
-    "slack": "slack",
-    "aws": "aws",
-    "amazon": "aws",
-}
+# How an inventory names a vendor -> the events' source (the alert guidance's table), and the sources that
+# have response actions.
+VENDORS = {**VENDOR_NAMES, "iam_role": "iam_role"}
+ACTION_SOURCES = frozenset({"github", "okta", "microsoft", "salesforce", "slack", "aws", "iam_role"})
 COLUMNS = (
     "actor_user_credential_uid",
     "actor_app_uid",
@@ -92,7 +85,7 @@ def resolve(store: Store, alert: Alert) -> Targets:
                 WHERE metadata_uid IN (SELECT unnest(?::VARCHAR[]))""",
             [ids],
         )
-        sources = Counter(r[0] for r in rows if r[0] in VENDORS.values())
+        sources = Counter(r[0] for r in rows if r[0] in ACTION_SOURCES)
         if sources:
             vendor = sources.most_common(1)[0][0]
         for i, column in enumerate(COLUMNS, start=1):
