@@ -4,7 +4,7 @@ FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN python -m pip install --no-cache-dir --prefix=/install '.[server,collect]'
+RUN python -m pip install --no-cache-dir --prefix=/install '.[server,collect,aws,azure]'
 
 FROM python:3.11-slim
 COPY --from=build /install /usr/local

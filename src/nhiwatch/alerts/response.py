@@ -35,7 +35,7 @@ _KIND_KEYS = {
     "managed_identity": "service_principal",
     "iam_role": "iam_role",
 }
-_VENDOR_NAMES = {  # how people write the vendor in an inventory -> the event source it is
+VENDOR_NAMES = {  # how people write the vendor in an inventory -> the event source it is
     "github": "github",
     "okta": "okta",
     "microsoft": "microsoft",
@@ -56,6 +56,7 @@ MAX_VALUE = 120
 class Step:
     text: str
     doc: str = ""
+    actions: tuple[str, ...] = ()  # one-click response actions (nhiwatch.response) this step offers
 
 
 @dataclass
@@ -68,7 +69,7 @@ class Response:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "contain": [{"step": s.text, "doc": s.doc} for s in self.contain],
+            "contain": [{"step": s.text, "doc": s.doc, "actions": list(s.actions)} for s in self.contain],
             "investigate": list(self.investigate),
             "contact": self.contact,
         }
@@ -111,7 +112,7 @@ def guidance(store: Store | None, alert: Alert) -> Response:
     vendor = facts.get("vendor") or "default"
     by_kind = catalog["contain"].get(vendor, catalog["contain"]["default"])
     steps = by_kind.get(facts.get("kind") or "", by_kind["default"])
-    contain = [Step(_fill(s["step"], values), s.get("doc", "")) for s in steps]
+    contain = [Step(_fill(s["step"], values), s.get("doc", ""), tuple(s.get("actions", ()))) for s in steps]
     notes = catalog["investigate"]
     investigate = [_fill(notes.get(d, notes["default"]), values) for d in alert.detectors]
     return Response(contain=contain, investigate=_unique(investigate), contact=contact)
@@ -129,8 +130,8 @@ def _facts(store: Store, alert: Alert) -> dict[str, str]:
             if kind in _KIND_KEYS:
                 facts["kind"] = _KIND_KEYS[kind]
             name = (vendor or discovered or "").strip().lower()
-            if name in _VENDOR_NAMES:
-                facts["vendor"] = _VENDOR_NAMES[name]
+            if name in VENDOR_NAMES:
+                facts["vendor"] = VENDOR_NAMES[name]
     ids = [e for e in alert.evidence if e][:200]
     if ids and store.table_exists("events"):
         rows = store.fetchall(
@@ -143,7 +144,7 @@ def _facts(store: Store, alert: Alert) -> dict[str, str]:
             seen = Counter(r[i] for r in rows if r[i])
             if seen:
                 facts[key] = _short(seen.most_common(1)[0][0])
-        facts.setdefault("vendor", _VENDOR_NAMES.get(facts.get("source", ""), ""))
+        facts.setdefault("vendor", VENDOR_NAMES.get(facts.get("source", ""), ""))
         if "kind" not in facts and facts.get("actor_type") in _KIND_KEYS:
             facts["kind"] = _KIND_KEYS[facts["actor_type"]]
     return {k: v for k, v in facts.items() if v}

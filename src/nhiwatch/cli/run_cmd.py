@@ -98,6 +98,8 @@ def _serve(cfg: object) -> None:
         inventory=cfg.inventory,
         url=url_for(cfg.server.host, cfg.server.port),
         listen_host=cfg.server.host,
+        response=cfg.response,
+        collectors={c.name: dict(c.settings) for c in cfg.collectors},
     )
     with friendly_errors(cfg.store):
         app = create_app(cfg.store, settings=settings)

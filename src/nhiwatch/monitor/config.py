@@ -4,7 +4,8 @@ Validated by pydantic with unknown keys refused, every problem reported with its
 ``console_url`` and ``sinks`` keys are those of ``nhiwatch deliver --config`` (the same file serves both).
 Collector settings are checked against the collector's own settings model at load time; credentials never
 appear here — collectors read them from environment variables or secret files, sinks from their
-``*_env`` / ``*_file`` keys. Relative paths are read from the config file's folder.
+``*_env`` / ``*_file`` keys. Relative paths are read from the config file's folder. ``response`` turns on
+one-click response actions through the collectors' credentials (:mod:`nhiwatch.response`; off by default).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from nhiwatch.errors import ConfigError
 from nhiwatch.outputs.sinks.config import DeliveryConfig, parse_config
+from nhiwatch.response.config import ResponseConfig
 
 EVERY = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -95,6 +97,7 @@ class RunConfig(DeliveryConfig):
     collectors: list[CollectorConfig] = Field(default_factory=list)
     deliver_every: str = "1m"
     retention: RetentionConfig = RetentionConfig()
+    response: ResponseConfig = ResponseConfig()  # one-click response actions: off unless enabled
 
     @field_validator("deliver_every")
     @classmethod

@@ -28,6 +28,7 @@ from nhiwatch.alerts import tables
 from nhiwatch.errors import NhiwatchError, NotFoundError
 from nhiwatch.inventory.resolve import ensure_tables
 from nhiwatch.redact import protect_logs, redact, redact_value
+from nhiwatch.response.base import Connection
 from nhiwatch.server import (
     api_admin,
     api_alerts,
@@ -35,12 +36,16 @@ from nhiwatch.server import (
     api_ingest,
     api_integrations,
     api_meta,
+    api_response,
     api_store,
+    audit,
     console,
+    console_response,
     local,
 )
 from nhiwatch.server.auth import FailureLimiter, LoginRequired, RateLimit, Sessions
 from nhiwatch.server.intake import Intake
+from nhiwatch.server.respond import Responder
 from nhiwatch.server.shape import ShapeError, check_bytes
 from nhiwatch.server.spool import Spool, spool_path
 from nhiwatch.server.state import ServerState, Settings
@@ -79,6 +84,8 @@ def create_app(db_path: str | Path, *, settings: Settings | None = None) -> Fast
         ensure_tokens(store)
         ensure_tables(store)
         tables.ensure(store)
+        audit.ensure(store)
+    state.responder = Responder(cfg.response, Connection(cfg.collectors)) if cfg.response else None
     state.intake = Intake(state, spool)
     with state.db() as store:  # pushes accepted before a crash or a stop are ingested first
         replayed = state.intake.replay(store)
@@ -119,8 +126,10 @@ def create_app(db_path: str | Path, *, settings: Settings | None = None) -> Fast
         api_integrations,
         api_fleet,
         api_admin,
+        api_response,
         api_store,
         console,
+        console_response,
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -199,13 +199,18 @@ def report_page(state: StateDep, _: Viewer) -> HTMLResponse:
 
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
-def alert_page(alert_id: str, request: Request, state: StateDep, _: Viewer) -> HTMLResponse:
+def alert_page(alert_id: str, request: Request, state: StateDep, who: Viewer) -> HTMLResponse:
+    from nhiwatch.server import respond  # late: it imports this module's render
+
     with state.reader() as store:
         alert = queries.get_alert(store, alert_id)
         events = queries.evidence_events(store, list(alert["evidence"]))
         alert["deliveries"] = spool.for_alert(store, alert_id)
         view = alert_view(store, alert_id)
-    return render(request, "alert.html", a=alert, events=events, **view)
+        admin = who.can("admin")  # one-click actions are offered to admins only, when response is on
+        offers = respond.offers(state, store, alert_id) if admin else {}
+    manual = respond.manual_steps() if admin and respond.responder(state) else {}
+    return render(request, "alert.html", a=alert, events=events, offers=offers, manual=manual, **view)
 
 
 @router.post("/alerts/{alert_id}/triage")

@@ -18,17 +18,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 from fastapi import Request
 
 from nhiwatch.errors import NhiwatchError
+from nhiwatch.response.config import ResponseConfig
 from nhiwatch.store import Store
 
 if TYPE_CHECKING:
     from nhiwatch.server.auth import FailureLimiter, RateLimit, Sessions
     from nhiwatch.server.intake import Intake
+    from nhiwatch.server.respond import Responder
     from nhiwatch.server.worker import Worker
 
 log = logging.getLogger("nhiwatch.server")
@@ -55,6 +57,10 @@ class Settings:
     max_queued_pushes: int = 20_000
     url: str | None = None  # where a local CLI reaches this server: set, the server file is written
     listen_host: str | None = None
+    response: ResponseConfig | None = None  # one-click response (off unless enabled)
+    collectors: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # their settings, for response actions
 
 
 @dataclass
@@ -103,6 +109,7 @@ class ServerState:
         self.push_limiter: RateLimit | None = None
         self.health_probe: tuple[float, bool, str] | None = None  # (monotonic time, writable, what)
         self.local_digest: str | None = None  # the server file's credential (see nhiwatch.server.local)
+        self.responder: Responder | None = None  # one-click response, when enabled
         self._readers: deque[_CursorStore] = deque()
         self._readers_lock = threading.Lock()
         self._generation = 0  # bumped when the connection is reopened: older cursors are dropped

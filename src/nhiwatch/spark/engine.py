@@ -63,6 +63,12 @@ SESSION_CONF = {
     "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.shuffle.partitions": "8",
+    # Batches to the group function are cut by row count (maxRecordsPerBatch) only. Spark 4's default byte
+    # cap (64 MB) measures the batch after every row, and for the packed frame — one mostly-null struct per
+    # table, list columns inside — each measurement walks every vector and back-fills the offsets of the
+    # null lists: quadratic in the batch, most of the JVM's time at 50M events (docs/benchmarks.md).
+    # Int.MaxValue is the value Spark reads as "no byte cap".
+    "spark.sql.execution.arrow.maxBytesPerBatch": str(2**31 - 1),
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
 }

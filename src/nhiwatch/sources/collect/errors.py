@@ -8,6 +8,8 @@ from nhiwatch.errors import SourceError
 class CollectError(SourceError):
     """A run stopped: its checkpoint stays where the last committed page left it."""
 
+    status: int | None = None  # the vendor's HTTP status, when it answered one
+
 
 class AuthError(CollectError):
     """The vendor refused the credentials (HTTP 401) or their rights (HTTP 403)."""

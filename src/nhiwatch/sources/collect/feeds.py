@@ -15,6 +15,11 @@ several transactions, and the checkpoint must never run ahead of the events. A f
 read is quarantined by ingest (with its reason) and still counts as read: the feed moves past it, and
 nothing valid is lost. ``acknowledge`` runs after the commit (deleting an SQS message): a crash before
 it means the message comes back, and its object is found already read.
+
+Objects that grow (Azure append blobs) are read in parts: such an item says how far its fetch read
+(``end``), and that offset is recorded in ``collector_offsets`` with the part's events; the feed asks
+``known.offsets`` where to go on. A listed object the feed will not read (a name outside the layout)
+is an item with ``refuse``: one quarantine row with the reason, and it counts as read.
 """
 
 from __future__ import annotations
@@ -28,10 +33,25 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from nhiwatch.ingest import ingest
+from nhiwatch.redact import redact
 from nhiwatch.sources.collect import objects, state
 from nhiwatch.store import Store
 
 Known = Callable[[Sequence[str]], set[str]]  # which of these keys were read already
+
+
+class ReadRecord:
+    """What a stream has read: whole objects (calling it, a :data:`Known`) and parts of growing ones."""
+
+    def __init__(self, store: Store, name: str, object_set: str) -> None:
+        self._store, self._name, self._set = store, name, object_set
+
+    def __call__(self, keys: Sequence[str]) -> set[str]:
+        return objects.known(self._store, self._name, self._set, keys)
+
+    def offsets(self, keys: Sequence[str]) -> dict[str, int]:
+        """Bytes already read of each growing object among ``keys`` (absent: none)."""
+        return objects.offsets(self._store, self._name, self._set, keys)
 
 
 @dataclass(frozen=True)
@@ -42,6 +62,10 @@ class Item:
     at: datetime
     name: str  # spool file name; the suffix tells ingest about compression
     fetch: Callable[[Path], None]  # writes the object's bytes to the path
+    # An object read in parts: after ``fetch``, the offset read up to (recorded in collector_offsets).
+    # A fetch that wrote nothing (no complete line yet) stores and records nothing.
+    end: Callable[[], int] | None = None
+    refuse: str | None = None  # not to be read: quarantined once with this reason, and counted as read
 
 
 @dataclass
@@ -108,10 +132,7 @@ def run_feed(
     # Feeds over one bucket (its listing and its notification queue) share one record of objects read.
     object_set: str = getattr(feed, "object_set", feed.instance)
 
-    def known(keys: Sequence[str]) -> set[str]:
-        return objects.known(store, name, object_set, keys)
-
-    batches = feed.batches(floor, known)
+    batches = feed.batches(floor, ReadRecord(store, name, object_set))
     while out.pages < max_pages:
         batch = next(batches, None)
         if batch is None:
@@ -159,15 +180,36 @@ def _store_item(
     out: FeedRun,
     t: datetime,
 ) -> state.Checkpoint:
+    def record(s: Store) -> None:
+        if item.end is None:
+            objects.add(s, name, object_set, [(item.key, item.at)], t)
+        else:
+            objects.advance(s, name, object_set, item.key, item.at, item.end(), t)
+
+    if item.refuse is not None:
+        reason = redact(item.refuse)
+        with store.transaction():
+            state.save(store, cp)
+            record(store)
+            store.execute(
+                "INSERT INTO quarantine (ingest_file, ingest_line, source, reason, raw_data) "
+                "VALUES (?, NULL, ?, ?, NULL)",
+                [f"{object_set}/{item.key}"[:2048], source, reason],
+            )
+        out.quarantined += 1
+        out.unreadable.append(f"{item.key[:200]}: {reason}")
+        return cp
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", item.name)[-120:] or "object"
     path = spool / f"{out.pages:05d}-{safe}"
     saved: list[bool] = []
     try:
         item.fetch(path)
+        if item.end is not None and path.stat().st_size == 0:
+            return cp  # a growing object with no complete line yet: read again next time
 
         def checkpoint(s: Store) -> None:
             state.save(s, cp)
-            objects.add(s, name, object_set, [(item.key, item.at)], t)
+            record(s)
             saved.append(True)
 
         rep = ingest(store, [path], source=source, before_commit=checkpoint, keep_copy=True)
@@ -179,7 +221,7 @@ def _store_item(
         # The whole object was quarantined (empty, not the format): it is read; move past it.
         with store.transaction():
             state.save(store, cp)
-            objects.add(store, name, object_set, [(item.key, item.at)], t)
+            record(store)
         out.unreadable.extend(rep.unreadable)
     out.read += rep.read
     out.stored += rep.stored

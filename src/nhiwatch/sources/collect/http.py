@@ -177,9 +177,12 @@ class HttpClient:
         *,
         params: Mapping[str, Any] | None = None,
         data: Mapping[str, str] | None = None,
+        json: Any = None,
         authorize: bool = True,
     ) -> Reply:
-        """One request, retried as the class says; ``authorize=False`` for a token request itself."""
+        """One request, retried as the class says; ``authorize=False`` for a token request itself.
+
+        ``data`` is sent as a form, ``json`` as a JSON body (the response actions' vendor calls)."""
         url = self.url(path_or_url)
         auth = self._auth if authorize else None
         refreshed = refresh_next = False
@@ -187,7 +190,7 @@ class HttpClient:
         for attempt in range(self.policy.attempts):
             self._wait_budget()
             try:
-                reply = self._send(method, url, params, data, auth, refresh=refresh_next)
+                reply = self._send(method, url, params, data, auth, refresh=refresh_next, json=json)
             except httpx.TransportError as exc:
                 refresh_next = False
                 last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -218,13 +221,16 @@ class HttpClient:
         auth: AuthHeaders | None,
         *,
         refresh: bool,
+        json: Any = None,
     ) -> Reply:
         headers = dict(auth(refresh)) if auth else {}
         for value in headers.values():  # an issued OAuth token is a secret too, from now on
             if value not in self._sent and len(self._sent) < 64:
                 self._sent.update((value, value.split(" ", 1)[-1]))
         self.requests += 1
-        with self._client.stream(method, url, params=params, data=data, headers=headers) as response:
+        with self._client.stream(
+            method, url, params=params, data=data, json=json, headers=headers
+        ) as response:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self._max_body:
                 raise BadResponse(f"response from {_path(url)} is larger than {self._max_body >> 20} MiB")
@@ -278,13 +284,17 @@ class HttpClient:
     def _error(self, reply: Reply) -> CollectError:
         detail = self.scrub(_short(reply.body))
         where = _path(reply.url)
+        err: CollectError
         if reply.status == 401:
-            return AuthError(f"the API refused the credentials (HTTP 401) at {where}: {detail}")
-        if reply.status == 403:
-            return AuthError(f"permission denied (HTTP 403) at {where}: {detail}")
-        if reply.status in (400, 404, 410):
-            return RejectedRequest(f"HTTP {reply.status} from {where}: {detail}")
-        return CollectError(f"HTTP {reply.status} from {where}: {detail}")
+            err = AuthError(f"the API refused the credentials (HTTP 401) at {where}: {detail}")
+        elif reply.status == 403:
+            err = AuthError(f"permission denied (HTTP 403) at {where}: {detail}")
+        elif reply.status in (400, 404, 410):
+            err = RejectedRequest(f"HTTP {reply.status} from {where}: {detail}")
+        else:
+            err = CollectError(f"HTTP {reply.status} from {where}: {detail}")
+        err.status = reply.status
+        return err
 
 
 def _path(url: str) -> str:

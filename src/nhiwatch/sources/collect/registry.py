@@ -30,6 +30,7 @@ COLLECTORS = {
     "salesforce": "nhiwatch.sources.salesforce.collector",
     "cloudtrail_s3": "nhiwatch.sources.aws.cloudtrail_s3",
     "security_lake": "nhiwatch.sources.aws.security_lake",
+    "entra_storage": "nhiwatch.sources.microsoft.storage",
 }
 
 

@@ -27,7 +27,7 @@ from nhiwatch.sources.collect.errors import BadResponse
 from nhiwatch.sources.collect.http import HttpClient, HttpOptions, next_link
 from nhiwatch.sources.collect.registry import Settings as BaseSettings
 from nhiwatch.sources.collect.secrets import read_secret
-from nhiwatch.sources.okta.oauth import ServiceAppTokens
+from nhiwatch.sources.okta.oauth import SCOPE, ServiceAppTokens
 
 TOKEN_ENV = "NHIWATCH_OKTA_API_TOKEN"
 ACCESS_TOKEN_ENV = "NHIWATCH_OKTA_ACCESS_TOKEN"
@@ -76,6 +76,15 @@ class SystemLog:
 
 
 def build(settings: Settings, *, env: Mapping[str, str], http: HttpOptions) -> Collector:
+    host = settings.base_url.split("://", 1)[1]
+    return Collector("okta", client(settings, env=env, http=http), [SystemLog(host, settings.limit)])
+
+
+def client(
+    settings: Settings, *, env: Mapping[str, str], http: HttpOptions, scope: str = SCOPE
+) -> HttpClient:
+    """An HTTP client for the org with the one Okta credential set; a service app asks for ``scope``
+    (the response actions ask for ``okta.apps.manage`` with the same key)."""
     found = {
         name: read_secret(name, env, required=False)
         for name in (PRIVATE_KEY_ENV, TOKEN_ENV, ACCESS_TOKEN_ENV)
@@ -90,22 +99,22 @@ def build(settings: Settings, *, env: Mapping[str, str], http: HttpOptions) -> C
     name = given[0]
     secret = found[name]
     assert secret is not None
-    host = settings.base_url.split("://", 1)[1]
     headers = {"Accept": "application/json"}
     if name == PRIVATE_KEY_ENV:
         if not settings.client_id:
             raise ConfigError(f"{PRIVATE_KEY_ENV} needs the setting client_id (NHIWATCH_OKTA_CLIENT_ID)")
-        tokens = ServiceAppTokens(settings.client_id, secret, key_id=settings.key_id, clock=http.clock)
-        client = http.client(
+        tokens = ServiceAppTokens(
+            settings.client_id, secret, key_id=settings.key_id, clock=http.clock, scope=scope
+        )
+        out = http.client(
             settings.base_url,
             auth=lambda refresh: {"Authorization": f"Bearer {tokens(refresh)}"},
             secrets=[secret],
             headers=headers,
         )
-        tokens.http = client
-        return Collector("okta", client, [SystemLog(host, settings.limit)])
+        tokens.http = out
+        return out
     header = f"SSWS {secret.reveal()}" if name == TOKEN_ENV else f"Bearer {secret.reveal()}"
-    client = http.client(
+    return http.client(
         settings.base_url, auth=lambda refresh: {"Authorization": header}, secrets=[secret], headers=headers
     )
-    return Collector("okta", client, [SystemLog(host, settings.limit)])

@@ -33,6 +33,7 @@ class ServiceAppTokens:
         *,
         key_id: str | None = None,
         clock: Callable[[], float] = time.time,
+        scope: str = SCOPE,
     ) -> None:
         try:
             import jwt
@@ -43,6 +44,7 @@ class ServiceAppTokens:
         self._key = key
         self._key_id = key_id
         self._clock = clock
+        self._scope = scope
         self._token: str | None = None
         self._expires = 0.0
         self.http: HttpClient | None = None  # set once the collector's client exists
@@ -73,7 +75,7 @@ class ServiceAppTokens:
             ) from None
         form = {
             "grant_type": "client_credentials",
-            "scope": SCOPE,
+            "scope": self._scope,
             "client_assertion_type": ASSERTION_TYPE,
             "client_assertion": assertion,
         }
