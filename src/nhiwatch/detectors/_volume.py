@@ -134,6 +134,8 @@ def hourly_breaches(
              ELSE {own_bound} END + coalesce(k.deficit, 0) AS bound,
         k.deficit AS backlog, k.held_back,
         CASE WHEN w.state = 'learning' THEN 'peer ' || w.peer_group
+             WHEN fc.d IS NOT NULL AND greatest({_bound("onorm", max_ratio, z)}, {_bound("anorm", max_ratio, z)})
+                  * {burst_allowance} > coalesce({close_bound}, 0) THEN 'own normal x burst allowance at a first close'
              WHEN o.n IS NOT NULL AND w.regime = 'month_end' AND oc.n IS NOT NULL
                   AND {oc_bound} > {_bound("o", max_ratio, z)} THEN 'own close days'
              WHEN o.n IS NOT NULL THEN 'own ' || w.regime
