@@ -21,6 +21,7 @@ from nhiwatch.sources.collect import registry, runner
 from nhiwatch.sources.collect.base import Collector
 from nhiwatch.store import Store
 from tests.collectors.conftest import Clock, checkpoint, ids, options
+from tests.collectors.crash import Crash, CrashingStore
 from tests.collectors.fake_aws import (
     ACCOUNTS,
     BUCKET,
@@ -215,22 +216,6 @@ def test_settings_never_take_a_credential() -> None:
     assert SECRET_KEY not in str(err.value)
     with pytest.raises(ConfigError, match="12-digit"):
         registry.settings("cloudtrail_s3", {"bucket": BUCKET, "accounts": "../../etc"}, env={})
-
-
-class Crash(BaseException):
-    pass
-
-
-class CrashingStore(Store):
-    crash_at = 0
-    commits = 0
-
-    def execute(self, sql, params=None):  # type: ignore[no-untyped-def, override]
-        if sql == "COMMIT":
-            self.commits += 1
-            if self.commits == self.crash_at:
-                raise Crash()
-        return super().execute(sql, params)
 
 
 def test_a_crash_inside_a_commit_leaves_no_gap_and_no_duplicate(

@@ -25,6 +25,7 @@ from nhiwatch.sources.collect.base import Collector
 from nhiwatch.sources.microsoft.storage import CONTAINERS, hour_of
 from nhiwatch.store import Store
 from tests.collectors.conftest import Clock, checkpoint, ids, options
+from tests.collectors.crash import Crash, CrashingStore
 from tests.collectors.fake_azure import (
     ACCOUNT_KEY,
     SAS,
@@ -195,22 +196,6 @@ def test_a_blob_that_shrank_was_replaced_and_is_read_again_without_duplicates(
     report = _run(store, _build(fake, clock, containers=GRAPH), now=lambda: NOW + timedelta(minutes=5))
     assert report.ok and report.stored == 1 and fake.ranges[-1] == (name, f"bytes=0-{len(data) - 1}")
     assert sorted(set(_uids(store))) == sorted(t.ids) == _uids(store)
-
-
-class Crash(BaseException):
-    pass
-
-
-class CrashingStore(Store):
-    crash_at = 0
-    commits = 0
-
-    def execute(self, sql, params=None):  # type: ignore[no-untyped-def, override]
-        if sql == "COMMIT":
-            self.commits += 1
-            if self.commits == self.crash_at:
-                raise Crash()
-        return super().execute(sql, params)
 
 
 @pytest.mark.parametrize("crash_at", [1, 2])

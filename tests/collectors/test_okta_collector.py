@@ -9,6 +9,7 @@ from pytest_httpserver import HTTPServer
 
 from nhiwatch.store import Store
 from tests.collectors.conftest import Clock, checkpoint, collect, ids, serve
+from tests.collectors.crash import Crash, CrashingStore
 from tests.collectors.fakes import NOW, FakeOkta, okta_events, reply
 
 TOKEN = "00Ab1Cd2Ef3Gh4Ij5Kl6Mn7Op8Qr9St0Uv1Wx2Yz"
@@ -179,25 +180,6 @@ def test_pages_that_repeat_events_store_each_event_once(
     assert report.ok
     assert report.streams[0].duplicates == 50
     assert ids(store, "okta") == _all_uids(250)
-
-
-class Crash(BaseException):
-    """The process dying: not an error the runner handles."""
-
-
-class CrashingStore(Store):
-    """Dies at the ``crash_at``-th COMMIT: after the page's events and checkpoint are written, before
-    they are committed."""
-
-    crash_at = 0
-    commits = 0
-
-    def execute(self, sql, params=None):  # type: ignore[no-untyped-def, override]
-        if sql == "COMMIT":
-            self.commits += 1
-            if self.commits == self.crash_at:
-                raise Crash()
-        return super().execute(sql, params)
 
 
 @pytest.mark.parametrize("where", ["between pages", "inside the commit"])

@@ -14,6 +14,7 @@ from pytest_httpserver import HTTPServer
 from nhiwatch.sources.collect import objects
 from nhiwatch.store import Store
 from tests.collectors.conftest import Clock, checkpoint, collect, ids, serve
+from tests.collectors.crash import Crash, CrashingStore
 from tests.collectors.fake_salesforce import FakeSalesforce, key_pair, log_files, storage_events
 from tests.collectors.fakes import NOW, reply
 
@@ -214,22 +215,6 @@ def test_an_expired_query_locator_lists_again_without_duplicates(
     assert report.ok, report
     assert fake.downloads == [f.id for f in fake.files]
     assert len(set(_elf_uids(store))) == 120
-
-
-class Crash(BaseException):
-    pass
-
-
-class CrashingStore(Store):
-    crash_at = 0
-    commits = 0
-
-    def execute(self, sql, params=None):  # type: ignore[no-untyped-def, override]
-        if sql == "COMMIT":
-            self.commits += 1
-            if self.commits == self.crash_at:
-                raise Crash()
-        return super().execute(sql, params)
 
 
 def test_a_crash_inside_a_commit_leaves_no_gap_and_no_duplicate(

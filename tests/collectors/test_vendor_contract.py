@@ -19,6 +19,7 @@ from nhiwatch.sources.collect.http import HttpOptions
 from nhiwatch.sources.collect.registry import build, module, settings
 from nhiwatch.store import Store
 from tests.collectors.conftest import Clock, ids, options, serve
+from tests.collectors.crash import Crash, CrashingStore
 from tests.collectors.fakes import (
     NOW,
     FakeApi,
@@ -162,22 +163,6 @@ def test_a_429_storm_with_retry_after_is_waited_out(
     assert len(clock.sleeps) == 4 and all(3 <= s < 4 for s in clock.sleeps)
 
 
-class Crash(BaseException):
-    pass
-
-
-class CrashingStore(Store):
-    crash_at = 3
-    commits = 0
-
-    def execute(self, sql, params=None):  # type: ignore[no-untyped-def, override]
-        if sql == "COMMIT":
-            self.commits += 1
-            if self.commits == self.crash_at:
-                raise Crash()
-        return super().execute(sql, params)
-
-
 def test_a_crash_inside_a_commit_mid_run_leaves_no_gap_and_no_duplicate(
     vendor: Vendor, httpserver: HTTPServer, tmp_path: Path, clock: Clock
 ) -> None:
@@ -185,6 +170,7 @@ def test_a_crash_inside_a_commit_mid_run_leaves_no_gap_and_no_duplicate(
     url = serve(httpserver, fake)
     db = tmp_path / "crash.duckdb"
     s = CrashingStore(db)
+    s.crash_at = 3
     try:
         with pytest.raises(Crash):
             _run(vendor, s, url, fake, clock, since=SINCE)
