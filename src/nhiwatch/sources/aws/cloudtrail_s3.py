@@ -25,17 +25,18 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import unquote_plus, urlsplit
+from urllib.parse import unquote_plus
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import Field, field_validator
 
 from nhiwatch.sources.aws.s3feed import (
-    BUCKET,
     AwsCalls,
     S3Objects,
+    S3Settings,
     aws_secrets,
     clients,
     day_parser,
+    http_url,
     list_prefixes,
     log,
     matching,
@@ -43,60 +44,26 @@ from nhiwatch.sources.aws.s3feed import (
 from nhiwatch.sources.collect.base import Collector
 from nhiwatch.sources.collect.feeds import Batch, Known
 from nhiwatch.sources.collect.http import HttpOptions
-from nhiwatch.sources.collect.registry import Settings as BaseSettings
 
 INGESTED_AS = "aws.cloudtrail"
 DAY = re.compile(r"^(\d{4})/(\d{2})/(\d{2})/[^/]+$")
 MAX_MESSAGE = 256 * 1024  # SQS's own limit
 
 
-class Settings(BaseSettings):
-    bucket: str = Field(pattern=BUCKET)
+class Settings(S3Settings):
     prefix: str = Field(
         "", pattern=r"^([A-Za-z0-9!_.*'()-]+/)*$", description="the trail's S3 key prefix, ending in /"
     )
     organization_id: str | None = Field(None, pattern=r"^o-[a-z0-9]{10,32}$")
-    accounts: tuple[str, ...] = ()  # default: every account folder found
-    regions: tuple[str, ...] = ()  # default: every region folder found
-    region: str | None = Field(
-        None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$", description="the bucket's AWS region"
-    )
-    # An S3 / SQS endpoint other than AWS's public one (a VPC endpoint, an S3-compatible store, a test
-    # fake); ``--base-url`` gives it too, as for every collector.
-    endpoint_url: str | None = Field(None, validation_alias=AliasChoices("endpoint_url", "base_url"))
     queue_url: str | None = None
     listing: bool = True  # list the bucket (besides the queue, when there is one)
-    settle_days: int = Field(1, ge=0, le=30)
     max_object_mb: int = Field(256, ge=1, le=4096)
     wait_seconds: int = Field(1, ge=0, le=20)  # SQS long polling
 
-    @field_validator("accounts", "regions", mode="before")
+    @field_validator("queue_url")
     @classmethod
-    def _list(cls, v: Any) -> Any:
-        return tuple(s.strip() for s in v.split(",") if s.strip()) if isinstance(v, str) else v
-
-    @field_validator("accounts")
-    @classmethod
-    def _accounts(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        for a in v:
-            if not re.fullmatch(r"\d{12}", a):
-                raise ValueError(f"{a!r} is not a 12-digit AWS account id")
-        return v
-
-    @field_validator("regions")
-    @classmethod
-    def _regions(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        for r in v:
-            if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", r):
-                raise ValueError(f"{r!r} is not an AWS region")
-        return v
-
-    @field_validator("endpoint_url", "queue_url")
-    @classmethod
-    def _url(cls, v: str | None) -> str | None:
-        if v is not None and urlsplit(v).scheme not in ("https", "http"):
-            raise ValueError("must be an http(s) URL")
-        return v
+    def _queue(cls, v: str | None) -> str | None:
+        return http_url(v)
 
 
 cloudtrail_day = day_parser(DAY)

@@ -23,14 +23,17 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+from pydantic import AliasChoices, Field, field_validator
 
 from nhiwatch.errors import ConfigError
 from nhiwatch.sources.collect.errors import AuthError, BadResponse, CollectError, RateLimited, RejectedRequest
 from nhiwatch.sources.collect.feeds import Batch, Item, Known
 from nhiwatch.sources.collect.http import RETRY_STATUS, HttpOptions
 from nhiwatch.sources.collect.ratelimit import asked_wait
+from nhiwatch.sources.collect.registry import Settings as BaseSettings
 from nhiwatch.sources.collect.secrets import Secret
 
 log = logging.getLogger("nhiwatch.collect")
@@ -68,6 +71,57 @@ MISSING = frozenset(
     {"NoSuchBucket", "NoSuchKey", "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
 )
 BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+REGION = r"[a-z]{2}(-[a-z]+)+-\d"
+
+
+class S3Settings(BaseSettings):
+    """What every S3 feed is configured with: the bucket, the account and region folders to read (a list or
+    a comma-separated string; default: every folder found), the bucket's region, another endpoint, and how
+    many days before the last complete pass the floor stays."""
+
+    bucket: str = Field(pattern=BUCKET)
+    accounts: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    region: str | None = Field(None, pattern=rf"^{REGION}$", description="the bucket's AWS region")
+    # An S3 / SQS endpoint other than AWS's public one (a VPC endpoint, an S3-compatible store, a test
+    # fake); ``--base-url`` gives it too, as for every collector.
+    endpoint_url: str | None = Field(None, validation_alias=AliasChoices("endpoint_url", "base_url"))
+    settle_days: int = Field(1, ge=0, le=30)
+
+    @field_validator("accounts", "regions", mode="before")
+    @classmethod
+    def _list(cls, v: Any) -> Any:
+        return tuple(s.strip() for s in v.split(",") if s.strip()) if isinstance(v, str) else v
+
+    @field_validator("accounts")
+    @classmethod
+    def _accounts(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for a in v:
+            if not re.fullmatch(r"\d{12}", a):
+                raise ValueError(f"{a!r} is not a 12-digit AWS account id")
+        return v
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for r in v:
+            if not re.fullmatch(REGION, r):
+                raise ValueError(f"{r!r} is not an AWS region")
+        return v
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        return http_url(v)
+
+
+def http_url(v: str | None) -> str | None:
+    """A settings value that must be an http(s) URL (or unset)."""
+    if v is not None and urlsplit(v).scheme not in ("https", "http"):
+        raise ValueError("must be an http(s) URL")
+    return v
+
+
 CHUNK = 1 << 20
 
 

@@ -20,15 +20,16 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import Field
 
 from nhiwatch.sources.aws.s3feed import (
     BUCKET,
+    REGION,
     AwsCalls,
     S3Objects,
+    S3Settings,
     aws_secrets,
     clients,
     day_parser,
@@ -37,39 +38,18 @@ from nhiwatch.sources.aws.s3feed import (
 )
 from nhiwatch.sources.collect.base import Collector
 from nhiwatch.sources.collect.http import HttpOptions
-from nhiwatch.sources.collect.registry import Settings as BaseSettings
 
 INGESTED_AS = "ocsf.events"
 DAY = re.compile(r"^eventDay=(\d{4})(\d{2})(\d{2})/[^/]+$")
-REGION = r"[a-z]{2}(-[a-z]+)+-\d"
 
 
-class Settings(BaseSettings):
+class Settings(S3Settings):
     bucket: str = Field(pattern=BUCKET, description="aws-security-data-lake-<region>-<id>")
     prefix: str = Field(
         pattern=r"^([A-Za-z0-9!_.*'()=-]+/)+$",
         description="the source: aws/CLOUD_TRAIL_MGMT/2.0/ or ext/<name>/",
     )
-    accounts: tuple[str, ...] = ()
-    regions: tuple[str, ...] = ()
-    region: str | None = Field(None, pattern=rf"^{REGION}$")
-    # An S3 / SQS endpoint other than AWS's public one (a VPC endpoint, an S3-compatible store, a test
-    # fake); ``--base-url`` gives it too, as for every collector.
-    endpoint_url: str | None = Field(None, validation_alias=AliasChoices("endpoint_url", "base_url"))
-    settle_days: int = Field(1, ge=0, le=30)
     max_object_mb: int = Field(512, ge=1, le=4096)
-
-    @field_validator("accounts", "regions", mode="before")
-    @classmethod
-    def _list(cls, v: Any) -> Any:
-        return tuple(s.strip() for s in v.split(",") if s.strip()) if isinstance(v, str) else v
-
-    @field_validator("endpoint_url")
-    @classmethod
-    def _url(cls, v: str | None) -> str | None:
-        if v is not None and urlsplit(v).scheme not in ("https", "http"):
-            raise ValueError("must be an http(s) URL")
-        return v
 
 
 lake_day = day_parser(DAY)
