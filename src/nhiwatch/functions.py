@@ -11,6 +11,7 @@ installed offline; this is a vectorized Arrow function that parses each *distinc
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from functools import lru_cache
 
 import duckdb
@@ -56,12 +57,23 @@ def _ip_prefix_batch(ips: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pc.if_else(v4, v4_prefix, others)
 
 
-def register_functions(con: duckdb.DuckDBPyConnection) -> None:
+def register_text_function(
+    con: duckdb.DuckDBPyConnection, name: str, fn: Callable[[pa.Array | pa.ChunkedArray], pa.Array]
+) -> None:
+    """Register ``fn`` (a batch of strings to a batch of strings, NULLs handled by ``fn``) as the SQL
+    function ``name``, unless the connection has it already."""
+    known = con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = ?", [name]).fetchall()
+    if known[0][0]:
+        return
     con.create_function(  # type: ignore[call-overload]  # the stubs know no Arrow-typed callables
-        "nw_ip_prefix",
-        _ip_prefix_batch,
+        name,
+        fn,
         [duckdb.sqltype("VARCHAR")],
         duckdb.sqltype("VARCHAR"),
         type="arrow",
         null_handling="special",
     )
+
+
+def register_functions(con: duckdb.DuckDBPyConnection) -> None:
+    register_text_function(con, "nw_ip_prefix", _ip_prefix_batch)

@@ -71,6 +71,22 @@ def new_values(ctx: DetectContext, dims: tuple[str, ...], extra_where: str = "tr
     return rows
 
 
+def novelty_details(rs: list[dict[str, Any]]) -> dict[str, Any]:
+    """A finding's details for :func:`new_values` rows: per dimension the new values, their events and
+    tail, and the history the text compares them with."""
+    return {
+        r["dimension"]: {
+            "new": r["new_values"],
+            "events": r["events"],
+            "p_value": r["p"],
+            "known": r["hist_distinct"],
+            "seen_once": r["singletons"],
+            "history_events": r["hist_n"],
+        }
+        for r in rs
+    }
+
+
 def combined_p(rows: list[dict[str, Any]]) -> float:
     """Several dimensions new at once: the smallest p, raised to ``1 + 0.5 x (others)``.
 

@@ -34,7 +34,7 @@ from nhiwatch.alerts.units import count, plural
 from nhiwatch.baseline.stats import dev_from_p
 from nhiwatch.detectors._change import CHANGE, NETWORK_DIMS, Assessment, assess, vendor_wide
 from nhiwatch.detectors._common import CREDENTIAL_USE, NOT_MANAGEMENT, finding, prepare
-from nhiwatch.detectors._novelty import combined_p, new_values
+from nhiwatch.detectors._novelty import combined_p, new_values, novelty_details
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
 
 META = DetectorMeta(
@@ -113,18 +113,7 @@ def _finding(
         f"{count(r['singletons'])} seen once in {plural(r['hist_n'], 'event')}"
         for r in rs
     )
-    details: dict[str, Any] = {
-        r["dimension"]: {
-            "new": r["new_values"],
-            "events": r["events"],
-            "p_value": r["p"],
-            # the history the text compares with
-            "known": r["hist_distinct"],
-            "seen_once": r["singletons"],
-            "history_events": r["hist_n"],
-        }
-        for r in rs
-    } | {"state": rs[0]["state"]}
+    details: dict[str, Any] = novelty_details(rs) | {"state": rs[0]["state"]}
     summary = f"{integ} was used from a network or client it has never used"
     deviation = dev_from_p(p)
     if a is not None:

@@ -28,7 +28,7 @@ from typing import Any
 from nhiwatch.alerts.units import plural, plural_of
 from nhiwatch.baseline.stats import dev_from_p
 from nhiwatch.detectors._common import NOT_MANAGEMENT, UNPLANNED, finding, in_window, prepare, records
-from nhiwatch.detectors._novelty import combined_p, new_values
+from nhiwatch.detectors._novelty import combined_p, new_values, novelty_details
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
 from nhiwatch.fleet import ensure as fleet_context
 
@@ -130,19 +130,7 @@ def run(ctx: DetectContext) -> list[Finding]:
                 ),
                 expected="; ".join(plural(r["hist_distinct"], "known " + LABEL[r["dimension"]]) for r in rs),
                 summary=f"{integ} reached {plural_of(LABEL[rs[0]['dimension']])} it has never touched",
-                details={
-                    r["dimension"]: {
-                        "new": r["new_values"],
-                        "events": r["events"],
-                        "p_value": r["p"],
-                        # the history the text compares with
-                        "known": r["hist_distinct"],
-                        "seen_once": r["singletons"],
-                        "history_events": r["hist_n"],
-                    }
-                    for r in rs
-                }
-                | {"basis": "learned", "state": rs[0]["state"]},
+                details=novelty_details(rs) | {"basis": "learned", "state": rs[0]["state"]},
             )
         )
     return out

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from nhiwatch.errors import DataFormatError, NhiwatchError
+from nhiwatch.functions import register_text_function
 from nhiwatch.netranges.parse import Range, read_table
 from nhiwatch.store import Store
 
@@ -124,19 +125,7 @@ def _ip_hex_batch(ips: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def _register(con: duckdb.DuckDBPyConnection) -> None:
-    known = con.execute(
-        "SELECT count(*) FROM duckdb_functions() WHERE function_name = 'nw_ip_hex'"
-    ).fetchall()
-    if known[0][0]:
-        return
-    con.create_function(  # type: ignore[call-overload]  # the stubs know no Arrow-typed callables
-        "nw_ip_hex",
-        _ip_hex_batch,
-        [duckdb.sqltype("VARCHAR")],
-        duckdb.sqltype("VARCHAR"),
-        type="arrow",
-        null_handling="special",
-    )
+    register_text_function(con, "nw_ip_hex", _ip_hex_batch)
 
 
 _LOADED: weakref.WeakKeyDictionary[Store, str] = weakref.WeakKeyDictionary()
