@@ -20,7 +20,7 @@ import orjson
 
 from nhiwatch.errors import NhiwatchError
 from nhiwatch.response.base import Action, ActionFailed, Outcome
-from nhiwatch.response.targets import Targets, shaped
+from nhiwatch.response.targets import Targets
 
 POLICY_NAME = "AWSRevokeOlderSessions"
 ROLE_ARN = r"arn:aws[a-z-]{0,20}:iam::[0-9]{12}:role/(?:[\w+=,.@-]{1,64}/){0,20}[\w+=,.@-]{1,64}"
@@ -56,9 +56,7 @@ class RevokeRoleSessions(Action):
 
     @classmethod
     def target(cls, targets: Targets) -> str | None:
-        if targets.vendor != "aws":
-            return None
-        arn = shaped(targets.first(("role_arn",), "actor_user_uid"), ROLE_ARN)
+        arn = targets.vendor_id("aws", ROLE_ARN, ("role_arn",), "actor_user_uid")
         if arn is None or re.search(r":role/aws-service-role/", arn):
             return None
         return arn

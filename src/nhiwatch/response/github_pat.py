@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from nhiwatch.errors import NhiwatchError
 from nhiwatch.response.base import Action, ActionFailed, Outcome, failed
-from nhiwatch.response.targets import Targets, shaped
+from nhiwatch.response.targets import Targets
 
 PAT_ID = r"[0-9]{1,18}"
 
@@ -38,9 +38,7 @@ class RevokePat(Action):
 
     @classmethod
     def target(cls, targets: Targets) -> str | None:
-        if targets.vendor != "github":
-            return None
-        return shaped(targets.first(("token_id",), "actor_user_credential_uid"), PAT_ID)
+        return targets.vendor_id("github", PAT_ID, ("token_id",), "actor_user_credential_uid")
 
     def _org(self) -> str:
         org = getattr(self.connection.settings("github"), "org", None)

@@ -26,9 +26,7 @@ GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 
 def principal(targets: Targets) -> str | None:
     """The service principal's object id (a GUID), from its sign-ins or audit events."""
-    if targets.vendor != "microsoft":
-        return None
-    return shaped(targets.seen.get("actor_user_uid"), GUID)
+    return targets.vendor_id("microsoft", GUID, column="actor_user_uid")
 
 
 class RemovePassword(Action):

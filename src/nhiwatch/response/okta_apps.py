@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from nhiwatch.errors import NhiwatchError
 from nhiwatch.response.base import Action, Outcome, failed
-from nhiwatch.response.targets import Targets, shaped
+from nhiwatch.response.targets import Targets
 from nhiwatch.sources.collect.http import HttpClient
 from nhiwatch.sources.okta import collector as okta
 
@@ -33,9 +33,7 @@ class _OktaApp(Action):
 
     @classmethod
     def target(cls, targets: Targets) -> str | None:
-        if targets.vendor != "okta":
-            return None
-        return shaped(targets.first(("client_id", "app_id"), "actor_app_uid"), APP_ID)
+        return targets.vendor_id("okta", APP_ID, ("client_id", "app_id"), "actor_app_uid")
 
     def _org(self) -> str:
         return str(getattr(self.connection.settings("okta"), "base_url", "the Okta org"))

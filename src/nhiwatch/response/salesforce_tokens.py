@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from nhiwatch.errors import NhiwatchError
 from nhiwatch.response.base import Action, ActionFailed, Outcome, failed
-from nhiwatch.response.targets import Targets, shaped
+from nhiwatch.response.targets import Targets
 
 APP_NAME = r"[^\x00-\x1f\x7f]{1,255}"
 MAX_PAGES = 5  # the object returns at most 2,500 rows, 500 a page
@@ -43,9 +43,7 @@ class RevokeAppTokens(Action):
 
     @classmethod
     def target(cls, targets: Targets) -> str | None:
-        if targets.vendor != "salesforce":
-            return None
-        return shaped(targets.first(("app_name",), "actor_app_name"), APP_NAME)
+        return targets.vendor_id("salesforce", APP_NAME, ("app_name",), "actor_app_name")
 
     def _org(self) -> str:
         return str(getattr(self.connection.settings("salesforce"), "base_url", "the org"))

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from nhiwatch.errors import NhiwatchError
 from nhiwatch.response.base import Action, ActionFailed, Outcome, failed
-from nhiwatch.response.targets import Targets, shaped
+from nhiwatch.response.targets import Targets
 from nhiwatch.sources.collect.http import HttpClient
 from nhiwatch.sources.collect.secrets import read_secret
 from nhiwatch.sources.slack.collector import TOKEN_ENV
@@ -45,9 +45,7 @@ class UninstallApp(Action):
 
     @classmethod
     def target(cls, targets: Targets) -> str | None:
-        if targets.vendor != "slack":
-            return None
-        return shaped(targets.first(("app_id", "client_id"), "actor_app_uid"), APP_ID)
+        return targets.vendor_id("slack", APP_ID, ("app_id", "client_id"), "actor_app_uid")
 
     def _enterprise(self) -> str:
         if not self.enterprise_id:

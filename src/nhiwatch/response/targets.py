@@ -50,6 +50,15 @@ class Targets:
                 return self.declared[key]
         return self.seen.get(column) if column else None
 
+    def vendor_id(
+        self, vendor: str, pattern: str, keys: tuple[str, ...] = (), column: str | None = None
+    ) -> str | None:
+        """The object's id of ``vendor``'s shape (:func:`shaped`) when the alert is about that vendor's
+        integration: the first declared identity among ``keys``, else the evidence's ``column``."""
+        if self.vendor != vendor:
+            return None
+        return shaped(self.first(keys, column), pattern)
+
 
 def shaped(value: str | None, pattern: str) -> str | None:
     """``value`` if it matches ``pattern`` whole, else None (a log value is never trusted as an id)."""
