@@ -9,13 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from nhiwatch.evidence import original_record
 from nhiwatch.ingest import ingest
 from nhiwatch.schema import ACTION_CLASSES, ACTOR_TYPES, STATUSES
 from nhiwatch.sources import files as F
@@ -376,3 +377,108 @@ def test_setup_audit_trail_download_without_display_classifies_the_action_text(
     grant, other = events(store)
     assert grant["action_class"] == "scope_grant" and grant["resource_name"] == "Created connected app Drift"
     assert str(grant["time"]) == "2025-08-01 13:02:44" and other["action_class"] == "admin"
+
+
+UQ_HEADER = (
+    '"EVENT_TYPE","TIMESTAMP","REQUEST_ID","ORGANIZATION_ID","USER_ID","URI","LOGIN_KEY",'
+    '"QUERY_IDENTIFIER","QUERY_TYPE","SQL_ID","TIMESTAMP_DERIVED","USER_ID_DERIVED","CLIENT_IP"'
+)
+
+
+def _unique_query_csv(rows: list[tuple[str, str, str]]) -> str:
+    lines = [UQ_HEADER]
+    for i, (ts, text, kind) in enumerate(rows):
+        quoted = text.replace('"', '""')
+        lines.append(
+            f'"UniqueQuery","{ts.replace("-", "").replace(":", "").replace("T", "")[:14]}.000","req{i}",'
+            f'"00D8c000001XyZa","0058c00000A1b2C","/services/data/v58.0/query","lk{i}","{quoted}","{kind}",'
+            f'"sql{i}","{ts}.000Z","0058c00000A1b2CAAQ","44.215.108.109"'
+        )
+    return "\n".join(lines) + "\n"
+
+
+def test_unique_query_resource_is_the_query_shape_and_the_text_stays_in_evidence(
+    store: Store, tmp_path: Path
+) -> None:
+    # An hourly sync asks for "changed since <an hour ago>": Salesforce logs each run's full text.
+    sync = [
+        (
+            f"2025-08-13T{h:02d}:05:00",
+            f"SELECT Id, Name FROM Account WHERE LastModifiedDate > 2025-08-13T{h:02d}:00:00Z",
+            "soql",
+        )
+        for h in range(5)
+    ]
+    picks = [
+        (
+            "2025-08-13T06:00:00",
+            "select Id from Contact where Email = 'a@x.example' and Score > 10.5",
+            "soql",
+        ),
+        ("2025-08-13T06:01:00", "select Id from Contact where Email = 'b@y.example' and Score > 7", "soql"),
+        ("2025-08-13T06:02:00", "SELECT Id FROM Lead WHERE Id IN ('00Q1', '00Q2','00Q3')", "soql"),
+        ("2025-08-13T06:03:00", "SELECT Id FROM Lead WHERE Id IN ('00Q9')", "soql"),
+        ("2025-08-13T06:04:00", "00O8c000000AbCdEAF", "report"),
+        ("2025-08-13T06:05:00", "SELECT COUNT() FROM Case", "soql"),
+        ("2025-08-13T06:06:00", "SELECT Id FROM Case LIMIT 20", "soql"),
+    ]
+    report = ingest_text(store, tmp_path, "UniqueQuery.csv", _unique_query_csv(sync + picks))
+    assert report.stored == len(sync) + len(picks) and report.quarantined == 0
+    shapes = [r["resource_name"] for r in events(store)]
+    assert shapes == [
+        *["SELECT Id, Name FROM Account WHERE LastModifiedDate > ?"] * 5,
+        "select Id from Contact where Email = ? and Score > ?",
+        "select Id from Contact where Email = ? and Score > ?",
+        "SELECT Id FROM Lead WHERE Id IN (?)",
+        "SELECT Id FROM Lead WHERE Id IN (?)",
+        "00O8c000000AbCdEAF",  # a report id is not a query text
+        "SELECT COUNT() FROM Case",
+        "SELECT Id FROM Case LIMIT ?",  # the Drift sample query stays a shape of its own
+    ]
+    assert [r["resource_type"] for r in events(store)][:5] == ["Account"] * 5
+    first = events(store)[0]
+    original = original_record(store, str(first["metadata_uid"]))
+    assert original is not None and "LastModifiedDate > 2025-08-13T00:00:00Z" in str(original.record)
+
+
+def test_realtime_api_event_query_is_shaped_too(store: Store, tmp_path: Path) -> None:
+    line = (
+        '{"EventIdentifier":"e1","EventDate":"2025-08-13T10:00:00.000+0000","UserId":"0058c00000A1b2C",'
+        '"Username":"sync@acme.example","ConnectedAppId":"0H48c000000Xw2LCAS","SourceIp":"44.215.108.109",'
+        '"QueriedEntities":"Opportunity","Operation":"Query","RowsProcessed":12,'
+        '"Query":"SELECT Id FROM Opportunity WHERE CloseDate >= 2025-08-01 AND Amount > 5000"}\n'
+    )
+    report = ingest_text(store, tmp_path, "apievent.jsonl", line)
+    assert report.stored == 1, quarantine(store)
+    assert (
+        _one(store, "true")["resource_name"]
+        == "SELECT Id FROM Opportunity WHERE CloseDate >= ? AND Amount > ?"
+    )
+
+
+_SOQL_LITERAL = st.one_of(
+    st.text(
+        alphabet=st.characters(blacklist_characters="'\\\n\r", blacklist_categories=["Cs"]), max_size=12
+    ).map(lambda t: f"'{t}'"),
+    st.integers(min_value=0, max_value=10**9).map(str),
+    # SOQL dates have four-digit years.
+    st.dates(min_value=date(1000, 1, 1)).map(lambda d: d.isoformat()),
+    st.datetimes(min_value=datetime(1000, 1, 1)).map(lambda d: d.strftime("%Y-%m-%dT%H:%M:%SZ")),
+)
+
+
+@given(literals=st.lists(_SOQL_LITERAL, min_size=1, max_size=4))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_soql_shape_hides_every_literal_and_is_stable(literals: list[str]) -> None:
+    import duckdb
+
+    from nhiwatch.sources.salesforce.common import soql_shape
+
+    text = "SELECT Id FROM Account WHERE " + " AND ".join(f"F{i}__c = {v}" for i, v in enumerate(literals))
+    con = duckdb.connect()
+    shape = con.execute(f"SELECT {soql_shape('$1::VARCHAR')}", [text]).fetchall()[0][0]
+    assert shape == "SELECT Id FROM Account WHERE " + " AND ".join(
+        f"F{i}__c = ?" for i in range(len(literals))
+    )
+    again = con.execute(f"SELECT {soql_shape('$1::VARCHAR')}", [shape]).fetchall()[0][0]
+    assert again == shape

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from nhiwatch.sources.base import sql_str
 from nhiwatch.sources.sql import NULL_S
 
 # Time zone abbreviations Salesforce prints in en_US dates, as minutes east of UTC.
@@ -95,3 +96,30 @@ def blank_to_null(expr: str, *placeholders: str) -> str:
     values = ", ".join(f"'{p}'" for p in placeholders)
     cond = f"nullif(trim({expr}), '') IS NULL" + (f" OR trim({expr}) IN ({values})" if placeholders else "")
     return f"(CASE WHEN {cond} THEN {NULL_S} ELSE {expr} END)"
+
+
+# A SOQL text's literals, in the order they are replaced: quoted strings (with \' escapes), date and
+# datetime literals, then bare numbers; an IN list of placeholders then becomes one placeholder.
+_SOQL_LITERALS = (
+    r"'(?:[^'\\]|\\.)*'",
+    r"\b[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?",
+    r"\b[0-9]+(?:\.[0-9]+)?\b",
+)
+_IN_LIST = r"(?i)\bIN\s*\(\s*\?(?:\s*,\s*\?)*\s*\)"
+_SPACES = r"\s+"
+_SELECT = r"^\s*(?i:select)\b"
+
+
+def soql_shape(expr: str) -> str:
+    """SQL for the shape of a SOQL text held by ``expr``: literals replaced by ``?``, spaces collapsed.
+
+    Salesforce logs the whole query (``QUERY_IDENTIFIER``, ``Query``), so a sync that asks for "changed since
+    <now - 1 h>" writes a different text every run; its shape is what stays the same. Texts that are not a
+    SELECT (a report or list view id) are kept as they are. The full text stays in the raw record.
+    """
+    shaped = expr
+    for pattern in _SOQL_LITERALS:
+        shaped = f"regexp_replace({shaped}, {sql_str(pattern)}, '?', 'g')"
+    shaped = f"regexp_replace({shaped}, {sql_str(_IN_LIST)}, 'IN (?)', 'g')"
+    shaped = f"trim(regexp_replace({shaped}, {sql_str(_SPACES)}, ' ', 'g'))"
+    return f"(CASE WHEN regexp_matches({expr}, {sql_str(_SELECT)}) THEN {shaped} ELSE {expr} END)"

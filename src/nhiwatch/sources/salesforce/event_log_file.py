@@ -19,7 +19,7 @@ import csv
 import io
 
 from nhiwatch.sources.base import Accessor, Sample, Source
-from nhiwatch.sources.salesforce.common import ip_only, user_agent
+from nhiwatch.sources.salesforce.common import ip_only, soql_shape, user_agent
 from nhiwatch.sources.sql import NULL_S, bigint, case, coalesce, host_of, lit, status_from_http, when
 
 # SOAP API (EVENT_TYPE=API) METHOD_NAME values by class; anything else is a read.
@@ -169,7 +169,7 @@ def _fields(f: Accessor) -> dict[str, str]:
         ),
         "resource_name": coalesce(
             f("URL"),
-            f("QUERY_IDENTIFIER"),
+            soql_shape(f("QUERY_IDENTIFIER")),
             f("REPORT_ID"),
             f"CASE WHEN {etype} IN ('ReportExport', 'Report') THEN {f('URI_ID_DERIVED')} END",
             f("JOB_ID"),

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from nhiwatch.sources.base import Accessor, Sample, Source
-from nhiwatch.sources.salesforce.common import blank_to_null, ip_only, user_agent
+from nhiwatch.sources.salesforce.common import blank_to_null, ip_only, soql_shape, user_agent
 from nhiwatch.sources.sql import bigint, coalesce, lit, when
 
 KNOWN_TYPES = {
@@ -115,7 +115,7 @@ def _fields(f: Accessor) -> dict[str, str]:
             (f"{obj} = 'ReportEvent'", lit("report")),
             default=coalesce(f("QueriedEntities"), f("EntityName")),
         ),
-        "resource_name": coalesce(f("Query"), f("ReportId"), f("QueriedEntities"), f("LoginUrl")),
+        "resource_name": coalesce(soql_shape(f("Query")), f("ReportId"), f("QueriedEntities"), f("LoginUrl")),
         "src_endpoint_ip": ip_only(f("SourceIp")),
         "http_request_user_agent": user_agent(
             blank_to_null(f("UserAgent"), "Unknown", "N/A"), blank_to_null(f("Browser"), "Unknown", "N/A")
