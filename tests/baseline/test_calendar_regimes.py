@@ -22,22 +22,30 @@ DAY = timedelta(days=1)
 MONTH_END = datetime(2026, 10, 28)  # Wed; Oct 28-30 are the last three business days of October
 
 
-def _last3(day: datetime) -> bool:
-    nxt = [day + k * DAY for k in range(1, 7)]
-    return sum(d.month == day.month and d.isoweekday() <= 5 for d in nxt) < 3
+def _last3(day: datetime, n: int = 3) -> bool:
+    nxt = [day + k * DAY for k in range(1, 10)]
+    return sum(d.month == day.month and d.isoweekday() <= 5 for d in nxt) < n
 
 
 def _ledger(
-    store: Store, *, start: datetime, until: datetime, month_end: int = 5, quarter_end: int = 5
+    store: Store,
+    *,
+    start: datetime,
+    until: datetime,
+    month_end: int = 5,
+    quarter_end: int = 5,
+    close_days: int = 3,
 ) -> World:
-    """A business-hours export job (nothing declared) whose month ends move ``month_end`` times the records
-    of an ordinary day, and its quarter ends ``quarter_end`` times."""
+    """A business-hours export job (nothing declared) whose month ends (its last ``close_days`` business
+    days) move ``month_end`` times the records of an ordinary day, and its quarter ends ``quarter_end`` times."""
     w = World(store)
     w.integration("ledger-export", tz="Europe/Paris")
     day = start
     while day < until:
         if day.isoweekday() <= 5:
-            factor = (quarter_end if day.month in (3, 6, 9, 12) else month_end) if _last3(day) else 1
+            factor = (
+                (quarter_end if day.month in (3, 6, 9, 12) else month_end) if _last3(day, close_days) else 1
+            )
             w.daily(
                 "ledger-export", day, 1, range(9, 17), per_hour=4, action_class="export", records=100 * factor
             )
@@ -73,6 +81,24 @@ def test_ten_times_the_usual_month_end_still_alerts(store: Store) -> None:
     w = _ledger(store, start=datetime(2026, 4, 1), until=MONTH_END)
     found = _scored(w, MONTH_END, 5000)
     assert found and found[0].details["regime"] == "month_end" and found[0].details["metric"] == "records"
+
+
+WEEK_CLOSE = datetime(2026, 10, 26)  # Mon; Oct 26-30 are the last five business days of October
+
+
+def test_a_close_that_lasts_a_week_is_learned_with_its_length(store: Store) -> None:
+    """Closes of five business days: the two days before the usual three are heavier at every close, so
+    the regime covers them, and the first days of the next close do not alert."""
+    w = _ledger(store, start=datetime(2026, 5, 1), until=WEEK_CLOSE, close_days=5)
+    assert _scored(w, WEEK_CLOSE, 500, (SPIKE, BURST)) == []
+    assert _regimes(store)["month_end"]["business_days"] == 5
+
+
+def test_a_three_day_close_keeps_its_length_and_a_heavy_day_before_it_alerts(store: Store) -> None:
+    w = _ledger(store, start=datetime(2026, 5, 1), until=WEEK_CLOSE, close_days=3)
+    found = _scored(w, WEEK_CLOSE, 500)
+    assert _regimes(store)["month_end"]["business_days"] == 3
+    assert found and found[0].details["regime"] != "month_end"
 
 
 def test_a_quarter_end_heavier_than_month_ends_gets_its_own_regime(store: Store) -> None:

@@ -47,6 +47,7 @@ from nhiwatch.store import Store
 LONG_MEMORY_DAYS = 400.0
 ALPHA = 0.01
 END_DAYS = 3
+MAX_END_DAYS = 5  # a close learned to last longer than END_DAYS stops here (a week of business days)
 MIN_DAYS = 2
 NEAR_DAYS, MIN_NEAR = 10, 3  # a day's reference: the ordinary business days within ten days either side
 METRICS = ("events", "records")
@@ -173,6 +174,7 @@ def learn_one(
     ordinary = [(d, days.get(d, (0.0, 0.0))) for d, _mon, rank in bdays if rank > END_DAYS]
     when = [d.toordinal() for d, _ in ordinary]
     groups: dict[str, list[tuple[date, tuple[float, ...]]]] = defaultdict(list)
+    by_rank: dict[int, list[tuple[date, tuple[float, ...]]]] = defaultdict(list)
     for d, mon, rank in bdays:
         # the reference: ordinary business days within NEAR_DAYS either side (not the day itself), so a
         # trend, a quiet month or growth is not mistaken for a calendar effect
@@ -183,6 +185,7 @@ def learn_one(
             continue
         raw = days.get(d, (0.0, 0.0))
         v = tuple((raw[i] + 1) / (statistics.median(x[i] for x in near) + 1) for i in range(len(METRICS)))
+        by_rank[rank].append((d, v))
         if rank > END_DAYS:
             groups["ordinary"].append((d, v))
         elif mon == 12:
@@ -205,6 +208,7 @@ def learn_one(
         ("quarter_end", ("month_end", "ordinary")),
         ("year_end", ("quarter_end", "month_end", "ordinary")),
     )
+    width = END_DAYS
     for regime, bases in plans:
         base = next((b for b in bases if b == "ordinary" or b in learned), "ordinary")
         if regime in declared:
@@ -213,21 +217,52 @@ def learn_one(
         ys = sets["ordinary"] if base == "ordinary" else [p for p in sets[base] if p not in xs]
         if len(xs) < MIN_DAYS or not ys:
             continue
-        p = min(
-            1.0,
-            len(METRICS)
-            * min(rank_sum_sf([v[i] for _, v in xs], [v[i] for _, v in ys]) for i in range(len(METRICS))),
-        )
+        p = _heavier(xs, ys)
         if p >= ALPHA:
             continue
         learned.add(regime)
+        if regime == "month_end":
+            width = _close_width(by_rank)
         ratio = max(
             statistics.median(v[i] for _, v in xs) / max(statistics.median(v[i] for _, v in ys), 1e-9)
             for i in range(len(METRICS))
         )
         occurrences = len({(d.year, d.month) for d, _ in xs})
-        out.append((regime, END_DAYS, len(xs), occurrences, base, len(ys), p, round(ratio, 3)))
+        out.append((regime, width, len(xs), occurrences, base, len(ys), p, round(ratio, 3)))
     return out
 
 
-__all__ = ["ALPHA", "END_DAYS", "LONG_MEMORY_DAYS", "MIN_DAYS", "REGIME_DIMENSIONS", "Regimes", "learn_one"]
+def _heavier(xs: list[tuple[date, tuple[float, ...]]], ys: list[tuple[date, tuple[float, ...]]]) -> float:
+    """Bonferroni-corrected p-value that ``xs`` are heavier than ``ys`` on any metric (one-sided rank test)."""
+    return min(
+        1.0,
+        len(METRICS)
+        * min(rank_sum_sf([v[i] for _, v in xs], [v[i] for _, v in ys]) for i in range(len(METRICS))),
+    )
+
+
+def _close_width(by_rank: dict[int, list[tuple[date, tuple[float, ...]]]]) -> int:
+    """How many business days a learned month end lasts: ``END_DAYS``, and one more for each next business
+    day back from the month end (up to ``MAX_END_DAYS``) that is itself heavier than the days before every
+    close could start (rank above ``MAX_END_DAYS``), beyond chance. Some closes take a week; a job whose
+    close runs four days would otherwise have its first close day judged as an ordinary day."""
+    ys = [p for rank, ps in by_rank.items() if rank > MAX_END_DAYS for p in ps]
+    width = END_DAYS
+    for k in range(END_DAYS + 1, MAX_END_DAYS + 1):
+        xs = by_rank.get(k, [])
+        if len(xs) < MIN_DAYS or not ys or _heavier(xs, ys) >= ALPHA:
+            break
+        width = k
+    return width
+
+
+__all__ = [
+    "ALPHA",
+    "END_DAYS",
+    "LONG_MEMORY_DAYS",
+    "MAX_END_DAYS",
+    "MIN_DAYS",
+    "REGIME_DIMENSIONS",
+    "Regimes",
+    "learn_one",
+]
