@@ -11,6 +11,12 @@ succession an off slot is active with probability ``q = 1 / (H + 2)``; seeing ``
 among the ``n`` of the window has binomial tail ``p``; a finding needs ``p < alpha``. An integration still
 learning counts its declared schedule as ``prior_days`` days of observation.
 
+Off days at usual hours are judged apart: activity at an hour of the day the integration works on other days
+(a weekday job on a Saturday morning) says less than an hour it never works (3 a.m.). It is judged by the
+days, not the hours: with ``D`` off days observed idle, an off day is worked with probability
+``1 / (D + 2)``, and the ``k`` off days worked in the window must be improbable in the same way. A weekday
+job that starts working every weekend still alerts; one Saturday morning does not.
+
 Parameters: ``alpha``, ``prior_days``. References: OWASP NHI1:2025, NHI7:2025; NIST CSF 2.0 DE.CM-03,
 DE.CM-09, DE.AE-02; ATT&CK T1078.004, T1550.001.
 """
@@ -60,11 +66,16 @@ def run(ctx: DetectContext) -> list[Finding]:
           WHERE {in_window(ctx)} AND {UNPLANNED} AND e.integration_id IN (SELECT integration_id FROM nw_allowed)),
         ev2 AS (SELECT ev.*, {how} AS how FROM ev
                 ANTI JOIN nw_regime_days r ON r.integration_id = ev.integration_id AND r.d = CAST(ev.lt AS DATE)),
-        off AS (SELECT ev2.* FROM ev2 ANTI JOIN nw_allowed a ON a.integration_id = ev2.integration_id
-                AND a.how = ev2.how),
-        slots AS (SELECT integration_id, count(*) AS allowed FROM nw_allowed GROUP BY ALL)
+        off AS (SELECT ev2.*, EXISTS (SELECT 1 FROM nw_allowed a WHERE a.integration_id = ev2.integration_id
+                                      AND a.how % 24 = ev2.how % 24) AS usual_hour
+                FROM ev2 ANTI JOIN nw_allowed a ON a.integration_id = ev2.integration_id AND a.how = ev2.how),
+        slots AS (SELECT integration_id, count(*) AS allowed, 7 - count(DISTINCT how // 24) AS off_days
+                  FROM nw_allowed GROUP BY ALL)
         SELECT o.integration_id, any_value(o.state) AS state, any_value(o.tz) AS tz, any_value(o.span_days) AS span_days,
-               any_value(s.allowed) AS allowed, count(*) AS n, count(DISTINCT date_trunc('hour', o.lt)) AS k,
+               any_value(s.allowed) AS allowed, greatest(any_value(s.off_days), 1) AS off_days, count(*) AS n,
+               count(DISTINCT date_trunc('hour', o.lt)) AS hours,
+               count(DISTINCT date_trunc('hour', o.lt)) FILTER (WHERE NOT o.usual_hour) AS k,
+               count(DISTINCT CAST(o.lt AS DATE)) FILTER (WHERE o.usual_hour) AS k_days,
                min(o.time) AS first_seen, max(o.time) AS last_seen,
                list(DISTINCT strftime(date_trunc('hour', o.lt), '%a %Y-%m-%d %H:00')) AS local_hours,
                list(o.metadata_uid ORDER BY o.time)[1:20] AS evidence
@@ -79,7 +90,12 @@ def run(ctx: DetectContext) -> list[Finding]:
         hist_days = float(r["span_days"]) if r["state"] != "learning" else prior
         q = 1.0 / (off_slots * hist_days / 7 + 2)
         n = max(int(off_slots * window_days(ctx) / 7), int(r["k"]))
-        p = binom_sf(int(r["k"]), n, q)
+        p_hours = binom_sf(int(r["k"]), n, q) if r["k"] else 1.0
+        off_days = int(r["off_days"])
+        q_days = 1.0 / (off_days * hist_days / 7 + 2)
+        n_days = max(int(off_days * window_days(ctx) / 7 + 0.999), int(r["k_days"]))
+        p_days = binom_sf(int(r["k_days"]), n_days, q_days) if r["k_days"] else 1.0
+        p = min(p_hours, p_days)
         if p >= alpha:
             continue
         hours = sorted(r["local_hours"])
@@ -89,7 +105,7 @@ def run(ctx: DetectContext) -> list[Finding]:
                 r,
                 deviation=max(0.3, dev_from_p(p)),
                 observed=(
-                    f"{plural(r['n'], 'event')} in {plural(r['k'], 'hour')} outside its working hours, "
+                    f"{plural(r['n'], 'event')} in {plural(r['hours'], 'hour')} outside its working hours, "
                     f"{span(r['first_seen'], r['last_seen'], r['tz'])}"
                 ),
                 expected=(
@@ -98,7 +114,9 @@ def run(ctx: DetectContext) -> list[Finding]:
                 ),
                 summary=f"{r['integration_id']} worked at hours ({r['tz']}) it has never worked before",
                 details={
-                    "off_hours": r["k"],
+                    "off_hours": r["hours"],
+                    "off_hours_never_worked": r["k"],
+                    "off_days_at_usual_hours": r["k_days"],
                     "events": r["n"],
                     "local_hours": hours[:24],
                     "timezone": r["tz"],

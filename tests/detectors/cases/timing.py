@@ -157,3 +157,34 @@ def new_poller_faster_than_declared(w: World) -> Window:
     w.integration("new-poller", every="1h")
     w.every("new-poller", SINCE - DAY, SINCE + DAY, timedelta(minutes=5))
     return SINCE, SINCE + DAY
+
+
+# ---- off_hours on off days -----------------------------------------------------------------------
+
+SATURDAY = datetime(2026, 10, 10)
+
+
+@case("off_hours", "negative", 0)
+def weekday_sync_runs_one_saturday_at_its_usual_hours(w: World) -> Window:
+    crm(w)
+    business(w, "crm-sync", days=39)
+    w.daily("crm-sync", SATURDAY, 1, [10, 11, 14], per_hour=3)
+    return SATURDAY, SATURDAY + DAY
+
+
+@case("off_hours", "positive", some(off_hours_never_worked=3))
+def weekday_sync_runs_one_saturday_at_night(w: World) -> Window:
+    crm(w)
+    business(w, "crm-sync", days=39)
+    w.daily("crm-sync", SATURDAY, 1, [10, 11], per_hour=3)
+    w.daily("crm-sync", SATURDAY, 1, [1, 2, 3], per_hour=3, minute=17)
+    return SATURDAY, SATURDAY + DAY
+
+
+@case("off_hours", "positive", some(off_days_at_usual_hours=8))
+def weekday_sync_starts_working_every_weekend(w: World) -> Window:
+    crm(w)
+    business(w, "crm-sync", days=35)
+    start = T0 + timedelta(days=35)
+    w.daily("crm-sync", start, 28, range(9, 18), per_hour=4)
+    return start, start + 28 * DAY
