@@ -14,7 +14,8 @@ an attacker's stage; CircleCI: ``potrax[.]com``). Two tests on ``dst_endpoint_ho
 Both leave out shared infrastructure: a host at least ``fleet_min`` *other* integrations of the company
 already used in the history window (certificate status, CRL and package-mirror endpoints the TLS stack or
 the OS calls on its own) is not a drop site an attacker picked for this integration. A host only this
-integration uses, however common on the internet, is still judged.
+integration uses, however common on the internet, is still judged. Nor is the token endpoint of a platform
+the integration holds an identity on (:mod:`._identity_hosts`: ``login.salesforce.com`` for a connected app).
 
 Parameters: ``alpha``, ``fleet_min``. References: OWASP NHI2:2025, NHI3:2025; NIST CSF 2.0 DE.CM-01, DE.CM-09, DE.AE-07;
 ATT&CK T1567, T1567.001, T1537, T1090.003.
@@ -25,6 +26,7 @@ from __future__ import annotations
 from nhiwatch.alerts.units import count, plural, size
 from nhiwatch.baseline.stats import dev_from_p
 from nhiwatch.detectors._common import finding, in_window, prepare, records
+from nhiwatch.detectors._identity_hosts import is_identity_host
 from nhiwatch.detectors._novelty import new_values
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
 
@@ -71,7 +73,8 @@ def run(ctx: DetectContext) -> list[Finding]:
                   AND (d.host GLOB a.pat OR d.host = ltrim(a.pat, '*.')))
                 AND NOT EXISTS (SELECT 1 FROM baseline_values v WHERE v.integration_id = d.integration_id
                   AND v.dimension = 'destination' AND v.value = d.host)
-                AND {_not_fleet_wide("d.host", "d.integration_id", fleet_min)})
+                AND {_not_fleet_wide("d.host", "d.integration_id", fleet_min)}
+                AND NOT {is_identity_host("d.host", "d.integration_id")})
         SELECT integration_id, list(DISTINCT host) AS hosts, count(*) AS n, sum(bytes) AS bytes,
                min(time) AS first_seen, max(time) AS last_seen,
                list(metadata_uid ORDER BY bytes DESC, time)[1:20] AS evidence,
@@ -99,7 +102,8 @@ def run(ctx: DetectContext) -> list[Finding]:
     host = "lower(e.dst_endpoint_hostname)"
     extra = (
         f"(NOT ({allowlisted}) OR {is_ip_literal(host)}) "
-        f"AND {_not_fleet_wide(host, 'e.integration_id', fleet_min)}"
+        f"AND {_not_fleet_wide(host, 'e.integration_id', fleet_min)} "
+        f"AND NOT {is_identity_host(host, 'e.integration_id')}"
     )
     for r in new_values(ctx, ("destination",), extra):
         if r["state"] == "learning":

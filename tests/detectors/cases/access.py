@@ -234,6 +234,45 @@ def allowed_glob_matches(w: World) -> Window:
     return SINCE, SINCE + DAY
 
 
+def _graph_mailer(w: World, host: str, source: str = "microsoft") -> None:
+    """A Graph mail app (its identity is an Entra app) that declares only the Graph API host."""
+    w.integration(
+        "graph-mailer", kind="service_principal", vendor="microsoft", allowed=("graph.microsoft.com",)
+    )
+    w.store.execute(
+        "INSERT INTO identities (integration_id, source, key, value, priority) VALUES (?, ?, 'client_id', ?, 2)",
+        ["graph-mailer", source, "0dd73fc2-9f2f-4269-8711-1754d1b2435d"],
+    )
+    w.daily(
+        "graph-mailer",
+        T0,
+        35,
+        [9, 13],
+        per_hour=2,
+        source="zeek",
+        dst_endpoint_hostname="graph.microsoft.com",
+    )
+    w.event("graph-mailer", SINCE + timedelta(hours=9), source="zeek", dst_endpoint_hostname=host)
+
+
+@case("new_destination", "negative", 0)
+def token_refresh_at_its_own_platforms_login_host(w: World) -> Window:
+    _graph_mailer(w, "login.microsoftonline.com")
+    return SINCE, SINCE + DAY
+
+
+@case("new_destination", "positive", some(basis="declared"))
+def another_platforms_login_host_is_still_undeclared(w: World) -> Window:
+    _graph_mailer(w, "login.salesforce.com")
+    return SINCE, SINCE + DAY
+
+
+@case("new_destination", "positive", some(basis="declared"))
+def github_is_never_taken_for_a_token_host(w: World) -> Window:
+    _graph_mailer(w, "github.com", source="github")
+    return SINCE, SINCE + DAY
+
+
 def _admin_job(w: World) -> None:
     """Daily admin calls, and a weekly export to whatever cloud address the bucket resolves to that week."""
     w.integration("admin-job", kind="service_account", vendor="internal")
