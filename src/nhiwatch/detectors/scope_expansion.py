@@ -12,7 +12,10 @@ Shai-Hulud v2: new workflows and runners). Three signals:
   Good-Turing rate of new values (:mod:`._novelty`); skipped while learning, ``alpha / 10`` when
   provisional. A new kind of action inside the integration's own change ticket (the audit export, the
   re-sync the ticket announces) is the planned work itself and is not counted; new scopes, types and
-  tenants are, ticket or not. Nor is signing in (``auth``) to a platform during its outage and catch-up
+  tenants are, ticket or not. Object types and tenants come from the integration's own credential use: a
+  host's network records (OCSF 4001/4002: the OCSP, CRL and package-mirror calls its machine makes, logged
+  as ``url`` objects) are not objects its identity reaches. Nor is signing in (``auth``) to a platform
+  during its outage and catch-up
   (:mod:`nhiwatch.fleet`): connectors log in again when their sessions broke;
 * new storage locations: new resources of storage-like types (bucket, stage, container, share, ...).
 
@@ -27,7 +30,15 @@ from typing import Any
 
 from nhiwatch.alerts.units import plural, plural_of
 from nhiwatch.baseline.stats import dev_from_p
-from nhiwatch.detectors._common import NOT_MANAGEMENT, UNPLANNED, finding, in_window, prepare, records
+from nhiwatch.detectors._common import (
+    CREDENTIAL_USE,
+    NOT_MANAGEMENT,
+    UNPLANNED,
+    finding,
+    in_window,
+    prepare,
+    records,
+)
 from nhiwatch.detectors._novelty import combined_p, new_values, novelty_details
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
 from nhiwatch.fleet import ensure as fleet_context
@@ -99,7 +110,7 @@ def run(ctx: DetectContext) -> list[Finding]:
     by_integ: dict[tuple[str, Any], list[dict[str, Any]]] = defaultdict(list)
     rows = (
         new_values(ctx, ("scope",))
-        + new_values(ctx, ("resource_type", "tenant"), NOT_MANAGEMENT)
+        + new_values(ctx, ("resource_type", "tenant"), f"{NOT_MANAGEMENT} AND {CREDENTIAL_USE}")
         + new_values(ctx, ("action_class",), f"{NOT_MANAGEMENT} AND {UNPLANNED} AND NOT {REAUTH}")
         + new_values(ctx, ("resource",), f"{STORAGE} AND {NOT_MANAGEMENT}")
     )

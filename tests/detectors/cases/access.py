@@ -135,6 +135,46 @@ def same_objects_and_scopes(w: World) -> Window:
     return SINCE, SINCE + DAY
 
 
+def _backup_agent(w: World) -> None:
+    """A backup job whose only telemetry is its host's Zeek records, as a service account's often is."""
+    w.integration("b2-backup", kind="service_account", vendor="backblaze")
+    w.daily(
+        "b2-backup",
+        T0,
+        35,
+        [16],
+        per_hour=4,
+        source="zeek",
+        class_uid=4001,
+        action_class="egress",
+        resource_type="network_endpoint",
+        dst_endpoint_hostname="app.backblazeb2.com",
+    )
+
+
+@case("scope_expansion", "negative", 0)
+def host_checks_a_certificate_over_http(w: World) -> Window:
+    _backup_agent(w)
+    w.event(
+        "b2-backup",
+        SINCE + timedelta(hours=16),
+        source="zeek",
+        class_uid=4002,
+        action_class="egress",
+        resource_type="url",
+        dst_endpoint_hostname="ocsp.digicert.com",
+    )
+    return SINCE, SINCE + DAY
+
+
+@case("scope_expansion", "positive", lambda fs: len(fs) == 1 and "resource_type" in fs[0].details)
+def the_same_objects_reached_through_an_api_are_judged(w: World) -> Window:
+    _backup_agent(w)
+    for t in ("bucket_keys", "application_keys", "users"):
+        w.event("b2-backup", SINCE + timedelta(hours=16), source="backblaze", class_uid=6003, resource_type=t)
+    return SINCE, SINCE + DAY
+
+
 @case("scope_expansion", "cold_start", 0)
 def new_integration_types_are_not_new(w: World) -> Window:
     crm(w, "new-sync")
