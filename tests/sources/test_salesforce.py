@@ -108,7 +108,7 @@ def test_bulk_jobs_are_exports_writes_and_deletes(store: Store) -> None:
     assert _one(store, "api_operation = 'BulkApi.query'")["action_class"] == "export"
     done = _one(store, "status_detail = 'JobComplete'")
     assert done["action_class"] == "export" and done["records"] == 183422
-    assert done["resource_name"] == "7508c00000Qr5Zs" and done["resource_type"] == "Case"
+    assert done["resource_name"] == "/services/data/v58.0/jobs/query/{id}" and done["resource_type"] == "Case"
     assert done["traffic_bytes_out"] == round(393.24 * 1048576)
     assert _one(store, "status_detail = 'Deleted'")["action_class"] == "delete"
 
@@ -482,3 +482,60 @@ def test_soql_shape_hides_every_literal_and_is_stable(literals: list[str]) -> No
     )
     again = con.execute(f"SELECT {soql_shape('$1::VARCHAR')}", [shape]).fetchall()[0][0]
     assert again == shape
+
+
+def test_record_and_job_ids_leave_the_resource_name(store: Store, tmp_path: Path) -> None:
+    header = (
+        '"EVENT_TYPE","TIMESTAMP","REQUEST_ID","ORGANIZATION_ID","USER_ID","URI","METHOD","STATUS_CODE",'
+        '"ENTITY_NAME","CONNECTED_APP_ID","CLIENT_NAME","TIMESTAMP_DERIVED","CLIENT_IP"'
+    )
+    uris = [
+        "/services/data/v58.0/sobjects/Contact/0038c00002AbCdE",
+        "/services/data/v58.0/sobjects/Contact/0038c00002XyZwVAAQ",
+        "/services/data/v58.0/jobs/query/7508c00000Qr5Zs/results",
+        "/services/data/v58.0/jobs/query/7508c00000Tt9Ab/results",
+        "/services/data/v58.0/sobjects/Case/describe/",
+        "/services/data/v58.0/sobjects/OpportunityLineItem/",
+    ]
+    rows = [
+        f'"RestApi","20250813100{i}00.000","r{i}","00D8c000001XyZa","0058c00000A1b2C","{u}","GET","200",'
+        f'"","0H48c000000Xw2L","Sync","2025-08-13T10:0{i}:00.000Z","44.215.108.109"'
+        for i, u in enumerate(uris)
+    ]
+    report = ingest_text(store, tmp_path, "RestApi.csv", "\n".join([header, *rows]) + "\n")
+    assert report.stored == len(uris)
+    assert [r["resource_name"] for r in events(store)] == [
+        "/services/data/v58.0/sobjects/Contact/{id}",
+        "/services/data/v58.0/sobjects/Contact/{id}",
+        "/services/data/v58.0/jobs/query/{id}/results",
+        "/services/data/v58.0/jobs/query/{id}/results",
+        "/services/data/v58.0/sobjects/Case/describe/",
+        "/services/data/v58.0/sobjects/OpportunityLineItem/",
+    ]
+
+
+@given(
+    parts=st.lists(
+        st.one_of(
+            st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.", max_size=20),
+            st.sampled_from(["0038c00002AbCdE", "7508c00000Qr5ZsAAK", "sobjects", "v58.0"]),
+        ),
+        max_size=8,
+    )
+)
+@settings(max_examples=80, deadline=None)
+def test_id_free_uri_is_stable_and_keeps_the_path_shape(parts: list[str]) -> None:
+    import re
+
+    import duckdb
+
+    from nhiwatch.sources.salesforce.common import id_free_uri
+
+    uri = "/" + "/".join(parts)
+    con = duckdb.connect()
+    once = con.execute(f"SELECT {id_free_uri('$1::VARCHAR')}", [uri]).fetchall()[0][0]
+    assert con.execute(f"SELECT {id_free_uri('$1::VARCHAR')}", [once]).fetchall()[0][0] == once
+    assert once.count("/") == uri.count("/")
+    for seg in once.split("/"):
+        is_id = re.fullmatch(r"[A-Za-z0-9]{15}([A-Za-z0-9]{3})?", seg) and re.search(r"\d", seg)
+        assert not (is_id and re.search(r"[A-Za-z]", seg))

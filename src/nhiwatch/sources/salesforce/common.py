@@ -123,3 +123,23 @@ def soql_shape(expr: str) -> str:
     shaped = f"regexp_replace({shaped}, {sql_str(_IN_LIST)}, 'IN (?)', 'g')"
     shaped = f"trim(regexp_replace({shaped}, {sql_str(_SPACES)}, ' ', 'g'))"
     return f"(CASE WHEN regexp_matches({expr}, {sql_str(_SELECT)}) THEN {shaped} ELSE {expr} END)"
+
+
+def id_free_uri(expr: str) -> str:
+    """SQL for a Salesforce URI held by ``expr`` with each record id in its path replaced by ``{id}``.
+
+    ``/services/data/v58.0/sobjects/Contact/0038c00002AbCdE`` and ``/jobs/query/7508c00000Qr5Zs/results``
+    name one record or one Bulk job each: as resources they would make every read and every job new. A path
+    segment of 15 or 18 letters and digits, with at least one of each, is an id (object and field names
+    have no digits at that length, or are shorter); the record stays in the original event.
+    """
+    segment = "x"
+    is_id = (
+        f"(regexp_full_match({segment}, '[A-Za-z0-9]{{15}}([A-Za-z0-9]{{3}})?') "
+        f"AND regexp_matches({segment}, '[0-9]') AND regexp_matches({segment}, '[A-Za-z]'))"
+    )
+    return (
+        f"(CASE WHEN regexp_matches({expr}, '/[A-Za-z0-9]{{15}}') THEN array_to_string(list_transform("
+        f"string_split({expr}, '/'), lambda {segment}: CASE WHEN {is_id} THEN '{{id}}' ELSE {segment} END), '/') "
+        f"ELSE {expr} END)"
+    )

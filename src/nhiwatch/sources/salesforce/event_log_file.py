@@ -19,7 +19,7 @@ import csv
 import io
 
 from nhiwatch.sources.base import Accessor, Sample, Source
-from nhiwatch.sources.salesforce.common import ip_only, soql_shape, user_agent
+from nhiwatch.sources.salesforce.common import id_free_uri, ip_only, soql_shape, user_agent
 from nhiwatch.sources.sql import NULL_S, bigint, case, coalesce, host_of, lit, status_from_http, when
 
 # SOAP API (EVENT_TYPE=API) METHOD_NAME values by class; anything else is a read.
@@ -172,9 +172,9 @@ def _fields(f: Accessor) -> dict[str, str]:
             soql_shape(f("QUERY_IDENTIFIER")),
             f("REPORT_ID"),
             f"CASE WHEN {etype} IN ('ReportExport', 'Report') THEN {f('URI_ID_DERIVED')} END",
-            f("JOB_ID"),
-            f("URI"),
-            f("API_RESOURCE"),
+            # a Bulk job's id names one run, not what it reads: the job's URI (its id left out) and object do
+            id_free_uri(f("URI")),
+            id_free_uri(f("API_RESOURCE")),
             entity,
         ),
         "src_endpoint_ip": ip_only(f("CLIENT_IP"), f("SOURCE_IP")),
