@@ -25,3 +25,16 @@ DIMENSIONS: dict[str, str] = {
     "operation": "e.api_operation",
     "action_class": "e.action_class",
 }
+
+# A user agent with its version numbers taken out ("terraform/1.8.6" and "terraform/1.8.5" are one client):
+# a version of a client an integration already runs is that client upgraded, not a new client. A different
+# product, library or platform string still differs.
+UA_CLIENT = r"regexp_replace(lower({ua}), '[0-9]+([._][0-9a-z]+)*', '#', 'g')"
+
+
+def known_client(ua: str, integration: str, values: str = "baseline_values") -> str:
+    """SQL: the user agent ``ua`` is a version of one ``integration`` (expressions of our own query) already
+    used in ``values`` (rows of ``integration_id, dimension, value``)."""
+    client = UA_CLIENT.format(ua=ua)
+    return f"""EXISTS (SELECT 1 FROM {values} kc WHERE kc.integration_id = {integration}
+        AND kc.dimension = 'user_agent' AND {UA_CLIENT.format(ua="kc.value")} = {client})"""

@@ -33,7 +33,7 @@ from typing import Any
 from nhiwatch.baseline.frames import LOCAL, TZ_JOIN, ts
 from nhiwatch.detectors._common import NOT_MANAGEMENT, in_window, records
 from nhiwatch.detectors.base import DetectContext
-from nhiwatch.dimensions import DIMENSIONS
+from nhiwatch.dimensions import DIMENSIONS, known_client
 from nhiwatch.netranges import ensure, lookup_sql
 
 NETWORK_DIMS = ("ip24", "asn")
@@ -85,8 +85,9 @@ class Assessment:
 
 
 def _known(dim: str, expr: str) -> str:
+    client = f" OR {known_client(expr, 'e.integration_id')}" if dim == "user_agent" else ""
     return f"""(({expr}) IS NULL OR EXISTS (SELECT 1 FROM baseline_values v WHERE v.integration_id = e.integration_id
-               AND v.dimension = '{dim}' AND v.value = ({expr})))"""
+               AND v.dimension = '{dim}' AND v.value = ({expr})){client})"""
 
 
 def assess(

@@ -1,6 +1,7 @@
 """New values in the window against the learned value sets, with a Good-Turing tail probability.
 
-For each (integration, dimension), the window's values absent from ``baseline_values`` are *new*. The
+For each (integration, dimension), the window's values absent from ``baseline_values`` are *new* (a user
+agent that is a new version of a client the integration already runs is not: :func:`nhiwatch.dimensions.known_client`). The
 learned chance that an event shows an unseen value is ``(singletons + 0.5) / (n + 1)`` (Good-Turing, with
 a half-count so a stable set is not treated as impossible to extend); over the ``m`` window events
 carrying the dimension (capped at the number the history rate predicts for the window, so an attacker's
@@ -24,6 +25,7 @@ from nhiwatch.baseline.stats import poisson_sf
 from nhiwatch.baseline.values import value_rows_sql
 from nhiwatch.detectors._common import STATE, in_window, records, window_days
 from nhiwatch.detectors.base import DetectContext
+from nhiwatch.dimensions import known_client
 
 
 def _regime_usual(ctx: DetectContext) -> str:
@@ -47,7 +49,8 @@ def new_values(ctx: DetectContext, dims: tuple[str, ...], extra_where: str = "tr
                         arg_min(metadata_uid, time) AS uid, CAST(min(time) AS DATE) AS day
                  FROM wv GROUP BY integration_id, dimension, value),
         new AS (SELECT v.* FROM vals v ANTI JOIN baseline_values b ON b.integration_id = v.integration_id
-                AND b.dimension = v.dimension AND b.value = v.value {_regime_usual(ctx)})
+                AND b.dimension = v.dimension AND b.value = v.value {_regime_usual(ctx)}
+                WHERE NOT (v.dimension = 'user_agent' AND {known_client("v.value", "v.integration_id")}))
         SELECT n.integration_id, n.dimension, n.day, count(*) AS k, sum(n.n) AS events, min(n.f) AS first_seen,
                max(n.l) AS last_seen, list(n.value ORDER BY n.f)[1:20] AS new_values,
                list(n.uid ORDER BY n.f)[1:20] AS evidence, any_value(t.m) AS m,

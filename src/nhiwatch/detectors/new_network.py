@@ -11,6 +11,10 @@ are left out: their address says nothing about where the integration runs. So ar
 hosts (proxy, Zeek, flow logs): they show internal addresses and whatever client runs on the host (apt, an
 OCSP check), not where the credential is used; where they go is :mod:`.new_destination`'s question.
 
+A new version of a client the integration already runs (``terraform/1.8.6`` after ``terraform/1.8.5``:
+:func:`nhiwatch.dimensions.known_client`) is that client upgraded, not a new user agent; another library,
+product or platform string is new.
+
 Change awareness (:mod:`._change`): a new client or network that comes with unchanged behaviour (the same
 operations, targets, volume and hours, ``same_share`` of the new events) from a provider the integration
 already used ("same provider (AWS us-east-1 → AWS eu-west-1), new region"), or that reached most of one

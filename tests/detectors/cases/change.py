@@ -53,9 +53,33 @@ def stays_high(min_dev: float = 0.7, **ctx: Any) -> Callable[[list[Finding]], bo
 
 
 @case("new_network", "positive", vendor_change(network="none", behaviour="unchanged"))
-def sdk_upgrade_with_the_same_calls_is_a_vendor_change(w: World) -> Window:
+def new_sdk_with_the_same_calls_is_a_vendor_change(w: World) -> Window:
     _history(w)
-    business(w, "crm-sync", start=SINCE, days=1, http_request_user_agent="sync-agent/2.0", **OPS)
+    business(w, "crm-sync", start=SINCE, days=1, http_request_user_agent="sync-agent-go/2.0 go1.22", **OPS)
+    return SINCE, SINCE + DAY
+
+
+@case("new_network", "negative", 0)
+def sdk_version_upgrade_is_the_same_client(w: World) -> Window:
+    _history(w)
+    business(w, "crm-sync", start=SINCE, days=1, http_request_user_agent="sync-agent/1.1.3", **OPS)
+    return SINCE, SINCE + DAY
+
+
+@case("new_network", "positive", stays_high(network="new_provider"))
+def a_known_client_version_from_a_never_seen_provider_stays_high(w: World) -> Window:
+    """Look-alike: the thief copies the integration's client string; the address still gives it away."""
+    _history(w)
+    business(w, "crm-sync", start=SINCE, days=1, **OPS)
+    for i in range(2):
+        w.event(
+            "crm-sync",
+            w.local("crm-sync", SINCE, 11, 20 + i),
+            src_endpoint_ip=VPS,
+            src_endpoint_asn=14061,
+            http_request_user_agent="sync-agent/1.2",
+            **OPS,
+        )
     return SINCE, SINCE + DAY
 
 
@@ -156,7 +180,7 @@ def rotation_with_a_new_sdk_and_the_same_calls_is_a_vendor_change(w: World) -> W
         "crm-sync",
         start=SINCE,
         days=1,
-        http_request_user_agent="sync-agent/2.0",
+        http_request_user_agent="sync-agent-go/2.0 go1.22",
         actor_user_credential_uid="tok-2",
         **OPS,
     )
