@@ -49,6 +49,12 @@ def test_the_same_upgrade_at_two_vendors_is_two_alerts() -> None:
     assert all(len({f.details["vendor"] for f in g}) == 1 for g in groups)
 
 
+def test_a_staged_rollout_over_five_days_is_one_alert() -> None:
+    steps = [0, 40, 80, 120]  # hours: each region a day and a half after the last
+    fs = [_change(f"s{i}", "Snyk", T0 + timedelta(hours=h)) for i, h in enumerate(steps)]
+    assert [len(g) for g in group_findings(fs, GAP)] == [4]
+
+
 def test_a_rollout_over_two_days_is_one_alert_a_week_later_another() -> None:
     fs = [_change("a", "Zapier"), _change("b", "Zapier", T0 + timedelta(hours=20))]
     fs.append(_change("c", "Zapier", T0 + timedelta(days=8)))

@@ -20,8 +20,9 @@ from nhiwatch.alerts.units import plural
 from nhiwatch.detectors.base import Finding
 
 VENDOR_CHANGE = "vendor_change"
-# a vendor's rollout reaches its integrations over a day (each scored in its own daily step): one alert
-VENDOR_GAP = timedelta(hours=24)
+# a vendor's staged rollout reaches its integrations region by region over days (each scored in its own
+# daily step): one alert while each next integration follows within three days of the last
+VENDOR_GAP = timedelta(hours=72)
 
 
 def is_vendor_change(f: Finding) -> bool:
