@@ -19,7 +19,9 @@ the log scale, so a heavy-tailed integration is not flagged for an ordinary big 
 * a class the integration never used falls back to its all-classes row;
 * event counts must also be improbable as a Poisson draw around the largest hour seen (``alpha``);
 * an integration still ``learning`` (or with fewer than ``min_hours`` active hours) uses its peer group
-  (same kind and vendor); ``provisional`` ones take the larger of their own and the peer bound.
+  (same kind and vendor), or the largest hour it has already shown when that is higher: a new backup job
+  that wrote 46 files on its first night is judged on its first night, not again each night it does the
+  same; ``provisional`` ones take the larger of their own and the peer bound.
 
 Catch-up after public holidays (:mod:`nhiwatch.baseline.calendar`) follows a backlog model: on the first
 business day after weekday holidays, the work the holidays held back may come on top of a normal day, so the
@@ -129,7 +131,8 @@ def hourly_breaches(
                          INTO NAME metric VALUE x) WHERE metric IN ({mlist}) AND x > 0),
     scored AS (
       SELECT w.*,
-        CASE WHEN w.state = 'learning' THEN {_bound("p", max_ratio, z)}
+        CASE WHEN w.state = 'learning' AND p.n IS NULL THEN NULL  -- no peers: nothing to judge by yet
+             WHEN w.state = 'learning' THEN greatest({_bound("p", max_ratio, z)}, coalesce(ol.max, 0))
              WHEN w.state = 'provisional' THEN greatest({own_bound}, coalesce({_bound("p", max_ratio, z)}, 0))
              ELSE {own_bound} END + coalesce(k.deficit, 0) AS bound,
         k.deficit AS backlog, k.held_back,
@@ -155,6 +158,7 @@ def hourly_breaches(
       {j("a", "w.integration_id", "'*'", "w.regime")}
       {j("anorm", "w.integration_id", "'*'", "'normal'")}
       {j("p", "'peer:' || w.peer_group", "w.action_class", "'normal'", 1)}
+      {j("ol", "w.integration_id", "w.action_class", "'normal'", 1)}
       LEFT JOIN (SELECT DISTINCT integration_id, d FROM nw_first_closes) fc
         ON fc.integration_id = w.integration_id AND fc.d = w.ld
       LEFT JOIN nw_backlog k ON k.integration_id = w.integration_id AND k.action_class = w.action_class

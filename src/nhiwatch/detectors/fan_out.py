@@ -6,7 +6,8 @@ clock hour, the distinct ``resource_name``, ``dst_endpoint_hostname`` and ``meta
 integration touches are compared with its learned hourly distribution of the same count (all action
 classes, same regime): above ``max(max_ratio x the largest hour, median + z x robust sigma)`` on the linear
 and the log scale. Integrations
-still learning use their peer group's bound. Or, for an integration past learning, the hour beats its
+still learning use their peer group's bound, or the largest hour they have already shown when higher (what a
+new integration did on its first day is judged that day, not again each day it repeats it). Or, for an integration past learning, the hour beats its
 largest hour and brings improbably many never-seen values: Good-Turing rate of new values of the
 dimension times the hour's events, Poisson tail below ``alpha`` (a burst split across two clock hours is
 still a fan-out to new repositories).
@@ -122,7 +123,8 @@ def run(ctx: DetectContext) -> list[Finding]:
         ctx.store,
         f"""
         WITH w AS ({" UNION ALL ".join(parts)})
-        SELECT w.*, CASE WHEN w.state = 'learning' THEN {bound("p")}
+        SELECT w.*, CASE WHEN w.state = 'learning' AND p.max IS NULL THEN NULL
+                         WHEN w.state = 'learning' THEN greatest({bound("p")}, coalesce(ol.max, 0))
                          WHEN o.n IS NULL THEN greatest({bound("n")}, {bound("oc")})
                          WHEN w.regime = 'month_end' THEN greatest({bound("o")}, {bound("oc")})
                          ELSE {bound("o")} END AS bound,
@@ -143,6 +145,8 @@ def run(ctx: DetectContext) -> list[Finding]:
           AND n.regime = 'normal' AND n.metric = w.metric AND n.n >= {mh}
         LEFT JOIN baseline_volume p ON p.integration_id = 'peer:' || w.peer_group AND p.action_class = '*'
           AND p.regime = 'normal' AND p.metric = w.metric
+        LEFT JOIN baseline_volume ol ON ol.integration_id = w.integration_id AND ol.action_class = '*'
+          AND ol.regime = 'normal' AND ol.metric = w.metric
         WHERE w.x > 1""",
     )
     alpha = float(ctx.param(META, "alpha"))

@@ -237,3 +237,36 @@ def new_app_without_history_or_peers(w: World) -> Window:
     for i in range(30):
         w.event("fresh-app", SINCE + timedelta(hours=1, minutes=i), resource_name=f"g/{i}")
     return SINCE, SINCE + DAY
+
+
+def _new_ci_bot_clones(w: World, first: int, second: int) -> Window:
+    """A new CI app (learning, judged by its peer ci-bot's three repositories an hour) that cloned ``first``
+    repositories on its first day and ``second`` on its second."""
+    _ci(w)
+    w.integration("ci-bot-2", kind="github_app", vendor="github")
+    for day, n in ((SINCE - DAY, first), (SINCE, second)):
+        for i in range(n):
+            w.event(
+                "ci-bot-2",
+                day + timedelta(hours=2, seconds=30 * i),
+                source="github",
+                resource_type="repo",
+                resource_name=f"acme/repo-{day.day}-{i}",
+                action_class="read",
+            )
+    return SINCE, SINCE + DAY
+
+
+@case("fan_out", "cold_start", 0)
+def new_integration_repeating_its_first_day_is_not_judged_again(w: World) -> Window:
+    return _new_ci_bot_clones(w, 40, 40)
+
+
+@case("fan_out", "cold_start", some(metric="resources"))
+def new_integration_far_beyond_its_first_day_still_alerts(w: World) -> Window:
+    return _new_ci_bot_clones(w, 40, 110)
+
+
+@case("unticketed_burst", "cold_start", 0)
+def new_integration_repeating_its_first_day_burst(w: World) -> Window:
+    return _new_ci_bot_clones(w, 40, 40)
