@@ -193,3 +193,29 @@ def test_the_first_year_end_is_allowed_heavier_than_the_closes_before_it(store: 
         "volume_spike",
         "unticketed_burst",
     }
+
+
+def _first_close_reads(store: Store, accounts: int) -> list:  # type: ignore[type-arg]
+    """First seen on September 7, reading the same object every hour; on its first close (September 28) it
+    reads ``accounts`` accounts it never read in one hour."""
+    w = World(store)
+    w.integration("billing-sync")
+    close = datetime(2026, 9, 28)
+    day = datetime(2026, 9, 7)
+    while day < close:
+        if day.isoweekday() <= 5:
+            w.daily("billing-sync", day, 1, range(8, 18), per_hour=4, resource_name="Invoice")
+        day += DAY
+    w.daily("billing-sync", close, 1, range(8, 18), per_hour=4, resource_name="Invoice")
+    for i in range(accounts):
+        w.event("billing-sync", close + timedelta(hours=4, seconds=30 * i), resource_name=f"Acct-{i}")
+    return [f for f in w.detect(FAN_OUT, close, close + DAY) if f.integration_id == "billing-sync"]
+
+
+def test_accounts_only_a_close_reads_are_not_judged_new_at_the_first_close(store: Store) -> None:
+    assert _first_close_reads(store, 6) == []
+
+
+def test_a_mass_read_at_the_first_close_still_fans_out(store: Store) -> None:
+    found = _first_close_reads(store, 60)
+    assert found and found[0].details["metric"] == "resources"

@@ -21,7 +21,8 @@ sets have forgotten. A value never touched at any close is new there too.
 The count must also be improbable as a Poisson draw around the largest hour (``count_alpha``): three
 repositories against at most two is chance, not a fan-out. The first close of its kind in an integration's
 memory (:func:`nhiwatch.baseline.calendar.first_close`) is allowed its normal bound times
-``burst_allowance``, as the volume detections allow it.
+``burst_allowance``, as the volume detections allow it, and its never-seen values are not judged by the
+Good-Turing rate: what only a close reads cannot have been seen before the first one.
 
 Parameters: ``max_ratio``, ``z``, ``min_hours``, ``alpha``, ``count_alpha``, ``burst_allowance``.
 References: OWASP NHI5:2025, NHI9:2025, NHI3:2025; NIST CSF
@@ -167,7 +168,9 @@ def run(ctx: DetectContext) -> list[Finding]:
             r["x"] > r["bound"] and poisson_sf(int(r["x"]), max(float(r["hist_max"] or 0), 1.0)) < count_alpha
         )
         r["p_new"], r["lam"] = 1.0, None
-        if r["state"] != "learning" and r["hist_n"]:  # Good-Turing: how many new values an hour should bring
+        # Good-Turing: how many new values an hour should bring; not at a first close, whose work (objects
+        # only a close reads) nothing in the memory can have seen: there the count must beat its allowance
+        if r["state"] != "learning" and r["hist_n"] and not r["first_close"]:
             r["lam"] = (r["singletons"] + 0.5) / (r["hist_n"] + 1) * r["m"]
             r["p_new"] = poisson_sf(int(r["new_values"]), r["lam"])
         if r["by_count"] or r["p_new"] < alpha:
