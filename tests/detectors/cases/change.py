@@ -69,18 +69,7 @@ def sdk_version_upgrade_is_the_same_client(w: World) -> Window:
 @case("new_network", "positive", stays_high(network="new_provider"))
 def a_known_client_version_from_a_never_seen_provider_stays_high(w: World) -> Window:
     """Look-alike: the thief copies the integration's client string; the address still gives it away."""
-    _history(w)
-    business(w, "crm-sync", start=SINCE, days=1, **OPS)
-    for i in range(2):
-        w.event(
-            "crm-sync",
-            w.local("crm-sync", SINCE, 11, 20 + i),
-            src_endpoint_ip=VPS,
-            src_endpoint_asn=14061,
-            http_request_user_agent="sync-agent/1.2",
-            **OPS,
-        )
-    return SINCE, SINCE + DAY
+    return _replay_from_a_vps(w, http_request_user_agent="sync-agent/1.2")
 
 
 @case("new_network", "positive", stays_high(network="none"))
@@ -132,6 +121,11 @@ def replay_from_the_same_cloud_with_new_operations_stays_high(w: World) -> Windo
 @case("new_network", "positive", stays_high(network="new_provider", behaviour="unchanged"))
 def replay_from_a_never_seen_hosting_provider_with_the_same_calls_stays_high(w: World) -> Window:
     """Look-alike: the thief mimics the integration's calls exactly, from a VPS: the provider gives it away."""
+    return _replay_from_a_vps(w)
+
+
+def _replay_from_a_vps(w: World, **cols: Any) -> Window:
+    """The usual day, and two of the integration's own calls from a DigitalOcean VPS."""
     _history(w)
     business(w, "crm-sync", start=SINCE, days=1, **OPS)
     for i in range(2):
@@ -141,6 +135,7 @@ def replay_from_a_never_seen_hosting_provider_with_the_same_calls_stays_high(w: 
             src_endpoint_ip=VPS,
             src_endpoint_asn=14061,
             **OPS,
+            **cols,
         )
     return SINCE, SINCE + DAY
 
