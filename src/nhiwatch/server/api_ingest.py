@@ -1,8 +1,10 @@
 """``POST /api/v1/ingest``: push logs in any supported format (JSON, NDJSON, text, CSV; gzip or not).
 
 A push is *accepted*, not ingested, by the request: the body is streamed to the spool (decompressed, its
-shape bounded: :mod:`nhiwatch.server.body`), made durable, and answered ``202`` with an id — without waiting
-for the store, so a small push answers in milliseconds while the worker ingests and scores. The worker
+shape bounded: :mod:`nhiwatch.server.body`), made durable in the spool's journal together with the pushes
+that arrive meanwhile (one flush of the disk per group: :mod:`nhiwatch.server.spool`), and answered ``202``
+with an id — without waiting for the store, so a small push answers in milliseconds while the worker
+ingests and scores. The worker
 ingests spooled pushes in order, many at a time, through the same library ingest as the CLI
 (:mod:`nhiwatch.server.intake`); ``GET /api/v1/ingest/{id}`` tells a push's status: ``queued`` (with how
 many pushes are ahead), ``ingested`` (stored, duplicates, quarantined, and the reason per quarantined
@@ -19,6 +21,7 @@ token, id).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -86,8 +89,8 @@ async def push(
     ticket = Ticket(
         push_id, label, who.name, received.isoformat(), source, spooled.path.name, spooled.lines, 0
     )
-    try:
-        ticket = await run_in_threadpool(spool.accept, ticket, spooled.path)
+    try:  # journaled with the pushes that arrive meanwhile: one flush of the disk for the whole group
+        ticket = await asyncio.wrap_future(spool.submit(ticket, spooled.path, spooled.data))
     except OSError:
         spooled.path.unlink(missing_ok=True)
         raise HTTPException(
@@ -109,7 +112,7 @@ async def push(
 
 def _server_timing(request: Request, started: float, received: float, durable: float) -> str:
     """Where an accepted push's time went (``Server-Timing``, milliseconds): signing in, receiving and
-    checking the body, making it durable (fsync), and the whole handler. Nothing here depends on the data."""
+    checking the body, making it durable (the journal's group flush), and the whole handler. Nothing here depends on the data."""
     auth = float(getattr(request.state, "auth_seconds", 0.0))
     parts = {
         "auth": auth,
