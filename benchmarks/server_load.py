@@ -232,6 +232,7 @@ def main() -> None:
     per_day = max(1, -(-(args.events + args.burst) // (HISTORY_DAYS * args.bots)))
     work = args.keep or Path(tempfile.mkdtemp(prefix="nhiwatch-server-bench-"))
     work.mkdir(parents=True, exist_ok=True)
+    load_at_start = os.getloadavg()[0]
     t0 = time.perf_counter()
     db, token, seeded = seed(work, args.bots, per_day)
     print(f"seeded {seeded:,} history events in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
@@ -302,6 +303,12 @@ def main() -> None:
             backlog_at_end = int(metric(client.get("/metrics").text, "nhiwatch_push_queue"))
             drain_after = wait_drained(client)
             steady_wall = time.perf_counter() - started
+            text = client.get("/metrics").text
+            steady_worker = {  # where the worker's time went during the sustained phase
+                part: round(metric(text, f"nhiwatch_worker_{part}_seconds_total"), 1)
+                for part in ("ingest", "score", "learn")
+            }
+            steady_worker["cycles"] = int(metric(text, "nhiwatch_worker_batches_total"))
             for th in prober.threads:
                 th.join()
             # the burst: as fast as one sender can push
@@ -328,7 +335,7 @@ def main() -> None:
     lat = prober.latencies
     summary = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}, "
-        f"load avg {os.getloadavg()[0]:.1f}",
+        f"load avg {load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end",
         "seeded_events": seeded,
         "pushed_events": pushed,
         "offered_rate": args.rate,
@@ -342,7 +349,8 @@ def main() -> None:
         "small_push_p50_ms": round(percentile(small.seconds, 0.5) * 1000, 1),
         "small_push_p95_ms": round(percentile(small.seconds, 0.95) * 1000, 1),
         "small_push_max_ms": round(max(small.seconds) * 1000, 1) if small.seconds else None,
-        # inside the server (Server-Timing): p50 / p95 ms of signing in, receiving, fsync, the handler
+        # inside the server (Server-Timing): p50 / p95 ms of signing in, receiving, making durable (waiting
+        # for the journal's writer, its write and flush, resuming the handler), the handler
         "small_push_server_ms": {
             k: [round(percentile(v, 0.5), 1), round(percentile(v, 0.95), 1)] for k, v in small.parts.items()
         },
@@ -356,6 +364,7 @@ def main() -> None:
         "burst_accepted_events_per_second": round(len(burst) / burst_accept),
         "burst_ingested_events_per_second": round(len(burst) / burst_drain),
         "worker_batches": batches_scored,
+        "sustained_worker_seconds": steady_worker,
         "store_events": stored,
         "duplicates": duplicates,
         "quarantined": quarantined,

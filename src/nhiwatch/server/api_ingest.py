@@ -34,7 +34,7 @@ from nhiwatch.server import intake
 from nhiwatch.server.auth import Require
 from nhiwatch.server.body import spool_body
 from nhiwatch.server.shape import ShapeCheck
-from nhiwatch.server.spool import Ticket
+from nhiwatch.server.spool import Pending, Ticket
 from nhiwatch.server.state import ServerState, get_state
 from nhiwatch.server.tokens import Principal
 from nhiwatch.sources import registry
@@ -68,12 +68,12 @@ async def push(
         state.push_limiter.hit(who.name)
     if source is not None:
         registry.get(source)  # an unknown source is refused before anything is accepted
-    pending, size = state.intake.backlog()
-    if size >= cfg.max_spool_bytes or pending >= cfg.max_queued_pushes:
+    waiting, size = state.intake.backlog()
+    if size >= cfg.max_spool_bytes or waiting >= cfg.max_queued_pushes:
         state.metrics.inc("pushes_refused_busy")
         raise HTTPException(
             503,
-            f"the server is behind ({pending:,} pushes wait to be ingested); retry in a few seconds",
+            f"the server is behind ({waiting:,} pushes wait to be ingested); retry in a few seconds",
             headers={"Retry-After": "5"},
         )
     spool = state.intake.spool
@@ -90,7 +90,8 @@ async def push(
         push_id, label, who.name, received.isoformat(), source, spooled.path.name, spooled.lines, 0
     )
     try:  # journaled with the pushes that arrive meanwhile: one flush of the disk for the whole group
-        ticket = await asyncio.wrap_future(spool.submit(ticket, spooled.path, spooled.data))
+        pending = spool.submit(ticket, spooled.path, spooled.data)
+        ticket = await asyncio.wrap_future(pending.future)
     except OSError:
         spooled.path.unlink(missing_ok=True)
         raise HTTPException(
@@ -99,7 +100,7 @@ async def push(
     durable_at = time.perf_counter()
     state.intake.queue(ticket)
     state.metrics.inc("pushes_accepted")
-    timing = _server_timing(request, started, received_at, durable_at)
+    timing = _server_timing(request, started, received_at, pending, durable_at)
     inline = state.worker is None or not state.worker.running
     if inline or wait > 0:
         done = await run_in_threadpool(_settle, state, push_id, inline, wait)
@@ -110,17 +111,21 @@ async def push(
     return JSONResponse(body, 202, headers={"Location": where, "Server-Timing": timing})
 
 
-def _server_timing(request: Request, started: float, received: float, durable: float) -> str:
+def _server_timing(request: Request, started: float, received: float, pending: Pending, done: float) -> str:
     """Where an accepted push's time went (``Server-Timing``, milliseconds): signing in, receiving and
-    checking the body, making it durable (the journal's group flush), and the whole handler. Nothing here depends on the data."""
+    checking the body, making it durable (waiting for the journal's writer, its group's write and flush,
+    and the handler's resumption after it), and the whole handler. Nothing here depends on the data."""
     auth = float(getattr(request.state, "auth_seconds", 0.0))
     parts = {
         "auth": auth,
         "body": received - started,
-        "durable": durable - received,
-        "total": durable - started,
+        "durable": done - received,
+        "queue": pending.began - pending.queued,
+        "flush": pending.flushed - pending.began,
+        "resume": done - pending.flushed,
+        "total": done - started,
     }
-    return ", ".join(f"{k};dur={v * 1000:.1f}" for k, v in parts.items())
+    return ", ".join(f"{k};dur={max(v, 0.0) * 1000:.1f}" for k, v in parts.items())
 
 
 def _settle(state: ServerState, push_id: str, inline: bool, wait: float) -> dict[str, Any] | None:

@@ -74,11 +74,16 @@ class Ticket:
 
 
 @dataclass
-class _Append:
+class Pending:
+    """A push handed to the journal: ``future`` holds its accepted ticket once it is durable."""
+
     ticket: Ticket
     body: Path
     data: bytes | None  # a small body not written yet (the writer writes its file)
     future: Future[Ticket] = field(default_factory=Future)
+    queued: float = field(default_factory=time.perf_counter)
+    began: float = 0.0  # when the writer took its group
+    flushed: float = 0.0  # when the group's flush returned (the push answered from here on)
 
 
 @dataclass
@@ -100,7 +105,7 @@ class Spool:
         self._last = 0
         self._lock = threading.Lock()  # ids
         self._cond = threading.Condition()  # pushes waiting for the writer, and the writer thread itself
-        self._pending: list[_Append] = []
+        self._pending: list[Pending] = []
         self._writer: threading.Thread | None = None
         self._io = threading.Lock()  # the journal being written (held by the writer through its fsync)
         self._active: _Segment | None = None
@@ -132,11 +137,11 @@ class Spool:
 
     # --- accepting: the journal and its group commit ----------------------------------------------------
 
-    def submit(self, ticket: Ticket, uploaded: Path, data: bytes | None = None) -> Future[Ticket]:
-        """Queue the uploaded body for the journal; the future holds the accepted ticket once it is durable
+    def submit(self, ticket: Ticket, uploaded: Path, data: bytes | None = None) -> Pending:
+        """Queue the uploaded body for the journal; its future holds the accepted ticket once it is durable
         (or the ``OSError`` that kept it from the disk). Never blocks on the disk. A small body may come
         as ``data`` (checked, not written yet): the writer writes ``uploaded`` from it."""
-        item = _Append(ticket, uploaded, data)
+        item = Pending(ticket, uploaded, data)
         with self._cond:
             self._pending.append(item)
             if self._writer is None:
@@ -144,11 +149,11 @@ class Spool:
                 self._writer.start()
             else:
                 self._cond.notify()
-        return item.future
+        return item
 
     def accept(self, ticket: Ticket, uploaded: Path, data: bytes | None = None) -> Ticket:
         """Make the uploaded body durable: from the return on, the push is never dropped."""
-        return self.submit(ticket, uploaded, data).result()
+        return self.submit(ticket, uploaded, data).future.result()
 
     def _write_groups(self) -> None:
         while True:
@@ -169,9 +174,12 @@ class Spool:
         with self._io:  # idle: a journal whose pushes were all ingested goes now
             self._retire_if_done()
 
-    def _commit(self, group: list[_Append]) -> None:
+    def _commit(self, group: list[Pending]) -> None:
         """Append the group to the journal, one flush for all, then answer each push."""
-        accepted: list[tuple[_Append, Ticket]] = []
+        accepted: list[tuple[Pending, Ticket]] = []
+        began = time.perf_counter()
+        for item in group:
+            item.began = began
         with self._io:
             self._retire_if_done()
             try:
@@ -180,6 +188,7 @@ class Spool:
                 for item in group:
                     item.future.set_exception(exc)
                 return
+            group_start = seg.size
             for item in group:
                 start = seg.size
                 try:
@@ -198,6 +207,7 @@ class Spool:
                     seg.new = False
             except OSError as exc:  # nothing of the group is known to be on disk: refuse it all
                 seg.broken = True
+                _truncate(seg, group_start)  # so a refused push is not replayed (if the disk allows)
                 for item, _ in accepted:
                     item.future.set_exception(exc)
                 self._close_active()
@@ -209,7 +219,9 @@ class Spool:
                     self._where[t.id] = seg.name
             if seg.size >= SEGMENT_BYTES or seg.broken:
                 self._close_active()
+        flushed = time.perf_counter()
         for item, t in accepted:
+            item.flushed = flushed
             item.future.set_result(t)
 
     def _segment(self) -> _Segment:
@@ -237,7 +249,7 @@ class Spool:
         if self._active is not None and self._active.size and not self._live.get(self._active.name):
             self._close_active()
 
-    def _append(self, seg: _Segment, item: _Append) -> Ticket:
+    def _append(self, seg: _Segment, item: Pending) -> Ticket:
         if item.data is not None:  # a small body held in memory: its file is the worker's input only
             with open(item.body, "wb") as out:
                 out.write(item.data)

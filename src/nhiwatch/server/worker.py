@@ -88,7 +88,9 @@ class Worker:
         if day == self._learned_day or self._learned_in_batch:
             return  # one learning per batch at most: later days of a long batch reuse it
         self._learned_day = None
+        t0 = time.perf_counter()
         learn(store, day, history_days=days)
+        self.state.metrics.inc("worker_learn_seconds", time.perf_counter() - t0)
         self._learned_day = day
         self._learned_in_batch = True
         self.state.metrics.inc("worker_learned")
@@ -105,7 +107,10 @@ class Worker:
     def run_once(self) -> BatchOutcome | None:
         """One cycle: ingest what is queued, score what is new (called by the loop, and by tests)."""
         oldest = self.state.intake.oldest_wait()
+        t_ingest = time.perf_counter()
         pushes = self.state.intake.drain()  # one batch: a backlog is worked off in cycles that each score
+        if pushes:
+            self.state.metrics.inc("worker_ingest_seconds", time.perf_counter() - t_ingest)
         if self.state.intake.backlog()[0]:
             self._wake.set()  # more waits: the next cycle starts at once
         if not self._unscored or self._stop.is_set():  # a stopping server scores the rest at its next start
@@ -146,6 +151,7 @@ class Worker:
         self._scoring = False
         outcome.seconds = time.perf_counter() - t0
         metrics.inc("worker_batches")
+        metrics.inc("worker_score_seconds", outcome.seconds)
         metrics.set("worker_last_batch_seconds", outcome.seconds)
         if oldest is not None:
             metrics.set("worker_push_to_scored_seconds", time.monotonic() - oldest)
