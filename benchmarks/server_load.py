@@ -4,7 +4,10 @@ latency while the worker runs, and the accept rate of a burst; checks that no ev
 Run: ``.venv/bin/python benchmarks/server_load.py [--events 200000] [--rate 5000] [--burst 100000]``.
 
 1. A store is seeded (in this process, then closed) with four weeks of history for ``--bots`` GitHub
-   bots, each cloning its own repositories around the clock, plus an inventory and an admin token.
+   bots, each cloning its own repositories around the clock, plus an inventory and an admin token. The
+   pushed events continue that history over ``--live-days`` simulated days (default 28: a simulated day
+   ends every few seconds of the run, and the worker learns again at each); with fewer, each day (and
+   the history's) holds more events, closer to what a real source sends at these rates.
 2. ``nhiwatch serve`` starts as a child process on 127.0.0.1 (only that process opens the store).
 3. **Sustained**: the next weeks (``--events``) are pushed in time order as gzip NDJSON bodies of
    ``--batch`` events, paced at ``--rate`` events/s (open loop: a late push is sent at once, never
@@ -112,7 +115,9 @@ def seed(work: Path, bots: int, per_day: int) -> tuple[Path, str, int]:
 
     db = work / "server.duckdb"
     hist = work / "history.jsonl"
-    hist.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in stream(0, HISTORY_DAYS, bots, per_day)))
+    with hist.open("wb") as fh:  # a day at a time: a dense history does not sit in memory whole
+        for day in range(HISTORY_DAYS):
+            fh.write(b"".join(orjson.dumps(r) + b"\n" for r in stream(day, 1, bots, per_day)))
     inv = work / "inventory.yaml"
     inv.write_text(inventory(bots), encoding="utf-8")
     with Store(db) as store:
@@ -227,16 +232,23 @@ def main() -> None:
     ap.add_argument("--attacks", type=int, default=10)
     ap.add_argument("--small-every", type=float, default=0.1, help="seconds between small pushes")
     ap.add_argument("--interval", type=float, default=2.0, help="worker idle interval (s)")
+    ap.add_argument(
+        "--live-days",
+        type=int,
+        default=HISTORY_DAYS,
+        help="simulated days the pushed events span (the history is as dense: fewer days, more events a day; "
+        "a day that ends makes the worker learn again, which at real rates happens once a day)",
+    )
     ap.add_argument("--keep", type=Path, default=None, help="work folder to keep (default: temporary)")
     args = ap.parse_args()
-    per_day = max(1, -(-(args.events + args.burst) // (HISTORY_DAYS * args.bots)))
+    per_day = max(1, -(-(args.events + args.burst) // (args.live_days * args.bots)))
     work = args.keep or Path(tempfile.mkdtemp(prefix="nhiwatch-server-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     load_at_start = os.getloadavg()[0]
     t0 = time.perf_counter()
     db, token, seeded = seed(work, args.bots, per_day)
     print(f"seeded {seeded:,} history events in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    live = stream(HISTORY_DAYS, HISTORY_DAYS, args.bots, per_day)
+    live = stream(HISTORY_DAYS, args.live_days, args.bots, per_day)
     steady, burst = live[: args.events], live[args.events : args.events + args.burst]
     batches = [steady[i : i + args.batch] for i in range(0, len(steady), args.batch)]
     attack_at = {int(len(batches) * (k + 0.5) / args.attacks): k for k in range(args.attacks)}
@@ -339,6 +351,7 @@ def main() -> None:
         "seeded_events": seeded,
         "pushed_events": pushed,
         "offered_rate": args.rate,
+        "live_days": args.live_days,
         "sustained_pushes": len(bodies),
         "sustained_events_per_second": round(len(steady) / steady_wall),
         "backlog_pushes_at_end_of_load": backlog_at_end,
