@@ -135,10 +135,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def metric(text: str, name: str) -> float:
+def metric(text: str, name: str, default: float | None = None) -> float:
     for line in text.splitlines():
         if line.startswith(name + " "):
             return float(line.split()[1])
+    if default is not None:
+        return default
     raise KeyError(name)
 
 
@@ -316,8 +318,8 @@ def main() -> None:
             drain_after = wait_drained(client)
             steady_wall = time.perf_counter() - started
             text = client.get("/metrics").text
-            steady_worker = {  # where the worker's time went during the sustained phase
-                part: round(metric(text, f"nhiwatch_worker_{part}_seconds_total"), 1)
+            steady_worker = {  # where the worker's time went during the sustained phase (if it says)
+                part: round(metric(text, f"nhiwatch_worker_{part}_seconds_total", float("nan")), 1)
                 for part in ("ingest", "score", "learn")
             }
             steady_worker["cycles"] = int(metric(text, "nhiwatch_worker_batches_total"))
