@@ -14,7 +14,8 @@ Run: ``.venv/bin/python benchmarks/server_load.py [--events 200000] [--rate 5000
    skipped); every tenth push also re-sends part of the previous body (duplicates). ``--attacks`` times,
    spread over the load, one bot clones thirty new repositories from a new address; a poller measures
    from the start of that push to its alert in ``GET /api/v1/alerts``. Meanwhile a second sender pushes a
-   small body (1-50 re-sent records) every ``--small-every`` seconds and times each answer.
+   small body (1-50 re-sent records) every ``--small-every`` seconds and times each answer
+   (``--small-senders`` of them at once: many sources, each pushing a little).
    Sustained means the worker kept up: the backlog at the end of the phase is reported, and the events/s
    ingested are counted from the first push to the moment the queue is empty.
 4. **Burst**: ``--burst`` further events are pushed as fast as one sender can (accepted events/s), then
@@ -188,6 +189,7 @@ class SmallSender:
     def __init__(self, client: httpx.Client, pool: list[dict[str, object]], every: float) -> None:
         self.client, self.pool, self.every = client, pool, every
         self.seconds: list[float] = []
+        self.records = 0  # records pushed (all re-sent: each is a duplicate)
         self.parts: dict[str, list[float]] = {}  # the server's own Server-Timing figures, ms
         self.codes: dict[int, int] = {}
         self._stop = threading.Event()
@@ -201,6 +203,7 @@ class SmallSender:
             t = time.perf_counter()
             r = self.client.post("/api/v1/ingest", content=body)
             self.seconds.append(time.perf_counter() - t)
+            self.records += n
             self.codes[r.status_code] = self.codes.get(r.status_code, 0) + 1
             for part in r.headers.get("server-timing", "").split(","):
                 name, _, dur = part.strip().partition(";dur=")
@@ -211,6 +214,19 @@ class SmallSender:
     def stop(self) -> None:
         self._stop.set()
         self.thread.join()
+
+    @classmethod
+    def merged(cls, senders: list[SmallSender]) -> SmallSender:
+        """One sender's figures holding every sender's answers (to report them together)."""
+        out = cls(senders[0].client, senders[0].pool, senders[0].every)
+        for s in senders:
+            out.seconds += s.seconds
+            out.records += s.records
+            for code, n in s.codes.items():
+                out.codes[code] = out.codes.get(code, 0) + n
+            for name, values in s.parts.items():
+                out.parts.setdefault(name, []).extend(values)
+        return out
 
 
 def wait_drained(client: httpx.Client, timeout: float = 600) -> float:
@@ -233,6 +249,9 @@ def main() -> None:
     ap.add_argument("--burst-batch", type=int, default=5000, help="events per burst push")
     ap.add_argument("--attacks", type=int, default=10)
     ap.add_argument("--small-every", type=float, default=0.1, help="seconds between small pushes")
+    ap.add_argument(
+        "--small-senders", type=int, default=1, help="small senders pushing at once, each as above"
+    )
     ap.add_argument("--interval", type=float, default=2.0, help="worker idle interval (s)")
     ap.add_argument(
         "--live-days",
@@ -291,12 +310,16 @@ def main() -> None:
                     raise SystemExit(f"server did not start: {log_path.read_text()[-2000:]}")
                 time.sleep(0.2)
             prober = Prober(httpx.Client(base_url=base, headers=headers, timeout=60))
-            small = SmallSender(
-                httpx.Client(base_url=base, headers=headers, timeout=60), steady[:5000], args.small_every
-            )
+            senders = [
+                SmallSender(
+                    httpx.Client(base_url=base, headers=headers, timeout=60), steady[:5000], args.small_every
+                )
+                for _ in range(args.small_senders)
+            ]
             pushed = 0
             accept_seconds: list[float] = []
-            small.thread.start()
+            for sender in senders:
+                sender.thread.start()
             started = time.perf_counter()
             sent_events = 0
             for body, n, k, when in bodies:
@@ -313,7 +336,9 @@ def main() -> None:
                 if k is not None and when is not None:
                     prober.watch(k % args.bots, when - timedelta(minutes=1), t, k, 120)
             offered_wall = time.perf_counter() - started
-            small.stop()
+            for sender in senders:
+                sender.stop()
+            small = SmallSender.merged(senders)
             backlog_at_end = int(metric(client.get("/metrics").text, "nhiwatch_push_queue"))
             drain_after = wait_drained(client)
             steady_wall = time.perf_counter() - started
@@ -339,7 +364,7 @@ def main() -> None:
             duplicates = int(metric(text, "nhiwatch_events_duplicate_total"))
             quarantined = int(metric(text, "nhiwatch_events_quarantined_total"))
             batches_scored = int(metric(text, "nhiwatch_worker_batches_total"))
-            small_records = sum(1 + (i * 7) % 50 for i in range(len(small.seconds)))  # all re-sent
+            small_records = small.records  # all re-sent
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -359,6 +384,7 @@ def main() -> None:
         "backlog_pushes_at_end_of_load": backlog_at_end,
         "drain_after_load_seconds": round(drain_after, 2),
         "accept_p50_ms": round(statistics.median(accept_seconds) * 1000, 1),
+        "small_senders": args.small_senders,
         "small_pushes": len(small.seconds),
         "small_push_codes": small.codes,
         "small_push_p50_ms": round(percentile(small.seconds, 0.5) * 1000, 1),
