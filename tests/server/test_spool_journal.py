@@ -137,6 +137,26 @@ def test_a_group_of_concurrent_pushes_shares_one_flush(
     assert Spool(tmp_path / "s.spool").recover() == accepted
 
 
+def test_a_push_given_up_before_it_was_journaled_is_skipped_and_the_group_still_answered(
+    tmp_path: Path,
+) -> None:
+    """Its request went away (a client that hung up): the writer leaves it out; the pushes beside it are
+    accepted and answered, and a push the writer had taken stays accepted (it can no longer be cancelled)."""
+    spool = Spool(tmp_path / "s.spool")
+    with spool._io:  # the writer is busy: three pushes wait, and the sender of the middle one hangs up
+        items = []
+        for n in (2, 3, 4):
+            t = ticket(spool, n)
+            path = spool.upload_path(t.id)
+            path.write_bytes(body(n))
+            items.append(spool.submit(t, path))
+        assert items[1].future.cancel()
+    kept = [items[0].future.result(timeout=30), items[2].future.result(timeout=30)]
+    assert not items[0].future.cancel()  # accepted: cancelling now changes nothing
+    assert Spool(tmp_path / "s.spool").recover() == kept
+    assert not spool.upload_path(items[1].ticket.id).exists()
+
+
 def test_ingested_pushes_take_their_journal_with_them(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "s.spool")
     accepted = [accept(spool, n) for n in (1, 2, 3)]

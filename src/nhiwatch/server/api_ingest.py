@@ -4,10 +4,9 @@ A push is *accepted*, not ingested, by the request: the body is streamed to the 
 shape bounded: :mod:`nhiwatch.server.body`), made durable in the spool's journal together with the pushes
 that arrive meanwhile (one flush of the disk per group: :mod:`nhiwatch.server.spool`), and answered ``202``
 with an id — without waiting for the store, so a small push answers in milliseconds while the worker
-ingests and scores. The worker
-ingests spooled pushes in order, many at a time, through the same library ingest as the CLI
-(:mod:`nhiwatch.server.intake`); ``GET /api/v1/ingest/{id}`` tells a push's status: ``queued`` (with how
-many pushes are ahead), ``ingested`` (stored, duplicates, quarantined, and the reason per quarantined
+ingests and scores. The worker ingests spooled pushes in order, many at a time, through the same library
+ingest as the CLI (:mod:`nhiwatch.server.intake`); ``GET /api/v1/ingest/{id}`` tells a push's status:
+``queued`` (with how many pushes are ahead), ``ingested`` (stored, duplicates, quarantined, and the reason per quarantined
 record) or ``failed``. ``?wait=SECONDS`` holds the answer until the push is ingested and answers as the
 status does (200, or 400 when records were quarantined); a server without a running worker ingests the
 push before answering.
@@ -23,7 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import Future
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
@@ -104,6 +105,8 @@ async def push(
     )
     try:  # journaled with the pushes that arrive meanwhile: one flush of the disk for the whole group
         pending = spool.submit(ticket, spooled.path, spooled.data)
+        # queued by the journal's writer the moment it is durable, even if this request is gone by then
+        pending.future.add_done_callback(partial(_queue_durable, state))
         ticket = await asyncio.wrap_future(pending.future)
     except OSError:
         spooled.path.unlink(missing_ok=True)
@@ -111,8 +114,6 @@ async def push(
             503, "the server could not keep the push (its disk); retry later", headers={"Retry-After": "30"}
         ) from None
     durable_at = time.perf_counter()
-    state.intake.queue(ticket)
-    state.metrics.inc("pushes_accepted")
     timing = _server_timing(request, started, received_at, pending, durable_at)
     inline = state.worker is None or not state.worker.running
     if inline or wait > 0:
@@ -122,6 +123,13 @@ async def push(
     where = f"/api/v1/ingest/{push_id}"
     body = {"id": push_id, "status": "queued", "lines": spooled.lines, "status_url": where}
     return JSONResponse(body, 202, headers={"Location": where, "Server-Timing": timing})
+
+
+def _queue_durable(state: ServerState, accepted: Future[Ticket]) -> None:
+    if accepted.cancelled() or accepted.exception() is not None:
+        return  # never journaled, or refused by the disk: the request answers 503 (or is gone)
+    state.intake.queue(accepted.result())
+    state.metrics.inc("pushes_accepted")
 
 
 def _server_timing(request: Request, started: float, received: float, pending: Pending, done: float) -> str:

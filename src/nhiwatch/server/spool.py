@@ -177,10 +177,18 @@ class Spool:
     def _commit(self, group: list[Pending]) -> None:
         """Append the group to the journal, one flush for all, then answer each push."""
         accepted: list[tuple[Pending, Ticket]] = []
-        began = time.perf_counter()
-        for item in group:
-            item.began = began
         with self._io:
+            began = time.perf_counter()
+            taken = []
+            for item in group:
+                item.began = began
+                if item.future.set_running_or_notify_cancel():  # from here on it cannot be cancelled
+                    taken.append(item)
+                elif item.data is None:  # given up before it was journaled (its request went)
+                    item.body.unlink(missing_ok=True)
+            group = taken
+            if not group:
+                return
             self._retire_if_done()
             try:
                 seg = self._segment()
