@@ -4,14 +4,18 @@ latency while the worker runs, and the accept rate of a burst; checks that no ev
 Run: ``.venv/bin/python benchmarks/server_load.py [--events 200000] [--rate 5000] [--burst 100000]``.
 
 1. A store is seeded (in this process, then closed) with four weeks of history for ``--bots`` GitHub
-   bots, each cloning its own repositories around the clock, plus an inventory and an admin token.
+   bots, each cloning its own repositories around the clock, plus an inventory and an admin token. The
+   pushed events continue that history over ``--live-days`` simulated days (default 28: a simulated day
+   ends every few seconds of the run, and the worker learns again at each); with fewer, each day (and
+   the history's) holds more events, closer to what a real source sends at these rates.
 2. ``nhiwatch serve`` starts as a child process on 127.0.0.1 (only that process opens the store).
 3. **Sustained**: the next weeks (``--events``) are pushed in time order as gzip NDJSON bodies of
    ``--batch`` events, paced at ``--rate`` events/s (open loop: a late push is sent at once, never
    skipped); every tenth push also re-sends part of the previous body (duplicates). ``--attacks`` times,
    spread over the load, one bot clones thirty new repositories from a new address; a poller measures
    from the start of that push to its alert in ``GET /api/v1/alerts``. Meanwhile a second sender pushes a
-   small body (1-50 re-sent records) every ``--small-every`` seconds and times each answer.
+   small body (1-50 re-sent records) every ``--small-every`` seconds and times each answer
+   (``--small-senders`` of them at once: many sources, each pushing a little).
    Sustained means the worker kept up: the backlog at the end of the phase is reported, and the events/s
    ingested are counted from the first push to the moment the queue is empty.
 4. **Burst**: ``--burst`` further events are pushed as fast as one sender can (accepted events/s), then
@@ -112,7 +116,9 @@ def seed(work: Path, bots: int, per_day: int) -> tuple[Path, str, int]:
 
     db = work / "server.duckdb"
     hist = work / "history.jsonl"
-    hist.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in stream(0, HISTORY_DAYS, bots, per_day)))
+    with hist.open("wb") as fh:  # a day at a time: a dense history does not sit in memory whole
+        for day in range(HISTORY_DAYS):
+            fh.write(b"".join(orjson.dumps(r) + b"\n" for r in stream(day, 1, bots, per_day)))
     inv = work / "inventory.yaml"
     inv.write_text(inventory(bots), encoding="utf-8")
     with Store(db) as store:
@@ -130,10 +136,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def metric(text: str, name: str) -> float:
+def metric(text: str, name: str, default: float | None = None) -> float:
     for line in text.splitlines():
         if line.startswith(name + " "):
             return float(line.split()[1])
+    if default is not None:
+        return default
     raise KeyError(name)
 
 
@@ -181,6 +189,7 @@ class SmallSender:
     def __init__(self, client: httpx.Client, pool: list[dict[str, object]], every: float) -> None:
         self.client, self.pool, self.every = client, pool, every
         self.seconds: list[float] = []
+        self.records = 0  # records pushed (all re-sent: each is a duplicate)
         self.parts: dict[str, list[float]] = {}  # the server's own Server-Timing figures, ms
         self.codes: dict[int, int] = {}
         self._stop = threading.Event()
@@ -194,6 +203,7 @@ class SmallSender:
             t = time.perf_counter()
             r = self.client.post("/api/v1/ingest", content=body)
             self.seconds.append(time.perf_counter() - t)
+            self.records += n
             self.codes[r.status_code] = self.codes.get(r.status_code, 0) + 1
             for part in r.headers.get("server-timing", "").split(","):
                 name, _, dur = part.strip().partition(";dur=")
@@ -204,6 +214,19 @@ class SmallSender:
     def stop(self) -> None:
         self._stop.set()
         self.thread.join()
+
+    @classmethod
+    def merged(cls, senders: list[SmallSender]) -> SmallSender:
+        """One sender's figures holding every sender's answers (to report them together)."""
+        out = cls(senders[0].client, senders[0].pool, senders[0].every)
+        for s in senders:
+            out.seconds += s.seconds
+            out.records += s.records
+            for code, n in s.codes.items():
+                out.codes[code] = out.codes.get(code, 0) + n
+            for name, values in s.parts.items():
+                out.parts.setdefault(name, []).extend(values)
+        return out
 
 
 def wait_drained(client: httpx.Client, timeout: float = 600) -> float:
@@ -226,16 +249,27 @@ def main() -> None:
     ap.add_argument("--burst-batch", type=int, default=5000, help="events per burst push")
     ap.add_argument("--attacks", type=int, default=10)
     ap.add_argument("--small-every", type=float, default=0.1, help="seconds between small pushes")
+    ap.add_argument(
+        "--small-senders", type=int, default=1, help="small senders pushing at once, each as above"
+    )
     ap.add_argument("--interval", type=float, default=2.0, help="worker idle interval (s)")
+    ap.add_argument(
+        "--live-days",
+        type=int,
+        default=HISTORY_DAYS,
+        help="simulated days the pushed events span (the history is as dense: fewer days, more events a day; "
+        "a day that ends makes the worker learn again, which at real rates happens once a day)",
+    )
     ap.add_argument("--keep", type=Path, default=None, help="work folder to keep (default: temporary)")
     args = ap.parse_args()
-    per_day = max(1, -(-(args.events + args.burst) // (HISTORY_DAYS * args.bots)))
+    per_day = max(1, -(-(args.events + args.burst) // (args.live_days * args.bots)))
     work = args.keep or Path(tempfile.mkdtemp(prefix="nhiwatch-server-bench-"))
     work.mkdir(parents=True, exist_ok=True)
+    load_at_start = os.getloadavg()[0]
     t0 = time.perf_counter()
     db, token, seeded = seed(work, args.bots, per_day)
     print(f"seeded {seeded:,} history events in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    live = stream(HISTORY_DAYS, HISTORY_DAYS, args.bots, per_day)
+    live = stream(HISTORY_DAYS, args.live_days, args.bots, per_day)
     steady, burst = live[: args.events], live[args.events : args.events + args.burst]
     batches = [steady[i : i + args.batch] for i in range(0, len(steady), args.batch)]
     attack_at = {int(len(batches) * (k + 0.5) / args.attacks): k for k in range(args.attacks)}
@@ -276,12 +310,16 @@ def main() -> None:
                     raise SystemExit(f"server did not start: {log_path.read_text()[-2000:]}")
                 time.sleep(0.2)
             prober = Prober(httpx.Client(base_url=base, headers=headers, timeout=60))
-            small = SmallSender(
-                httpx.Client(base_url=base, headers=headers, timeout=60), steady[:5000], args.small_every
-            )
+            senders = [
+                SmallSender(
+                    httpx.Client(base_url=base, headers=headers, timeout=60), steady[:5000], args.small_every
+                )
+                for _ in range(args.small_senders)
+            ]
             pushed = 0
             accept_seconds: list[float] = []
-            small.thread.start()
+            for sender in senders:
+                sender.thread.start()
             started = time.perf_counter()
             sent_events = 0
             for body, n, k, when in bodies:
@@ -298,10 +336,18 @@ def main() -> None:
                 if k is not None and when is not None:
                     prober.watch(k % args.bots, when - timedelta(minutes=1), t, k, 120)
             offered_wall = time.perf_counter() - started
-            small.stop()
+            for sender in senders:
+                sender.stop()
+            small = SmallSender.merged(senders)
             backlog_at_end = int(metric(client.get("/metrics").text, "nhiwatch_push_queue"))
             drain_after = wait_drained(client)
             steady_wall = time.perf_counter() - started
+            text = client.get("/metrics").text
+            steady_worker = {  # where the worker's time went during the sustained phase (if it says)
+                part: round(metric(text, f"nhiwatch_worker_{part}_seconds_total", float("nan")), 1)
+                for part in ("ingest", "score", "learn")
+            }
+            steady_worker["cycles"] = int(metric(text, "nhiwatch_worker_batches_total"))
             for th in prober.threads:
                 th.join()
             # the burst: as fast as one sender can push
@@ -318,7 +364,7 @@ def main() -> None:
             duplicates = int(metric(text, "nhiwatch_events_duplicate_total"))
             quarantined = int(metric(text, "nhiwatch_events_quarantined_total"))
             batches_scored = int(metric(text, "nhiwatch_worker_batches_total"))
-            small_records = sum(1 + (i * 7) % 50 for i in range(len(small.seconds)))  # all re-sent
+            small_records = small.records  # all re-sent
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -328,21 +374,24 @@ def main() -> None:
     lat = prober.latencies
     summary = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}, "
-        f"load avg {os.getloadavg()[0]:.1f}",
+        f"load avg {load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end",
         "seeded_events": seeded,
         "pushed_events": pushed,
         "offered_rate": args.rate,
+        "live_days": args.live_days,
         "sustained_pushes": len(bodies),
         "sustained_events_per_second": round(len(steady) / steady_wall),
         "backlog_pushes_at_end_of_load": backlog_at_end,
         "drain_after_load_seconds": round(drain_after, 2),
         "accept_p50_ms": round(statistics.median(accept_seconds) * 1000, 1),
+        "small_senders": args.small_senders,
         "small_pushes": len(small.seconds),
         "small_push_codes": small.codes,
         "small_push_p50_ms": round(percentile(small.seconds, 0.5) * 1000, 1),
         "small_push_p95_ms": round(percentile(small.seconds, 0.95) * 1000, 1),
         "small_push_max_ms": round(max(small.seconds) * 1000, 1) if small.seconds else None,
-        # inside the server (Server-Timing): p50 / p95 ms of signing in, receiving, fsync, the handler
+        # inside the server (Server-Timing): p50 / p95 ms of signing in, receiving, making durable (waiting
+        # for the journal's writer, its write and flush, resuming the handler), the handler
         "small_push_server_ms": {
             k: [round(percentile(v, 0.5), 1), round(percentile(v, 0.95), 1)] for k, v in small.parts.items()
         },
@@ -356,6 +405,7 @@ def main() -> None:
         "burst_accepted_events_per_second": round(len(burst) / burst_accept),
         "burst_ingested_events_per_second": round(len(burst) / burst_drain),
         "worker_batches": batches_scored,
+        "sustained_worker_seconds": steady_worker,
         "store_events": stored,
         "duplicates": duplicates,
         "quarantined": quarantined,

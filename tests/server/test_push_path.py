@@ -71,7 +71,7 @@ def test_an_accepted_push_says_where_its_time_went(running: TestClient, company:
     r = running.post("/api/v1/ingest", content=b'{"x": 1}\n', headers=auth(company.tokens["analyst"]))
     assert r.status_code == 202
     parts = dict(p.strip().split(";dur=") for p in r.headers["server-timing"].split(","))
-    assert set(parts) == {"auth", "body", "durable", "total"}
+    assert set(parts) == {"auth", "body", "durable", "queue", "flush", "resume", "total"}
     assert all(float(v) >= 0 for v in parts.values())
     assert float(parts["total"]) >= float(parts["durable"])
 

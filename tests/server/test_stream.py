@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from nhiwatch import rollups
 from nhiwatch.pipeline import scored_cursor
 from nhiwatch.server.app import create_app
+from nhiwatch.server.spool import read_journal
 from nhiwatch.server.state import ServerState, Settings
 from tests.server import data
 from tests.server.conftest import Company, Live, auth, make_app, writer_holding
@@ -152,8 +153,11 @@ def crash_copy(state: ServerState, into: Path) -> Path:
     for f in db.parent.iterdir():
         if f.name.startswith(db.name) and f.is_file() and not f.name.endswith(".server.json"):
             shutil.copy(f, into / f.name)
-    shutil.copytree(state.intake.spool.dir, into / (db.name + ".spool"))
-    (into / (db.name + ".spool")).chmod(0o700)
+    spool = into / (db.name + ".spool")
+    shutil.copytree(state.intake.spool.dir, spool)
+    spool.chmod(0o700)
+    for body in spool.glob("*.log"):  # never flushed: the journal holds the accepted copy
+        body.unlink()
     return into / db.name
 
 
@@ -167,7 +171,8 @@ def test_accepted_pushes_survive_a_crash_and_are_stored_once(
     with writer_holding(state):  # accepted, not ingested: then the process dies
         ids = [push(running, analyst, b).json()["id"] for b in bodies]
         db = crash_copy(state, tmp_path / "crashed")
-    assert len(list(db.with_name(db.name + ".spool").glob("*.json"))) == 2
+    (journal,) = db.with_name(db.name + ".spool").glob("journal-*.nwj")
+    assert [t.id for t, _ in read_journal(journal)] == ids
     app = create_app(db, settings=Settings(db))  # the restart replays the spool, in order, first
     try:
         c = TestClient(app, base_url="http://127.0.0.1")

@@ -39,6 +39,12 @@ HELP = {
     "worker_errors": ("counter", "Micro-batches that failed."),
     "worker_detector_errors": ("counter", "Detector failures within scored micro-batches (the others ran)."),
     "health_store_failures": ("counter", "Health probes that found the store unable to write."),
+    "worker_ingest_seconds": ("counter", "Seconds the worker spent ingesting pushes."),
+    "worker_score_seconds": (
+        "counter",
+        "Seconds the worker spent scoring micro-batches (learning included).",
+    ),
+    "worker_learn_seconds": ("counter", "Seconds the worker spent learning baselines."),
     "worker_last_batch_seconds": ("gauge", "Duration of the last scoring micro-batch."),
     "worker_push_to_scored_seconds": ("gauge", "From the oldest push of the last batch to its scoring."),
 }

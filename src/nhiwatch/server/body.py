@@ -5,7 +5,8 @@ to its spool file as it arrives (:func:`spool_body`): never held whole in memory
 incrementally to the file (so a small bomb stops at the same limit), and every decompressed byte passed
 through :class:`~nhiwatch.server.shape.ShapeCheck` (nesting depth, record size, lines) before the ingest
 engine parses anything. The per-chunk work runs in the thread pool, so a large push does not stall the
-event loop that serves everyone else.
+event loop that serves everyone else; a small plain body (:data:`INLINE`) is checked on the loop and
+handed to the spool in memory, which is cheaper than the trip to a thread.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class Spooled:
     lines: int
     blank: bool  # only whitespace (or nothing)
     gzip_complete: bool = True
+    data: bytes | None = None  # a small plain body, checked but not written: the spool writes ``path``
 
 
 @dataclass
@@ -156,6 +158,7 @@ def _member() -> zlib._Decompress:
 
 
 SMALL = 256 * 1024  # declared body sizes read whole before checking (a body may not exceed what it declared)
+INLINE = 64 * 1024  # a plain body this small is checked on the event loop: cheaper than a trip to a thread
 
 
 async def _bounded(request: Request, limit: int) -> AsyncIterator[bytes]:
@@ -166,6 +169,15 @@ async def _bounded(request: Request, limit: int) -> AsyncIterator[bytes]:
             raise HTTPException(400, "request body longer than its Content-Length")
         if chunk:
             yield chunk
+
+
+def _checked(data: bytes, path: Path, check: ShapeCheck, limit: int) -> Spooled:
+    if len(data) > limit:
+        raise too_large(limit)
+    if data:
+        check.feed(data)
+    check.finish()
+    return Spooled(path, check.lines, not data.strip(), data=data)
 
 
 def _write_all(sink: _Sink, chunks: list[bytes]) -> Spooled:
@@ -189,7 +201,10 @@ async def spool_body(request: Request, path: Path, check: ShapeCheck, limit: int
             # a small push (the many-senders case): gathered here, then checked and written in one trip to
             # the thread pool, so it answers without queueing for a thread once per chunk
             chunks = [c async for c in _bounded(request, SMALL)]
-            return await run_in_threadpool(_write_all, sink, chunks)
+            data = b"".join(chunks)
+            if len(data) <= INLINE and data[:2] != GZIP_MAGIC[: len(data[:2])]:
+                return _checked(data, path, check, limit)  # a few KB: checked here, written by the spool
+            return await run_in_threadpool(_write_all, sink, [data])
         async for chunk in request.stream():
             if chunk:
                 await run_in_threadpool(sink.write, chunk)
