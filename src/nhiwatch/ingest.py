@@ -38,8 +38,9 @@ from nhiwatch.schema import EVENT_COLUMN_NAMES
 from nhiwatch.sources import files as F
 from nhiwatch.sources import reading as R
 from nhiwatch.sources import registry
-from nhiwatch.sources.base import Source, sql_str
+from nhiwatch.sources.base import Sample, Source, sql_str
 from nhiwatch.sources.compile import ColumnAccessor, JsonAccessor, compile_mapping
+from nhiwatch.sources.shape import shape_key
 from nhiwatch.staging import SHORT_REASON, redacted_quarantine, redacted_stage
 from nhiwatch.store import Store
 
@@ -114,9 +115,10 @@ def ingest(
     for path, why in skipped:
         _quarantine_file(store, path, None, why, report)
     plans: list[_Plan] = []
+    known: dict[tuple[str, ...], _Plan] = {}  # plans by file shape: one file of each shape is sampled
     for path in files:
         try:
-            plan = _plan(store, path, candidates, report)
+            plan = _plan(store, path, candidates, report, known)
         except Exception as exc:  # one file that cannot be planned is reported, the rest go on
             _quarantine_file(store, path, None, f"cannot be read: {_describe(exc)}", report)
             continue
@@ -192,16 +194,43 @@ def _quarantine_file(store: Store, path: Path, source: str | None, reason: str, 
     report.unreadable.append(f"{path}: {reason}")
 
 
-def _plan(store: Store, path: Path, candidates: list[Source] | None, report: IngestReport) -> _Plan | None:
+def _plan(
+    store: Store,
+    path: Path,
+    candidates: list[Source] | None,
+    report: IngestReport,
+    known: dict[tuple[str, ...], _Plan] | None = None,
+) -> _Plan | None:
+    """How ``path`` is read, or None (it was quarantined). ``known``: plans of files already sampled, by
+    :func:`nhiwatch.sources.shape.shape_key`; a file of a known shape is read as that file was."""
+    key: tuple[str, ...] | None = None
     try:
         size = path.stat().st_size
         if size == 0:
             _quarantine_file(store, path, None, "empty file", report)
             return None
+        if known is not None and not any(c in str(path) for c in GLOB_CHARS):
+            key = shape_key(path)
+            if key is not None and key in known:
+                return replace(known[key], path=path, size=size)
         sample = F.sample(path)
     except OSError as exc:
         _quarantine_file(store, path, None, f"cannot read: {exc.strerror or exc}", report)
         return None
+    plan = _plan_sampled(store, path, size, sample, candidates, report)
+    if key is not None and known is not None and plan is not None:
+        known[key] = plan
+    return plan
+
+
+def _plan_sampled(
+    store: Store,
+    path: Path,
+    size: int,
+    sample: Sample,
+    candidates: list[Source] | None,
+    report: IngestReport,
+) -> _Plan | None:
     if not sample.head.strip() and not any(line for line, _ in sample.lines):
         _quarantine_file(store, path, None, "empty file (only whitespace)", report)
         return None
