@@ -455,10 +455,12 @@ def _map_python_batch(
             "j": pa.array(texts, pa.string()),
         }
     )
+    # Mapped straight from the Arrow table: copying it into a temp table first cost a pass over every record.
     store.con.register("nw_py", table)
-    store.execute("CREATE OR REPLACE TEMP TABLE nw_lines AS SELECT * FROM nw_py")
-    store.con.unregister("nw_py")
-    _map_and_store(store, src, "nw_lines", rejects, report)
+    try:
+        _map_and_store(store, src, "nw_py", rejects, report)
+    finally:
+        store.con.unregister("nw_py")
 
 
 def _map_and_store(
