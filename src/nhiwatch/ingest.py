@@ -481,12 +481,18 @@ def _map_python_batch(
             "j": pa.array(texts, pa.string()),
         }
     )
-    # Mapped straight from the Arrow table: copying it into a temp table first cost a pass over every record.
     store.con.register("nw_py", table)
     try:
-        _map_and_store(store, src, "nw_py", rejects, report)
+        if src.layout == "json":
+            # Mapped straight from the Arrow table: copying it first cost a pass over every record.
+            _map_and_store(store, src, "nw_py", rejects, report)
+            return
+        # Salvaged text: its header line is deleted from the relation, so it has to be a table.
+        store.execute("CREATE OR REPLACE TEMP TABLE nw_lines AS SELECT * FROM nw_py")
     finally:
-        store.con.unregister("nw_py")
+        with contextlib.suppress(duckdb.Error):  # never hide the error (or interrupt) that got here
+            store.con.unregister("nw_py")
+    _map_and_store(store, src, "nw_lines", rejects, report)
 
 
 def _map_and_store(
@@ -506,7 +512,8 @@ def _map_and_store(
         report.quarantined += len(rejects)
         report.read += sum(1 for r in rejects if r[1])
     # Blank lines are skipped, not quarantined (strlen is O(1); only short lines are trimmed).
-    blank = "(j IS NULL OR (strlen(j) < 64 AND trim(j, ' \t\r\n') = ''))"
+    # Blank as the Python readers see it (bytes.strip()): a line of a vertical tab is skipped by both.
+    blank = "(j IS NULL OR (strlen(j) < 64 AND trim(j, ' \t\r\n\x0b\x0c') = ''))"
     nonblank = f"(SELECT * FROM {relation} WHERE NOT {blank})"
     if src.layout == "json":
         accessor: JsonAccessor | ColumnAccessor = JsonAccessor()
@@ -547,13 +554,12 @@ def _map_and_store(
                AS bad_reason
               FROM ({select}))"""
     )
-    counts = store.fetchone(
+    # fetchall, not fetchone: a result left unfinished would make the Arrow table's unregister() fail.
+    total, bad, tmin, tmax, repeats = store.fetchall(
         "SELECT count(*), count(*) FILTER (WHERE bad_reason IS NOT NULL), min(time), max(time),"
         " count(*) FILTER (WHERE bad_reason IS NULL) - count(DISTINCT metadata_uid) FILTER (WHERE bad_reason IS NULL)"
         " FROM nw_stage"
-    )
-    assert counts is not None
-    total, bad, tmin, tmax, repeats = counts
+    )[0]
     report.read += int(total)
     if bad:
         store.execute(
@@ -571,7 +577,7 @@ def _map_and_store(
     )
     # A uid starts with its source's name, so only that source's events in the batch's time span can hold
     # it; when there are none (a first ingest, a new day) the probe is skipped.
-    probe = store.fetchone(
+    probe = store.fetchall(
         "SELECT 1 FROM events WHERE source = ? AND time BETWEEN ? AND ? LIMIT 1", [src.name, tmin, tmax]
     )
     not_stored = (
