@@ -1,6 +1,7 @@
 """Ingest: files in any supported format -> normalized events in the store, bad records in quarantine.
 
-Files are planned (format sniffed, or forced), grouped by source and shape, and read in bounded batches
+Files are planned (format sniffed, or forced; one file of each folder layout and shape is sampled, the
+others are read as it was: ``sources/shape.py``), grouped by source and shape, and read in bounded batches
 (``sources/reading.py``): one DuckDB scan per batch of JSON-lines, text or same-header CSV files; JSON
 documents parsed in Python, many files per batch. Each batch is mapped by one SQL statement compiled from
 the source's declarative mapping, then de-duplicated and stored in one transaction, rolled back on any

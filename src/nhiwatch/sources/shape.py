@@ -7,7 +7,9 @@ time. Files under folders of the same layout (digits masked: ``2026/02/16`` is `
 name ending and compression, whose first ~2 KiB hold the same keys in the same order and the same
 word-like values (``"kind": "admin#reports#activities"``, ``"category": "SignInLogs"``, but not ids, times
 or addresses: those hold digits or vary per record) are read the way the first of them was recognised.
-A file whose start differs in any of these is sampled on its own. Only JSON gets a shape: text and CSV
+A file whose start differs in any of these is sampled on its own; one that starts alike and still holds
+another format has its records that do not fit quarantined with their reasons, as any file whose first
+records mislead the sniffers. Only JSON gets a shape: text and CSV
 files are cheap to sample, and their first lines (a header, or data) say less about their format.
 """
 
