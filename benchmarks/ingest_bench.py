@@ -7,7 +7,8 @@ processes measures (1) the floor: DuckDB counting the records of the same files 
 (2) ``nhiwatch ingest`` of the same files into a new store, then the store's size per event after a
 CHECKPOINT. Figures are printed as a Markdown table row for ``docs/benchmarks.md``; the ratio to the floor is
 what to compare across machines. CPU seconds (user + system, all threads) are printed beside wall seconds:
-on a shared machine they move less with other jobs' load.
+on a shared machine they move less with other jobs' load. The 1-minute load average before the floor,
+between the two runs and after the ingest ends the row: other jobs' load inflates wall seconds most.
 """
 
 from __future__ import annotations
@@ -120,20 +121,24 @@ def main() -> None:
     for p in (db, db.with_name(db.name + ".wal")):
         p.unlink(missing_ok=True)
     shutil.rmtree(db.with_name(db.name + ".raw"), ignore_errors=True)
+    loads = [os.getloadavg()[0]]
     floor = child(FLOOR, str(data / "logs"))
+    loads.append(os.getloadavg()[0])
     got = child(INGEST, str(data), str(db))
+    loads.append(os.getloadavg()[0])
     eps = got["read"] / got["seconds"]
     ratio = got["seconds"] / floor["seconds"]
     print(json.dumps({"floor": floor, "ingest": got}, indent=2))
     cpu_ratio = got["cpu_seconds"] / floor["cpu_seconds"]
     print(
         "\n| date | machine | events | nhiwatch ingest s (CPU s) | events/s | bytes/event | peak RSS MB |"
-        " DuckDB scan s (CPU s) (floor) | ratio wall (CPU) |"
+        " DuckDB scan s (CPU s) (floor) | ratio wall (CPU) | load average |"
     )
     print(
         f"| {time.strftime('%Y-%m-%d')} | {machine()} | {got['read']:,} | {got['seconds']:.1f} "
         f"({got['cpu_seconds']:.1f}) | {eps:,.0f} | {got['bytes_per_event']:.0f} | {got['peak_rss_mb']:,.0f} | "
-        f"{floor['seconds']:.1f} ({floor['cpu_seconds']:.1f}) | {ratio:.1f}× ({cpu_ratio:.1f}×) |"
+        f"{floor['seconds']:.1f} ({floor['cpu_seconds']:.1f}) | {ratio:.1f}× ({cpu_ratio:.1f}×) | "
+        f"{' → '.join(f'{x:.1f}' for x in loads)} |"
     )
     print(f"(own RSS of the driver: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
 

@@ -154,3 +154,23 @@ def test_quarantined_records_are_redacted_too(store: Store, tmp_path: Path) -> N
     ingest_text(store, tmp_path, "a.jsonl", gh(1) + "\n" + f'{{"broken": "{secret}"\n')
     raw = str(quarantine(store)[0]["raw_data"])
     assert secret not in raw and "[REDACTED]" in raw
+
+
+def test_truncated_gzip_of_a_text_log_with_a_header_keeps_complete_lines(
+    store: Store, tmp_path: Path
+) -> None:
+    """A damaged VPC flow log is salvaged line by line in Python; its header still names the fields."""
+    header = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"
+    rows = [
+        f"2 123456789012 eni-0a1b2c3d4e5f67890 10.20.0.{i % 250} 3.5.1.2 51234 443 6 24 {6000 + i} "
+        f"{1755429083 + i} {1755429143 + i} ACCEPT OK"
+        for i in range(3000)
+    ]
+    data = gzip.compress(("\n".join([header, *rows]) + "\n").encode())
+    path = tmp_path / "123456789012_vpcflowlogs_us-east-1_fl-0123456789abcdef0_20250817T1115Z_3f2a9c1e.log.gz"
+    path.write_bytes(data[: len(data) * 2 // 3])
+    report = ingest(store, [path])
+    assert 0 < report.stored < 3000
+    assert report.by_source["vpcflow.flow_log"] == report.stored
+    assert [q["reason"] for q in quarantine(store) if "gzip" not in str(q["reason"])] == []
+    assert [r["ingest_line"] for r in events(store)] == list(range(2, report.stored + 2))

@@ -1,6 +1,7 @@
 """Ingest: files in any supported format -> normalized events in the store, bad records in quarantine.
 
-Files are planned (format sniffed, or forced), grouped by source and shape, and read in bounded batches
+Files are planned (format sniffed, or forced; one file of each folder layout and shape is sampled, the
+others are read as it was: ``sources/shape.py``), grouped by source and shape, and read in bounded batches
 (``sources/reading.py``): one DuckDB scan per batch of JSON-lines, text or same-header CSV files; JSON
 documents parsed in Python, many files per batch. Each batch is mapped by one SQL statement compiled from
 the source's declarative mapping, then de-duplicated and stored in one transaction, rolled back on any
@@ -19,8 +20,10 @@ bodies, fetched API pages) are first copied, compressed, next to the store (:mod
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import os
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -38,8 +41,9 @@ from nhiwatch.schema import EVENT_COLUMN_NAMES
 from nhiwatch.sources import files as F
 from nhiwatch.sources import reading as R
 from nhiwatch.sources import registry
-from nhiwatch.sources.base import Source, sql_str
+from nhiwatch.sources.base import Sample, Source, sql_str
 from nhiwatch.sources.compile import ColumnAccessor, JsonAccessor, compile_mapping
+from nhiwatch.sources.shape import shape_key
 from nhiwatch.staging import SHORT_REASON, redacted_quarantine, redacted_stage
 from nhiwatch.store import Store
 
@@ -114,9 +118,10 @@ def ingest(
     for path, why in skipped:
         _quarantine_file(store, path, None, why, report)
     plans: list[_Plan] = []
+    known: dict[tuple[str, ...], _Plan] = {}  # plans by file shape: one file of each shape is sampled
     for path in files:
         try:
-            plan = _plan(store, path, candidates, report)
+            plan = _plan(store, path, candidates, report, known)
         except Exception as exc:  # one file that cannot be planned is reported, the rest go on
             _quarantine_file(store, path, None, f"cannot be read: {_describe(exc)}", report)
             continue
@@ -192,16 +197,43 @@ def _quarantine_file(store: Store, path: Path, source: str | None, reason: str, 
     report.unreadable.append(f"{path}: {reason}")
 
 
-def _plan(store: Store, path: Path, candidates: list[Source] | None, report: IngestReport) -> _Plan | None:
+def _plan(
+    store: Store,
+    path: Path,
+    candidates: list[Source] | None,
+    report: IngestReport,
+    known: dict[tuple[str, ...], _Plan] | None = None,
+) -> _Plan | None:
+    """How ``path`` is read, or None (it was quarantined). ``known``: plans of files already sampled, by
+    :func:`nhiwatch.sources.shape.shape_key`; a file of a known shape is read as that file was."""
+    key: tuple[str, ...] | None = None
     try:
         size = path.stat().st_size
         if size == 0:
             _quarantine_file(store, path, None, "empty file", report)
             return None
+        if known is not None and not any(c in str(path) for c in GLOB_CHARS):
+            key = shape_key(path)
+            if key is not None and key in known:
+                return replace(known[key], path=path, size=size)
         sample = F.sample(path)
     except OSError as exc:
         _quarantine_file(store, path, None, f"cannot read: {exc.strerror or exc}", report)
         return None
+    plan = _plan_sampled(store, path, size, sample, candidates, report)
+    if key is not None and known is not None and plan is not None:
+        known[key] = plan
+    return plan
+
+
+def _plan_sampled(
+    store: Store,
+    path: Path,
+    size: int,
+    sample: Sample,
+    candidates: list[Source] | None,
+    report: IngestReport,
+) -> _Plan | None:
     if not sample.head.strip() and not any(line for line, _ in sample.lines):
         _quarantine_file(store, path, None, "empty file (only whitespace)", report)
         return None
@@ -375,12 +407,36 @@ def _python_group(store: Store, plans: list[_Plan], report: IngestReport) -> Non
     A helper thread parses the next batch while DuckDB (which releases the GIL) maps and stores this one.
     """
     src = plans[0].source
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nhiwatch-parse") as pool:
+    with _fewer_collections(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="nhiwatch-parse") as pool:
         batches = _python_batches(src, plans)
         pending = pool.submit(next, batches, None)
         while (batch := pending.result()) is not None:
             pending = pool.submit(next, batches, None)
             _map_python_batch(store, src, *batch, report)
+
+
+_GC_LOCK = threading.Lock()
+_GC_USERS = [0]  # ingests parsing documents now; the first raises the thresholds, the last restores them
+_GC_SAVED: list[tuple[int, int, int]] = []
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Parsing documents allocates millions of short-lived dicts and lists, none in a cycle; at the default
+    thresholds the cyclic collector ran every 700 of them, scanning the batch alive each time (~10 % of the
+    CPU of CloudTrail and Google pages). Its first generation runs every 100,000 allocations meanwhile."""
+    with _GC_LOCK:
+        _GC_USERS[0] += 1
+        if _GC_USERS[0] == 1:
+            _GC_SAVED[:] = [gc.get_threshold()]
+            gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _GC_USERS[0] -= 1
+            if _GC_USERS[0] == 0 and _GC_SAVED:
+                gc.set_threshold(*_GC_SAVED[0])
 
 
 _PyBatch = tuple[list[str], list[int], list[str], list[tuple[str, int, str, str]]]
@@ -427,8 +483,16 @@ def _map_python_batch(
         }
     )
     store.con.register("nw_py", table)
-    store.execute("CREATE OR REPLACE TEMP TABLE nw_lines AS SELECT * FROM nw_py")
-    store.con.unregister("nw_py")
+    try:
+        if src.layout == "json":
+            # Mapped straight from the Arrow table: copying it first cost a pass over every record.
+            _map_and_store(store, src, "nw_py", rejects, report)
+            return
+        # Salvaged text: its header line is deleted from the relation, so it has to be a table.
+        store.execute("CREATE OR REPLACE TEMP TABLE nw_lines AS SELECT * FROM nw_py")
+    finally:
+        with contextlib.suppress(duckdb.Error):  # never hide the error (or interrupt) that got here
+            store.con.unregister("nw_py")
     _map_and_store(store, src, "nw_lines", rejects, report)
 
 
@@ -449,7 +513,8 @@ def _map_and_store(
         report.quarantined += len(rejects)
         report.read += sum(1 for r in rejects if r[1])
     # Blank lines are skipped, not quarantined (strlen is O(1); only short lines are trimmed).
-    blank = "(j IS NULL OR (strlen(j) < 64 AND trim(j, ' \t\r\n') = ''))"
+    # Blank as the Python readers see it (bytes.strip()): a line of a vertical tab is skipped by both.
+    blank = "(j IS NULL OR (strlen(j) < 64 AND trim(j, ' \t\r\n\x0b\x0c') = ''))"
     nonblank = f"(SELECT * FROM {relation} WHERE NOT {blank})"
     if src.layout == "json":
         accessor: JsonAccessor | ColumnAccessor = JsonAccessor()
@@ -490,13 +555,12 @@ def _map_and_store(
                AS bad_reason
               FROM ({select}))"""
     )
-    counts = store.fetchone(
+    # fetchall, not fetchone: a result left unfinished would make the Arrow table's unregister() fail.
+    total, bad, tmin, tmax, repeats = store.fetchall(
         "SELECT count(*), count(*) FILTER (WHERE bad_reason IS NOT NULL), min(time), max(time),"
         " count(*) FILTER (WHERE bad_reason IS NULL) - count(DISTINCT metadata_uid) FILTER (WHERE bad_reason IS NULL)"
         " FROM nw_stage"
-    )
-    assert counts is not None
-    total, bad, tmin, tmax, repeats = counts
+    )[0]
     report.read += int(total)
     if bad:
         store.execute(
@@ -514,7 +578,7 @@ def _map_and_store(
     )
     # A uid starts with its source's name, so only that source's events in the batch's time span can hold
     # it; when there are none (a first ingest, a new day) the probe is skipped.
-    probe = store.fetchone(
+    probe = store.fetchall(
         "SELECT 1 FROM events WHERE source = ? AND time BETWEEN ? AND ? LIMIT 1", [src.name, tmin, tmax]
     )
     not_stored = (

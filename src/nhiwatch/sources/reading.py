@@ -115,27 +115,32 @@ def _fix_line_numbers(store: Store, rejects: list[tuple[str, int, str, str]], he
 def csv_relation(
     store: Store, paths: list[Path], src: Source
 ) -> tuple[str, list[str], list[tuple[str, int, str, str]]]:
+    """Rows of CSV files with one header, read by DuckDB: ``file``, line ``k``, the row as a JSON object ``j``
+    and its columns, in one pass (the columns are learnt first from the header DuckDB reads)."""
     file_list = "[" + ", ".join(sql_str(str(p)) for p in paths) + "]"
-    store.execute("DROP TABLE IF EXISTS nw_rej; DROP TABLE IF EXISTS nw_rejscan")
-    store.execute(
-        f"""CREATE OR REPLACE TEMP TABLE nw_csv AS
-        SELECT row_number() OVER () AS nw_rn, * FROM read_csv({file_list}, header=true, all_varchar=true,
-            delim={sql_str(src.csv_delimiter)}, quote='"', escape='"', strict_mode=true, null_padding=false,
-            store_rejects=true, rejects_table='nw_rej', rejects_scan='nw_rejscan', filename='nw_file',
-            max_line_size={MAX_LINE}, compression='auto')"""
+    options = (
+        f"header=true, all_varchar=true, delim={sql_str(src.csv_delimiter)}, quote='\"', escape='\"', "
+        f"strict_mode=true, null_padding=false, max_line_size={MAX_LINE}, compression='auto'"
     )
+    store.execute("DROP TABLE IF EXISTS nw_rej; DROP TABLE IF EXISTS nw_rejscan")
+    # Learnt with the same options as the scan (rejecting bad rows changes what the sniffer accepts).
     columns = [
-        r[0]
-        for r in store.fetchall("SELECT name FROM pragma_table_info('nw_csv') ORDER BY cid")
-        if r[0] not in ("nw_rn", "nw_file")
+        str(r[0])
+        for r in store.fetchall(
+            f"""DESCRIBE SELECT * FROM read_csv({file_list}, {options},
+            store_rejects=true, rejects_table='nw_rej', rejects_scan='nw_rejscan', filename='nw_file')"""
+        )
+        if r[0] != "nw_file"
     ]
+    store.execute("DROP TABLE IF EXISTS nw_rej; DROP TABLE IF EXISTS nw_rejscan")
     quoted = [c.replace('"', '""') for c in columns]
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE nw_lines AS
         SELECT nw_file AS file, nw_rn - min(nw_rn) OVER (PARTITION BY nw_file) + 1 AS k,
                to_json(struct_pack({", ".join(f'"{c}" := "{c}"' for c in quoted)})) AS j,
                {", ".join(f'"{c}"' for c in quoted)}
-        FROM nw_csv"""
+        FROM (SELECT row_number() OVER () AS nw_rn, * FROM read_csv({file_list}, {options},
+              store_rejects=true, rejects_table='nw_rej', rejects_scan='nw_rejscan', filename='nw_file'))"""
     )
     rejects = _rejects(store, header_lines=1)
     _fix_line_numbers(store, rejects, header_lines=1)
