@@ -20,10 +20,8 @@ bodies, fetched API pages) are first copied, compressed, next to the store (:mod
 from __future__ import annotations
 
 import contextlib
-import gc
 import itertools
 import os
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -37,6 +35,7 @@ import duckdb
 import pyarrow as pa
 
 from nhiwatch import raw_copies, rollups
+from nhiwatch.gc_pause import fewer_collections
 from nhiwatch.schema import EVENT_COLUMN_NAMES
 from nhiwatch.sources import files as F
 from nhiwatch.sources import reading as R
@@ -407,36 +406,12 @@ def _python_group(store: Store, plans: list[_Plan], report: IngestReport) -> Non
     A helper thread parses the next batch while DuckDB (which releases the GIL) maps and stores this one.
     """
     src = plans[0].source
-    with _fewer_collections(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="nhiwatch-parse") as pool:
+    with fewer_collections(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="nhiwatch-parse") as pool:
         batches = _python_batches(src, plans)
         pending = pool.submit(next, batches, None)
         while (batch := pending.result()) is not None:
             pending = pool.submit(next, batches, None)
             _map_python_batch(store, src, *batch, report)
-
-
-_GC_LOCK = threading.Lock()
-_GC_USERS = [0]  # ingests parsing documents now; the first raises the thresholds, the last restores them
-_GC_SAVED: list[tuple[int, int, int]] = []
-
-
-@contextlib.contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Parsing documents allocates millions of short-lived dicts and lists, none in a cycle; at the default
-    thresholds the cyclic collector ran every 700 of them, scanning the batch alive each time (~10 % of the
-    CPU of CloudTrail and Google pages). Its first generation runs every 100,000 allocations meanwhile."""
-    with _GC_LOCK:
-        _GC_USERS[0] += 1
-        if _GC_USERS[0] == 1:
-            _GC_SAVED[:] = [gc.get_threshold()]
-            gc.set_threshold(100_000, 50, 100)
-    try:
-        yield
-    finally:
-        with _GC_LOCK:
-            _GC_USERS[0] -= 1
-            if _GC_USERS[0] == 0 and _GC_SAVED:
-                gc.set_threshold(*_GC_SAVED[0])
 
 
 _PyBatch = tuple[list[str], list[int], list[str], list[tuple[str, int, str, str]]]
