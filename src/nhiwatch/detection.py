@@ -12,7 +12,8 @@ import importlib
 import time as _time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from nhiwatch.alerts import tables
@@ -58,22 +59,58 @@ def isolated(detectors: Mapping[str, Detector], errors: list[str]) -> Runner:
     recorded in ``errors`` (and shown by the CLI), never hidden."""
 
     def run(ctx: DetectContext) -> list[Finding]:
-        out: list[Finding] = []
-        for name, det in detectors.items():
-            try:
-                out.extend(det.run(ctx))
-            except Exception as exc:
-                errors.append(
-                    f"detector {name} failed on the step from {ctx.since:%Y-%m-%d %H:%M}: "
-                    f"{type(exc).__name__}: {exc}"
-                )
-        return out
+        found = _each(detectors, ctx, errors)
+        return [f for name in detectors for f in found[name]]
+
+    return run
+
+
+def _each(
+    detectors: Mapping[str, Detector], ctx: DetectContext, errors: list[str]
+) -> dict[str, list[Finding]]:
+    found: dict[str, list[Finding]] = {}
+    for name, det in detectors.items():
+        try:
+            found[name] = det.run(ctx)
+        except Exception as exc:
+            found[name] = []
+            errors.append(
+                f"detector {name} failed on the step from {ctx.since:%Y-%m-%d %H:%M}: {type(exc).__name__}: {exc}"
+            )
+    return found
+
+
+# The detectors that read the fleet context (nhiwatch.fleet: vendor outages and silences, found and stored
+# in ``fleet_events`` once per step): they run on the step's own connection, which stores them.
+FLEET_READERS = frozenset(
+    {"cadence_change", "probing", "scope_expansion", "unticketed_burst", "volume_spike"}
+)
+
+
+def beside(detectors: Mapping[str, Detector], errors: list[str], other: Store) -> Runner:
+    """Run the step's detectors on two connections of the store at once, as :func:`isolated` would one
+    after the other: the fleet readers on the step's own, the others on ``other`` in a second thread.
+
+    A micro-batch's statements are small: planning them costs more than reading their events, and DuckDB
+    plans a statement on one thread, so one connection uses one core however many the machine has. Each
+    connection prepares its own temp tables (calendar, time zones); both read the same committed data, and
+    neither writes what the other reads (findings are stored after both are done). The findings come back
+    in the detectors' order, whichever finished first."""
+    mine = {k: d for k, d in detectors.items() if k in FLEET_READERS}
+    theirs = {k: d for k, d in detectors.items() if k not in FLEET_READERS}
+
+    def run(ctx: DetectContext) -> list[Finding]:
+        with ThreadPoolExecutor(1, thread_name_prefix="nhiwatch-detect") as pool:
+            later = pool.submit(_each, theirs, replace(ctx, store=other), errors)
+            found = _each(mine, ctx, errors)
+            found.update(later.result())
+        return [f for name in detectors for f in found[name]]
 
     return run
 
 
 def _defaults(
-    only: Sequence[str] | None, errors: list[str]
+    only: Sequence[str] | None, errors: list[str], other: Store | None = None
 ) -> tuple[Runner, Learner | None, Mapping[str, DetectorMeta]]:
     # imported late: the registry walks every detector module
     registry = importlib.import_module("nhiwatch.detectors.registry")
@@ -92,7 +129,7 @@ def _defaults(
             learner = lambda s, until, days: fn(s, until, history_days=days)  # noqa: E731
     except ImportError:
         learner = None
-    return isolated(chosen, errors), learner, metas
+    return (isolated(chosen, errors) if other is None else beside(chosen, errors, other)), learner, metas
 
 
 def window(
@@ -142,14 +179,18 @@ def run_detection(
     learner: Learner | None = None,
     metas: Mapping[str, DetectorMeta] | None = None,
     now: datetime | None = None,
+    other: Store | None = None,
 ) -> DetectionResult:
-    """Learn, detect, store findings and alerts for ``[since, until)``; returns what was raised."""
+    """Learn, detect, store findings and alerts for ``[since, until)``; returns what was raised.
+
+    ``other``: a second connection to the same store (:meth:`Store.on_cursor`), used only by this call:
+    the detectors then run on both at once (:func:`beside`)."""
     t0 = _time.perf_counter()
     cfg = config or default_config()
     start, end, n_events = window(store, since, until, cfg)
     errors: list[str] = []
     if runner is None:
-        runner, default_learner, default_metas = _defaults(only, errors)
+        runner, default_learner, default_metas = _defaults(only, errors, other)
         learner = learner or default_learner
         metas = metas if metas is not None else default_metas
     notes: list[str] = []

@@ -176,6 +176,8 @@ QUARANTINE_TEMP = """CREATE TEMP TABLE IF NOT EXISTS nw_q (
 
 def _flush_quarantine(store: Store) -> None:
     """Move this batch's quarantine rows into the store, once: re-reading a file adds nothing new."""
+    if store.scalar("SELECT count(*) FROM (SELECT 1 FROM nw_q LIMIT 1)") == 0:
+        return  # the usual case; the insert below costs more to plan than a small batch costs to map
     store.execute(
         f"""INSERT INTO quarantine (ingest_file, ingest_line, source, reason, raw_data)
         SELECT DISTINCT ON (ingest_file, ingest_line, reason)

@@ -165,14 +165,20 @@ def spans(hours: Iterable[datetime]) -> list[tuple[datetime, datetime]]:
 
 
 def score_new(
-    store: Store, *, learner: Learner | None = None, config: AlertConfig | None = None
+    store: Store,
+    *,
+    learner: Learner | None = None,
+    config: AlertConfig | None = None,
+    other: Store | None = None,
 ) -> StreamBatch:
     """One micro-batch: score the hours of the events attributed since the last one, then move the cursor.
 
     Call after the events were ingested and attributed (:func:`ingest_all` advances the rollups). Detectors
     read the scored hours' events plus rollups and the learned baselines; ``learner`` decides when those
-    are refreshed (the server learns once per day scored, not per micro-batch). Scoring the same hours
-    again is harmless — alert ids are stable — so a crash before the cursor moves only repeats work.
+    are refreshed (the server learns once per day scored, not per micro-batch); ``other``, a second
+    connection, runs half the detectors beside the rest (:func:`nhiwatch.detection.beside`). Scoring the
+    same hours again is harmless — alert ids are stable — so a crash before the cursor moves only repeats
+    work.
     """
     after = start_streaming(store)
     upto = rollups.cursor(store)
@@ -184,7 +190,7 @@ def score_new(
     batch.spans = spans(h for h, _ in hours)
     for since, until in batch.spans:
         try:
-            batch.results.append(run_detection(store, since, until, config, learner=learner))
+            batch.results.append(run_detection(store, since, until, config, learner=learner, other=other))
         except Exception as exc:  # one failing span must not stall the stream: it is reported, not retried
             batch.errors.append(
                 f"scoring {since:%Y-%m-%d %H:%M} - {until:%H:%M}: {type(exc).__name__}: {exc}"

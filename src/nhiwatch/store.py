@@ -26,6 +26,27 @@ from nhiwatch.schema import events_ddl
 DEFAULT_DB = "nhiwatch.duckdb"
 DEFAULT_MEMORY_LIMIT = "1GB"
 _MEMORY_LIMIT_RE = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
+# The object an idempotent DDL statement (``ensure``) creates or alters, and the objects a statement drops
+# or renames: what the catalog cache of :class:`Store` is keyed by and invalidated with.
+_NAME = r'("(?:[^"]|"")+"|[A-Za-z_][\w$]*(?:\.[A-Za-z_][\w$]*)?)'
+_ENSURED_RE = re.compile(
+    r"^\s*(?:CREATE\s+(?:(?:TEMP|TEMPORARY)\s+)?(?:TABLE|SEQUENCE|VIEW)\s+IF\s+NOT\s+EXISTS\s+"
+    + _NAME
+    + r"|CREATE\s+(?:UNIQUE\s+)?INDEX\s+IF\s+NOT\s+EXISTS\s+\S+\s+ON\s+"
+    + _NAME
+    + r"|ALTER\s+TABLE\s+"
+    + _NAME
+    + r"\s+ADD\s+COLUMN\s+IF\s+NOT\s+EXISTS\b)",
+    re.IGNORECASE,
+)
+# nhiwatch writes SQL keywords in capitals; a lower-case DROP elsewhere would leave a stale entry, and the next
+# statement that needs the object fails loudly (missing table), it is never read wrong.
+_UNMAKING = ("DROP", "ALTER", "REPLACE")
+_UNMADE_RE = re.compile(
+    r"\b(?:DROP\s+(?:TABLE|VIEW|SEQUENCE|INDEX)\s+(?:IF\s+EXISTS\s+)?|ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?"
+    r"|CREATE\s+OR\s+REPLACE\s+(?:(?:TEMP|TEMPORARY)\s+)?(?:TABLE|VIEW|SEQUENCE)\s+)" + _NAME,
+    re.IGNORECASE,
+)
 
 MACROS = r"""
 CREATE OR REPLACE MACRO nw_bigint(x) AS TRY_CAST(TRY_CAST(x AS DOUBLE) AS BIGINT);
@@ -76,9 +97,20 @@ BASE_TABLES = (
 class Store:
     """A DuckDB database holding nhiwatch's state. Use as a context manager or call :meth:`close`."""
 
+    _tx_depth = 0
+    # Catalog cache (see :meth:`ensure`): the ensure-statements known applied, by the object they make, and
+    # tables known to exist. Only a Store that owns its connection keeps one; a cursor over another's
+    # connection cannot see that one's DROPs.
+    _caching = False
+    _ensured: dict[str, str]  # statement -> object it makes
+    _ensured_tx: dict[str, str]  # applied inside the open transaction: kept only if it commits
+    _tables: set[str]
+
     def __init__(self, path: str | Path = DEFAULT_DB, *, read_only: bool = False) -> None:
         self.path = str(path)
         self._tx_depth = 0
+        self._caching = True
+        self._ensured, self._ensured_tx, self._tables = {}, {}, set()
         memory_limit = os.environ.get("NHIWATCH_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
         if not _MEMORY_LIMIT_RE.match(memory_limit):
             raise ConfigError(f"NHIWATCH_MEMORY_LIMIT {memory_limit!r} is not a size such as 1GB or 512MiB")
@@ -137,6 +169,16 @@ class Store:
     def close(self) -> None:
         self.con.close()
 
+    def on_cursor(self) -> Store:
+        """A second connection to the same database, for another thread: its own transactions, temp tables
+        and catalog cache; the same data, macros and functions. Close it before this one."""
+        other = Store.__new__(Store)
+        other.path, other.con = self.path, self.con.cursor()
+        other._tx_depth, other._caching = 0, True
+        other._ensured, other._ensured_tx, other._tables = {}, {}, set()
+        other.con.execute("SET TimeZone = 'UTC'")
+        return other
+
     @contextmanager
     def transaction(self) -> Iterator[Store]:
         """Run the block in one transaction: committed if it ends normally, rolled back on any exception
@@ -155,6 +197,7 @@ class Store:
             return
         self.con.execute("BEGIN TRANSACTION")
         self._tx_depth = 1
+        committed = False
         try:
             yield self
         except BaseException:
@@ -164,22 +207,69 @@ class Store:
         else:
             try:
                 self.con.execute("COMMIT")
+                committed = True
             except BaseException:
                 with suppress(duckdb.Error):
                     self.con.execute("ROLLBACK")
                 raise
         finally:
             self._tx_depth = 0
+            if self._caching:
+                if committed:
+                    self._ensured.update(self._ensured_tx)
+                else:  # what the transaction made is gone, and what it dropped may be back: forget both
+                    self._forget_all()
+                self._ensured_tx.clear()
 
     def ensure(self, *ddl: str) -> None:
-        """Create tables a later stage owns (baselines, alerts, ...) if they do not exist."""
+        """Create tables a later stage owns (baselines, alerts, ...) if they do not exist.
+
+        Stages call this before every use, dozens of times a micro-batch, and each statement costs DuckDB a
+        catalog lookup; so an idempotent statement (``CREATE ... IF NOT EXISTS``, ``ADD COLUMN IF NOT
+        EXISTS``) once applied is not run again until a statement through :meth:`execute` drops, alters
+        or replaces its object, or a transaction rolls back."""
         for statement in ddl:
+            if self._caching and (statement in self._ensured or statement in self._ensured_tx):
+                continue
             self.con.execute(statement)
+            made = self._made_by(statement) if self._caching else None
+            if made is not None:
+                (self._ensured_tx if self._tx_depth else self._ensured)[statement] = made
+
+    @staticmethod
+    def _made_by(statement: str) -> str | None:
+        """The object an idempotent single statement makes, or None when it cannot be cached."""
+        if ";" in statement.strip().rstrip(";"):
+            return None
+        m = _ENSURED_RE.match(statement)
+        return _key(next(g for g in m.groups() if g)) if m else None
+
+    def _forget(self, sql: str) -> None:
+        """Forget what ``sql`` may drop, alter or replace."""
+        if not any(word in sql for word in _UNMAKING):  # most statements: a substring test, not the regex
+            return
+        names = {_key(n) for n in _UNMADE_RE.findall(sql)}
+        if names:
+            self._tables -= names
+            for cache in (self._ensured, self._ensured_tx):
+                for statement in [s for s, made in cache.items() if made in names]:
+                    del cache[statement]
+
+    def _forget_all(self) -> None:
+        self._ensured.clear()
+        self._ensured_tx.clear()
+        self._tables.clear()
 
     def execute(
         self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
     ) -> duckdb.DuckDBPyConnection:
-        return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
+        if not self._caching:
+            return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
+        self._forget(sql)
+        result = self.con.execute(sql, params) if params is not None else self.con.execute(sql)
+        if sql.lstrip()[:8].upper().startswith(("ROLLBACK", "ABORT")):
+            self._forget_all()  # a transaction was open (else DuckDB raised): what it made is gone
+        return result
 
     def fetchall(
         self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
@@ -202,9 +292,14 @@ class Store:
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
     def table_exists(self, name: str) -> bool:
-        return bool(
+        if self._caching and name in self._tables:
+            return True
+        found = bool(
             self.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name])
         )
+        if found and self._caching and not self._tx_depth:  # inside a transaction it may yet roll back
+            self._tables.add(name)
+        return found
 
     def event_count(self) -> int:
         return int(self.scalar("SELECT count(*) FROM events") or 0)
@@ -226,6 +321,13 @@ class Store:
         # DuckDB finds ``nw_insert_batch`` by its Python name (a replacement scan); register() would refuse
         # while an earlier statement's result is still open on this connection.
         self.con.execute(f"INSERT INTO {table} ({names}) SELECT {picks} FROM nw_insert_batch")
+
+
+def _key(name: str) -> str:
+    """An object name as the catalog cache keys it: unquoted, schema dropped (temp or main alike)."""
+    if name.startswith('"'):
+        return name[1:-1].replace('""', '"')
+    return name.rsplit(".", 1)[-1]
 
 
 def _check_before_open(path: str) -> None:

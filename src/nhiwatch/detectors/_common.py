@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -74,32 +74,56 @@ UNPLANNED = """NOT EXISTS (SELECT 1 FROM tickets t WHERE t.integration_id = e.in
     AND e.time BETWEEN t.start_time AND t.end_time)"""
 
 
-# The context last prepared, weakly: a dead context reads as None (no id reuse), and holding it must not keep
-# a store's connection (and its file lock) open after its caller let it go.
-_prepared: list[weakref.ref[DetectContext]] = []
-_prepared_lock = threading.Lock()
-
-
 def prepare(ctx: DetectContext) -> None:
     """Views and temp tables a kernel may join: time zones, baseline tables, the business calendar around
     the window (holidays, catch-up days, the days bursty by design: :mod:`nhiwatch.baseline.calendar`).
 
     Every detector of a step is handed the same context and calls this first; the work is done once per
     context (rebuilding the calendar in each detector was most of a micro-batch's scoring time). A new context
-    (the next step, after the learner ran) prepares again."""
-    with _prepared_lock:
-        if _prepared and _prepared[0]() is ctx:
-            return
-        ensure_views(ctx.store)
-        ensure_tables(ctx.store)
-        # back over the long memory: a close is compared with the closes before it (months ago)
-        build_calendar(
-            ctx.store,
-            ctx.since - timedelta(days=LONG_MEMORY_DAYS),
-            ctx.until,
-            "baseline_regimes" if learned(ctx.store) else None,
-        )
-        _prepared[:] = [weakref.ref(ctx)]
+    (the next step, after the learner ran) prepares again, and so does the same step's context on a second
+    connection (:func:`nhiwatch.detection.beside`): temp tables belong to their connection."""
+    if shared_done(ctx, "prepare"):
+        return
+    ensure_views(ctx.store)
+    ensure_tables(ctx.store)
+    # back over the long memory: a close is compared with the closes before it (months ago)
+    build_calendar(
+        ctx.store,
+        ctx.since - timedelta(days=LONG_MEMORY_DAYS),
+        ctx.until,
+        "baseline_regimes" if learned(ctx.store) else None,
+    )
+    shared_made(ctx, "prepare")
+
+
+# Work the detectors of one step share (temp tables they all read), by the step's context: weakly, so a
+# dead context reads as gone (no id reuse) and holding it does not keep a store's connection (and its file
+# lock) open after its caller let it go. A few at once: a step scored on two connections has two contexts.
+_shared: list[tuple[weakref.ref[DetectContext], set[Hashable]]] = []
+_shared_lock = threading.Lock()
+
+
+def _keys(ctx: DetectContext) -> set[Hashable] | None:
+    return next((keys for ref, keys in _shared if ref() is ctx), None)
+
+
+def shared_done(ctx: DetectContext, key: Hashable) -> bool:
+    """Whether the shared work ``key`` was already done for ``ctx``'s step (:func:`shared_made` records it)."""
+    with _shared_lock:
+        keys = _keys(ctx)
+        return keys is not None and key in keys
+
+
+def shared_made(ctx: DetectContext, key: Hashable) -> None:
+    """Record that the shared work ``key`` is done for ``ctx``'s step: call it once the work succeeded, so a
+    failure is retried by the next detector instead of leaving it an earlier step's table."""
+    with _shared_lock:
+        keys = _keys(ctx)
+        if keys is None:
+            _shared[:] = [e for e in _shared if e[0]() is not None][-3:]
+            keys = set()
+            _shared.append((weakref.ref(ctx), keys))
+        keys.add(key)
 
 
 def in_window(ctx: DetectContext, alias: str = "e") -> str:

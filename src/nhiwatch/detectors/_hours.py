@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import orjson
 
+from nhiwatch.detectors._common import shared_done, shared_made
+from nhiwatch.detectors.base import DetectContext
 from nhiwatch.inventory.model import Schedule
-from nhiwatch.store import Store
 
 HOW = "((isodow({lt}) - 1) * 24 + hour({lt}))"
 
@@ -34,11 +35,15 @@ def declared_slots(schedule_json: str | None) -> list[int]:
     return [] if len(slots) == 168 else slots  # "any time" only declares a time zone
 
 
-def build_allowed(store: Store, evidence: float = 0.05) -> None:
-    """Fill ``nw_allowed``. A day type (weekday / weekend) whose silence proves little is wholly allowed: with
-    ``p`` the integration's chance of being active in one of its envelope slots on a given day, and ``N`` the
-    days of that type observed, a slot seen idle ``N`` times is still plausibly "on" if ``(1 - p)^N`` exceeds
-    ``evidence`` (a sparse integration's quiet hours are not off hours)."""
+def build_allowed(ctx: DetectContext, evidence: float = 0.05) -> None:
+    """Fill ``nw_allowed`` (once per step: the detectors that read it share it). A day type (weekday /
+    weekend) whose silence proves little is wholly allowed: with ``p`` the integration's chance of being
+    active in one of its envelope slots on a given day, and ``N`` the days of that type observed, a slot
+    seen idle ``N`` times is still plausibly "on" if ``(1 - p)^N`` exceeds ``evidence`` (a sparse
+    integration's quiet hours are not off hours)."""
+    if shared_done(ctx, ("allowed", evidence)):
+        return
+    store = ctx.store
     rows = store.fetchall("SELECT id, schedule FROM integrations WHERE schedule IS NOT NULL")
     sched = [(i, slots) for i, js in rows if (slots := declared_slots(js))]
     store.execute("CREATE OR REPLACE TEMP TABLE nw_sched (integration_id VARCHAR, slots INTEGER[])")
@@ -61,3 +66,4 @@ def build_allowed(store: Store, evidence: float = 0.05) -> None:
           WHERE (d.dow >= 5) = w.weekend
           UNION ALL SELECT integration_id, unnest(slots) FROM nw_sched)"""
     )
+    shared_made(ctx, ("allowed", evidence))

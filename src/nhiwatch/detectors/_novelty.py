@@ -40,10 +40,20 @@ def _regime_usual(ctx: DetectContext) -> str:
 
 def new_values(ctx: DetectContext, dims: tuple[str, ...], extra_where: str = "true") -> list[dict[str, Any]]:
     """Rows per (integration, dimension, day) with new values: k, values, evidence, p (Good-Turing tail), state."""
+    return new_values_of(ctx, [(dims, extra_where)])
+
+
+def new_values_of(ctx: DetectContext, parts: list[tuple[tuple[str, ...], str]]) -> list[dict[str, Any]]:
+    """:func:`new_values` of several (dimensions, filter) pairs, each dimension in one pair, in one query (a
+    statement costs more to plan than a micro-batch's events cost to read)."""
+    dims = [d for part_dims, _ in parts for d in part_dims]
+    if len(dims) != len(set(dims)):
+        raise ValueError(f"a dimension is in more than one part: {dims}")
+    wv = " UNION ALL ".join(value_rows_sql(in_window(ctx) + f" AND ({where})", d) for d, where in parts)
     rows = records(
         ctx.store,
         f"""
-        WITH wv AS ({value_rows_sql(in_window(ctx) + f" AND ({extra_where})", dims)}),
+        WITH wv AS ({wv}),
         tot AS (SELECT integration_id, dimension, CAST(time AS DATE) AS day, count(*) AS m FROM wv GROUP BY ALL),
         vals AS (SELECT integration_id, dimension, value, min(time) AS f, max(time) AS l, count(*) AS n,
                         arg_min(metadata_uid, time) AS uid, CAST(min(time) AS DATE) AS day
@@ -61,8 +71,9 @@ def new_values(ctx: DetectContext, dims: tuple[str, ...], extra_where: str = "tr
         FROM new n JOIN tot t USING (integration_id, dimension, day)
         LEFT JOIN baseline_novelty nv ON nv.integration_id = n.integration_id AND nv.dimension = n.dimension
         LEFT JOIN baseline_integrations b ON b.integration_id = n.integration_id
-        GROUP BY n.integration_id, n.dimension, n.day""",
+        GROUP BY n.integration_id, n.dimension, n.day ORDER BY n.integration_id, n.day""",
     )
+    rows.sort(key=lambda r: dims.index(r["dimension"]))  # in the order asked: callers break ties by it
     wd = min(window_days(ctx), 1.0)
     for r in rows:
         rate = (r["singletons"] + 0.5) / (r["hist_n"] + 1)

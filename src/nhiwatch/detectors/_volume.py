@@ -49,7 +49,15 @@ from nhiwatch.alerts.units import amount
 from nhiwatch.baseline.frames import LOCAL, TZ_JOIN, ts
 from nhiwatch.baseline.stats import poisson_sf
 from nhiwatch.baseline.volume import CLOSE, CLOSES_SQL
-from nhiwatch.detectors._common import STATE, STATE_JOIN, UNPLANNED, in_window, records
+from nhiwatch.detectors._common import (
+    STATE,
+    STATE_JOIN,
+    UNPLANNED,
+    in_window,
+    records,
+    shared_done,
+    shared_made,
+)
 from nhiwatch.detectors.base import DetectContext
 from nhiwatch.fleet import PARAMS as FLEET
 from nhiwatch.fleet import ensure as fleet_context
@@ -60,11 +68,83 @@ HOURLY_METRICS = ("events", "records", "bytes")
 OP_METRICS = {"records_op": "records_per_op", "bytes_op": "bytes_per_op"}
 
 
+ALIASES = ("o", "oc", "onorm", "a", "anorm", "p", "ol")
+STATS = ("n", "max", "med", "sigma", "med_log", "sigma_log")
+
+
 def _bound(alias: str, max_ratio: float, z: float) -> str:
     return (
-        f"greatest({alias}.max * {max_ratio}, {alias}.med + {z} * {alias}.sigma, "
-        f"exp({alias}.med_log + {z} * {alias}.sigma_log) - 1)"
+        f"greatest({alias}_max * {max_ratio}, {alias}_med + {z} * {alias}_sigma, "
+        f"exp({alias}_med_log + {z} * {alias}_sigma_log) - 1)"
     )
+
+
+def stage_hours(ctx: DetectContext, min_hours: int) -> None:
+    """Temp table ``nw_volume_hours``: per (integration, class, hour, metric) of the window, the measure
+    ``x`` and, flattened as ``<alias>_<stat>``, the learned rows a bound may use (``o`` own class and regime,
+    ``oc`` own close days, ``onorm`` own normal, ``a``/``anorm`` own all classes, ``p`` peers, ``ol`` own
+    normal with any number of hours), the first close, holiday and fleet backlogs."""
+    # built once per step (and ``min_hours``), shared by volume_spike and unticketed_burst: the joins cost
+    # more to plan than a micro-batch's hours cost to read
+    if shared_done(ctx, ("volume_hours", min_hours)):
+        return
+    build_backlog(ctx)
+    fleet_context(ctx)
+    bmetric = (
+        "CASE w.metric "
+        + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in OP_METRICS.items())
+        + " ELSE w.metric END"
+    )
+    keys = {
+        "o": ("w.integration_id", "w.action_class", "w.regime", min_hours),
+        "oc": (
+            "w.integration_id",
+            "w.action_class",
+            f"CASE WHEN w.regime IN ({CLOSES_SQL}) THEN '{CLOSE}' END",
+            1,
+        ),
+        "onorm": ("w.integration_id", "w.action_class", "'normal'", min_hours),
+        "a": ("w.integration_id", "'*'", "w.regime", min_hours),
+        "anorm": ("w.integration_id", "'*'", "'normal'", min_hours),
+        "p": ("'peer:' || w.peer_group", "w.action_class", "'normal'", 1),
+        "ol": ("w.integration_id", "w.action_class", "'normal'", 1),
+    }
+    joins = "\n".join(
+        f"LEFT JOIN baseline_volume {a} ON {a}.integration_id = {i} AND {a}.action_class = {k} "
+        f"AND {a}.regime = {r} AND {a}.metric = {bmetric} AND {a}.n >= {least}"
+        for a, (i, k, r, least) in keys.items()
+    )
+    picks = ", ".join(f"{a}.{s} AS {a}_{s}" for a in ALIASES for s in STATS)
+    ctx.store.execute(
+        f"""CREATE OR REPLACE TEMP TABLE nw_volume_hours AS
+    WITH h AS (
+      SELECT e.integration_id, e.action_class, date_trunc('hour', e.time) AS hr, {STATE} AS state,
+             coalesce(r.regime, 'normal') AS regime, any_value(r.why) AS why, CAST({LOCAL} AS DATE) AS ld,
+             coalesce(any_value(b.peer_group), '?') AS peer_group, min(e.time) AS first_seen, max(e.time) AS last_seen,
+             count(*)::DOUBLE AS events, sum(e.records)::DOUBLE AS records,
+             sum(coalesce(e.traffic_bytes_in, 0) + coalesce(e.traffic_bytes_out, 0))::DOUBLE AS bytes,
+             max(e.records)::DOUBLE AS records_op,
+             max(coalesce(e.traffic_bytes_in, 0) + coalesce(e.traffic_bytes_out, 0))::DOUBLE AS bytes_op
+      FROM events e {TZ_JOIN} {STATE_JOIN}
+      LEFT JOIN nw_regime_days r
+        ON r.integration_id = e.integration_id AND r.d = CAST({LOCAL} AS DATE)
+      WHERE {in_window(ctx)} AND {UNPLANNED} GROUP BY ALL),
+    w AS (SELECT * FROM (UNPIVOT h ON events, records, bytes, records_op, bytes_op INTO NAME metric VALUE x)
+          WHERE x > 0)
+    SELECT w.*, {picks}, fc.d AS fc_d, k.deficit AS k_deficit, k.held_back AS k_held_back,
+           fb.event_id AS fleet_event, fb.deficit AS fleet_backlog
+    FROM w
+    {joins}
+    LEFT JOIN (SELECT DISTINCT integration_id, d FROM nw_first_closes) fc
+      ON fc.integration_id = w.integration_id AND fc.d = w.ld
+    LEFT JOIN nw_backlog k ON k.integration_id = w.integration_id AND k.action_class = w.action_class
+      AND k.d = w.ld AND k.metric = w.metric
+    LEFT JOIN nw_fleet_backlog fb ON fb.integration_id = w.integration_id AND fb.action_class = w.action_class
+      AND fb.metric = w.metric AND w.hr >= fb.from_hr AND w.hr < fb.to_time
+    QUALIFY row_number() OVER (PARTITION BY w.integration_id, w.action_class, w.hr, w.metric
+                               ORDER BY fb.deficit DESC NULLS LAST) = 1"""
+    )
+    shared_made(ctx, ("volume_hours", min_hours))
 
 
 def hourly_breaches(
@@ -82,91 +162,51 @@ def hourly_breaches(
     bound; ``fleet_event`` / ``fleet_backlog`` / ``fleet_allowance`` when the hour is in a fleet event's
     catch-up, with ``catchup`` (the excess over the bound so far) and ``fleet_ok`` (it repays the backlog:
     :func:`fleet_explained`)."""
-    build_backlog(ctx)
-    fleet_context(ctx)
+    stage_hours(ctx, min_hours)
     # action classes come from the alert config: a bound list, never spliced into the SQL
-    cls = "" if classes is None else "AND list_contains($classes::VARCHAR[], e.action_class)"
-    bmetric = (
-        "CASE w.metric "
-        + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in OP_METRICS.items())
-        + " ELSE w.metric END"
-    )
+    cls = "" if classes is None else "AND list_contains($classes::VARCHAR[], action_class)"
     mlist = ", ".join(f"'{m}'" for m in metrics)
-
-    def j(alias: str, integ: str, klass: str, regime: str, least: int = min_hours) -> str:
-        return (
-            f"LEFT JOIN baseline_volume {alias} ON {alias}.integration_id = {integ} AND {alias}.action_class = "
-            f"{klass} AND {alias}.regime = {regime} AND {alias}.metric = {bmetric} AND {alias}.n >= {least}"
-        )
-
-    # a close-only kind of work has few hours (an export an hour a month): its largest close hour times the
-    # burst allowance, as a bursty day never observed gets its normal times the allowance, until it has
-    # enough hours for the tails to mean something
-    oc_bound = f"""CASE WHEN oc.n < {min_hours} THEN oc.max * {burst_allowance} ELSE {_bound("oc", max_ratio, z)} END"""
-    fallback = f"""coalesce({_bound("onorm", max_ratio, z)} * {burst_allowance}, {_bound("a", max_ratio, z)},
-                            {_bound("anorm", max_ratio, z)}
-                            * CASE WHEN w.regime <> 'normal' THEN {burst_allowance} ELSE 1 END)"""
-    close_bound = f"""CASE WHEN o.n IS NULL THEN greatest({fallback}, {oc_bound})
-                 WHEN w.regime = 'month_end' THEN greatest({_bound("o", max_ratio, z)}, {oc_bound})
-                 ELSE {_bound("o", max_ratio, z)} END"""
-    # the first close of its kind (month, quarter or year end) in the integration's memory: at least its
-    # normal hours times the burst allowance (nhiwatch.baseline.calendar.first_close)
-    own_bound = f"""CASE WHEN fc.d IS NULL THEN {close_bound}
-                    ELSE greatest({close_bound}, {_bound("onorm", max_ratio, z)} * {burst_allowance},
-                                  {_bound("anorm", max_ratio, z)} * {burst_allowance}) END"""
+    bounds = ", ".join(f"{_bound(a, max_ratio, z)} AS b_{a}" for a in ("o", "oc", "onorm", "a", "anorm", "p"))
+    ba = burst_allowance
+    # Each bound is a column of the step before, so every formula is written (and planned) once.
     sql = f"""
-    WITH h AS (
-      SELECT e.integration_id, e.action_class, date_trunc('hour', e.time) AS hr, {STATE} AS state,
-             coalesce(r.regime, 'normal') AS regime, any_value(r.why) AS why, CAST({LOCAL} AS DATE) AS ld,
-             coalesce(any_value(b.peer_group), '?') AS peer_group, min(e.time) AS first_seen, max(e.time) AS last_seen,
-             count(*)::DOUBLE AS events, sum(e.records)::DOUBLE AS records,
-             sum(coalesce(e.traffic_bytes_in, 0) + coalesce(e.traffic_bytes_out, 0))::DOUBLE AS bytes,
-             max(e.records)::DOUBLE AS records_op,
-             max(coalesce(e.traffic_bytes_in, 0) + coalesce(e.traffic_bytes_out, 0))::DOUBLE AS bytes_op
-      FROM events e {TZ_JOIN} {STATE_JOIN}
-      LEFT JOIN nw_regime_days r
-        ON r.integration_id = e.integration_id AND r.d = CAST({LOCAL} AS DATE)
-      WHERE {in_window(ctx)} AND {UNPLANNED} {cls} GROUP BY ALL),
-    w AS (SELECT * FROM (UNPIVOT h ON {", ".join(("events", "records", "bytes", "records_op", "bytes_op"))}
-                         INTO NAME metric VALUE x) WHERE metric IN ({mlist}) AND x > 0),
+    WITH b AS (SELECT *, {bounds} FROM nw_volume_hours WHERE metric IN ({mlist}) {cls}),
+    -- a close-only kind of work has few hours (an export an hour a month): its largest close hour times the
+    -- burst allowance, as a bursty day never observed gets its normal times the allowance, until it has
+    -- enough hours for the tails to mean something
+    c AS (SELECT *, CASE WHEN oc_n < {min_hours} THEN oc_max * {ba} ELSE b_oc END AS oc_bound,
+                 coalesce(b_onorm * {ba}, b_a, b_anorm * CASE WHEN regime <> 'normal' THEN {ba} ELSE 1 END)
+                   AS fallback FROM b),
+    d AS (SELECT *, CASE WHEN o_n IS NULL THEN greatest(fallback, oc_bound)
+                         WHEN regime = 'month_end' THEN greatest(b_o, oc_bound)
+                         ELSE b_o END AS close_bound FROM c),
+    -- the first close of its kind (month, quarter or year end) in the integration's memory: at least its
+    -- normal hours times the burst allowance (nhiwatch.baseline.calendar.first_close)
+    own AS (SELECT *, CASE WHEN fc_d IS NULL THEN close_bound
+                           ELSE greatest(close_bound, b_onorm * {ba}, b_anorm * {ba}) END AS own_bound FROM d),
     scored AS (
-      SELECT w.*,
-        CASE WHEN w.state = 'learning' AND p.n IS NULL THEN NULL  -- no peers: nothing to judge by yet
-             WHEN w.state = 'learning' THEN greatest({_bound("p", max_ratio, z)}, coalesce(ol.max, 0))
-             WHEN w.state = 'provisional' THEN greatest({own_bound}, coalesce({_bound("p", max_ratio, z)}, 0))
-             ELSE {own_bound} END + coalesce(k.deficit, 0) AS bound,
-        k.deficit AS backlog, k.held_back,
-        CASE WHEN w.state = 'learning' THEN 'peer ' || w.peer_group
-             WHEN fc.d IS NOT NULL AND greatest({_bound("onorm", max_ratio, z)}, {_bound("anorm", max_ratio, z)})
-                  * {burst_allowance} > coalesce({close_bound}, 0) THEN 'own normal x burst allowance at a first close'
-             WHEN o.n IS NOT NULL AND w.regime = 'month_end' AND oc.n IS NOT NULL
-                  AND {oc_bound} > {_bound("o", max_ratio, z)} THEN 'own close days'
-             WHEN o.n IS NOT NULL THEN 'own ' || w.regime
-             WHEN oc.n IS NOT NULL AND ({fallback}) IS NULL OR {oc_bound} > {fallback}
+      SELECT integration_id, action_class, hr, state, regime, why, ld, peer_group, first_seen, last_seen, metric, x,
+        CASE WHEN state = 'learning' AND p_n IS NULL THEN NULL  -- no peers: nothing to judge by yet
+             WHEN state = 'learning' THEN greatest(b_p, coalesce(ol_max, 0))
+             WHEN state = 'provisional' THEN greatest(own_bound, coalesce(b_p, 0))
+             ELSE own_bound END + coalesce(k_deficit, 0) AS bound,
+        k_deficit AS backlog, k_held_back AS held_back,
+        CASE WHEN state = 'learning' THEN 'peer ' || peer_group
+             WHEN fc_d IS NOT NULL AND greatest(b_onorm, b_anorm) * {ba} > coalesce(close_bound, 0)
+                  THEN 'own normal x burst allowance at a first close'
+             WHEN o_n IS NOT NULL AND regime = 'month_end' AND oc_n IS NOT NULL AND oc_bound > b_o
                   THEN 'own close days'
-             WHEN onorm.n IS NOT NULL THEN 'own normal x burst allowance'
-             WHEN a.n IS NOT NULL OR anorm.n IS NOT NULL THEN 'own, all classes' END AS basis,
-        coalesce(o.med, onorm.med, oc.med, a.med, anorm.med, p.med) AS med,
-        coalesce(CASE WHEN w.regime = 'month_end' THEN greatest(o.max, oc.max) ELSE o.max END,
-                 greatest(coalesce(onorm.max, a.max, anorm.max), oc.max), p.max) + coalesce(k.deficit, 0) AS hist_max,
-        coalesce(o.n, onorm.n, oc.n, a.n, anorm.n, p.n) AS hist_n,
-        fb.event_id AS fleet_event, fb.deficit AS fleet_backlog, fb.deficit * {FLEET.backlog_slack} AS fleet_allowance
-      FROM w
-      {j("o", "w.integration_id", "w.action_class", "w.regime")}
-      {j("oc", "w.integration_id", "w.action_class", f"CASE WHEN w.regime IN ({CLOSES_SQL}) THEN '{CLOSE}' END", 1)}
-      {j("onorm", "w.integration_id", "w.action_class", "'normal'")}
-      {j("a", "w.integration_id", "'*'", "w.regime")}
-      {j("anorm", "w.integration_id", "'*'", "'normal'")}
-      {j("p", "'peer:' || w.peer_group", "w.action_class", "'normal'", 1)}
-      {j("ol", "w.integration_id", "w.action_class", "'normal'", 1)}
-      LEFT JOIN (SELECT DISTINCT integration_id, d FROM nw_first_closes) fc
-        ON fc.integration_id = w.integration_id AND fc.d = w.ld
-      LEFT JOIN nw_backlog k ON k.integration_id = w.integration_id AND k.action_class = w.action_class
-        AND k.d = w.ld AND k.metric = w.metric
-      LEFT JOIN nw_fleet_backlog fb ON fb.integration_id = w.integration_id AND fb.action_class = w.action_class
-        AND fb.metric = w.metric AND w.hr >= fb.from_hr AND w.hr < fb.to_time
-      QUALIFY row_number() OVER (PARTITION BY w.integration_id, w.action_class, w.hr, w.metric
-                                 ORDER BY fb.deficit DESC NULLS LAST) = 1)
+             WHEN o_n IS NOT NULL THEN 'own ' || regime
+             WHEN oc_n IS NOT NULL AND fallback IS NULL OR oc_bound > fallback THEN 'own close days'
+             WHEN onorm_n IS NOT NULL THEN 'own normal x burst allowance'
+             WHEN a_n IS NOT NULL OR anorm_n IS NOT NULL THEN 'own, all classes' END AS basis,
+        coalesce(o_med, onorm_med, oc_med, a_med, anorm_med, p_med) AS med,
+        coalesce(CASE WHEN regime = 'month_end' THEN greatest(o_max, oc_max) ELSE o_max END,
+                 greatest(coalesce(onorm_max, a_max, anorm_max), oc_max), p_max) + coalesce(k_deficit, 0)
+          AS hist_max,
+        coalesce(o_n, onorm_n, oc_n, a_n, anorm_n, p_n) AS hist_n,
+        fleet_event, fleet_backlog, fleet_backlog * {FLEET.backlog_slack} AS fleet_allowance
+      FROM own)
     SELECT * REPLACE (greatest(bound, 1) AS bound) FROM scored
     -- counts, records and bytes are whole units: a bound under one unit means none seen, and divides by ~0
     WHERE bound IS NOT NULL AND x > greatest(bound, 1) ORDER BY integration_id, hr, action_class, metric"""

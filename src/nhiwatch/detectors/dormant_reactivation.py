@@ -36,7 +36,7 @@ META = DetectorMeta(
 
 def run(ctx: DetectContext) -> list[Finding]:
     prepare(ctx)
-    build_allowed(ctx.store)
+    build_allowed(ctx)
     idle, ratio = float(ctx.param(META, "idle_days")), float(ctx.param(META, "gap_ratio"))
     rows = records(
         ctx.store,

@@ -101,29 +101,34 @@ def run(ctx: DetectContext) -> list[Finding]:
         )
 
     _close_known(ctx)
-    parts = []
-    for metric, col in COLS.items():
-        parts.append(f"""
-        SELECT e.integration_id, date_trunc('hour', e.time) AS hr, '{metric}' AS metric,
-               count(DISTINCT {col})::DOUBLE AS x,
-               count(DISTINCT {col}) FILTER (bv.value IS NULL AND ck.value IS NULL) AS new_values,
-               count(*) AS m,
-               any_value({STATE}) AS state, coalesce(any_value(b.peer_group), '?') AS peer_group,
-               coalesce(any_value(r.regime), 'normal') AS regime, any_value(CAST({LOCAL} AS DATE)) AS ld,
-               min(e.time) AS first_seen, max(e.time) AS last_seen,
-               list(e.metadata_uid ORDER BY bv.value IS NULL DESC, e.time)[1:20] AS evidence
-        FROM events e {TZ_JOIN} {STATE_JOIN}
-        LEFT JOIN nw_regime_days r
-          ON r.integration_id = e.integration_id AND r.d = CAST({LOCAL} AS DATE)
-        LEFT JOIN baseline_values bv ON bv.integration_id = e.integration_id AND bv.dimension = '{DIMS[metric]}'
-          AND bv.value = {col}
-        LEFT JOIN nw_close_known ck ON r.regime IN ({CLOSES_SQL}) AND ck.integration_id = e.integration_id
-          AND ck.dimension = '{DIMS[metric]}' AND ck.value = {col}
-        WHERE {in_window(ctx)} AND {UNPLANNED} AND {col} IS NOT NULL GROUP BY e.integration_id, hr""")
+    # one pass over the window's events, each with its resource, destination and tenant as rows
+    # (UNPIVOT leaves out the absent ones), so the joins are written and planned once, not per measure
+    dim_of = "CASE lv.metric " + " ".join(f"WHEN '{m}' THEN '{d}'" for m, d in DIMS.items()) + " END"
+    window = f"""
+        ev AS (SELECT e.integration_id, e.time, e.metadata_uid, date_trunc('hour', e.time) AS hr, {STATE} AS state,
+                      b.peer_group, r.regime, CAST({LOCAL} AS DATE) AS ld,
+                      {", ".join(f"CAST({col} AS VARCHAR) AS {metric}" for metric, col in COLS.items())}
+               FROM events e {TZ_JOIN} {STATE_JOIN}
+               LEFT JOIN nw_regime_days r
+                 ON r.integration_id = e.integration_id AND r.d = CAST({LOCAL} AS DATE)
+               WHERE {in_window(ctx)} AND {UNPLANNED}),
+        lv AS (UNPIVOT ev ON {", ".join(COLS)} INTO NAME metric VALUE v),
+        w AS (SELECT lv.integration_id, lv.hr, lv.metric, count(DISTINCT lv.v)::DOUBLE AS x,
+                     count(DISTINCT lv.v) FILTER (bv.value IS NULL AND ck.value IS NULL) AS new_values,
+                     count(*) AS m, any_value(lv.state) AS state, coalesce(any_value(lv.peer_group), '?') AS peer_group,
+                     coalesce(any_value(lv.regime), 'normal') AS regime, any_value(lv.ld) AS ld,
+                     min(lv.time) AS first_seen, max(lv.time) AS last_seen,
+                     list(lv.metadata_uid ORDER BY bv.value IS NULL DESC, lv.time, lv.metadata_uid)[1:20] AS evidence
+              FROM lv
+              LEFT JOIN baseline_values bv ON bv.integration_id = lv.integration_id AND bv.dimension = {dim_of}
+                AND bv.value = lv.v
+              LEFT JOIN nw_close_known ck ON lv.regime IN ({CLOSES_SQL}) AND ck.integration_id = lv.integration_id
+                AND ck.dimension = {dim_of} AND ck.value = lv.v
+              GROUP BY lv.integration_id, lv.hr, lv.metric)"""
     rows = records(
         ctx.store,
         f"""
-        WITH w AS ({" UNION ALL ".join(parts)})
+        WITH {window}
         SELECT w.*, CASE WHEN w.state = 'learning' AND p.max IS NULL THEN NULL
                          WHEN w.state = 'learning' THEN greatest({bound("p")}, coalesce(ol.max, 0))
                          WHEN o.n IS NULL THEN greatest({bound("n")}, {bound("oc")})

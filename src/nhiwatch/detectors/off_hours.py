@@ -54,7 +54,7 @@ META = DetectorMeta(
 
 def run(ctx: DetectContext) -> list[Finding]:
     prepare(ctx)
-    build_allowed(ctx.store)
+    build_allowed(ctx)
     how = HOW.format(lt="lt")
     rows = records(
         ctx.store,

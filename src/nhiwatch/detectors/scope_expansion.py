@@ -39,7 +39,7 @@ from nhiwatch.detectors._common import (
     prepare,
     records,
 )
-from nhiwatch.detectors._novelty import combined_p, new_values, novelty_details
+from nhiwatch.detectors._novelty import combined_p, new_values_of, novelty_details
 from nhiwatch.detectors.base import DetectContext, Detector, DetectorMeta, Finding
 from nhiwatch.fleet import ensure as fleet_context
 
@@ -108,11 +108,14 @@ def run(ctx: DetectContext) -> list[Finding]:
             )
         )
     by_integ: dict[tuple[str, Any], list[dict[str, Any]]] = defaultdict(list)
-    rows = (
-        new_values(ctx, ("scope",))
-        + new_values(ctx, ("resource_type", "tenant"), f"{NOT_MANAGEMENT} AND {CREDENTIAL_USE}")
-        + new_values(ctx, ("action_class",), f"{NOT_MANAGEMENT} AND {UNPLANNED} AND NOT {REAUTH}")
-        + new_values(ctx, ("resource",), f"{STORAGE} AND {NOT_MANAGEMENT}")
+    rows = new_values_of(
+        ctx,
+        [
+            (("scope",), "true"),
+            (("resource_type", "tenant"), f"{NOT_MANAGEMENT} AND {CREDENTIAL_USE}"),
+            (("action_class",), f"{NOT_MANAGEMENT} AND {UNPLANNED} AND NOT {REAUTH}"),
+            (("resource",), f"{STORAGE} AND {NOT_MANAGEMENT}"),
+        ],
     )
     for r in rows:
         if r["state"] != "learning":

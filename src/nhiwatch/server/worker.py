@@ -26,8 +26,11 @@ import sys
 import threading
 import time
 from collections import deque
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
+
+import duckdb
 
 from nhiwatch.baseline import learn
 from nhiwatch.errors import NhiwatchError
@@ -66,6 +69,7 @@ class Worker:
         self._learned_day: datetime | None = None
         self._learned_in_batch = False
         self._recent_errors: deque[str] = deque(maxlen=20)
+        self._beside: tuple[Store, Store] | None = None  # (the store, a second connection to it)
         with state.db() as store:
             start_streaming(store)
         state.intake.on_queued = self._wake.set
@@ -97,6 +101,20 @@ class Worker:
         self._learned_in_batch = True
         self.state.metrics.inc("worker_learned")
 
+    def _other(self, store: Store) -> Store:
+        """The second connection half the detectors run on (:func:`nhiwatch.detection.beside`), opened once
+        per connection of the server's store (again after the store was reopened)."""
+        if self._beside is None or self._beside[0] is not store:
+            self._close_other()
+            self._beside = (store, store.on_cursor())
+        return self._beside[1]
+
+    def _close_other(self) -> None:
+        if self._beside is not None:
+            with suppress(duckdb.Error):
+                self._beside[1].close()
+            self._beside = None
+
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
@@ -124,7 +142,7 @@ class Worker:
         metrics = self.state.metrics
         try:
             with self.state.db() as store:
-                batch = score_new(store, learner=self._learn_daily)
+                batch = score_new(store, learner=self._learn_daily, other=self._other(store))
             results = batch.results
             errors = [e for r in results for e in r.errors] + batch.errors
             outcome = BatchOutcome(
@@ -185,3 +203,5 @@ class Worker:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+        with self.state.lock:  # not while a cycle scores on it
+            self._close_other()
