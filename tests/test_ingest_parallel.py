@@ -139,3 +139,40 @@ def test_a_bad_worker_count_is_refused_plainly(
     monkeypatch.setenv("NHIWATCH_INGEST_WORKERS", value)
     with Store(tmp_path / "s.duckdb") as store, pytest.raises(ConfigError, match="NHIWATCH_INGEST_WORKERS"):
         ingest(store, [company / "logs"])
+
+
+def test_checkpoints_run_only_between_batches_and_settings_come_back(
+    company: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With two writers DuckDB's own checkpoints ran beside an open transaction and the blocks they freed
+    were not reused (the store grew by a third): the ingest's checkpoints wait until no batch is in flight."""
+    monkeypatch.setenv("NHIWATCH_INGEST_WORKERS", "2")
+    monkeypatch.setattr(ingest_mod, "CHECKPOINT_EVERY", 1)  # after every batch
+    in_flight = [0]
+    seen: list[int] = []
+    lock = threading.Lock()
+    original_group, original_checkpoint = ingest_mod._ingest_group, ingest_mod.checkpoint
+
+    def group(*args: Any, **kw: Any) -> None:
+        with lock:
+            in_flight[0] += 1
+        try:
+            original_group(*args, **kw)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    def checkpoint(store: Store) -> None:
+        with lock:
+            seen.append(in_flight[0])
+        original_checkpoint(store)
+
+    monkeypatch.setattr(ingest_mod, "_ingest_group", group)
+    monkeypatch.setattr(ingest_mod, "checkpoint", checkpoint)
+    with Store(tmp_path / "s.duckdb") as store:
+        settings = "SELECT current_setting('wal_autocheckpoint'), current_setting('enable_optimistic_write')"
+        before = store.fetchall(settings)
+        report = ingest(store, [company / "logs"])
+        assert report.stored == store.event_count() > 0
+        assert len(seen) >= 5 and set(seen) == {0}
+        assert store.fetchall(settings) == before
