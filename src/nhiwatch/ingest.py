@@ -6,13 +6,14 @@ others are read as it was: ``sources/shape.py``), grouped by source and shape, a
 documents parsed in Python, many files per batch. Each batch is mapped by one SQL statement compiled from
 the source's declarative mapping, then de-duplicated and stored in one transaction, rolled back on any
 error (an interrupt is re-raised after it). Batches of different sources are mapped and stored on two
-threads at once (each on its own connection to the store; one source never on two threads, since a source's
-de-duplication reads what its earlier batches stored); DuckDB runs each batch on about one core. A
-record that cannot be read or mapped (malformed, nested deeper than ``files.MAX_DEPTH``, larger than
-``files.MAX_RECORD``) is quarantined with its file, line and reason; the rest of its file is kept. A file that fails as a whole is retried with a slower reader, else
-quarantined with a reason; the rest of the folder is kept. Ingest is idempotent: each
-event's ``metadata_uid`` is the vendor's own id or a hash of the raw record, and a uid already stored
-is counted as a duplicate, not stored again. Events may arrive late or out of order.
+threads at once (each on its own connection to the store; one source never on two threads, since a
+source's de-duplication reads what its earlier batches stored); DuckDB runs each batch on about one core.
+A record that cannot be read or mapped (malformed, nested deeper than ``files.MAX_DEPTH``, larger than
+``files.MAX_RECORD``) is quarantined with its file, line and reason; the rest of its file is kept. A file
+that fails as a whole is retried with a slower reader, else quarantined with a reason; the rest of the
+folder is kept. Ingest is idempotent: each event's ``metadata_uid`` is the vendor's own id or a hash of
+the raw record, and a uid already stored is counted as a duplicate, not stored again. Events may arrive
+late or out of order.
 
 The original record is not stored in the event row: the row keeps its file, line and a 64-bit hash of the
 record, and :mod:`nhiwatch.evidence` re-reads and checks it. Transient inputs (``keep_copy=True``: pushed
@@ -192,9 +193,9 @@ def _cursor_store(store: Store) -> Store:
     return worker
 
 
-CHECKPOINT_EVERY = (
-    256 * 1024 * 1024
-)  # input (as _weight counts it) stored between two checkpoints of a parallel ingest
+# Input (as _weight counts it) stored between two checkpoints of a parallel ingest: bounds what is held in
+# memory and the write-ahead log before it is checkpointed.
+CHECKPOINT_EVERY = 256 * 1024 * 1024
 
 
 class _Checkpoints:
