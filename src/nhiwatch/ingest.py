@@ -5,12 +5,15 @@ others are read as it was: ``sources/shape.py``), grouped by source and shape, a
 (``sources/reading.py``): one DuckDB scan per batch of JSON-lines, text or same-header CSV files; JSON
 documents parsed in Python, many files per batch. Each batch is mapped by one SQL statement compiled from
 the source's declarative mapping, then de-duplicated and stored in one transaction, rolled back on any
-error (an interrupt is re-raised after it). A record that cannot be read or mapped (malformed, nested
-deeper than ``files.MAX_DEPTH``, larger than ``files.MAX_RECORD``) is quarantined with its file, line and
-reason; the rest of its file is kept. A file that fails as a whole is retried with a slower reader, else
-quarantined with a reason; the rest of the folder is kept. Ingest is idempotent: each
-event's ``metadata_uid`` is the vendor's own id or a hash of the raw record, and a uid already stored
-is counted as a duplicate, not stored again. Events may arrive late or out of order.
+error (an interrupt is re-raised after it). Batches of different sources are mapped and stored on two
+threads at once (each on its own connection to the store; one source never on two threads, since a
+source's de-duplication reads what its earlier batches stored); DuckDB runs each batch on about one core.
+A record that cannot be read or mapped (malformed, nested deeper than ``files.MAX_DEPTH``, larger than
+``files.MAX_RECORD``) is quarantined with its file, line and reason; the rest of its file is kept. A file
+that fails as a whole is retried with a slower reader, else quarantined with a reason; the rest of the
+folder is kept. Ingest is idempotent: each event's ``metadata_uid`` is the vendor's own id or a hash of
+the raw record, and a uid already stored is counted as a duplicate, not stored again. Events may arrive
+late or out of order.
 
 The original record is not stored in the event row: the row keeps its file, line and a 64-bit hash of the
 record, and :mod:`nhiwatch.evidence` re-reads and checks it. Transient inputs (``keep_copy=True``: pushed
@@ -22,10 +25,12 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import queue
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +40,7 @@ import duckdb
 import pyarrow as pa
 
 from nhiwatch import raw_copies, rollups
+from nhiwatch.errors import ConfigError
 from nhiwatch.gc_pause import fewer_collections
 from nhiwatch.schema import EVENT_COLUMN_NAMES
 from nhiwatch.sources import files as F
@@ -134,12 +140,17 @@ def ingest(
         if plan is not None:
             plans.append(plan)
     store.execute("DROP TABLE IF EXISTS nw_stage")
-    for _key, group in itertools.groupby(sorted(plans, key=lambda p: p.group_key), key=lambda p: p.group_key):
-        for batch in _chunks(list(group)):
-            _ingest_group(store, batch, report, before_commit)
-            _flush_quarantine(store)
-            if progress:
-                progress(len(batch))
+    units = _units(plans)
+    workers = 1 if keep_copy or before_commit else min(ingest_workers(), len(units))
+    if workers > 1:
+        _ingest_parallel(store, units, report, progress, workers)
+    else:
+        for unit in units:
+            for batch in unit:
+                _ingest_group(store, batch, report, before_commit)
+                _flush_quarantine(store)
+                if progress:
+                    progress(len(batch))
     _flush_quarantine(store)
     report.seconds = time.perf_counter() - started
     store.execute(
@@ -149,6 +160,221 @@ def ingest(
     return report
 
 
+WORKERS_ENV = "NHIWATCH_INGEST_WORKERS"
+
+
+def ingest_workers() -> int:
+    """Threads that map and store batches at once: two on a machine with two cores or more (DuckDB runs
+    each batch's statements on about one core), unless ``NHIWATCH_INGEST_WORKERS`` says otherwise."""
+    value = os.environ.get(WORKERS_ENV, "").strip()
+    if value:
+        if not value.isdigit() or not 1 <= int(value) <= 64:
+            raise ConfigError(f"{WORKERS_ENV} {value!r} is not a number of threads from 1 to 64")
+        return int(value)
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+_local = threading.local()  # .stop: the Event that tells a worker thread its ingest is being abandoned
+
+
+def _stopping() -> bool:
+    stop = getattr(_local, "stop", None)
+    return stop is not None and stop.is_set()
+
+
+def _cursor_store(store: Store) -> Store:
+    """A second connection to ``store``'s database (a DuckDB cursor): its own temp tables and transactions,
+    the same memory limit. Session settings are not shared, so the time zone is set again.
+
+    Only plain values are copied from ``store``: an object such as a lock must not be shared with the
+    thread that waits for this one (it would fail loudly here, missing, rather than deadlock)."""
+    worker = object.__new__(type(store))
+    plain = (str, int, float, bool, type(None))
+    vars(worker).update({k: v for k, v in vars(store).items() if isinstance(v, plain)})
+    worker.con = store.con.cursor()
+    worker._tx_depth = 0
+    worker.con.execute("SET TimeZone = 'UTC'")
+    return worker
+
+
+# Input (as _weight counts it) stored between two checkpoints of a parallel ingest: bounds what is held in
+# memory and the write-ahead log before it is checkpointed.
+CHECKPOINT_EVERY = 256 * 1024 * 1024
+
+
+class _Checkpoints:
+    """Checkpoints of a parallel ingest, taken only while no worker is inside a batch.
+
+    DuckDB checkpoints after each large commit by itself; with another transaction open (with two workers
+    one nearly always is) the blocks a checkpoint frees cannot be reused until it ends, so the store grew by
+    a third of free blocks (~106 bytes an event instead of ~72). So while the workers run, DuckDB's own
+    checkpoints are off; after every ``every`` bytes of input the worker that passes the mark waits for
+    the other to finish its batch, checkpoints alone, and both go on.
+    """
+
+    def __init__(self, every: int, stop: threading.Event) -> None:
+        self.cond = threading.Condition()
+        self.every = every
+        self.stop = stop
+        self.busy = 0  # workers inside a batch
+        self.pending = 0  # input stored since the last checkpoint
+        self.running = False  # a worker is checkpointing, or waiting to
+
+    def enter(self) -> None:
+        with self.cond:
+            self.cond.wait_for(lambda: not self.running or self.stop.is_set())
+            self.busy += 1
+
+    def leave(self, store: Store, size: int) -> None:
+        with self.cond:
+            self.busy -= 1
+            self.pending += size
+            if self.running or self.pending < self.every or self.stop.is_set():
+                self.cond.notify_all()
+                return
+            self.running = True
+            self.cond.wait_for(lambda: self.busy == 0)
+        try:
+            checkpoint(store)
+        finally:
+            with self.cond:
+                self.pending = 0
+                self.running = False
+                self.cond.notify_all()
+
+
+def checkpoint(store: Store) -> None:
+    """CHECKPOINT; the events are committed whether it succeeds or not (DuckDB retries at the next)."""
+    with contextlib.suppress(duckdb.Error):
+        store.execute("CHECKPOINT")
+
+
+def _ingest_parallel(
+    store: Store,
+    units: list[list[list[_Plan]]],
+    report: IngestReport,
+    progress: Progress | None,
+    workers: int,
+) -> None:
+    """Map and store ``units`` on ``workers`` threads, each with its own connection, one source at a time.
+
+    Each batch is still its own transaction (DuckDB appends from two connections do not conflict). A unit's
+    counts go to its own report, added to ``report`` in unit order. On any failure or interrupt the other
+    threads stop after their current statement (it is interrupted and rolled back; batches already committed
+    stay, as in a serial ingest), and the error is raised here once they have.
+    """
+    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+    # Largest sources first, so the last one to finish is a short one.
+    for i in sorted(range(len(units)), key=lambda i: -sum(_weight(p) for b in units[i] for p in b)):
+        todo.put(i)
+    parts = [IngestReport() for _ in units]
+    done: queue.SimpleQueue[int] = queue.SimpleQueue()
+    stop = threading.Event()
+    gate = _Checkpoints(CHECKPOINT_EVERY, stop)
+    cursors: list[Store] = []
+    # Created here, once: two transactions each creating them would conflict.
+    rollups.ensure_tables(store)
+    # Global settings, restored below: no checkpoint but the gate's; large appends kept in memory until
+    # their commit (written to the file before it, their blocks were freed again by the next checkpoint).
+    saved = {
+        name: store.scalar(f"SELECT current_setting('{name}')")
+        for name in ("wal_autocheckpoint", "enable_optimistic_write")
+    }
+    try:
+        store.execute("SET wal_autocheckpoint = '1TB'")
+        store.execute("SET enable_optimistic_write = false")
+        cursors = [_cursor_store(store) for _ in range(workers)]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nhiwatch-ingest") as pool:
+            futures = {pool.submit(_work, c, units, todo, parts, done, gate) for c in cursors}
+            try:
+                while futures:
+                    finished, futures = wait(futures, timeout=0.2, return_when=FIRST_EXCEPTION)
+                    _report_progress(done, progress)
+                    for f in finished:
+                        f.result()  # a worker's failure is raised here
+            except BaseException:
+                stop.set()
+                with gate.cond:
+                    gate.cond.notify_all()
+                for c in cursors:
+                    with contextlib.suppress(duckdb.Error):
+                        c.con.interrupt()
+                wait(futures)
+                raise
+        _report_progress(done, progress)
+    finally:
+        for c in cursors:
+            with contextlib.suppress(duckdb.Error):
+                c.close()
+        for part in parts:
+            _add(report, part)
+        with contextlib.suppress(duckdb.Error):
+            store.execute(f"SET wal_autocheckpoint = '{saved['wal_autocheckpoint']}'")
+            store.execute(f"SET enable_optimistic_write = {str(saved['enable_optimistic_write']).lower()}")
+        checkpoint(store)
+
+
+def _work(
+    store: Store,
+    units: list[list[list[_Plan]]],
+    todo: queue.SimpleQueue[int],
+    parts: list[IngestReport],
+    done: queue.SimpleQueue[int],
+    gate: _Checkpoints,
+) -> None:
+    _local.stop = gate.stop
+    try:
+        store.execute(QUARANTINE_TEMP)
+        store.execute("CREATE OR REPLACE TEMP TABLE nw_copy (file VARCHAR, copy VARCHAR)")
+        while not gate.stop.is_set():
+            try:
+                i = todo.get_nowait()
+            except queue.Empty:
+                return
+            for batch in units[i]:
+                gate.enter()
+                try:
+                    if gate.stop.is_set():
+                        return
+                    _ingest_group(store, batch, parts[i])
+                    _flush_quarantine(store)
+                finally:
+                    gate.leave(store, sum(_weight(p) for p in batch))
+                done.put(len(batch))
+    finally:
+        _local.stop = None
+
+
+def _report_progress(done: queue.SimpleQueue[int], progress: Progress | None) -> None:
+    n = 0
+    while True:
+        try:
+            n += done.get_nowait()
+        except queue.Empty:
+            break
+    if n and progress:
+        progress(n)
+
+
+def _add(report: IngestReport, part: IngestReport) -> None:
+    """Add one unit's counts to the run's report."""
+    report.read += part.read
+    report.stored += part.stored
+    report.duplicates += part.duplicates
+    report.quarantined += part.quarantined
+    report.unreadable.extend(part.unreadable)
+    for key, n in part.by_source.items():
+        report.by_source[key] += n
+    if part.first_time is not None:
+        report.first_time = (
+            part.first_time if report.first_time is None else min(report.first_time, part.first_time)
+        )
+    if part.last_time is not None:
+        report.last_time = (
+            part.last_time if report.last_time is None else max(report.last_time, part.last_time)
+        )
+
+
 # Evidence checks re-read records with DuckDB's hash(); a DuckDB whose hash differs must say so, not
 # report every record as changed: the hash of a fixed text is recorded once per store.
 HASH_PROBE = "INSERT OR IGNORE INTO store_meta VALUES ('raw_hash_probe', CAST(hash('nhiwatch') AS VARCHAR))"
@@ -156,12 +382,30 @@ HASH_PROBE = "INSERT OR IGNORE INTO store_meta VALUES ('raw_hash_probe', CAST(ha
 BATCH_BYTES = 128 * 1024 * 1024  # input read per DuckDB scan: bounds memory, still few scans and commits
 
 
+def _units(plans: list[_Plan]) -> list[list[list[_Plan]]]:
+    """The batches of each source name, in group order: a unit of work that only one thread ever holds.
+
+    A source's events are de-duplicated against that source's stored events (their uids start with its
+    name), so two batches of one source must not be in flight at once; batches of different sources can.
+    """
+    units: dict[str, list[list[_Plan]]] = {}
+    for _key, group in itertools.groupby(sorted(plans, key=lambda p: p.group_key), key=lambda p: p.group_key):
+        group_plans = list(group)
+        units.setdefault(group_plans[0].source.name, []).extend(_chunks(group_plans))
+    return list(units.values())
+
+
+def _weight(plan: _Plan) -> int:
+    """Bytes of input ``plan`` reads (gzip counted at a typical 8x ratio)."""
+    return plan.size * (8 if plan.path.suffix == ".gz" else 1)
+
+
 def _chunks(plans: list[_Plan]) -> list[list[_Plan]]:
     """Split a group so each scan reads at most ~BATCH_BYTES (gzip counted at a typical 8x ratio)."""
     out: list[list[_Plan]] = [[]]
     size = 0
     for plan in plans:
-        n = plan.size * (8 if plan.path.suffix == ".gz" else 1)
+        n = _weight(plan)
         if out[-1] and size + n > BATCH_BYTES:
             out.append([])
             size = 0
@@ -311,11 +555,15 @@ def _describe(exc: BaseException) -> str:
 # --- reading -----------------------------------------------------------------------------------------
 
 
+CONFLICT_RETRIES = 3
+
+
 def _ingest_group(
     store: Store,
     plans: list[_Plan],
     report: IngestReport,
     before_commit: Callable[[Store], None] | None = None,
+    attempt: int = 1,
 ) -> None:
     src = plans[0].source
     mode = plans[0].mode
@@ -340,8 +588,14 @@ def _ingest_group(
     except BaseException as exc:
         _rollback(store)
         _restore(report, snapshot)
-        if not isinstance(exc, Exception):
-            raise  # KeyboardInterrupt, SystemExit: stop, with nothing half-written
+        if not isinstance(exc, Exception) or _stopping():
+            raise  # KeyboardInterrupt, SystemExit, another thread's failure: stop, with nothing half-written
+        if isinstance(exc, duckdb.TransactionException):
+            # Another writer's transaction, not the files: try again, and never quarantine them for it.
+            if attempt < CONFLICT_RETRIES:
+                _ingest_group(store, plans, report, before_commit, attempt + 1)
+                return
+            raise
         if len(plans) > 1:
             for plan in plans:  # find the bad file; the others still go in
                 _ingest_group(store, [plan], report, before_commit)
@@ -386,7 +640,11 @@ def _retry_or_quarantine(
         except BaseException as again:
             _rollback(store)
             _restore(report, snapshot)
-            if not isinstance(again, Exception):
+            if (
+                not isinstance(again, Exception)
+                or _stopping()
+                or isinstance(again, duckdb.TransactionException)
+            ):
                 raise
             exc = again
     _quarantine_file(store, plan.path, src.id, f"could not be read as {src.title}: {_describe(exc)}", report)
