@@ -183,18 +183,10 @@ def _stopping() -> bool:
 
 
 def _cursor_store(store: Store) -> Store:
-    """A second connection to ``store``'s database (a DuckDB cursor): its own temp tables and transactions,
-    the same memory limit. Session settings are not shared, so the time zone is set again.
-
-    Only plain values are copied from ``store``: an object such as a lock must not be shared with the
-    thread that waits for this one (it would fail loudly here, missing, rather than deadlock)."""
-    worker = object.__new__(type(store))
-    plain = (str, int, float, bool, type(None))
-    vars(worker).update({k: v for k, v in vars(store).items() if isinstance(v, plain)})
-    worker.con = store.con.cursor()
-    worker._tx_depth = 0
-    worker.con.execute("SET TimeZone = 'UTC'")
-    return worker
+    """A second connection to ``store``'s database (:meth:`Store.on_cursor`): its own temp tables,
+    transactions and catalog cache, the same memory limit; nothing shared with the waiting thread (a lock
+    shared with it could deadlock)."""
+    return store.on_cursor()
 
 
 # Input (as _weight counts it) stored between two checkpoints of a parallel ingest: bounds what is held in
