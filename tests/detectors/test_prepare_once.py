@@ -32,12 +32,19 @@ def test_one_scored_step_builds_the_calendar_once(store: Store, monkeypatch: pyt
     assert len(built) == 2
 
 
-def test_the_volume_hours_and_allowed_hours_are_built_once_per_step(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def burst(store: Store) -> Store:
+    """A store holding the volume cases' burst: volume, hours and novelty detectors all have work."""
     w = World(store)
     _burst(w)
     w.flush()
+    return store
+
+
+def test_the_volume_hours_and_allowed_hours_are_built_once_per_step(
+    burst: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = burst
     built: list[str] = []
     real = Store.execute
 
@@ -58,11 +65,9 @@ def test_the_volume_hours_and_allowed_hours_are_built_once_per_step(
 
 
 def test_shared_work_that_failed_is_done_again_by_the_next_detector(
-    store: Store, monkeypatch: pytest.MonkeyPatch
+    burst: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    w = World(store)
-    _burst(w)
-    w.flush()
+    store = burst
     from nhiwatch.detectors import _volume
 
     real, calls = _volume.build_backlog, []
