@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from nhiwatch import ingest as ingest_mod
+from nhiwatch import ingest_parallel as parallel_mod
 from nhiwatch.errors import ConfigError
 from nhiwatch.ingest import ingest
 from nhiwatch.pipeline import ingest_all
@@ -147,11 +148,11 @@ def test_checkpoints_run_only_between_batches_and_settings_come_back(
     """With two writers DuckDB's own checkpoints ran beside an open transaction and the blocks they freed
     were not reused (the store grew by a third): the ingest's checkpoints wait until no batch is in flight."""
     monkeypatch.setenv("NHIWATCH_INGEST_WORKERS", "2")
-    monkeypatch.setattr(ingest_mod, "CHECKPOINT_EVERY", 1)  # after every batch
+    monkeypatch.setattr(parallel_mod, "CHECKPOINT_EVERY", 1)  # after every batch
     in_flight = [0]
     seen: list[int] = []
     lock = threading.Lock()
-    original_group, original_checkpoint = ingest_mod._ingest_group, ingest_mod.checkpoint
+    original_group, original_checkpoint = ingest_mod._ingest_group, parallel_mod.checkpoint
 
     def group(*args: Any, **kw: Any) -> None:
         with lock:
@@ -168,7 +169,7 @@ def test_checkpoints_run_only_between_batches_and_settings_come_back(
         original_checkpoint(store)
 
     monkeypatch.setattr(ingest_mod, "_ingest_group", group)
-    monkeypatch.setattr(ingest_mod, "checkpoint", checkpoint)
+    monkeypatch.setattr(parallel_mod, "checkpoint", checkpoint)
     with Store(tmp_path / "s.duckdb") as store:
         settings = "SELECT current_setting('wal_autocheckpoint'), current_setting('enable_optimistic_write')"
         before = store.fetchall(settings)

@@ -25,12 +25,10 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import queue
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -39,8 +37,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from nhiwatch import ingest_parallel as parallel
 from nhiwatch import raw_copies, rollups
-from nhiwatch.errors import ConfigError
 from nhiwatch.gc_pause import fewer_collections
 from nhiwatch.schema import EVENT_COLUMN_NAMES
 from nhiwatch.sources import files as F
@@ -81,6 +79,22 @@ class IngestReport:
             "first_time": self.first_time,
             "last_time": self.last_time,
         }
+
+    def add(self, part: IngestReport) -> None:
+        """Add the counts of a part of this run (one source's batches, counted on another thread)."""
+        self.read += part.read
+        self.stored += part.stored
+        self.duplicates += part.duplicates
+        self.quarantined += part.quarantined
+        self.unreadable.extend(part.unreadable)
+        for key, n in part.by_source.items():
+            self.by_source[key] += n
+        if part.first_time is not None:
+            self.first_time = (
+                part.first_time if self.first_time is None else min(self.first_time, part.first_time)
+            )
+        if part.last_time is not None:
+            self.last_time = part.last_time if self.last_time is None else max(self.last_time, part.last_time)
 
 
 @dataclass(frozen=True)
@@ -141,9 +155,9 @@ def ingest(
             plans.append(plan)
     store.execute("DROP TABLE IF EXISTS nw_stage")
     units = _units(plans)
-    workers = 1 if keep_copy or before_commit else min(ingest_workers(), len(units))
-    if workers > 1:
-        _ingest_parallel(store, units, report, progress, workers)
+    threads = 1 if keep_copy or before_commit else min(parallel.workers(), len(units))
+    if threads > 1:
+        _ingest_parallel(store, units, report, progress, threads)
     else:
         for unit in units:
             for batch in unit:
@@ -160,211 +174,39 @@ def ingest(
     return report
 
 
-WORKERS_ENV = "NHIWATCH_INGEST_WORKERS"
-
-
-def ingest_workers() -> int:
-    """Threads that map and store batches at once: two on a machine with two cores or more (DuckDB runs
-    each batch's statements on about one core), unless ``NHIWATCH_INGEST_WORKERS`` says otherwise."""
-    value = os.environ.get(WORKERS_ENV, "").strip()
-    if value:
-        if not value.isdigit() or not 1 <= int(value) <= 64:
-            raise ConfigError(f"{WORKERS_ENV} {value!r} is not a number of threads from 1 to 64")
-        return int(value)
-    return max(1, min(2, os.cpu_count() or 1))
-
-
-_local = threading.local()  # .stop: the Event that tells a worker thread its ingest is being abandoned
-
-
-def _stopping() -> bool:
-    stop = getattr(_local, "stop", None)
-    return stop is not None and stop.is_set()
-
-
-def _cursor_store(store: Store) -> Store:
-    """A second connection to ``store``'s database (:meth:`Store.on_cursor`): its own temp tables,
-    transactions and catalog cache, the same memory limit; nothing shared with the waiting thread (a lock
-    shared with it could deadlock)."""
-    return store.on_cursor()
-
-
-# Input (as _weight counts it) stored between two checkpoints of a parallel ingest: bounds what is held in
-# memory and the write-ahead log before it is checkpointed.
-CHECKPOINT_EVERY = 256 * 1024 * 1024
-
-
-class _Checkpoints:
-    """Checkpoints of a parallel ingest, taken only while no worker is inside a batch.
-
-    DuckDB checkpoints after each large commit by itself; with another transaction open (with two workers
-    one nearly always is) the blocks a checkpoint frees cannot be reused until it ends, so the store grew by
-    a third of free blocks (~106 bytes an event instead of ~72). So while the workers run, DuckDB's own
-    checkpoints are off; after every ``every`` bytes of input the worker that passes the mark waits for
-    the other to finish its batch, checkpoints alone, and both go on.
-    """
-
-    def __init__(self, every: int, stop: threading.Event) -> None:
-        self.cond = threading.Condition()
-        self.every = every
-        self.stop = stop
-        self.busy = 0  # workers inside a batch
-        self.pending = 0  # input stored since the last checkpoint
-        self.running = False  # a worker is checkpointing, or waiting to
-
-    def enter(self) -> None:
-        with self.cond:
-            self.cond.wait_for(lambda: not self.running or self.stop.is_set())
-            self.busy += 1
-
-    def leave(self, store: Store, size: int) -> None:
-        with self.cond:
-            self.busy -= 1
-            self.pending += size
-            if self.running or self.pending < self.every or self.stop.is_set():
-                self.cond.notify_all()
-                return
-            self.running = True
-            self.cond.wait_for(lambda: self.busy == 0)
-        try:
-            checkpoint(store)
-        finally:
-            with self.cond:
-                self.pending = 0
-                self.running = False
-                self.cond.notify_all()
-
-
-def checkpoint(store: Store) -> None:
-    """CHECKPOINT; the events are committed whether it succeeds or not (DuckDB retries at the next)."""
-    with contextlib.suppress(duckdb.Error):
-        store.execute("CHECKPOINT")
-
-
 def _ingest_parallel(
     store: Store,
     units: list[list[list[_Plan]]],
     report: IngestReport,
     progress: Progress | None,
-    workers: int,
+    threads: int,
 ) -> None:
-    """Map and store ``units`` on ``workers`` threads, each with its own connection, one source at a time.
-
-    Each batch is still its own transaction (DuckDB appends from two connections do not conflict). A unit's
-    counts go to its own report, added to ``report`` in unit order. On any failure or interrupt the other
-    threads stop after their current statement (it is interrupted and rolled back; batches already committed
-    stay, as in a serial ingest), and the error is raised here once they have.
-    """
-    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
-    # Largest sources first, so the last one to finish is a short one.
-    for i in sorted(range(len(units)), key=lambda i: -sum(_weight(p) for b in units[i] for p in b)):
-        todo.put(i)
+    """The units on ``threads`` threads (:mod:`nhiwatch.ingest_parallel`); each unit counts into its own
+    report, added to ``report`` in unit order whatever the order they finished in."""
     parts = [IngestReport() for _ in units]
-    done: queue.SimpleQueue[int] = queue.SimpleQueue()
-    stop = threading.Event()
-    gate = _Checkpoints(CHECKPOINT_EVERY, stop)
-    cursors: list[Store] = []
-    # Created here, once: two transactions each creating them would conflict.
-    rollups.ensure_tables(store)
-    # Global settings, restored below: no checkpoint but the gate's; large appends kept in memory until
-    # their commit (written to the file before it, their blocks were freed again by the next checkpoint).
-    saved = {
-        name: store.scalar(f"SELECT current_setting('{name}')")
-        for name in ("wal_autocheckpoint", "enable_optimistic_write")
-    }
+
+    def setup(con: Store) -> None:
+        con.execute(QUARANTINE_TEMP)
+        con.execute("CREATE OR REPLACE TEMP TABLE nw_copy (file VARCHAR, copy VARCHAR)")
+
+    def do(con: Store, unit: int, batch: list[_Plan]) -> int:
+        _ingest_group(con, batch, parts[unit])
+        _flush_quarantine(con)
+        return len(batch)
+
     try:
-        store.execute("SET wal_autocheckpoint = '1TB'")
-        store.execute("SET enable_optimistic_write = false")
-        cursors = [_cursor_store(store) for _ in range(workers)]
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nhiwatch-ingest") as pool:
-            futures = {pool.submit(_work, c, units, todo, parts, done, gate) for c in cursors}
-            try:
-                while futures:
-                    finished, futures = wait(futures, timeout=0.2, return_when=FIRST_EXCEPTION)
-                    _report_progress(done, progress)
-                    for f in finished:
-                        f.result()  # a worker's failure is raised here
-            except BaseException:
-                stop.set()
-                with gate.cond:
-                    gate.cond.notify_all()
-                for c in cursors:
-                    with contextlib.suppress(duckdb.Error):
-                        c.con.interrupt()
-                wait(futures)
-                raise
-        _report_progress(done, progress)
+        parallel.run(
+            store,
+            units,
+            threads=threads,
+            weight=lambda batch: sum(_weight(p) for p in batch),
+            setup=setup,
+            do=do,
+            progress=progress,
+        )
     finally:
-        for c in cursors:
-            with contextlib.suppress(duckdb.Error):
-                c.close()
         for part in parts:
-            _add(report, part)
-        with contextlib.suppress(duckdb.Error):
-            store.execute(f"SET wal_autocheckpoint = '{saved['wal_autocheckpoint']}'")
-            store.execute(f"SET enable_optimistic_write = {str(saved['enable_optimistic_write']).lower()}")
-        checkpoint(store)
-
-
-def _work(
-    store: Store,
-    units: list[list[list[_Plan]]],
-    todo: queue.SimpleQueue[int],
-    parts: list[IngestReport],
-    done: queue.SimpleQueue[int],
-    gate: _Checkpoints,
-) -> None:
-    _local.stop = gate.stop
-    try:
-        store.execute(QUARANTINE_TEMP)
-        store.execute("CREATE OR REPLACE TEMP TABLE nw_copy (file VARCHAR, copy VARCHAR)")
-        while not gate.stop.is_set():
-            try:
-                i = todo.get_nowait()
-            except queue.Empty:
-                return
-            for batch in units[i]:
-                gate.enter()
-                try:
-                    if gate.stop.is_set():
-                        return
-                    _ingest_group(store, batch, parts[i])
-                    _flush_quarantine(store)
-                finally:
-                    gate.leave(store, sum(_weight(p) for p in batch))
-                done.put(len(batch))
-    finally:
-        _local.stop = None
-
-
-def _report_progress(done: queue.SimpleQueue[int], progress: Progress | None) -> None:
-    n = 0
-    while True:
-        try:
-            n += done.get_nowait()
-        except queue.Empty:
-            break
-    if n and progress:
-        progress(n)
-
-
-def _add(report: IngestReport, part: IngestReport) -> None:
-    """Add one unit's counts to the run's report."""
-    report.read += part.read
-    report.stored += part.stored
-    report.duplicates += part.duplicates
-    report.quarantined += part.quarantined
-    report.unreadable.extend(part.unreadable)
-    for key, n in part.by_source.items():
-        report.by_source[key] += n
-    if part.first_time is not None:
-        report.first_time = (
-            part.first_time if report.first_time is None else min(report.first_time, part.first_time)
-        )
-    if part.last_time is not None:
-        report.last_time = (
-            part.last_time if report.last_time is None else max(report.last_time, part.last_time)
-        )
+            report.add(part)
 
 
 # Evidence checks re-read records with DuckDB's hash(); a DuckDB whose hash differs must say so, not
@@ -580,7 +422,7 @@ def _ingest_group(
     except BaseException as exc:
         _rollback(store)
         _restore(report, snapshot)
-        if not isinstance(exc, Exception) or _stopping():
+        if not isinstance(exc, Exception) or parallel.stopping():
             raise  # KeyboardInterrupt, SystemExit, another thread's failure: stop, with nothing half-written
         if isinstance(exc, duckdb.TransactionException):
             # Another writer's transaction, not the files: try again, and never quarantine them for it.
@@ -634,7 +476,7 @@ def _retry_or_quarantine(
             _restore(report, snapshot)
             if (
                 not isinstance(again, Exception)
-                or _stopping()
+                or parallel.stopping()
                 or isinstance(again, duckdb.TransactionException)
             ):
                 raise

@@ -108,9 +108,7 @@ class Store:
 
     def __init__(self, path: str | Path = DEFAULT_DB, *, read_only: bool = False) -> None:
         self.path = str(path)
-        self._tx_depth = 0
-        self._caching = True
-        self._ensured, self._ensured_tx, self._tables = {}, {}, set()
+        self._own_connection()
         memory_limit = os.environ.get("NHIWATCH_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
         if not _MEMORY_LIMIT_RE.match(memory_limit):
             raise ConfigError(f"NHIWATCH_MEMORY_LIMIT {memory_limit!r} is not a size such as 1GB or 512MiB")
@@ -174,10 +172,15 @@ class Store:
         and catalog cache; the same data, macros and functions. Close it before this one."""
         other = Store.__new__(Store)
         other.path, other.con = self.path, self.con.cursor()
-        other._tx_depth, other._caching = 0, True
-        other._ensured, other._ensured_tx, other._tables = {}, {}, set()
+        other._own_connection()
         other.con.execute("SET TimeZone = 'UTC'")
         return other
+
+    def _own_connection(self) -> None:
+        """State of a Store that owns its connection: no transaction open, an empty catalog cache."""
+        self._tx_depth = 0
+        self._caching = True
+        self._ensured, self._ensured_tx, self._tables = {}, {}, set()
 
     @contextmanager
     def transaction(self) -> Iterator[Store]:

@@ -1,0 +1,191 @@
+"""An ingest's batches run on several connections at once: the threads, their checkpoints and stopping.
+
+DuckDB runs each batch's statements on about one core, so :func:`run` hands whole *units* (all the batches
+of one source, since a source's de-duplication reads what its earlier batches stored) to ``workers``
+threads, each with its own connection (:meth:`nhiwatch.store.Store.on_cursor`). Each batch is still its own
+transaction (appends from two connections do not conflict). On any failure or interrupt the other threads
+stop after their current statement (it is interrupted and rolled back; batches already committed stay, as in
+a serial ingest), and the error is raised in the caller once they have.
+
+DuckDB checkpoints after each large commit by itself; with another transaction open (with two workers one
+nearly always is) the blocks a checkpoint frees cannot be reused until it ends, and the store grew by a third
+of free blocks (~106 bytes an event instead of ~72). So while the workers run DuckDB's own checkpoints are
+off and large appends are kept in memory until their commit (two database-wide settings, restored after);
+after every ``CHECKPOINT_EVERY`` bytes of input the worker that passes the mark waits for the other to finish
+its batch, checkpoints alone, and both go on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from typing import TypeVar
+
+import duckdb
+
+from nhiwatch import rollups
+from nhiwatch.errors import ConfigError
+from nhiwatch.sources.base import sql_str
+from nhiwatch.store import Store
+
+WORKERS_ENV = "NHIWATCH_INGEST_WORKERS"
+# Input (as the caller weighs it) stored between two checkpoints: bounds what is held in memory and the
+# write-ahead log before it is checkpointed.
+CHECKPOINT_EVERY = 256 * 1024 * 1024
+SETTINGS = ("wal_autocheckpoint", "enable_optimistic_write")
+
+B = TypeVar("B")  # one batch, as the caller plans it
+
+_local = threading.local()  # .stop: the Event that tells a worker thread its ingest is being abandoned
+
+
+def workers() -> int:
+    """Threads that map and store batches at once: two on a machine with two cores or more (DuckDB runs
+    each batch's statements on about one core), unless ``NHIWATCH_INGEST_WORKERS`` says otherwise."""
+    value = os.environ.get(WORKERS_ENV, "").strip()
+    if value:
+        if not value.isdigit() or not 1 <= int(value) <= 64:
+            raise ConfigError(f"{WORKERS_ENV} {value!r} is not a number of threads from 1 to 64")
+        return int(value)
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def stopping() -> bool:
+    """Whether this thread's ingest is being abandoned (another worker failed): a failure then is that
+    stop, not the batch's fault."""
+    stop = getattr(_local, "stop", None)
+    return stop is not None and stop.is_set()
+
+
+class _Checkpoints:
+    """Checkpoints taken only while no worker is inside a batch (see the module docstring)."""
+
+    def __init__(self, every: int, stop: threading.Event) -> None:
+        self.cond = threading.Condition()
+        self.every = every
+        self.stop = stop
+        self.busy = 0  # workers inside a batch
+        self.pending = 0  # input stored since the last checkpoint
+        self.running = False  # a worker is checkpointing, or waiting to
+
+    def enter(self) -> None:
+        with self.cond:
+            self.cond.wait_for(lambda: not self.running or self.stop.is_set())
+            self.busy += 1
+
+    def leave(self, store: Store, size: int) -> None:
+        with self.cond:
+            self.busy -= 1
+            self.pending += size
+            if self.running or self.pending < self.every or self.stop.is_set():
+                self.cond.notify_all()
+                return
+            self.running = True
+            self.cond.wait_for(lambda: self.busy == 0)
+        try:
+            checkpoint(store)
+        finally:
+            with self.cond:
+                self.pending = 0
+                self.running = False
+                self.cond.notify_all()
+
+
+def checkpoint(store: Store) -> None:
+    """CHECKPOINT; the events are committed whether it succeeds or not (DuckDB retries at the next)."""
+    with contextlib.suppress(duckdb.Error):
+        store.execute("CHECKPOINT")
+
+
+def run(
+    store: Store,
+    units: Sequence[Sequence[B]],
+    *,
+    threads: int,
+    weight: Callable[[B], int],
+    setup: Callable[[Store], None],
+    do: Callable[[Store, int, B], int],
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Run every batch of ``units`` on ``threads`` threads, a unit on one thread at a time, largest first.
+
+    ``setup`` prepares a worker's connection (its temp tables); ``do(store, unit index, batch)`` stores one
+    batch and returns how many files it took, reported to ``progress`` from the calling thread."""
+    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+    # Largest units first, so the last one to finish is a short one.
+    for i in sorted(range(len(units)), key=lambda i: -sum(weight(b) for b in units[i])):
+        todo.put(i)
+    done: queue.SimpleQueue[int] = queue.SimpleQueue()
+    stop = threading.Event()
+    gate = _Checkpoints(CHECKPOINT_EVERY, stop)
+    cursors: list[Store] = []
+    # Created here, once: two transactions each creating them would conflict.
+    rollups.ensure_tables(store)
+    saved = {name: store.scalar("SELECT current_setting(?)", [name]) for name in SETTINGS}
+
+    def work(con: Store) -> None:
+        _local.stop = stop
+        try:
+            setup(con)
+            while not stop.is_set():
+                try:
+                    i = todo.get_nowait()
+                except queue.Empty:
+                    return
+                for batch in units[i]:
+                    gate.enter()
+                    try:
+                        if stop.is_set():
+                            return
+                        done.put(do(con, i, batch))
+                    finally:
+                        gate.leave(con, weight(batch))
+        finally:
+            _local.stop = None
+
+    try:
+        store.execute("SET wal_autocheckpoint = '1TB'")
+        store.execute("SET enable_optimistic_write = false")
+        cursors = [store.on_cursor() for _ in range(threads)]
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="nhiwatch-ingest") as pool:
+            futures = {pool.submit(work, c) for c in cursors}
+            try:
+                while futures:
+                    finished, futures = wait(futures, timeout=0.2, return_when=FIRST_EXCEPTION)
+                    _report(done, progress)
+                    for f in finished:
+                        f.result()  # a worker's failure is raised here
+            except BaseException:
+                stop.set()
+                with gate.cond:
+                    gate.cond.notify_all()
+                for c in cursors:
+                    with contextlib.suppress(duckdb.Error):
+                        c.con.interrupt()
+                wait(futures)
+                raise
+        _report(done, progress)
+    finally:
+        for c in cursors:
+            with contextlib.suppress(duckdb.Error):
+                c.close()
+        with contextlib.suppress(duckdb.Error):
+            store.execute(f"SET wal_autocheckpoint = {sql_str(str(saved['wal_autocheckpoint']))}")
+            optimistic = str(saved["enable_optimistic_write"]).lower() == "true"
+            store.execute(f"SET enable_optimistic_write = {'true' if optimistic else 'false'}")
+        checkpoint(store)
+
+
+def _report(done: queue.SimpleQueue[int], progress: Callable[[int], None] | None) -> None:
+    n = 0
+    while True:
+        try:
+            n += done.get_nowait()
+        except queue.Empty:
+            break
+    if n and progress:
+        progress(n)
