@@ -45,11 +45,10 @@ def lines_relation(
     store.execute("DROP TABLE IF EXISTS nw_rej; DROP TABLE IF EXISTS nw_rejscan")
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE nw_lines AS
-        SELECT filename AS file, rn - min(rn) OVER (PARTITION BY filename) + 1 AS k, j FROM (
-          SELECT row_number() OVER () AS rn, filename, j FROM read_csv({file_list},
+        SELECT filename AS file, row_number() OVER () AS k, j FROM read_csv({file_list},
             columns={{'j': 'VARCHAR'}}, header=false, delim='\\x01', quote='', escape='',
             auto_detect=false, filename=true, store_rejects=true, rejects_table='nw_rej',
-            rejects_scan='nw_rejscan', max_line_size={MAX_LINE}, compression='auto'))"""
+            rejects_scan='nw_rejscan', max_line_size={MAX_LINE}, compression='auto')"""
     )
     rejects = _rejects(store, header_lines=0)
     _fix_line_numbers(store, rejects, header_lines=0)
@@ -92,11 +91,17 @@ def _rejects(store: Store, header_lines: int) -> list[tuple[str, int, str, str]]
 
 
 def _fix_line_numbers(store: Store, rejects: list[tuple[str, int, str, str]], header_lines: int) -> None:
-    """Turn the k-th row read into its line number, counting the lines DuckDB rejected before it."""
+    """Turn the k-th row read (counted over the whole scan, files in order) into its line number in its file,
+    counting the lines DuckDB rejected before it.
+
+    The count restarts per file by subtracting each file's first row: a window partitioned by file carried
+    every record's text through a sort (~0.5-1 µs per record)."""
+    store.execute(
+        f"""UPDATE nw_lines SET k = k - f.first + 1 + {0 if rejects else header_lines}
+        FROM (SELECT file, min(k) AS first FROM nw_lines GROUP BY file) f WHERE nw_lines.file = f.file"""
+    )
     if not rejects:
         store.execute("ALTER TABLE nw_lines RENAME COLUMN k TO line")
-        if header_lines:
-            store.execute(f"UPDATE nw_lines SET line = line + {header_lines}")
         return
     thresholds: list[tuple[str, int]] = []
     for file, group in itertools.groupby(rejects, key=lambda r: r[0]):
@@ -136,11 +141,11 @@ def csv_relation(
     quoted = [c.replace('"', '""') for c in columns]
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE nw_lines AS
-        SELECT nw_file AS file, nw_rn - min(nw_rn) OVER (PARTITION BY nw_file) + 1 AS k,
+        SELECT nw_file AS file, row_number() OVER () AS k,
                to_json(struct_pack({", ".join(f'"{c}" := "{c}"' for c in quoted)})) AS j,
                {", ".join(f'"{c}"' for c in quoted)}
-        FROM (SELECT row_number() OVER () AS nw_rn, * FROM read_csv({file_list}, {options},
-              store_rejects=true, rejects_table='nw_rej', rejects_scan='nw_rejscan', filename='nw_file'))"""
+        FROM read_csv({file_list}, {options},
+              store_rejects=true, rejects_table='nw_rej', rejects_scan='nw_rejscan', filename='nw_file')"""
     )
     rejects = _rejects(store, header_lines=1)
     _fix_line_numbers(store, rejects, header_lines=1)
