@@ -148,10 +148,11 @@ def _records_expr(src: Source) -> str:
         f"WHEN json_type(json, {sql_str(_path(key))}) = 'ARRAY' THEN json_extract(json, {sql_str(_path(key) + '[*]')})"
         for key in container_keys(src)
     )
-    container = f"CASE {branches} ELSE [json] END" if branches else "[json]"
+    whole = "[json_extract(json, '$')]"  # re-written compact: the scan keeps a document's own spacing
+    container = f"CASE {branches} ELSE {whole} END" if branches else whole
     return (
         f"CASE json_type(json) WHEN 'ARRAY' THEN json_extract(json, '$[*]') "
-        f"WHEN 'OBJECT' THEN {container} ELSE [json] END"
+        f"WHEN 'OBJECT' THEN {container} ELSE {whole} END"
     )
 
 
