@@ -56,7 +56,8 @@ def documents_relation(store: Store, paths: list[Path], src: Source) -> tuple[st
         for r in store.fetchall("SELECT file FROM nw_lines GROUP BY file HAVING min(doc) <> max(doc)")
     ]
     read = {str(r[0]) for r in store.fetchall("SELECT DISTINCT file FROM nw_lines")}
-    odd.extend(str(p) for p in simple if str(p) not in read and p not in python)
+    handed = {str(p) for p in python}
+    odd.extend(str(p) for p in simple if str(p) not in read and str(p) not in handed)
     store.execute(
         "DELETE FROM nw_lines WHERE j IS NULL OR file IN (SELECT unnest(?::VARCHAR[]))",
         [odd],
