@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from nhiwatch.ingest import ingest
+from nhiwatch.sources import documents as D
 from nhiwatch.sources import files as F
 from nhiwatch.sources import reading as R
 from nhiwatch.store import Store
@@ -255,6 +256,9 @@ def test_any_failure_inside_the_transaction_rolls_back_and_costs_one_file(
         return real(path, src)  # type: ignore[arg-type]
 
     monkeypatch.setattr(R, "python_records", boom)
+    monkeypatch.setattr(
+        D, "_simple_files", lambda paths: ([], list(paths), 0)
+    )  # both go to the Python reader
     report = ingest(store, [bad, good])
     assert report.stored == 1 and _stored_good(store) == 1
     assert [str(q["reason"]) for q in quarantine(store)] == [
@@ -273,6 +277,7 @@ def test_an_interrupt_rolls_back_and_is_raised(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(R, "python_records", interrupted)
+    monkeypatch.setattr(D, "_simple_files", lambda paths: ([], list(paths), 0))
     with pytest.raises(KeyboardInterrupt):
         ingest(store, [path])
     assert store.event_count() == 0

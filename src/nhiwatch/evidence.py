@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from nhiwatch import raw_copies
 from nhiwatch.redact import redact
+from nhiwatch.sources import documents as D
 from nhiwatch.sources import files as F
 from nhiwatch.sources import reading as R
 from nhiwatch.sources import registry
@@ -203,6 +204,11 @@ def _reread(
 
 
 def _readers(mode: str, layout: str) -> list[str]:
+    """The readers that may have produced a stored record's text. A document read by DuckDB today may have
+    been parsed in Python by an older nhiwatch (or fallen back to it); the two serialise a few records
+    differently (duplicate keys, integers beyond 64 bits, exponents), so both are tried."""
+    if mode == "documents":
+        return ["documents", "python"]
     if mode == "lines":
         return ["lines", "python"] if layout == "json" else ["lines"]
     if mode == "csv":
@@ -216,6 +222,8 @@ def _read(scratch: Store, path: Path, src: Any, reader: str, lines: set[int]) ->
         relation, _ = R.lines_relation(scratch, [path], json=src.layout == "json")
     elif reader == "csv":
         relation, _, _ = R.csv_relation(scratch, [path], src)
+    elif reader == "documents":
+        relation, _, _ = D.documents_relation(scratch, [path], src)
     elif reader == "csv-python":
         relation, _, _ = R.csv_relation_python(scratch, path, src)
     else:

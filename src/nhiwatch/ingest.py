@@ -2,8 +2,9 @@
 
 Files are planned (format sniffed, or forced; one file of each folder layout and shape is sampled, the
 others are read as it was: ``sources/shape.py``), grouped by source and shape, and read in bounded batches
-(``sources/reading.py``): one DuckDB scan per batch of JSON-lines, text or same-header CSV files; JSON
-documents parsed in Python, many files per batch. Each batch is mapped by one SQL statement compiled from
+(``sources/reading.py``): one DuckDB scan per batch of JSON-lines, text or same-header CSV files, or of JSON
+documents (``sources/documents.py``; a file outside its simple case, and sources that expand each record
+into several, are parsed in Python, many files per batch). Each batch is mapped by one SQL statement compiled from
 the source's declarative mapping, then de-duplicated and stored in one transaction, rolled back on any
 error (an interrupt is re-raised after it). Batches of different sources are mapped and stored on two
 threads at once (each on its own connection to the store; one source never on two threads, since a
@@ -41,6 +42,7 @@ from nhiwatch import ingest_parallel as parallel
 from nhiwatch import raw_copies, rollups
 from nhiwatch.gc_pause import fewer_collections
 from nhiwatch.schema import EVENT_COLUMN_NAMES
+from nhiwatch.sources import documents as D
 from nhiwatch.sources import files as F
 from nhiwatch.sources import reading as R
 from nhiwatch.sources import registry
@@ -101,7 +103,7 @@ class IngestReport:
 class _Plan:
     path: Path
     source: Source
-    mode: str  # "lines" (DuckDB reads lines), "csv", "python" (documents, salvaged gzip)
+    mode: str  # "lines" (DuckDB reads lines), "csv", "documents" (DuckDB reads JSON documents), "python"
     group_key: tuple[str, ...]
     size: int = 0  # bytes on disk when planned
 
@@ -336,7 +338,9 @@ def _plan_sampled(
         # One DuckDB scan per distinct header: files with the same columns are read together.
         return _Plan(path, src, "csv", (src.id, "csv", sample.first_line.lstrip("\ufeff")), size)
     if src.layout == "json" and _needs_python(src, view):
-        return _Plan(path, src, "python", (src.id, "python"), size)
+        # Documents are read by DuckDB, unless each record is expanded into several (in Python).
+        mode = "python" if src.expand is not None else "documents"
+        return _Plan(path, src, mode, (src.id, mode), size)
     header = ""
     if src.layout == "text" and src.text and src.text.header_names:
         names = src.text.header_names(sample.first_line)
@@ -402,9 +406,17 @@ def _ingest_group(
     src = plans[0].source
     mode = plans[0].mode
     snapshot = report.as_dict()
+    # Read before the transaction: a file DuckDB refuses fails its scan, and a failed statement would abort it.
+    documents = _read_documents(store, plans) if mode == "documents" else None
     store.execute("BEGIN TRANSACTION")
     try:
-        if mode == "lines":
+        if documents is not None:
+            relation, rejects, python = documents
+            _map_and_store(store, src, relation, rejects, report)
+            if python:  # the files outside the simple case, in Python: salvage and its reasons stay the same
+                left = set(python)
+                _python_group(store, [p for p in plans if p.path in left], report)
+        elif mode == "lines":
             relation, rejects = R.lines_relation(store, [p.path for p in plans], json=src.layout == "json")
             _map_and_store(store, src, relation, rejects, report)
         elif mode == "csv":
@@ -437,6 +449,17 @@ def _ingest_group(
         _retry_or_quarantine(store, plans[0], exc, report, before_commit)
 
 
+def _read_documents(store: Store, plans: list[_Plan]) -> tuple[str, list[R.Reject], list[Path]]:
+    """The group's JSON documents read by DuckDB (:mod:`nhiwatch.sources.documents`); should that reader
+    fail as a whole, every file is left to the Python reader."""
+    paths = [p.path for p in plans]
+    try:
+        return D.documents_relation(store, paths, plans[0].source)
+    except Exception:  # the Python reader, in the transaction, reads, salvages or quarantines each file
+        store.execute("CREATE OR REPLACE TEMP TABLE nw_lines (file VARCHAR, line BIGINT, j VARCHAR)")
+        return "nw_lines", [], paths
+
+
 def _rollback(store: Store) -> None:
     with contextlib.suppress(duckdb.Error):  # no transaction left open: nothing to undo
         store.execute("ROLLBACK")
@@ -456,7 +479,7 @@ def _retry_or_quarantine(
         fallback = "python"
     elif plan.mode == "csv":
         fallback = "csv-python"
-    elif plan.mode == "lines" and src.layout == "json":
+    elif plan.mode in ("lines", "documents") and src.layout == "json":
         fallback = "python"
     if fallback is not None:
         snapshot = report.as_dict()

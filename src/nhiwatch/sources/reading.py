@@ -267,13 +267,7 @@ def python_records(path: Path, src: Source) -> tuple[list[tuple[int, str]], list
                 bad.append((line, rec.reason, rec.raw))
                 continue
             if not isinstance(rec, dict):
-                bad.append(
-                    (
-                        line,
-                        f"JSON of the wrong shape: expected an object, got {_kind(rec)}",
-                        str(rec)[:1000],
-                    )
-                )
+                bad.append((line, *_wrong_shape(rec)))
                 continue
             for item in src.expand(rec) if src.expand else [rec]:
                 text, why = _record_text(item)
@@ -282,6 +276,18 @@ def python_records(path: Path, src: Source) -> tuple[list[tuple[int, str]], list
                 else:
                     good.append((line, text))
     return good, bad
+
+
+def record_rejects(rec: Any) -> tuple[str, str] | None:
+    """Why a record of a document (not expanded) is not kept, as (reason, raw), or None when it is."""
+    if not isinstance(rec, dict):
+        return _wrong_shape(rec)
+    text, why = _record_text(rec)
+    return (why, text[:1000]) if why else None
+
+
+def _wrong_shape(rec: Any) -> tuple[str, str]:
+    return f"JSON of the wrong shape: expected an object, got {_kind(rec)}", str(rec)[:1000]
 
 
 def _kind(value: Any) -> str:
