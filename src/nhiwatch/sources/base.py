@@ -28,6 +28,11 @@ class Accessor(Protocol):
         """SQL JSON of a field (arrays, objects); JSON layouts only."""
         ...
 
+    def elements(self, path: str, key: str) -> str:
+        """SQL VARCHAR[]: ``key`` of each element of the array at ``path``, NULL unless an array; JSON
+        layouts only. Cheaper than re-reading ``json(path)``: the array is parsed once per record."""
+        ...
+
     @property
     def raw(self) -> str:
         """SQL VARCHAR of the whole raw record."""

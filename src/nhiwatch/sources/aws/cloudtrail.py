@@ -220,6 +220,9 @@ class _Under:
     def json(self, path: str) -> str:
         return self._inner.json(self._prefix + path)
 
+    def elements(self, path: str, key: str) -> str:
+        return self._inner.elements(self._prefix + path, key)
+
     @property
     def raw(self) -> str:
         return self._inner.raw
