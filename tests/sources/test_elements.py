@@ -104,3 +104,45 @@ def test_elements_is_null_unless_the_field_is_an_array(con: duckdb.DuckDBPyConne
     )
     got = [r[0] for r in con.execute(f"SELECT {ids} FROM ({rows}) ORDER BY line").fetchall()]
     assert got == [["a", None, None, None], None, None, None]
+
+
+FIELD = st.one_of(
+    SCALAR, st.lists(SCALAR, max_size=3), st.dictionaries(st.sampled_from(KEYS), SCALAR, max_size=2)
+)
+
+
+@st.composite
+def _scoped(draw: st.DrawFn) -> str:
+    record: dict[str, Any] = {"eventName": "x"}
+    if draw(st.integers(0, 3)):
+        record["scopes"] = draw(FIELD)
+    return json.dumps(record)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records=st.lists(_scoped(), min_size=1, max_size=20))
+def test_json_value_reads_as_json_for_the_readers_that_use_it(
+    con: duckdb.DuckDBPyConnection, records: list[str]
+) -> None:
+    """``json_value`` gives NULL where ``json`` gives a JSON null; every reader switched to it (json_list, the
+    Workspace lists, Slack's reason) gives the same either way."""
+    from nhiwatch.sources.gws.reports import _list, _scope_names
+    from nhiwatch.sources.sql import json_list
+
+    acc = JsonAccessor()
+    old, new = acc.json("scopes"), acc.json_value("scopes")
+    readers = [
+        json_list,
+        _list,
+        _scope_names,
+        lambda x: f"CASE WHEN json_type({x}) = 'ARRAY' THEN 1 ELSE 0 END",
+    ]
+    cols = ", ".join(f"[{read(new)}::VARCHAR, {read(old)}::VARCHAR]" for read in readers)
+    rows = f"SELECT *, {', '.join(acc.derived_sql())} FROM (SELECT {acc.extract_sql()} FROM recs)"
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE recs AS SELECT 'f' AS file, i AS line, j FROM unnest(?) WITH ORDINALITY t(j, i)",
+        [records],
+    )
+    for row in con.execute(f"SELECT j, {cols} FROM ({rows})").fetchall():
+        for new_old in row[1:]:
+            assert new_old[0] == new_old[1], row[0]

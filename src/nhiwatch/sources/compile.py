@@ -32,6 +32,7 @@ class JsonAccessor:
         self.str_paths: list[str] = []
         self.json_paths: list[str] = []
         self.element_keys: dict[str, list[str]] = {}  # JSONPath of an array -> keys read from its elements
+        self.set_paths: list[str] = []  # paths of json_value(): parsed again only where set
 
     def __call__(self, path: str) -> str:
         p = json_path(path)
@@ -44,6 +45,16 @@ class JsonAccessor:
         if p not in self.json_paths:
             self.json_paths.append(p)
         return f"vj[{self.json_paths.index(p) + 1}]"
+
+    def json_value(self, path: str) -> str:
+        """SQL JSON of a field, NULL when it is absent *or null* (the two are not told apart), for readers to
+        whom both mean the same, such as a ``json_type`` test. Unlike :meth:`json`, the record is parsed a
+        second time only on rows where the field is set (its text, read in the one parse, is not NULL)."""
+        self(path)
+        p = json_path(path)
+        if p not in self.set_paths:
+            self.set_paths.append(p)
+        return f"vv{self.set_paths.index(p) + 1}"
 
     def elements(self, path: str, key: str) -> str:
         """SQL VARCHAR[]: ``key`` of each element of the array at ``path`` (as ``json_extract_string`` reads
@@ -61,7 +72,8 @@ class JsonAccessor:
         return "j"
 
     def derived_sql(self) -> list[str]:
-        """Columns computed from the extracted ones, once per row: the element lists of :meth:`elements`.
+        """Columns computed from the extracted ones, once per row: the element lists of :meth:`elements` and
+        the values of :meth:`json_value`.
         ``vj`` holds JSON as DuckDB re-serialises it, so an array is exactly a text starting with '['."""
         cols = []
         for n, (p, keys) in enumerate(self.element_keys.items(), 1):
@@ -71,6 +83,9 @@ class JsonAccessor:
                 f"CASE WHEN starts_with(CAST({doc} AS VARCHAR), '[') THEN list_transform(json_extract({doc}, '$[*]'),"
                 f" lambda t: json_extract_string(t, [{paths}])) END AS ve{n}"
             )
+        for n, p in enumerate(self.set_paths, 1):
+            text = f"vs[{self.str_paths.index(p) + 1}]"
+            cols.append(f"CASE WHEN {text} IS NOT NULL THEN try(json_extract(j, {sql_str(p)})) END AS vv{n}")
         return cols
 
     def extract_sql(self) -> str:
@@ -112,6 +127,9 @@ class ColumnAccessor:
 
     def json(self, path: str) -> str:
         raise TypeError("json() is only available for JSON layouts")
+
+    def json_value(self, path: str) -> str:
+        raise TypeError("json_value() is only available for JSON layouts")
 
     def elements(self, path: str, key: str) -> str:
         raise TypeError("elements() is only available for JSON layouts")
