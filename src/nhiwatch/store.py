@@ -56,23 +56,33 @@ CREATE OR REPLACE MACRO nw_ip_num(ip) AS (
   CASE WHEN regexp_full_match(ip, '[0-9]{1,3}(\.[0-9]{1,3}){3}') THEN
     CAST(split_part(ip, '.', 1) AS HUGEINT) * 16777216 + CAST(split_part(ip, '.', 2) AS HUGEINT) * 65536
     + CAST(split_part(ip, '.', 3) AS HUGEINT) * 256 + CAST(split_part(ip, '.', 4) AS HUGEINT) END);
+-- nw_ts(x): a timestamp in any of the vendors' spellings (epoch s/ms/µs, compact, ISO 8601, RFC 2822, CLF,
+-- slash dates), surrounding spaces ignored, NULL unless between 1990 and 2100. Written for cost: the text
+-- forms skip the epoch regexes (an epoch has a digit where ISO has '-'), trim runs only when an end is not
+-- printable ASCII (it strips Unicode spaces too), the zone is dropped through epoch_us (the session is UTC) rather than ICU's cast, and the range
+-- check reads the value once (a CASE would expand the parse twice): greatest/least ignore NULL and each
+-- bound sits one microsecond outside the range, so nullif turns exactly the out-of-range values into NULL.
+CREATE OR REPLACE MACRO nw_ts_text(s) AS coalesce(
+  make_timestamp(epoch_us(TRY_CAST(s AS TIMESTAMPTZ))),
+  CAST(try_strptime(s, ['%a, %d %b %Y %H:%M:%S %z', '%d/%b/%Y:%H:%M:%S %z', '%Y-%m-%d %H:%M:%S %z',
+                        '%Y-%m-%dT%H:%M:%S.%f%z']) AS TIMESTAMP),
+  try_strptime(s, ['%Y/%m/%d %H:%M:%S', '%m/%d/%Y %H:%M:%S', '%d/%m/%Y %H:%M:%S', '%Y-%m-%d %H:%M:%S.%f']));
 CREATE OR REPLACE MACRO nw_ts_any(s) AS (
   CASE
     WHEN s IS NULL OR s = '' THEN NULL::TIMESTAMP
+    WHEN strlen(s) < 9 OR NOT (substr(s, 5, 1) BETWEEN '0' AND '9') THEN nw_ts_text(s)
     WHEN regexp_full_match(s, '[0-9]{9,11}(\.[0-9]+)?') THEN make_timestamp(CAST(CAST(s AS DOUBLE) * 1e6 AS BIGINT))
     WHEN regexp_full_match(s, '[0-9]{12,13}(\.[0-9]+)?') THEN make_timestamp(CAST(CAST(s AS DOUBLE) * 1e3 AS BIGINT))
     WHEN regexp_full_match(s, '[0-9]{14}(\.[0-9]{1,3})?')
       THEN try_strptime(s, ['%Y%m%d%H%M%S.%g', '%Y%m%d%H%M%S'])
     WHEN regexp_full_match(s, '[0-9]{16}') THEN make_timestamp(CAST(s AS BIGINT))
-    ELSE coalesce(
-      CAST(TRY_CAST(s AS TIMESTAMPTZ) AS TIMESTAMP),
-      CAST(try_strptime(s, ['%a, %d %b %Y %H:%M:%S %z', '%d/%b/%Y:%H:%M:%S %z', '%Y-%m-%d %H:%M:%S %z',
-                            '%Y-%m-%dT%H:%M:%S.%f%z']) AS TIMESTAMP),
-      try_strptime(s, ['%Y/%m/%d %H:%M:%S', '%m/%d/%Y %H:%M:%S', '%d/%m/%Y %H:%M:%S', '%Y-%m-%d %H:%M:%S.%f']))
+    ELSE nw_ts_text(s)
   END);
-CREATE OR REPLACE MACRO nw_ts(x) AS (
-  CASE WHEN nw_ts_any(trim(x)) BETWEEN TIMESTAMP '1990-01-01' AND TIMESTAMP '2100-01-01'
-       THEN nw_ts_any(trim(x)) END);
+CREATE OR REPLACE MACRO nw_ts_range(t) AS nullif(least(nullif(greatest(t,
+    TIMESTAMP '1989-12-31 23:59:59.999999'), TIMESTAMP '1989-12-31 23:59:59.999999'),
+    TIMESTAMP '2100-01-01 00:00:00.000001'), TIMESTAMP '2100-01-01 00:00:00.000001');
+CREATE OR REPLACE MACRO nw_ts(x) AS nw_ts_range(
+  CASE WHEN x[1] BETWEEN '!' AND '~' AND x[-1] BETWEEN '!' AND '~' THEN nw_ts_any(x) ELSE nw_ts_any(trim(x)) END);
 """
 
 BASE_TABLES = (

@@ -102,3 +102,16 @@ def test_tabs_and_crlf_around_a_line_are_whitespace(store: Store, tmp_path: Path
     line = ACCESS.read_text().splitlines()[0]
     report = ingest_text(store, tmp_path, "access.log", f"\t{line}\r\n  {line.replace('215', '216')}\t\r\n")
     assert report.stored == 2 and report.quarantined == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=st.lists(st.text(" \t\n\r\x0b\x0c\u00a0\u3000a-/", max_size=14), min_size=1, max_size=30))
+def test_the_split_without_a_regex_splits_as_the_regex_did(lines: list[str]) -> None:
+    from nhiwatch.sources.squid.access_log import _split
+
+    regex = "regexp_split_to_array(regexp_replace(s, '^\\s+|\\s+$', '', 'g'), '\\s+')"
+    with Store(":memory:") as s:
+        rows = s.con.execute(
+            f"SELECT s, {regex}, {_split('s')} FROM unnest(CAST(? AS VARCHAR[])) t(s)", [[*lines, None]]
+        ).fetchall()
+    assert [(r[0], r[1]) for r in rows] == [(r[0], r[2]) for r in rows]

@@ -28,6 +28,16 @@ class Accessor(Protocol):
         """SQL JSON of a field (arrays, objects); JSON layouts only."""
         ...
 
+    def json_value(self, path: str) -> str:
+        """SQL JSON of a field, NULL when absent or null (not told apart); JSON layouts only. Cheaper than
+        ``json(path)`` for a field most records lack: the record is parsed again only where it is set."""
+        ...
+
+    def elements(self, path: str, key: str) -> str:
+        """SQL VARCHAR[]: ``key`` of each element of the array at ``path``, NULL unless an array; JSON
+        layouts only. Cheaper than re-reading ``json(path)``: the array is parsed once per record."""
+        ...
+
     @property
     def raw(self) -> str:
         """SQL VARCHAR of the whole raw record."""

@@ -197,7 +197,7 @@ def _fields(f: Accessor) -> dict[str, str]:
         "scopes": when(
             (f"{f('requestParameters.policyArn')} IS NOT NULL", f"[{f('requestParameters.policyArn')}]"),
             (f"{f('requestParameters.policyName')} IS NOT NULL", f"[{f('requestParameters.policyName')}]"),
-            default=json_list(f.json("requestParameters.secretIdList")),
+            default=json_list(f.json_value("requestParameters.secretIdList")),
         ),
         "src_endpoint_ip": when((f"regexp_full_match({ip}, '[0-9.]+|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*')", ip)),
         "http_request_user_agent": f("userAgent"),
@@ -219,6 +219,12 @@ class _Under:
 
     def json(self, path: str) -> str:
         return self._inner.json(self._prefix + path)
+
+    def json_value(self, path: str) -> str:
+        return self._inner.json_value(self._prefix + path)
+
+    def elements(self, path: str, key: str) -> str:
+        return self._inner.elements(self._prefix + path, key)
 
     @property
     def raw(self) -> str:

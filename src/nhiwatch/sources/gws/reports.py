@@ -195,9 +195,9 @@ def _fields(f: Accessor) -> dict[str, str]:
             when((f"{app} = 'login'", email)),
         ),
         "scopes": (
-            f"coalesce({_list(f.json('event.parameters.scope'))}, "
-            f"{_scope_names(f.json('event.parameters.scope_data'))}, "
-            f"{_list(f.json('event.parameters.API_SCOPES'))})"
+            f"coalesce({_list(f.json_value('event.parameters.scope'))}, "
+            f"{_scope_names(f.json_value('event.parameters.scope_data'))}, "
+            f"{_list(f.json_value('event.parameters.API_SCOPES'))})"
         ),
         "src_endpoint_ip": f("ipAddress"),
         "traffic_bytes_out": bigint(p("num_response_bytes")),

@@ -159,7 +159,7 @@ def _fields(f: Accessor) -> dict[str, str]:
             when((f"{cls} = '3001'", coalesce(f("user.name"), f("user.uid")))),
             f("finding_info.title"),
         ),
-        "scopes": json_list(f.json("unmapped.nhiwatch_scopes")),
+        "scopes": json_list(f.json_value("unmapped.nhiwatch_scopes")),
         "src_endpoint_ip": f("src_endpoint.ip"),
         "src_endpoint_asn": integer(f("src_endpoint.autonomous_system.number")),
         "http_request_user_agent": f("http_request.user_agent"),

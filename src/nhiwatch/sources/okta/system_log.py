@@ -87,16 +87,15 @@ def _like_any(expr: str, patterns: tuple[str, ...]) -> str:
     return "(" + " OR ".join(f"{expr} LIKE {sql_str(p)}" for p in patterns) + ")"
 
 
-def _target(targets: str, types: tuple[str, ...], key: str) -> str:
+def _target(f: Accessor, types: tuple[str, ...], key: str) -> str:
     """``key`` of the first ``target[]`` entry whose ``type`` is one of ``types``."""
     wanted = ", ".join(map(sql_str, types))
-    items = f"(CASE WHEN json_type({targets}) = 'ARRAY' THEN json_extract({targets}, '$[*]') END)"
-    first = f"list_filter({items}, lambda t: json_extract_string(t, '$.type') IN ({wanted}))[1]"
-    return f"json_extract_string({first}, {sql_str('$.' + key)})"
+    first = f"list_position(list_transform({f.elements('target', 'type')}, lambda t: t IN ({wanted})), true)"
+    return f"{f.elements('target', key)}[{first}]"
 
 
-def _first_target(targets: str, key: str) -> str:
-    return f"(CASE WHEN json_type({targets}) = 'ARRAY' THEN json_extract_string({targets}, '$[0].{key}') END)"
+def _first_target(f: Accessor, key: str) -> str:
+    return f"{f.elements('target', key)}[1]"
 
 
 def _scopes(expr: str) -> str:
@@ -111,16 +110,15 @@ def _fields(f: Accessor) -> dict[str, str]:
     event_type = _both(f, "eventType")
     debug = "debugContext.debugData."
     actor_type = f("actor.type")
-    targets = f.json("target")
     api_token = coalesce(
         _both(f, "transaction.detail.requestApiTokenId"), _both(f, debug + "requestApiTokenId")
     )
-    token_target = _target(targets, ("Token",), "id")
+    token_target = _target(f, ("Token",), "id")
     is_app = f"{actor_type} IN ({', '.join(map(sql_str, APP_ACTOR_TYPES))})"
     is_token = f"({api_token} IS NOT NULL OR {event_type} LIKE 'system.api_token.%')"
-    app_target_id = _target(targets, ("AppInstance", "PublicClientApp"), "id")
-    app_target_name = _target(targets, ("AppInstance", "PublicClientApp"), "displayName")
-    user_target = coalesce(_target(targets, ("User",), "alternateId"), _target(targets, ("User",), "id"))
+    app_target_id = _target(f, ("AppInstance", "PublicClientApp"), "id")
+    app_target_name = _target(f, ("AppInstance", "PublicClientApp"), "displayName")
+    user_target = coalesce(_target(f, ("User",), "alternateId"), _target(f, ("User",), "id"))
     client_id = f("client.id")
     actor_login = coalesce(f("actor.alternateId"), f("actor.displayName"), f("actor.id"))
     app_name = coalesce(f("actor.displayName"), f("actor.alternateId"))
@@ -142,7 +140,7 @@ def _fields(f: Accessor) -> dict[str, str]:
         ),
         "actor_app_name": when(
             (is_app, app_name),
-            (f"{event_type} LIKE 'system.api_token.%'", _target(targets, ("Token",), "displayName")),
+            (f"{event_type} LIKE 'system.api_token.%'", _target(f, ("Token",), "displayName")),
             (is_token, NULL_S),
             default=app_target_name,
         ),
@@ -150,7 +148,7 @@ def _fields(f: Accessor) -> dict[str, str]:
             api_token,
             token_target,
             _both(f, debug + "tokenId"),
-            _target(targets, ("access_token", "refresh_token", "id_token"), "id"),
+            _target(f, ("access_token", "refresh_token", "id_token"), "id"),
         ),
         "actor_user_uid": f("actor.id"),
         "actor_user_name": when((is_app, app_name), default=actor_login),
@@ -175,13 +173,13 @@ def _fields(f: Accessor) -> dict[str, str]:
         ),
         "status_detail": f("outcome.reason"),
         "resource_type": when(
-            (f"{_first_target(targets, 'type')} IS NOT NULL", _first_target(targets, "type")),
+            (f"{_first_target(f, 'type')} IS NOT NULL", _first_target(f, "type")),
             (f"{request_uri} IS NOT NULL", lit("api_route")),
         ),
         "resource_name": coalesce(
-            f"nullif({_first_target(targets, 'alternateId')}, 'unknown')",
-            _first_target(targets, "displayName"),
-            _first_target(targets, "id"),
+            f"nullif({_first_target(f, 'alternateId')}, 'unknown')",
+            _first_target(f, "displayName"),
+            _first_target(f, "id"),
             request_uri,
         ),
         "scopes": _scopes(coalesce(_both(f, debug + "grantedScopes"), _both(f, debug + "requestedScopes"))),

@@ -82,15 +82,15 @@ def _sniff(s: Sample) -> float:
 def _scopes(f: Accessor) -> str:
     """Granted (or requested) scopes, user scopes first, then bot scopes not already listed."""
     user = _first_list(
-        json_list(f.json("details.new_scopes")),
-        json_list(f.json("entity.app.scopes")),
-        json_list(f.json("details.scopes")),
-        json_list(f.json("context.app.scopes")),
+        json_list(f.json_value("details.new_scopes")),
+        json_list(f.json_value("entity.app.scopes")),
+        json_list(f.json_value("details.scopes")),
+        json_list(f.json_value("context.app.scopes")),
     )
     bot = _first_list(
-        json_list(f.json("details.bot_scopes")),
-        json_list(f.json("details.scopes_bot")),
-        json_list(f.json("context.app.scopes_bot")),
+        json_list(f.json_value("details.bot_scopes")),
+        json_list(f.json_value("details.scopes_bot")),
+        json_list(f.json_value("context.app.scopes_bot")),
     )
     extra = f"list_filter(coalesce({bot}, []), lambda s: NOT list_contains(coalesce({user}, []), s))"
     merged = f"list_concat(coalesce({user}, []), {extra})"
@@ -111,7 +111,7 @@ def _fields(f: Accessor) -> dict[str, str]:
     # A bot user has a ...@slack-bots.com address, or (exports that blank it) the app's own name.
     same_name = f"{f('actor.user.name')} = {f('context.app.name')}"
     is_bot = f"({actor_type} = 'bot' OR {email} LIKE '%@slack-bots.com' OR coalesce({same_name}, false))"
-    reason = f.json("details.reason")
+    reason = f.json_value("details.reason")
     return {
         "time": f("date_create"),
         "class_uid": case(action, {"user_login": "3002", "user_logout": "3002", "anomaly": "2004"}, "6003"),

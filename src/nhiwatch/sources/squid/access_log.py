@@ -42,8 +42,13 @@ _LINE = re.compile(
 
 
 def _split(line: str) -> str:
-    # trim() strips spaces only; tabs and a stray CR around the line are whitespace too.
-    return f"regexp_split_to_array(regexp_replace({line}, '^\\s+|\\s+$', '', 'g'), '\\s+')"
+    # trim() strips spaces only; tabs and a stray CR around the line are whitespace too. A line with none of
+    # the regex's other whitespace (tab, LF, FF, CR) splits on spaces without it, ~3x cheaper; a blank one
+    # gives the regex's [''] too.
+    other_space = " OR ".join(f"contains({line}, chr({c}))" for c in (9, 10, 12, 13))
+    spaces = f"coalesce(nullif(list_filter(string_split({line}, ' '), lambda x: x <> ''), []), [''])"
+    regex = f"regexp_split_to_array(regexp_replace({line}, '^\\s+|\\s+$', '', 'g'), '\\s+')"
+    return f"(CASE WHEN NOT ({other_space}) THEN {spaces} ELSE {regex} END)"
 
 
 def _valid(v: str) -> str:
