@@ -77,15 +77,7 @@ def test_elements_read_targets_as_the_json_reparsing_did(
             pairs.append((_target(acc, types, key), _old_target(old_doc, types, key)))
     for key in KEYS:
         pairs.append((_first_target(acc, key), _old_first_target(old_doc, key)))
-    cols = ", ".join(f"[{new}, {old}]" for new, old in pairs)
-    rows = f"SELECT *, {', '.join(acc.derived_sql())} FROM (SELECT {acc.extract_sql()} FROM recs)"
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE recs AS SELECT 'f' AS file, i AS line, j FROM unnest(?) WITH ORDINALITY t(j, i)",
-        [records],
-    )
-    for row in con.execute(f"SELECT j, {cols} FROM ({rows})").fetchall():
-        for new_old in row[1:]:
-            assert new_old[0] == new_old[1], row[0]
+    _assert_pairs_equal(con, acc, records, ", ".join(f"[{new}, {old}]" for new, old in pairs))
 
 
 def test_elements_is_null_unless_the_field_is_an_array(con: duckdb.DuckDBPyConnection) -> None:
@@ -137,7 +129,15 @@ def test_json_value_reads_as_json_for_the_readers_that_use_it(
         _scope_names,
         lambda x: f"CASE WHEN json_type({x}) = 'ARRAY' THEN 1 ELSE 0 END",
     ]
-    cols = ", ".join(f"[{read(new)}::VARCHAR, {read(old)}::VARCHAR]" for read in readers)
+    _assert_pairs_equal(
+        con, acc, records, ", ".join(f"[{read(new)}::VARCHAR, {read(old)}::VARCHAR]" for read in readers)
+    )
+
+
+def _assert_pairs_equal(
+    con: duckdb.DuckDBPyConnection, acc: JsonAccessor, records: list[str], cols: str
+) -> None:
+    """Each ``[new, old]`` pair of ``cols``, computed over ``records``, holds two equal values."""
     rows = f"SELECT *, {', '.join(acc.derived_sql())} FROM (SELECT {acc.extract_sql()} FROM recs)"
     con.execute(
         "CREATE OR REPLACE TEMP TABLE recs AS SELECT 'f' AS file, i AS line, j FROM unnest(?) WITH ORDINALITY t(j, i)",
