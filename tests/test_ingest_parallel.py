@@ -154,7 +154,10 @@ def test_checkpoints_run_only_between_batches_and_settings_come_back(
     lock = threading.Lock()
     original_group, original_checkpoint = ingest_mod._ingest_group, parallel_mod.checkpoint
 
+    pools: set[int] = set()
+
     def group(*args: Any, **kw: Any) -> None:
+        pools.add(int(args[0].scalar("SELECT current_setting('threads')")))
         with lock:
             in_flight[0] += 1
         try:
@@ -171,9 +174,14 @@ def test_checkpoints_run_only_between_batches_and_settings_come_back(
     monkeypatch.setattr(ingest_mod, "_ingest_group", group)
     monkeypatch.setattr(parallel_mod, "checkpoint", checkpoint)
     with Store(tmp_path / "s.duckdb") as store:
-        settings = "SELECT current_setting('wal_autocheckpoint'), current_setting('enable_optimistic_write')"
+        settings = (
+            "SELECT current_setting('wal_autocheckpoint'), current_setting('enable_optimistic_write'),"
+            " current_setting('threads')"
+        )
+        store.execute("SET threads = 4")
         before = store.fetchall(settings)
         report = ingest(store, [company / "logs"])
         assert report.stored == store.event_count() > 0
         assert len(seen) >= 5 and set(seen) == {0}
+        assert pools == {2}  # DuckDB's four threads shared out between the two workers
         assert store.fetchall(settings) == before

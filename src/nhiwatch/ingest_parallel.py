@@ -13,6 +13,11 @@ of free blocks (~106 bytes an event instead of ~72). So while the workers run Du
 off and large appends are kept in memory until their commit (two database-wide settings, restored after);
 after every ``CHECKPOINT_EVERY`` bytes of input the worker that passes the mark waits for the other to finish
 its batch, checkpoints alone, and both go on.
+
+DuckDB's thread pool is shared by the connections of one database, and each worker's thread runs its own
+statements too: with ``threads = 2`` and two workers, four threads took turns on two cores. The pool is shared
+out while the workers run (``threads`` divided by the workers, at least one: on two cores each worker runs its
+statements on its own thread); on the bench's mix that cost ~9 % less CPU and up to ~10 % less wall time.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ WORKERS_ENV = "NHIWATCH_INGEST_WORKERS"
 # Input (as the caller weighs it) stored between two checkpoints: bounds what is held in memory and the
 # write-ahead log before it is checkpointed.
 CHECKPOINT_EVERY = 256 * 1024 * 1024
-SETTINGS = ("wal_autocheckpoint", "enable_optimistic_write")
+SETTINGS = ("wal_autocheckpoint", "enable_optimistic_write", "threads")
 
 B = TypeVar("B")  # one batch, as the caller plans it
 
@@ -150,6 +155,7 @@ def run(
     try:
         store.execute("SET wal_autocheckpoint = '1TB'")
         store.execute("SET enable_optimistic_write = false")
+        store.execute(f"SET threads = {max(1, int(saved['threads']) // threads)}")
         cursors = [store.on_cursor() for _ in range(threads)]
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="nhiwatch-ingest") as pool:
             futures = {pool.submit(work, c) for c in cursors}
@@ -177,6 +183,7 @@ def run(
             store.execute(f"SET wal_autocheckpoint = {sql_str(str(saved['wal_autocheckpoint']))}")
             optimistic = str(saved["enable_optimistic_write"]).lower() == "true"
             store.execute(f"SET enable_optimistic_write = {'true' if optimistic else 'false'}")
+            store.execute(f"SET threads = {int(saved['threads'])}")
         checkpoint(store)
 
 
