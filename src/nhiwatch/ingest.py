@@ -456,6 +456,8 @@ def _read_documents(store: Store, plans: list[_Plan]) -> tuple[str, list[R.Rejec
     try:
         return D.documents_relation(store, paths, plans[0].source)
     except Exception:  # the Python reader, in the transaction, reads, salvages or quarantines each file
+        if parallel.stopping():
+            raise  # another worker failed and this one was interrupted: not a reason to read in Python
         store.execute("CREATE OR REPLACE TEMP TABLE nw_lines (file VARCHAR, line BIGINT, j VARCHAR)")
         return "nw_lines", [], paths
 
