@@ -62,8 +62,8 @@ def new_values_of(ctx: DetectContext, parts: list[tuple[tuple[str, ...], str]]) 
                 AND b.dimension = v.dimension AND b.value = v.value {_regime_usual(ctx)}
                 WHERE NOT (v.dimension = 'user_agent' AND {known_client("v.value", "v.integration_id")}))
         SELECT n.integration_id, n.dimension, n.day, count(*) AS k, sum(n.n) AS events, min(n.f) AS first_seen,
-               max(n.l) AS last_seen, list(n.value ORDER BY n.f)[1:20] AS new_values,
-               list(n.uid ORDER BY n.f)[1:20] AS evidence, any_value(t.m) AS m,
+               max(n.l) AS last_seen, list(n.value ORDER BY n.f, n.value)[1:20] AS new_values,
+               list(n.uid ORDER BY n.f, n.value)[1:20] AS evidence, any_value(t.m) AS m,
                coalesce(any_value(nv.n), 0) AS hist_n, coalesce(any_value(nv.singletons), 0) AS singletons,
                coalesce(any_value(nv.distinct_values), 0) AS hist_distinct,
                coalesce(any_value(nv.days), 0) AS hist_days, coalesce(any_value(nv.day_singletons), 0) AS day_singletons,
