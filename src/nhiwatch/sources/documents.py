@@ -32,7 +32,7 @@ import orjson
 
 from nhiwatch.sources import files as F
 from nhiwatch.sources.base import Source, sql_str
-from nhiwatch.sources.reading import Reject, container_keys, record_rejects
+from nhiwatch.sources.reading import Reject, container_keys, may_nest_too_deep, record_rejects
 from nhiwatch.store import Store
 
 OBJECT_SIZE = 16 * 1024 * 1024  # DuckDB's least maximum_object_size; it buffers twice this per thread
@@ -178,12 +178,9 @@ def _rejects(store: Store) -> tuple[list[Reject], list[str]]:
     """Records that are not objects, too large or too deep: removed from ``nw_lines`` with the reason the
     Python reader gives. Only records that may be one are looked at in Python. Also returns the files whose
     records orjson would refuse (their whole file goes to the Python reader, and out of ``nw_lines``)."""
-    limit = F.MAX_DEPTH
     rows = store.fetchall(
         f"""SELECT file, line, j FROM nw_lines
-        WHERE NOT starts_with(j, '{{') OR strlen(j) > {F.MAX_RECORD}
-           OR (strlen(j) > {2 * limit}
-               AND strlen(j) - strlen(replace(replace(j, '{{', ''), '[', '')) > {limit})
+        WHERE NOT starts_with(j, '{{') OR strlen(j) > {F.MAX_RECORD} OR {may_nest_too_deep("j")}
         ORDER BY file, line"""
     )
     rejects: list[Reject] = []

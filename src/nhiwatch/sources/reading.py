@@ -57,15 +57,22 @@ def lines_relation(
     return "nw_lines", rejects
 
 
+def may_nest_too_deep(text: str) -> str:
+    """SQL: the JSON ``text`` holds more opening brackets than MAX_DEPTH, so it may nest deeper (the few that
+    do are told apart in Python by :func:`files.too_deep`). Short texts are not counted: a CASE, since DuckDB
+    reorders an AND's terms by their measured cost."""
+    limit = F.MAX_DEPTH
+    return (
+        f"CASE WHEN strlen({text}) > {2 * limit} "
+        f"THEN strlen({text}) - strlen(replace(replace({text}, '{{', ''), '[', '')) > {limit} ELSE false END"
+    )
+
+
 def _reject_deep(store: Store) -> list[tuple[str, int, str, str]]:
     """Lines nested deeper than MAX_DEPTH, removed from ``nw_lines``; only lines with more brackets than
     that are looked at in Python, so the cost is one string pass in DuckDB for ordinary logs (``replace``
     costs a ninth of the CPU of ``translate`` here)."""
-    limit = F.MAX_DEPTH
-    rows = store.fetchall(
-        f"""SELECT file, line, j FROM nw_lines
-        WHERE strlen(j) > {2 * limit} AND strlen(j) - strlen(replace(replace(j, '{{', ''), '[', '')) > {limit}"""
-    )
+    rows = store.fetchall(f"SELECT file, line, j FROM nw_lines WHERE {may_nest_too_deep('j')}")
     deep = [(str(f), int(ln), F.nested_reason(), str(j)[:1000]) for f, ln, j in rows if F.too_deep(str(j))]
     if deep:
         store.execute("CREATE OR REPLACE TEMP TABLE nw_deep (file VARCHAR, line BIGINT)")
