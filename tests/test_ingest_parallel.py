@@ -155,6 +155,7 @@ def test_checkpoints_run_only_between_batches_and_settings_come_back(
     original_group, original_checkpoint = ingest_mod._ingest_group, parallel_mod.checkpoint
 
     pools: set[int] = set()
+    checkpoint_pools: set[int] = set()
 
     def group(*args: Any, **kw: Any) -> None:
         pools.add(int(args[0].scalar("SELECT current_setting('threads')")))
@@ -169,6 +170,7 @@ def test_checkpoints_run_only_between_batches_and_settings_come_back(
     def checkpoint(store: Store) -> None:
         with lock:
             seen.append(in_flight[0])
+        checkpoint_pools.add(int(store.scalar("SELECT current_setting('threads')")))
         original_checkpoint(store)
 
     monkeypatch.setattr(ingest_mod, "_ingest_group", group)
@@ -184,4 +186,5 @@ def test_checkpoints_run_only_between_batches_and_settings_come_back(
         assert report.stored == store.event_count() > 0
         assert len(seen) >= 5 and set(seen) == {0}
         assert pools == {2}  # DuckDB's four threads shared out between the two workers
+        assert checkpoint_pools == {4}  # and all four for a checkpoint, which runs while no worker does
         assert store.fetchall(settings) == before
