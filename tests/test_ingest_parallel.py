@@ -13,6 +13,7 @@ import pytest
 
 from nhiwatch import ingest as ingest_mod
 from nhiwatch import ingest_parallel as parallel_mod
+from nhiwatch import rollups as rollups_mod
 from nhiwatch.errors import ConfigError
 from nhiwatch.ingest import ingest
 from nhiwatch.pipeline import ingest_all
@@ -142,38 +143,44 @@ def test_a_bad_worker_count_is_refused_plainly(
         ingest(store, [company / "logs"])
 
 
-def test_checkpoints_run_only_between_batches_and_settings_come_back(
+def test_checkpoints_run_only_while_no_batch_is_stored_and_settings_come_back(
     company: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With two writers DuckDB's own checkpoints ran beside an open transaction and the blocks they freed
-    were not reused (the store grew by a third): the ingest's checkpoints wait until no batch is in flight."""
+    were not reused (the store grew by a third): the ingest's checkpoints wait until no batch is being
+    stored (from its first write to its end); a batch may be read and mapped meanwhile."""
     monkeypatch.setenv("NHIWATCH_INGEST_WORKERS", "2")
     monkeypatch.setattr(parallel_mod, "CHECKPOINT_EVERY", 1)  # after every batch
-    in_flight = [0]
+    storing: set[str] = set()  # threads between their batch's first write and its end
     seen: list[int] = []
     lock = threading.Lock()
     original_group, original_checkpoint = ingest_mod._ingest_group, parallel_mod.checkpoint
+    original_next_batch = rollups_mod.next_batch
 
     pools: set[int] = set()
     checkpoint_pools: set[int] = set()
 
     def group(*args: Any, **kw: Any) -> None:
         pools.add(int(args[0].scalar("SELECT current_setting('threads')")))
-        with lock:
-            in_flight[0] += 1
         try:
             original_group(*args, **kw)
         finally:
             with lock:
-                in_flight[0] -= 1
+                storing.discard(threading.current_thread().name)
+
+    def next_batch(store: Store) -> int:  # a batch's first write: the events' batch number
+        with lock:
+            storing.add(threading.current_thread().name)
+        return original_next_batch(store)
 
     def checkpoint(store: Store) -> None:
         with lock:
-            seen.append(in_flight[0])
+            seen.append(len(storing))
         checkpoint_pools.add(int(store.scalar("SELECT current_setting('threads')")))
         original_checkpoint(store)
 
     monkeypatch.setattr(ingest_mod, "_ingest_group", group)
+    monkeypatch.setattr(rollups_mod, "next_batch", next_batch)
     monkeypatch.setattr(parallel_mod, "checkpoint", checkpoint)
     with Store(tmp_path / "s.duckdb") as store:
         settings = (
@@ -188,3 +195,57 @@ def test_checkpoints_run_only_between_batches_and_settings_come_back(
         assert pools == {2}  # DuckDB's four threads shared out between the two workers
         assert checkpoint_pools == {4}  # and all four for a checkpoint, which runs while no worker does
         assert store.fetchall(settings) == before
+
+
+class _Settings:
+    """A stand-in connection for the checkpoint gate: it records the statements it is given."""
+
+    def __init__(self, name: str = "") -> None:
+        self.name = name
+        self.sql: list[str] = []
+
+    def execute(self, sql: str) -> None:
+        self.sql.append(sql)
+
+
+def test_a_due_checkpoint_waits_for_the_batch_being_stored_and_lets_mapping_go_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Worker A passes the mark while B stores: A is not held (it goes on to map its next batch); the
+    checkpoint runs when B ends its batch, on B's thread, with the whole pool; A stores after it."""
+    taken: list[str] = []
+    monkeypatch.setattr(parallel_mod, "checkpoint", lambda store: taken.append(store.name))
+    gate = parallel_mod._Checkpoints(100, threading.Event(), (4, 2))
+    a, b = _Settings("a"), _Settings("b")
+    gate.enter(b)  # B stores
+    gate.enter(a)  # A stores too
+    gate.leave(a, 150, stored=True)  # A passes the mark while B is still storing
+    assert taken == [] and gate.due
+    entered = threading.Event()
+    waiting = threading.Thread(target=lambda: (gate.enter(a), entered.set()))
+    waiting.start()  # A has mapped its next batch and would store it: it waits
+    assert not entered.wait(0.2)
+    gate.leave(b, 10, stored=True)  # B's batch ends: B takes the checkpoint
+    waiting.join(5)
+    assert entered.is_set() and taken == ["b"] and not gate.due and gate.pending == 0
+    assert b.sql == ["SET threads = 4", "SET threads = 2"]
+
+
+def test_a_worker_about_to_store_takes_a_due_checkpoint_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    taken: list[int] = []
+    monkeypatch.setattr(parallel_mod, "checkpoint", lambda store: taken.append(1))
+    gate = parallel_mod._Checkpoints(100, threading.Event(), (2, 1))
+    gate.leave(_Settings(), 150, stored=False)  # a batch that stored nothing still counts its input
+    assert taken == [1]  # nobody was storing: taken at once
+    gate.enter(_Settings())
+    gate.leave(_Settings(), 150, stored=True)
+    assert taken == [1, 1]
+
+
+def test_a_worker_about_to_store_stops_when_the_ingest_is_abandoned() -> None:
+    stop = threading.Event()
+    gate = parallel_mod._Checkpoints(100, stop)
+    stop.set()
+    with pytest.raises(parallel_mod.Stopped):
+        gate.enter(_Settings())
+    assert gate.busy == 0

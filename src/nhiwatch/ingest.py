@@ -258,6 +258,7 @@ def _flush_quarantine(store: Store) -> None:
     """Move this batch's quarantine rows into the store, once: re-reading a file adds nothing new."""
     if store.scalar("SELECT count(*) FROM (SELECT 1 FROM nw_q LIMIT 1)") == 0:
         return  # the usual case; the insert below costs more to plan than a small batch costs to map
+    parallel.storing()
     store.execute(
         f"""INSERT INTO quarantine (ingest_file, ingest_line, source, reason, raw_data)
         SELECT DISTINCT ON (ingest_file, ingest_line, reason)
@@ -666,6 +667,7 @@ def _map_and_store(
     if int(total) == int(bad):
         return
     cols = ", ".join(EVENT_COLUMN_NAMES)
+    parallel.storing()  # the first write to the database: no checkpoint until this batch ends
     batch = rollups.next_batch(store)
     # The first copy of an event within a batch wins; the window is only paid for when a batch repeats itself.
     first_copy = (
