@@ -48,7 +48,7 @@ from nhiwatch.sources import reading as R
 from nhiwatch.sources import registry
 from nhiwatch.sources.base import Sample, Source, sql_str
 from nhiwatch.sources.compile import ColumnAccessor, JsonAccessor, compile_mapping
-from nhiwatch.sources.shape import shape_key
+from nhiwatch.sources.shape import is_header_shape, shape_key
 from nhiwatch.staging import SHORT_REASON, redacted_quarantine, redacted_stage
 from nhiwatch.store import Store
 
@@ -303,9 +303,25 @@ def _plan(
         _quarantine_file(store, path, None, f"cannot read: {exc.strerror or exc}", report)
         return None
     plan = _plan_sampled(store, path, size, sample, candidates, report)
-    if key is not None and known is not None and plan is not None:
+    if key is not None and known is not None and plan is not None and _shareable(key, plan, sample):
         known[key] = plan
     return plan
+
+
+def _shareable(key: tuple[str, ...], plan: _Plan, sample: Sample) -> bool:
+    """Whether files of shape ``key`` may be read as ``plan`` without sampling them. A JSON shape: yes. A first
+    line: only if ``plan``'s source was recognised by that line alone — a CSV header, or the column names of a
+    text format that has one (:func:`nhiwatch.sources.registry.recognise` then reads no more)."""
+    if not is_header_shape(key):
+        return True
+    src = plan.source
+    if src.layout == "csv":
+        return True
+    return (
+        src.text is not None
+        and src.text.header_names is not None
+        and bool(src.text.header_names(sample.first_line))
+    )
 
 
 def _plan_sampled(

@@ -8,11 +8,13 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nhiwatch.ingest import QUARANTINE_TEMP, IngestReport, _plan, ingest
-from nhiwatch.sources.shape import SHAPE_BYTES, read_prefix, shape, shape_key
+from nhiwatch.sources import files as files_mod
+from nhiwatch.sources.shape import HEADER, SHAPE_BYTES, header_shape, read_prefix, shape, shape_key
 from nhiwatch.store import Store
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -149,3 +151,61 @@ def test_files_alike_but_for_their_category_are_recognised_apart(store: Store, t
     assert report.quarantined == 0
     assert report.by_source["microsoft.entra_audit"] == len(audit)
     assert report.by_source["microsoft.entra_signins"] == len(signins)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=3000))
+def test_header_shape_of_any_bytes_is_a_string_or_none(data: bytes) -> None:
+    found = header_shape(data)
+    assert found is None or (found.startswith(HEADER) and "\n" not in found)
+
+
+def test_a_text_or_csv_files_shape_is_its_whole_first_line() -> None:
+    header = (
+        b"version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end"
+    )
+    assert header_shape(header + b"\n2 123456789012 eni-0a1b 10.0.0.1\n") == HEADER + header.decode()
+    assert header_shape(b'{"eventVersion": "1.08"}\n') is None and header_shape(b"[{}]\n") is None
+    assert header_shape(b"a first line longer than the prefix, with no end") is None
+    assert header_shape(b"\n2 123456789012 eni-0a1b 10.0.0.1\n") is None
+
+
+VPC_HEADER = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"
+
+
+def _vpc_line(i: int) -> str:
+    return f"2 123456789012 eni-0a1b2c3d4e5f6789{i % 10} 10.20.0.{i % 250} 3.5.1.2 51234 443 6 24 6683 {1755429083 + i} {1755429143 + i} ACCEPT OK"
+
+
+def test_files_with_one_header_are_sampled_once_and_read_as_each_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """VPC flow logs and Salesforce event log files name their columns in their first line: a folder of them is
+    sampled once per header. Files whose first line is data (VPC flow logs exported without a header) are each
+    sampled, even when their first lines are the same."""
+    vpc, elf, bare = tmp_path / "vpc" / "2025" / "08", tmp_path / "elf" / "Login", tmp_path / "bare"
+    for d in (vpc, elf, bare):
+        d.mkdir(parents=True)
+    login = (FIXTURES / "salesforce/event_log_file/login.csv").read_text()
+    for i in range(12):
+        (vpc / f"fl-{i:02d}.log").write_text(
+            VPC_HEADER + "\n" + "\n".join(_vpc_line(i * 7 + k) for k in range(5)) + "\n"
+        )
+        (elf / f"2025-08-{i + 1:02d}.csv").write_text(login)
+    for i in range(3):
+        (bare / f"export-{i}.txt").write_text("\n".join(_vpc_line(k + i * (k > 0)) for k in range(4)) + "\n")
+    files = sorted(p for p in tmp_path.rglob("*") if p.is_file())
+    sampled: list[Path] = []
+    original = files_mod.sample
+    monkeypatch.setattr(files_mod, "sample", lambda path: sampled.append(path) or original(path))
+    known: dict[tuple[str, ...], object] = {}
+    with Store(":memory:") as store:
+        store.execute(QUARANTINE_TEMP)
+        shared = [_plan(store, f, None, IngestReport(), known) for f in files]  # type: ignore[arg-type]
+        assert sorted(p.parent.name for p in sampled) == ["08", "Login", "bare", "bare", "bare"]
+        alone = [_plan(store, f, None, IngestReport()) for f in files]
+    assert shared == alone
+    assert {p.source.id for p in shared if p is not None} == {
+        "vpcflow.flow_log",
+        "salesforce.event_log_file",
+    }
