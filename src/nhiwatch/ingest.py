@@ -617,9 +617,11 @@ def _map_and_store(
         mapped_from = nonblank
     elif src.layout == "csv":
         accessor = ColumnAccessor(columns or [], positional=False)
-        # No row is blank (a blank line is no row); the reader hashed each row, its text is made where it is read.
-        mapped_from = f"(SELECT *, {R.csv_row(columns or [])} AS nw_row FROM {relation})"
-        text, digest, carry = R.CSV_TEXT, R.CSV_HASH, ["j", R.CSV_HASH, "nw_row"]
+        mapped_from = nonblank
+        if columns is not None:  # read by a CSV reader (not as lines of a damaged file, in Python)
+            # No row is blank (a blank line is no row); the reader hashed each row, its text is made where read.
+            mapped_from = f"(SELECT *, {R.csv_row(columns)} AS nw_row FROM {relation})"
+            text, digest, carry = R.CSV_TEXT, R.CSV_HASH, ["j", R.CSV_HASH, "nw_row"]
     else:
         assert src.text is not None, f"{src.id}: text layout needs a TextFormat"
         names = _text_names(store, src, relation)
