@@ -210,3 +210,39 @@ def test_a_truncated_gzip_csv_read_as_lines_keeps_its_rows_account(store: Store,
     assert rows and rows[0][0] is None and "truncated or corrupt gzip" in rows[0][1]
     assert all(line is not None and raw for line, _, raw in rows[1:])
     assert [line for line, _, _ in rows[1:]] == list(range(1, len(rows)))
+
+
+def test_columns_named_like_the_readers_own_keep_the_rows_file_line_and_text(
+    store: Store, tmp_path: Path
+) -> None:
+    """A hostile header naming ``file``, ``line``, ``j``, ``k`` or ``nw_...`` columns: its values stay values,
+    never the event's provenance (a column ``line`` was once taken for the row's line)."""
+    header = [
+        "EVENT_TYPE",
+        "TIMESTAMP",
+        "REQUEST_ID",
+        "file",
+        "line",
+        "j",
+        "k",
+        "nw_hash",
+        "nw_row",
+        "nw_c_j",
+    ]
+    rows = [
+        ["RestApi", "20250817111123.456", "", "/etc/passwd", "99", '{"x":1}', "7", "1", "2", "3"],
+        ["RestApi", "20250817111124.456", "r2", "/etc/shadow", "98", "", "", "", "", ""],
+    ]
+    for name, damaged in (("clean.csv", ""), ("damaged.csv", '"RestApi","never closed\n')):
+        ids = [[*row[:2], row[2] and name + row[2], *row[3:]] for row in rows]  # no duplicate across files
+        path = write(tmp_path, name, csv_text(header, ids) + damaged)
+        ingest(store, [path])
+        got = store.fetchall(
+            "SELECT ingest_file, ingest_line FROM events WHERE ingest_file = ? ORDER BY 2", [str(path)]
+        )
+        assert got == [(str(path), 2), (str(path), 3)]
+    found = original_records(store, [str(u) for (u,) in store.fetchall("SELECT metadata_uid FROM events")])
+    assert {e.status for e in found.values()} == {evidence.VERIFIED}
+    for e in found.values():
+        record = orjson.loads(str(e.record))
+        assert list(record) == header and record["line"] in ("99", "98")

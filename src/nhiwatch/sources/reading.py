@@ -142,7 +142,7 @@ def csv_relation(
     )
     store.execute("DROP TABLE IF EXISTS nw_rej; DROP TABLE IF EXISTS nw_rejscan")
     # Learnt with the same options as the scan (rejecting bad rows changes what the sniffer accepts).
-    columns = [
+    header = [
         str(r[0])
         for r in store.fetchall(
             f"""DESCRIBE SELECT * FROM read_csv({file_list}, {options},
@@ -151,12 +151,14 @@ def csv_relation(
         if r[0] != "nw_file"
     ]
     store.execute("DROP TABLE IF EXISTS nw_rej; DROP TABLE IF EXISTS nw_rejscan")
+    columns = [column_name(h) for h in header]
+    renamed = ", ".join(f"{_ident(h)} AS {_ident(c)}" for h, c in zip(header, columns, strict=True))
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE nw_lines AS
-        SELECT nw_file AS file, row_number() OVER () AS k, NULL::VARCHAR AS j,
+        SELECT file, row_number() OVER () AS k, NULL::VARCHAR AS j,
                {csv_fingerprint(columns)} AS {CSV_HASH}, {", ".join(map(_ident, columns))}
-        FROM read_csv({file_list}, {options},
-              store_rejects=true, rejects_table='nw_rej', rejects_scan='nw_rejscan', filename='nw_file')"""
+        FROM (SELECT nw_file AS file, {renamed} FROM read_csv({file_list}, {options},
+              store_rejects=true, rejects_table='nw_rej', rejects_scan='nw_rejscan', filename='nw_file'))"""
     )
     rejects = _rejects(store, header_lines=1)
     _fix_line_numbers(store, rejects, header_lines=1)
@@ -169,15 +171,30 @@ CSV_HASH = "nw_hash"  # a CSV relation's column holding each row's fingerprint
 CSV_TEXT = "coalesce(j, to_json(nw_row))"
 
 
+OWN_COLUMNS = ("file", "line", "j", "k")  # a CSV relation's own columns beside the row's (and any nw_...)
+RENAMED = "nw_c_"
+
+
+def column_name(header: str) -> str:
+    """The name of a CSV column in its relation: its header's, unless that is one of the relation's own
+    (a column ``line`` would be taken for the row's line); :func:`header_name` undoes it."""
+    return RENAMED + header if header in OWN_COLUMNS or header.startswith("nw_") else header
+
+
+def header_name(column: str) -> str:
+    return column.removeprefix(RENAMED)
+
+
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
 def csv_row(columns: list[str]) -> str:
-    """SQL: a CSV row as a struct of its ``columns``; its ``to_json`` is the row's record text."""
+    """SQL: a CSV row as a struct of its relation's ``columns``, keyed by the header's names; its ``to_json``
+    is the row's record text."""
     if not columns:  # a damaged file without a header, read in Python (which wrote its rows' text)
         return "NULL"
-    return f"struct_pack({', '.join(f'{_ident(c)} := {_ident(c)}' for c in columns)})"
+    return f"struct_pack({', '.join(f'{_ident(header_name(c))} := {_ident(c)}' for c in columns)})"
 
 
 def csv_fingerprint(columns: list[str]) -> str:
@@ -187,7 +204,8 @@ def csv_fingerprint(columns: list[str]) -> str:
     moved to the next column changes it; the header's names take part, so a renamed column does too. It
     costs ~0.4 µs a row, against ~1.5 µs to write the row as JSON and hash that (the fingerprint of older
     versions; Salesforce RestApi rows, one thread)."""
-    return f"hash({', '.join([sql_str(orjson.dumps(columns).decode()), *map(_ident, columns)])})"
+    names = orjson.dumps([header_name(c) for c in columns]).decode()
+    return f"hash({', '.join([sql_str(names), *map(_ident, columns)])})"
 
 
 CSV_JOIN_LINES = 64  # physical lines one quoted CSV value may span before its quote is taken as damaged
@@ -232,7 +250,10 @@ def csv_relation_python(
             "file": pa.array(columns["file"], pa.string()),
             "line": pa.array(columns["line"], pa.int64()),
             "j": pa.array(columns["j"], pa.string()),
-            **{h: pa.array([row[k] for _, row in rows], pa.string()) for k, h in enumerate(header)},
+            **{
+                column_name(h): pa.array([row[k] for _, row in rows], pa.string())
+                for k, h in enumerate(header)
+            },
         }
     )
     store.con.register("nw_pycsv", table)
