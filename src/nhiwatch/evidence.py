@@ -2,12 +2,13 @@
 
 Events do not store their raw record (it was ~75 % of the store). Each keeps its file, line (or record
 index) and a 64-bit hash of the record as read (for a CSV row, a fingerprint of its columns; stores written
-before it hold the hash of the row's JSON text, and either is accepted). :func:`original_records` re-reads the file with the same
-reader ingest used (in a private in-memory DuckDB, so the hash is computed the same way), takes the record
-at that line whose hash matches, and says plainly when it cannot: the file moved or was deleted, or it
-changed since it was ingested. Pushed bodies and fetched pages are read from the compressed copy nhiwatch
-kept of them (:mod:`nhiwatch.raw_copies`). Events of a store written before the lean store keep their
-``raw_data`` column, which is used as it is. Every record shown is redacted (:func:`nhiwatch.redact.redact`).
+before it hold the hash of the row's JSON text, and either is accepted). :func:`original_records` re-reads
+the file with the same reader ingest used (in a private in-memory DuckDB, so the hash is computed the same
+way), takes the record at that line whose hash matches, and says plainly when it cannot: the file moved or
+was deleted, or it changed since it was ingested. Pushed bodies and fetched pages are read from the
+compressed copy nhiwatch kept of them (:mod:`nhiwatch.raw_copies`). Events of a store written before the
+lean store keep their ``raw_data`` column, which is used as it is. Every record shown is redacted
+(:func:`nhiwatch.redact.redact`).
 """
 
 from __future__ import annotations

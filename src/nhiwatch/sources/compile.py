@@ -1,8 +1,9 @@
 """Compiles a source's declarative field mapping into one SQL SELECT over a relation of raw records.
 
 The records relation has columns ``file``, ``line`` and ``j`` (the raw record as text; for CSV the row's
-columns and fingerprint, the text being made from them only where it is read). The compiled query yields every normalized column plus ``time_raw`` and
-``bad_reason``; a row with a reason goes to quarantine instead of the event table.
+columns and fingerprint, the text being made from them only where it is read). The compiled query yields
+every normalized column plus ``time_raw`` and ``bad_reason``; a row with a reason goes to quarantine
+instead of the event table.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ documents (API pages, CloudTrail ``Records``) and damaged files are parsed in Py
 the records it could read and, separately, the ones it could not, with line and reason, so that nothing valid
 in a file is lost because of a bad record beside it.
 
-A CSV row's record text is the JSON object of its columns, but writing it for every row cost a third of
+A CSV row's record text is the JSON object of its columns, but writing it for every row cost a quarter of
 reading the file, and it is read only for a few rows (a uid without a vendor id, a quarantined row): CSV
 readers give the row's columns and a fingerprint of them (:func:`csv_fingerprint`), and the text is made
 where it is read (:data:`CSV_TEXT`).
@@ -182,6 +182,7 @@ def column_name(header: str) -> str:
 
 
 def header_name(column: str) -> str:
+    """The header's name of a CSV relation's column (:func:`column_name` undone)."""
     return column.removeprefix(RENAMED)
 
 
@@ -258,7 +259,7 @@ def csv_relation_python(
     )
     store.con.register("nw_pycsv", table)
     try:
-        # The columns as DuckDB names them (a repeated name gets a suffix, as the DuckDB reader gives it).
+        # The columns as DuckDB names them (an empty header name gets one).
         names = [str(d[0]) for d in store.con.execute("SELECT * FROM nw_pycsv LIMIT 0").description][3:]
         store.execute(
             f"""CREATE OR REPLACE TEMP TABLE nw_lines AS
