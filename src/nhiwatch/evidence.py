@@ -1,12 +1,14 @@
 """An event's original record, for evidence: re-read from its file and checked, redacted on the way out.
 
 Events do not store their raw record (it was ~75 % of the store). Each keeps its file, line (or record
-index) and a 64-bit hash of the record as read. :func:`original_records` re-reads the file with the same
-reader ingest used (in a private in-memory DuckDB, so the hash is computed the same way), takes the record
-at that line whose hash matches, and says plainly when it cannot: the file moved or was deleted, or it
-changed since it was ingested. Pushed bodies and fetched pages are read from the compressed copy nhiwatch
-kept of them (:mod:`nhiwatch.raw_copies`). Events of a store written before the lean store keep their
-``raw_data`` column, which is used as it is. Every record shown is redacted (:func:`nhiwatch.redact.redact`).
+index) and a 64-bit hash of the record as read (for a CSV row, a fingerprint of its columns; stores written
+before it hold the hash of the row's JSON text, and either is accepted). :func:`original_records` re-reads
+the file with the same reader ingest used (in a private in-memory DuckDB, so the hash is computed the same
+way), takes the record at that line whose hash matches, and says plainly when it cannot: the file moved or
+was deleted, or it changed since it was ingested. Pushed bodies and fetched pages are read from the
+compressed copy nhiwatch kept of them (:mod:`nhiwatch.raw_copies`). Events of a store written before the
+lean store keep their ``raw_data`` column, which is used as it is. Every record shown is redacted
+(:func:`nhiwatch.redact.redact`).
 """
 
 from __future__ import annotations
@@ -217,15 +219,27 @@ def _readers(mode: str, layout: str) -> list[str]:
 
 
 def _read(scratch: Store, path: Path, src: Any, reader: str, lines: set[int]) -> list[tuple[Any, ...]]:
-    """(line, hash, record) of the records on ``lines`` of ``path``, read by ``reader``."""
+    """(line, hash, record) of the records on ``lines`` of ``path``, read by ``reader``; a CSV row comes twice,
+    with each kind of hash it may have been stored with."""
     if reader == "lines":
         relation, _ = R.lines_relation(scratch, [path], json=src.layout == "json")
-    elif reader == "csv":
-        relation, _, _ = R.csv_relation(scratch, [path], src)
     elif reader == "documents":
         relation, _, _ = D.documents_relation(scratch, [path], src)
-    elif reader == "csv-python":
-        relation, _, _ = R.csv_relation_python(scratch, path, src)
+    elif reader in ("csv", "csv-python"):
+        relation, columns, _ = (
+            R.csv_relation(scratch, [path], src)
+            if reader == "csv"
+            else R.csv_relation_python(scratch, path, src)
+        )
+        # A row is stored with its fingerprint, or (by versions before it) with the hash of its text: both
+        # are given, so that either matches.
+        return scratch.fetchall(
+            f"""WITH r AS (SELECT line, {R.CSV_HASH} AS h, {R.CSV_TEXT} AS t
+                FROM (SELECT *, {R.csv_row(columns)} AS nw_row FROM {relation})
+                WHERE line IN (SELECT unnest(?::BIGINT[])))
+            SELECT line, h, t FROM r UNION ALL SELECT line, hash(t), t FROM r""",
+            [sorted(lines)],
+        )
     else:
         if src.layout == "json":
             good, _ = R.python_records(path, src)

@@ -628,12 +628,17 @@ def _map_and_store(
     # reorders an AND's terms by their measured cost, and trimming every record cost ~4 µs each.
     blank = "(j IS NULL OR CASE WHEN strlen(j) < 64 THEN trim(j, ' \t\r\n\x0b\x0c') = '' ELSE false END)"
     nonblank = f"(SELECT * FROM {relation} WHERE NOT {blank})"
+    text, digest, carry = "j", "hash(j)", ["j"]  # the record's text, its hash, the columns they are made of
     if src.layout == "json":
         accessor: JsonAccessor | ColumnAccessor = JsonAccessor()
         mapped_from = nonblank
     elif src.layout == "csv":
         accessor = ColumnAccessor(columns or [], positional=False)
         mapped_from = nonblank
+        if columns is not None:  # read by a CSV reader (not as lines of a damaged file, in Python)
+            # No row is blank (a blank line is no row); the reader hashed each row, its text is made where read.
+            mapped_from = f"(SELECT *, {R.csv_row(columns)} AS nw_row FROM {relation})"
+            text, digest, carry = R.CSV_TEXT, R.CSV_HASH, ["j", R.CSV_HASH, "nw_row"]
     else:
         assert src.text is not None, f"{src.id}: text layout needs a TextFormat"
         names = _text_names(store, src, relation)
@@ -654,14 +659,14 @@ def _map_and_store(
         report.read += bad_lines
         store.execute(f"DELETE FROM nw_split WHERE NOT coalesce({valid}, false)")
         mapped_from = "nw_split"
-    select = compile_mapping(src, accessor, mapped_from)
-    uid = f"{sql_str(src.name + ':')} || coalesce(nullif(vendor_uid, ''), md5(j))"
+    select = compile_mapping(src, accessor, mapped_from, carry)
+    uid = f"{sql_str(src.name + ':')} || coalesce(nullif(vendor_uid, ''), md5({text}))"
     # The record text is kept only for rows going to quarantine; stored events keep its hash (evidence
     # re-reads the record from its file), which spares copying every record through the stage.
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE nw_stage AS
-        SELECT * EXCLUDE (j), CASE WHEN bad_reason IS NOT NULL THEN left(j, 65536) END AS j
-        FROM (SELECT *, {uid} AS metadata_uid, hash(j) AS raw_hash,
+        SELECT * EXCLUDE ({", ".join(carry)}), CASE WHEN bad_reason IS NOT NULL THEN left({text}, 65536) END AS j
+        FROM (SELECT *, {uid} AS metadata_uid, {digest} AS raw_hash,
                coalesce(check_reason, CASE WHEN time IS NULL THEN
                    'missing or unparseable timestamp: ' || coalesce('"' || left(time_raw, 4096) || '"', '(absent)') END)
                AS bad_reason

@@ -1,11 +1,14 @@
 """Compiles a source's declarative field mapping into one SQL SELECT over a relation of raw records.
 
-The records relation has columns ``file``, ``line`` and ``j`` (the raw record as text; for CSV also
-the row's columns). The compiled query yields every normalized column plus ``time_raw`` and
-``bad_reason``; a row with a reason goes to quarantine instead of the event table.
+The records relation has columns ``file``, ``line`` and ``j`` (the raw record as text; for CSV the row's
+columns and fingerprint, the text being made from them only where it is read). The compiled query yields
+every normalized column plus ``time_raw`` and ``bad_reason``; a row with a reason goes to quarantine
+instead of the event table.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from nhiwatch.schema import EVENT_COLUMNS, MAPPED_COLUMNS
 from nhiwatch.sources.base import Source, sql_str
@@ -139,8 +142,11 @@ class ColumnAccessor:
         return "j"
 
 
-def compile_mapping(source: Source, accessor: JsonAccessor | ColumnAccessor, relation: str) -> str:
-    """SELECT producing normalized columns + time_raw + bad_reason + vendor_uid from ``relation``."""
+def compile_mapping(
+    source: Source, accessor: JsonAccessor | ColumnAccessor, relation: str, carry: Sequence[str] = ("j",)
+) -> str:
+    """SELECT producing normalized columns + time_raw + bad_reason + vendor_uid from ``relation``, beside
+    ``file``, ``line`` and the columns ``carry`` (what the record's text and hash are made of)."""
     mapped = dict(source.fields(accessor))
     unknown = set(mapped) - set(MAPPED_COLUMNS)
     if unknown:
@@ -185,5 +191,6 @@ def compile_mapping(source: Source, accessor: JsonAccessor | ColumnAccessor, rel
         pre, derived = "*", []
     derived.append(f"CAST({mapped.get('time') or NULL_S} AS VARCHAR) AS {time_raw}")
     rows = f"SELECT *, {', '.join(derived)} FROM (SELECT {pre} FROM {relation})"
-    mapped_rows = f"SELECT file, line, j, {', '.join(select)} FROM ({rows})"
-    return f"SELECT file, line, j, {', '.join(cut)} FROM ({mapped_rows})"
+    kept = ", ".join(["file", "line", *carry])
+    mapped_rows = f"SELECT {kept}, {', '.join(select)} FROM ({rows})"
+    return f"SELECT {kept}, {', '.join(cut)} FROM ({mapped_rows})"

@@ -4,6 +4,11 @@ JSON lines and text are scanned by DuckDB (many files per scan); CSV files by Du
 documents (API pages, CloudTrail ``Records``) and damaged files are parsed in Python. Every reader returns
 the records it could read and, separately, the ones it could not, with line and reason, so that nothing valid
 in a file is lost because of a bad record beside it.
+
+A CSV row's record text is the JSON object of its columns, but writing it for every row cost a quarter of
+reading the file, and it is read only for a few rows (a uid without a vendor id, a quarantined row): CSV
+readers give the row's columns and a fingerprint of them (:func:`csv_fingerprint`), and the text is made
+where it is read (:data:`CSV_TEXT`).
 """
 
 from __future__ import annotations
@@ -127,8 +132,9 @@ def _fix_line_numbers(store: Store, rejects: list[tuple[str, int, str, str]], he
 def csv_relation(
     store: Store, paths: list[Path], src: Source
 ) -> tuple[str, list[str], list[tuple[str, int, str, str]]]:
-    """Rows of CSV files with one header, read by DuckDB: ``file``, line ``k``, the row as a JSON object ``j``
-    and its columns, in one pass (the columns are learnt first from the header DuckDB reads)."""
+    """Rows of CSV files with one header, read by DuckDB: ``file``, ``line``, ``j`` (NULL: see :data:`CSV_TEXT`),
+    the row's fingerprint and its columns, in one pass (the columns are learnt first from the header DuckDB
+    reads)."""
     file_list = "[" + ", ".join(sql_str(str(p)) for p in paths) + "]"
     options = (
         f"header=true, all_varchar=true, delim={sql_str(src.csv_delimiter)}, quote='\"', escape='\"', "
@@ -136,7 +142,7 @@ def csv_relation(
     )
     store.execute("DROP TABLE IF EXISTS nw_rej; DROP TABLE IF EXISTS nw_rejscan")
     # Learnt with the same options as the scan (rejecting bad rows changes what the sniffer accepts).
-    columns = [
+    header = [
         str(r[0])
         for r in store.fetchall(
             f"""DESCRIBE SELECT * FROM read_csv({file_list}, {options},
@@ -145,18 +151,62 @@ def csv_relation(
         if r[0] != "nw_file"
     ]
     store.execute("DROP TABLE IF EXISTS nw_rej; DROP TABLE IF EXISTS nw_rejscan")
-    quoted = [c.replace('"', '""') for c in columns]
+    columns = [column_name(h) for h in header]
+    renamed = ", ".join(f"{_ident(h)} AS {_ident(c)}" for h, c in zip(header, columns, strict=True))
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE nw_lines AS
-        SELECT nw_file AS file, row_number() OVER () AS k,
-               to_json(struct_pack({", ".join(f'"{c}" := "{c}"' for c in quoted)})) AS j,
-               {", ".join(f'"{c}"' for c in quoted)}
-        FROM read_csv({file_list}, {options},
-              store_rejects=true, rejects_table='nw_rej', rejects_scan='nw_rejscan', filename='nw_file')"""
+        SELECT file, row_number() OVER () AS k, NULL::VARCHAR AS j,
+               {csv_fingerprint(columns)} AS {CSV_HASH}, {", ".join(map(_ident, columns))}
+        FROM (SELECT nw_file AS file, {renamed} FROM read_csv({file_list}, {options},
+              store_rejects=true, rejects_table='nw_rej', rejects_scan='nw_rejscan', filename='nw_file'))"""
     )
     rejects = _rejects(store, header_lines=1)
     _fix_line_numbers(store, rejects, header_lines=1)
     return "nw_lines", columns, rejects
+
+
+CSV_HASH = "nw_hash"  # a CSV relation's column holding each row's fingerprint
+# SQL: a CSV row's record text, the JSON object of its columns (``nw_row``, :func:`csv_row`), unless the reader
+# wrote it in ``j``. Made only where it is read.
+CSV_TEXT = "coalesce(j, to_json(nw_row))"
+
+
+OWN_COLUMNS = ("file", "line", "j", "k")  # a CSV relation's own columns beside the row's (and any nw_...)
+RENAMED = "nw_c_"
+
+
+def column_name(header: str) -> str:
+    """The name of a CSV column in its relation: its header's, unless that is one of the relation's own
+    (a column ``line`` would be taken for the row's line); :func:`header_name` undoes it."""
+    return RENAMED + header if header in OWN_COLUMNS or header.startswith("nw_") else header
+
+
+def header_name(column: str) -> str:
+    """The header's name of a CSV relation's column (:func:`column_name` undone)."""
+    return column.removeprefix(RENAMED)
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def csv_row(columns: list[str]) -> str:
+    """SQL: a CSV row as a struct of its relation's ``columns``, keyed by the header's names; its ``to_json``
+    is the row's record text."""
+    if not columns:  # a damaged file without a header, read in Python (which wrote its rows' text)
+        return "NULL"
+    return f"struct_pack({', '.join(f'{_ident(header_name(c))} := {_ident(c)}' for c in columns)})"
+
+
+def csv_fingerprint(columns: list[str]) -> str:
+    """SQL: a CSV row's 64-bit fingerprint, stored as its ``raw_hash`` for evidence to check it by.
+
+    DuckDB hashes each value on its own and combines them in order (NULL apart from empty text), so a value
+    moved to the next column changes it; the header's names take part, so a renamed column does too. It
+    costs ~0.4 µs a row, against ~1.5 µs to write the row as JSON and hash that (the fingerprint of older
+    versions; Salesforce RestApi rows, one thread)."""
+    names = orjson.dumps([header_name(c) for c in columns]).decode()
+    return f"hash({', '.join([sql_str(names), *map(_ident, columns)])})"
 
 
 CSV_JOIN_LINES = 64  # physical lines one quoted CSV value may span before its quote is taken as damaged
@@ -168,7 +218,9 @@ def csv_relation_python(
     """A CSV file DuckDB refused as a whole (typically a damaged quote), read row by row in Python.
 
     A row whose quote is never closed within CSV_JOIN_LINES lines costs that line only; rows with too
-    many or too few columns, or invalid UTF-8, are rejected one by one.
+    many or too few columns, or invalid UTF-8, are rejected one by one. The relation is shaped as
+    :func:`csv_relation`'s, with the fingerprint made the same way, but ``j`` holds the row's text as
+    written here (it was so before the fingerprint, and stored uids of rows without a vendor id hash it).
     """
     data, reason = F.read_all(path)
     name = str(path)
@@ -199,13 +251,24 @@ def csv_relation_python(
             "file": pa.array(columns["file"], pa.string()),
             "line": pa.array(columns["line"], pa.int64()),
             "j": pa.array(columns["j"], pa.string()),
-            **{h: pa.array([row[k] for _, row in rows], pa.string()) for k, h in enumerate(header)},
+            **{
+                column_name(h): pa.array([row[k] for _, row in rows], pa.string())
+                for k, h in enumerate(header)
+            },
         }
     )
     store.con.register("nw_pycsv", table)
-    store.execute("CREATE OR REPLACE TEMP TABLE nw_lines AS SELECT * FROM nw_pycsv")
-    store.con.unregister("nw_pycsv")
-    return "nw_lines", header, rejects
+    try:
+        # The columns as DuckDB names them (an empty header name gets one).
+        names = [str(d[0]) for d in store.con.execute("SELECT * FROM nw_pycsv LIMIT 0").description][3:]
+        store.execute(
+            f"""CREATE OR REPLACE TEMP TABLE nw_lines AS
+            SELECT file, line, j, {csv_fingerprint(names)} AS {CSV_HASH}, * EXCLUDE (file, line, j)
+            FROM nw_pycsv"""
+        )
+    finally:
+        store.con.unregister("nw_pycsv")
+    return "nw_lines", names, rejects
 
 
 def _csv_row(lines: list[bytes], i: int, width: int, delimiter: str) -> tuple[list[str] | None, str, int]:
