@@ -495,7 +495,8 @@ def _retry_or_quarantine(
     src = plan.source
     fallback: str | None = None
     if plan.mode != "python" and F.is_gzip(plan.path) and not F.gzip_intact(plan.path):
-        fallback = "python"
+        # What decompresses before the damage is salvaged, by the reader of the file's own layout.
+        fallback = "csv-python" if src.layout == "csv" else "python"
     elif plan.mode == "csv":
         fallback = "csv-python"
     elif plan.mode in ("lines", "documents") and src.layout == "json":
