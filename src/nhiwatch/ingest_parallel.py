@@ -96,10 +96,12 @@ class _Checkpoints:
         self.every = every
         self.stop = stop
         self.pool = pool  # DuckDB threads (all of them, each worker's share while the workers run)
+        self.inside = 0  # workers inside a batch (reading, mapping or storing it)
         self.busy = 0  # workers storing a batch
         self.pending = 0  # input stored since the last checkpoint
         self.due = False  # a checkpoint is due: no worker starts storing until it is taken
         self.running = False  # a worker is checkpointing
+        self.whole = False  # ... with the whole pool: no worker starts a batch until it ends
 
     def _take(self) -> bool:
         """Whether the calling thread should checkpoint now (holding ``cond``); it then owns the checkpoint."""
@@ -107,6 +109,12 @@ class _Checkpoints:
             self.running = True
             return True
         return False
+
+    def begin(self) -> None:
+        """A worker starts a batch (it waits only while a checkpoint holds the whole pool)."""
+        with self.cond:
+            self.cond.wait_for(lambda: not self.whole or self.stop.is_set())
+            self.inside += 1
 
     def enter(self, store: Store) -> None:
         """Wait until the calling worker may store: no checkpoint due or running (it takes a due one).
@@ -122,10 +130,12 @@ class _Checkpoints:
                 if not mine:
                     self.cond.wait()
                     continue
-            self._checkpoint(store)
+            self._checkpoint(store, own=1)
 
     def leave(self, store: Store, size: int, stored: bool) -> None:
+        """A worker ends a batch (``stored``: it had started storing); it takes a checkpoint now due."""
         with self.cond:
+            self.inside -= 1
             if stored:
                 self.busy -= 1
             self.pending += size
@@ -134,22 +144,28 @@ class _Checkpoints:
             mine = self._take()
             self.cond.notify_all()
         if mine:
-            self._checkpoint(store)
+            self._checkpoint(store, own=0)
 
-    def _checkpoint(self, store: Store) -> None:
+    def _checkpoint(self, store: Store, own: int) -> None:
+        """Checkpoint (the caller took it); ``own``: 1 if the caller is inside a batch, else 0."""
+        # With no other worker in a batch the checkpoint gets the whole pool: it compresses row groups on every
+        # thread (on one it took ~1 s of the bench's ~11); otherwise it keeps this worker's share.
+        with self.cond:
+            self.whole = self.inside == own and self.pool[0] != self.pool[1]
         try:
-            # No worker is storing (one may be mapping): the checkpoint gets the whole pool; it compresses row
-            # groups on every thread, and on one thread it took ~1 s of the bench's ~11.
-            store.execute(f"SET threads = {self.pool[0]}")
+            if self.whole:
+                store.execute(f"SET threads = {self.pool[0]}")
             try:
                 checkpoint(store)
             finally:
-                store.execute(f"SET threads = {self.pool[1]}")
+                if self.whole:
+                    store.execute(f"SET threads = {self.pool[1]}")
         finally:
             with self.cond:
                 self.pending = 0
                 self.due = False
                 self.running = False
+                self.whole = False
                 self.cond.notify_all()
 
 
@@ -197,6 +213,7 @@ def run(
                     return
                 for batch in units[i]:
                     _local.storing = False
+                    gate.begin()
                     try:
                         if stop.is_set():
                             return
