@@ -291,36 +291,47 @@ def _fold_hourly(store: Store) -> None:
     store.execute("DROP TABLE nw_roll_touched")
 
 
+def _reads(expr: str) -> str:
+    """The event columns a dimension's expression reads, as ``e.column, ...``."""
+    return ", ".join(sorted({f"e.{c}" for c in _EVENT_COLUMN.findall(expr)}))
+
+
 def _fold_values(store: Store) -> None:
-    # One scan, one grouping set per dimension: the group of each row says which dimension it counts.
     dims = {**DIMENSIONS, **USE_DIMENSIONS}
-    # Events of one integration and day that agree on every column a dimension reads agree on every value:
-    # they are counted once as a group, and the expressions (one of them Python) run on the groups.
-    read = ", ".join(sorted({f"e.{c}" for expr in dims.values() for c in _EVENT_COLUMN.findall(expr)}))
-    groups = f"""SELECT e.integration_id, CAST(e.time AS DATE) AS day, {read}, min(e.time) AS first_seen,
-        max(e.time) AS last_seen, count(*) AS events FROM nw_roll_new e GROUP BY ALL"""
-    cols = ", ".join(f"CAST({expr} AS VARCHAR) AS d_{dim}" for dim, expr in dims.items())
-    sets = ", ".join(f"(integration_id, day, d_{dim})" for dim in dims)
-    which = " ".join(f"WHEN grouping(d_{dim}) = 0 THEN '{dim}'" for dim in dims)
-    value = ", ".join(f"d_{dim}" for dim in dims)
+    # Events of one integration and day that agree on every column a dimension reads agree on its value:
+    # one scan counts such groups, then each dimension groups them by the columns it reads, evaluates its
+    # expression once per group (one of them is Python, slow per row) and adds up the groups of each value.
+    read = _reads(" ".join(dims.values()))
+    store.execute(
+        f"""CREATE OR REPLACE TEMP TABLE nw_roll_groups AS
+        SELECT e.integration_id, CAST(e.time AS DATE) AS day, {read}, min(e.time) AS first_seen,
+               max(e.time) AS last_seen, count(*) AS events
+        FROM nw_roll_new e GROUP BY ALL"""
+    )
+    per_dimension = " UNION ALL ".join(
+        f"""SELECT integration_id, '{dim}' AS dimension, value, day, min(first_seen) AS first_seen,
+               max(last_seen) AS last_seen, CAST(sum(events) AS BIGINT) AS events
+        FROM (SELECT e.integration_id, e.day, CAST({expr} AS VARCHAR) AS value, e.first_seen, e.last_seen, e.events
+              FROM (SELECT e.integration_id, e.day, {_reads(expr)}, min(e.first_seen) AS first_seen,
+                           max(e.last_seen) AS last_seen, sum(e.events) AS events
+                    FROM nw_roll_groups e GROUP BY ALL) e)
+        WHERE value IS NOT NULL GROUP BY ALL"""
+        for dim, expr in dims.items()
+    )
     scopes = (
         "SELECT e.integration_id, {dim} AS dimension, unnest(e.scopes) AS value, CAST(e.time AS DATE) AS day,"
         " e.time FROM nw_roll_new e WHERE len(e.scopes) > 0"
     )
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE nw_roll_vals AS
-        SELECT * FROM (
-          SELECT integration_id, CASE {which} END AS dimension, coalesce({value}) AS value, day,
-                 min(first_seen) AS first_seen, max(last_seen) AS last_seen, CAST(sum(events) AS BIGINT) AS events
-          FROM (SELECT e.integration_id, e.day, e.first_seen, e.last_seen, e.events, {cols} FROM ({groups}) e)
-          GROUP BY GROUPING SETS ({sets}))
-        WHERE value IS NOT NULL
+        {per_dimension}
         UNION ALL
         SELECT integration_id, dimension, value, day, min(time), max(time), count(*) FROM (
           {scopes.format(dim="'scope'")}
           UNION ALL {scopes.format(dim="'scope_used'")} AND e.action_class IS DISTINCT FROM 'scope_grant')
         GROUP BY ALL"""
     )
+    store.execute("DROP TABLE nw_roll_groups")
     _merge(
         store,
         "rollup_values",
