@@ -66,6 +66,7 @@ BUCKETS_PER_OCTAVE = 4  # size histogram resolution: a bucket spans 2^(1/4) of 1
 
 CURSOR = "cursor"  # last ingest_batch folded into the rollups
 HORIZON = "raw_horizon"  # epoch microseconds before which raw events may have been pruned
+_HOUR_US = 3_600_000_000
 
 _HOURLY_BASE = """
     SELECT integration_id, time, date_trunc('hour', time) AS hr, action_class, status, records,
@@ -193,9 +194,10 @@ def _advance(store: Store) -> int:
     return _fold(store, f"ingest_batch > {int(lo)} AND ingest_batch <= {int(hi)}", int(hi))
 
 
-def _fold(store: Store, where: str, cursor_to: int) -> int:
+def _fold(store: Store, where: str, cursor_to: int, *, whole_hours: bool = False) -> int:
     """Fold the attributed events matching ``where`` (this module's own predicate, its numbers written in
-    by this module) into every rollup and move the cursor to ``cursor_to``."""
+    by this module) into every rollup and move the cursor to ``cursor_to``. ``whole_hours``: the events are
+    every event of the hours they fall in, none of which the rollups hold (a rebuild)."""
     # A view, not a copy: each fold reads only the columns it needs, and the copy cost more than it saved.
     store.execute(
         f"""CREATE OR REPLACE TEMP VIEW nw_roll_new AS
@@ -203,7 +205,10 @@ def _fold(store: Store, where: str, cursor_to: int) -> int:
     )
     folded = int(store.scalar("SELECT count(*) FROM nw_roll_new") or 0)
     if folded:
-        _fold_hourly(store)
+        if whole_hours:
+            _recount(store, "nw_roll_new")
+        else:
+            _fold_hourly(store)
         _fold_values(store)
         _fold_sizes(store)
         _fold_lifecycle(store)
@@ -428,7 +433,8 @@ def rebuild(store: Store) -> int:
     for table, col in tables:
         store.execute(f"DELETE FROM {table} WHERE epoch_us(CAST({col} AS TIMESTAMP)) >= ?", [horizon])
     hi = int(store.scalar("SELECT coalesce(max(ingest_batch), 0) FROM events") or 0)
-    return _fold(store, f"epoch_us(time) >= {int(horizon)}", hi)
+    # The horizon is a day's start (set_raw_horizon), so every hour is wholly before or after it.
+    return _fold(store, f"epoch_us(time) >= {int(horizon)}", hi, whole_hours=horizon % _HOUR_US == 0)
 
 
 __all__ = [
