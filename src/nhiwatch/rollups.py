@@ -266,7 +266,7 @@ def _fold_hourly(store: Store) -> None:
             _recount(store, "nw_roll_new")  # the touched hours hold nothing but the new events (a new day)
         else:
             store.execute(
-                "CREATE OR REPLACE TEMP TABLE nw_roll_hours AS " + hours.format(cols=_COLUMNS),
+                "CREATE OR REPLACE TEMP TABLE nw_roll_hours AS " + hours.format(cols=_HOURLY_READS),
                 [bounds[0], bounds[1]],
             )
             _recount(store, "nw_roll_hours")
@@ -274,8 +274,8 @@ def _fold_hourly(store: Store) -> None:
     # Hours whose raw events may be pruned: the late events are added to what the rollup holds.
     if store.scalar("SELECT count(*) FROM nw_roll_touched WHERE NOT retained"):
         store.execute(
-            """CREATE OR REPLACE TEMP TABLE nw_roll_lateev AS
-            SELECT n.* FROM nw_roll_new n SEMI JOIN nw_roll_touched t ON NOT t.retained
+            f"""CREATE OR REPLACE TEMP TABLE nw_roll_lateev AS
+            SELECT {_HOURLY_READS} FROM nw_roll_new n SEMI JOIN nw_roll_touched t ON NOT t.retained
               AND n.integration_id = t.integration_id AND date_trunc('hour', n.time) = t.hr"""
         )
         store.execute(
@@ -380,6 +380,9 @@ _COLUMNS = """integration_id, time, action_class, status, records, traffic_bytes
     resource_name, resource_type, dst_endpoint_hostname, metadata_tenant_uid, src_endpoint_ip, src_endpoint_asn,
     http_request_user_agent, actor_user_credential_uid, api_operation, scopes, metadata_uid, actor_user_name,
     actor_user_uid, actor_user_type, on_behalf_of"""
+# What the hourly rollup reads (copied for the hours an advance recounts or adds to).
+_HOURLY_READS = """integration_id, time, action_class, status, records, traffic_bytes_in, traffic_bytes_out,
+    resource_name, dst_endpoint_hostname, metadata_tenant_uid"""
 _LIFECYCLE_COLUMNS = (
     "integration_id, time, metadata_uid, action_class, api_operation, status, resource_name,"
     " actor_user_credential_uid, actor_user_name, actor_user_uid, actor_user_type, on_behalf_of, scopes"
