@@ -224,7 +224,7 @@ _HOURLY_COLUMNS = (
 
 
 def _recount(store: Store, source: str) -> None:
-    """Insert the hourly and size rollups of every event in ``source`` (whole hours)."""
+    """Insert the hourly rollups of every event in ``source`` (whole hours)."""
     store.execute("CREATE OR REPLACE TEMP TABLE nw_roll_hr AS " + _HOURLY_AGG.format(source=source))
     failed = "SELECT integration_id, hour AS hr FROM nw_roll_hr WHERE whole AND failures > 0"
     store.execute(
