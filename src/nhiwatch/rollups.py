@@ -437,7 +437,7 @@ def rebuild(store: Store) -> int:
         store.execute(f"DELETE FROM {table} WHERE epoch_us(CAST({col} AS TIMESTAMP)) >= ?", [horizon])
     hi = int(store.scalar("SELECT coalesce(max(ingest_batch), 0) FROM events") or 0)
     # The horizon is a day's start (set_raw_horizon), so every hour is wholly before or after it.
-    return _fold(store, f"epoch_us(time) >= {int(horizon)}", hi, whole_hours=horizon % _HOUR_US == 0)
+    return _fold(store, f"time >= make_timestamp({int(horizon)})", hi, whole_hours=horizon % _HOUR_US == 0)
 
 
 __all__ = [
