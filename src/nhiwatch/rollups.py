@@ -32,6 +32,7 @@ changes and history is re-attributed, :func:`rebuild` recomputes the rollups ove
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from nhiwatch.dimensions import DIMENSIONS
@@ -60,47 +61,51 @@ USE_DIMENSIONS: dict[str, str] = {
     "credential_use": "CASE WHEN e.action_class NOT IN ('credential_issue', 'credential_revoke')"
     " THEN e.actor_user_credential_uid END",
 }
+_EVENT_COLUMN = re.compile(r"\be\.(\w+)")  # the event columns a dimension's expression reads
 BUCKETS_PER_OCTAVE = 4  # size histogram resolution: a bucket spans 2^(1/4) of 1 + x, about 19 %
 
 CURSOR = "cursor"  # last ingest_batch folded into the rollups
 HORIZON = "raw_horizon"  # epoch microseconds before which raw events may have been pruned
+_HOUR_US = 3_600_000_000
 
 _HOURLY_BASE = """
-    SELECT integration_id, date_trunc('hour', time) AS hr, action_class, status, records,
+    SELECT integration_id, time, date_trunc('hour', time) AS hr, action_class, status, records,
            CASE WHEN traffic_bytes_in IS NULL AND traffic_bytes_out IS NULL THEN NULL
                 ELSE coalesce(traffic_bytes_in, 0) + coalesce(traffic_bytes_out, 0) END AS bytes,
            resource_name, lower(dst_endpoint_hostname) AS dst, metadata_tenant_uid
     FROM {source}"""
 # Counts per status add up; distinct targets are counted per class and over all classes, not per status.
+# The all-classes row of an hour (``whole``) also takes its active minutes and whether anything succeeded
+# in the same pass.
 _HOURLY_AGG = f"""
     SELECT integration_id, hr AS hour,
            CASE WHEN grouping(action_class) = 1 THEN '*' ELSE coalesce(action_class, '?') END AS action_class,
            '*' AS status, count(*) AS events, sum(records) AS records, sum(bytes) AS bytes,
            count(*) FILTER (status = 'Failure') AS failures, count(DISTINCT resource_name) AS resources,
-           count(DISTINCT dst) AS destinations, count(DISTINCT metadata_tenant_uid) AS tenants
+           count(DISTINCT dst) AS destinations, count(DISTINCT metadata_tenant_uid) AS tenants,
+           grouping(action_class) = 1 AS whole,
+           CASE WHEN grouping(action_class) = 1 AND hr IS NOT NULL
+                THEN bit_or(1::UBIGINT << minute(time)) END AS minutes,
+           CASE WHEN grouping(action_class) = 1 AND hr IS NOT NULL THEN bool_or(status = 'Success') END
+             AS has_success
     FROM ({_HOURLY_BASE})
     GROUP BY GROUPING SETS ((integration_id, hr, action_class), (integration_id, hr))
     UNION ALL
     SELECT integration_id, hr, coalesce(action_class, '?'), coalesce(status, '?'), count(*), sum(records),
-           sum(bytes), count(*) FILTER (status = 'Failure'), NULL, NULL, NULL
-    FROM ({_HOURLY_BASE}) GROUP BY ALL"""
-
-# Per hour: the active minutes, whether anything succeeded, and how many failed.
-_HOUR_SHAPE = """
-    SELECT integration_id, date_trunc('hour', time) AS hr, bit_or(1::UBIGINT << minute(time)) AS minutes,
-           bool_or(status = 'Success') AS has_success, count(*) FILTER (status = 'Failure') AS nf
-    FROM {source} GROUP BY ALL"""
+           sum(bytes), count(*) FILTER (status = 'Failure'), NULL, NULL, NULL, false, NULL, NULL
+    FROM ({_HOURLY_BASE}) GROUP BY integration_id, hr, coalesce(action_class, '?'), coalesce(status, '?')"""
 
 # Failure runs of the hours that had failures: the hour's outcomes in time order as a string of S and F,
 # split at the successes — the first piece is the failures before the first success, the last those after
-# the last one, the longest of the others the longest run between two successes.
+# the last one, the longest of the others the longest run between two successes. A failure and a success at
+# the same instant are taken failure first: in the order they were read, the same events could give two shapes.
 _FAIL_SHAPE = """
     SELECT integration_id, hr, length(parts[1]) AS fail_lead,
            CASE WHEN len(parts) > 2 THEN list_max(list_transform(parts[2:-2], lambda p: length(p))) END
              AS fail_inner,
            CASE WHEN len(parts) > 1 THEN length(parts[-1]) END AS fail_trail
     FROM (SELECT integration_id, hr,
-                 string_split(string_agg(CASE status WHEN 'Success' THEN 'S' ELSE 'F' END, '' ORDER BY time), 'S')
+                 string_split(string_agg(CASE status WHEN 'Success' THEN 'S' ELSE 'F' END, '' ORDER BY time, status), 'S')
                    AS parts
           FROM (SELECT integration_id, date_trunc('hour', time) AS hr, time, status FROM {source} e
                 SEMI JOIN ({failed}) f ON f.integration_id = e.integration_id AND f.hr = date_trunc('hour', e.time)
@@ -186,46 +191,54 @@ def _advance(store: Store) -> int:
     hi = store.scalar("SELECT max(ingest_batch) FROM events WHERE ingest_batch > ?", [lo])
     if hi is None:
         return 0
-    return _fold(store, "ingest_batch > ? AND ingest_batch <= ?", [lo, int(hi)], int(hi))
+    return _fold(store, f"ingest_batch > {int(lo)} AND ingest_batch <= {int(hi)}", int(hi))
 
 
-def _fold(store: Store, where: str, params: list[object], cursor_to: int) -> int:
-    """Fold the attributed events matching ``where`` (this module's own predicate) into every rollup and
-    move the cursor to ``cursor_to``."""
+def _fold(store: Store, where: str, cursor_to: int, *, whole_hours: bool = False) -> int:
+    """Fold the attributed events matching ``where`` (this module's own predicate, its numbers written in
+    by this module) into every rollup and move the cursor to ``cursor_to``. ``whole_hours``: the events are
+    every event of the hours they fall in, none of which the rollups hold (a rebuild)."""
+    # A view, not a copy: each fold reads only the columns it needs, and the copy cost more than it saved.
     store.execute(
-        f"""CREATE OR REPLACE TEMP TABLE nw_roll_new AS
-        SELECT {_COLUMNS} FROM events WHERE {where} AND integration_id IS NOT NULL""",
-        params,
+        f"""CREATE OR REPLACE TEMP VIEW nw_roll_new AS
+        SELECT {_COLUMNS} FROM events WHERE {where} AND integration_id IS NOT NULL"""
     )
     folded = int(store.scalar("SELECT count(*) FROM nw_roll_new") or 0)
     if folded:
-        _fold_hourly(store)
+        if whole_hours:
+            _recount(store, "nw_roll_new")
+        else:
+            _fold_hourly(store)
         _fold_values(store)
         _fold_sizes(store)
         _fold_lifecycle(store)
-    store.execute("DROP TABLE IF EXISTS nw_roll_new")
+    store.execute("DROP VIEW IF EXISTS nw_roll_new")
     _set(store, CURSOR, cursor_to)
     return folded
 
 
+_HOURLY_COLUMNS = (
+    "integration_id, hour, action_class, status, events, records, bytes, failures, resources, destinations,"
+    " tenants, minutes, has_success"
+)
+
+
 def _recount(store: Store, source: str) -> None:
-    """Insert the hourly and size rollups of every event in ``source`` (whole hours)."""
-    store.execute("INSERT INTO rollup_hourly BY NAME " + _HOURLY_AGG.format(source=source))
-    store.execute(f"CREATE OR REPLACE TEMP TABLE nw_roll_shape AS {_HOUR_SHAPE.format(source=source)}")
-    failed = "SELECT integration_id, hr FROM nw_roll_shape WHERE nf > 0"
+    """Insert the hourly rollups of every event in ``source`` (whole hours)."""
+    store.execute("CREATE OR REPLACE TEMP TABLE nw_roll_hr AS " + _HOURLY_AGG.format(source=source))
+    failed = "SELECT integration_id, hour AS hr FROM nw_roll_hr WHERE whole AND failures > 0"
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE nw_roll_fail AS {_FAIL_SHAPE.format(source=source, failed=failed)}"""
     )
+    cols = ", ".join(f"h.{c.strip()}" for c in _HOURLY_COLUMNS.split(","))
     store.execute(
-        """UPDATE rollup_hourly r SET minutes = s.minutes, has_success = s.has_success,
-               fail_lead = coalesce(f.fail_lead, 0), fail_inner = f.fail_inner,
-               fail_trail = CASE WHEN s.has_success THEN coalesce(f.fail_trail, 0) END
-        FROM nw_roll_shape s LEFT JOIN nw_roll_fail f USING (integration_id, hr)
-        WHERE r.integration_id = s.integration_id AND r.hour = s.hr AND r.action_class = '*'
-          AND r.status = '*' AND r.hour BETWEEN (SELECT min(hr) FROM nw_roll_shape)
-                                            AND (SELECT max(hr) FROM nw_roll_shape)"""
+        f"""INSERT INTO rollup_hourly ({_HOURLY_COLUMNS}, fail_lead, fail_inner, fail_trail)
+        SELECT {cols}, CASE WHEN h.whole AND h.hour IS NOT NULL THEN coalesce(f.fail_lead, 0) END, f.fail_inner,
+               CASE WHEN h.has_success THEN coalesce(f.fail_trail, 0) END
+        FROM nw_roll_hr h LEFT JOIN nw_roll_fail f
+          ON h.whole AND f.integration_id = h.integration_id AND f.hr = h.hour"""
     )
-    store.execute("DROP TABLE nw_roll_shape")
+    store.execute("DROP TABLE nw_roll_hr")
     store.execute("DROP TABLE nw_roll_fail")
 
 
@@ -253,7 +266,7 @@ def _fold_hourly(store: Store) -> None:
             _recount(store, "nw_roll_new")  # the touched hours hold nothing but the new events (a new day)
         else:
             store.execute(
-                "CREATE OR REPLACE TEMP TABLE nw_roll_hours AS " + hours.format(cols=_COLUMNS),
+                "CREATE OR REPLACE TEMP TABLE nw_roll_hours AS " + hours.format(cols=_HOURLY_READS),
                 [bounds[0], bounds[1]],
             )
             _recount(store, "nw_roll_hours")
@@ -261,18 +274,12 @@ def _fold_hourly(store: Store) -> None:
     # Hours whose raw events may be pruned: the late events are added to what the rollup holds.
     if store.scalar("SELECT count(*) FROM nw_roll_touched WHERE NOT retained"):
         store.execute(
-            """CREATE OR REPLACE TEMP TABLE nw_roll_lateev AS
-            SELECT n.* FROM nw_roll_new n SEMI JOIN nw_roll_touched t ON NOT t.retained
+            f"""CREATE OR REPLACE TEMP TABLE nw_roll_lateev AS
+            SELECT {_HOURLY_READS} FROM nw_roll_new n SEMI JOIN nw_roll_touched t ON NOT t.retained
               AND n.integration_id = t.integration_id AND date_trunc('hour', n.time) = t.hr"""
         )
         store.execute(
             "CREATE OR REPLACE TEMP TABLE nw_roll_late AS " + _HOURLY_AGG.format(source="nw_roll_lateev")
-        )
-        store.execute(
-            f"""ALTER TABLE nw_roll_late ADD COLUMN minutes UBIGINT;
-            UPDATE nw_roll_late l SET minutes = s.minutes FROM ({_HOUR_SHAPE.format(source="nw_roll_lateev")}) s
-            WHERE l.integration_id = s.integration_id AND l.hour = s.hr AND l.action_class = '*'
-              AND l.status = '*'"""
         )
         _merge(
             store,
@@ -289,31 +296,47 @@ def _fold_hourly(store: Store) -> None:
     store.execute("DROP TABLE nw_roll_touched")
 
 
+def _reads(expr: str) -> str:
+    """The event columns a dimension's expression reads, as ``e.column, ...``."""
+    return ", ".join(sorted({f"e.{c}" for c in _EVENT_COLUMN.findall(expr)}))
+
+
 def _fold_values(store: Store) -> None:
-    # One scan, one grouping set per dimension: the group of each row says which dimension it counts.
     dims = {**DIMENSIONS, **USE_DIMENSIONS}
-    cols = ", ".join(f"CAST({expr} AS VARCHAR) AS d_{dim}" for dim, expr in dims.items())
-    sets = ", ".join(f"(integration_id, day, d_{dim})" for dim in dims)
-    which = " ".join(f"WHEN grouping(d_{dim}) = 0 THEN '{dim}'" for dim in dims)
-    value = ", ".join(f"d_{dim}" for dim in dims)
+    # Events of one integration and day that agree on every column a dimension reads agree on its value:
+    # one scan counts such groups, then each dimension groups them by the columns it reads, evaluates its
+    # expression once per group (one of them is Python, slow per row) and adds up the groups of each value.
+    read = _reads(" ".join(dims.values()))
+    store.execute(
+        f"""CREATE OR REPLACE TEMP TABLE nw_roll_groups AS
+        SELECT e.integration_id, CAST(e.time AS DATE) AS day, {read}, min(e.time) AS first_seen,
+               max(e.time) AS last_seen, count(*) AS events
+        FROM nw_roll_new e GROUP BY ALL"""
+    )
+    per_dimension = " UNION ALL ".join(
+        f"""SELECT integration_id, '{dim}' AS dimension, value, day, min(first_seen) AS first_seen,
+               max(last_seen) AS last_seen, CAST(sum(events) AS BIGINT) AS events
+        FROM (SELECT e.integration_id, e.day, CAST({expr} AS VARCHAR) AS value, e.first_seen, e.last_seen, e.events
+              FROM (SELECT e.integration_id, e.day, {_reads(expr)}, min(e.first_seen) AS first_seen,
+                           max(e.last_seen) AS last_seen, sum(e.events) AS events
+                    FROM nw_roll_groups e GROUP BY ALL) e)
+        WHERE value IS NOT NULL GROUP BY ALL"""
+        for dim, expr in dims.items()
+    )
     scopes = (
         "SELECT e.integration_id, {dim} AS dimension, unnest(e.scopes) AS value, CAST(e.time AS DATE) AS day,"
         " e.time FROM nw_roll_new e WHERE len(e.scopes) > 0"
     )
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE nw_roll_vals AS
-        SELECT * FROM (
-          SELECT integration_id, CASE {which} END AS dimension, coalesce({value}) AS value, day,
-                 min(time) AS first_seen, max(time) AS last_seen, count(*) AS events
-          FROM (SELECT e.integration_id, CAST(e.time AS DATE) AS day, e.time, {cols} FROM nw_roll_new e)
-          GROUP BY GROUPING SETS ({sets}))
-        WHERE value IS NOT NULL
+        {per_dimension}
         UNION ALL
         SELECT integration_id, dimension, value, day, min(time), max(time), count(*) FROM (
           {scopes.format(dim="'scope'")}
           UNION ALL {scopes.format(dim="'scope_used'")} AND e.action_class IS DISTINCT FROM 'scope_grant')
         GROUP BY ALL"""
     )
+    store.execute("DROP TABLE nw_roll_groups")
     _merge(
         store,
         "rollup_values",
@@ -357,6 +380,9 @@ _COLUMNS = """integration_id, time, action_class, status, records, traffic_bytes
     resource_name, resource_type, dst_endpoint_hostname, metadata_tenant_uid, src_endpoint_ip, src_endpoint_asn,
     http_request_user_agent, actor_user_credential_uid, api_operation, scopes, metadata_uid, actor_user_name,
     actor_user_uid, actor_user_type, on_behalf_of"""
+# What the hourly rollup reads (copied for the hours an advance recounts or adds to).
+_HOURLY_READS = """integration_id, time, action_class, status, records, traffic_bytes_in, traffic_bytes_out,
+    resource_name, dst_endpoint_hostname, metadata_tenant_uid"""
 _LIFECYCLE_COLUMNS = (
     "integration_id, time, metadata_uid, action_class, api_operation, status, resource_name,"
     " actor_user_credential_uid, actor_user_name, actor_user_uid, actor_user_type, on_behalf_of, scopes"
@@ -410,7 +436,8 @@ def rebuild(store: Store) -> int:
     for table, col in tables:
         store.execute(f"DELETE FROM {table} WHERE epoch_us(CAST({col} AS TIMESTAMP)) >= ?", [horizon])
     hi = int(store.scalar("SELECT coalesce(max(ingest_batch), 0) FROM events") or 0)
-    return _fold(store, "epoch_us(time) >= ?", [horizon], hi)
+    # The horizon is a day's start (set_raw_horizon), so every hour is wholly before or after it.
+    return _fold(store, f"time >= make_timestamp({int(horizon)})", hi, whole_hours=horizon % _HOUR_US == 0)
 
 
 __all__ = [
