@@ -217,7 +217,7 @@ def test_a_due_checkpoint_waits_for_the_batch_being_stored_and_lets_mapping_go_o
     after it."""
     taken: list[str] = []
     monkeypatch.setattr(parallel_mod, "checkpoint", lambda store: taken.append(store.name))
-    gate = parallel_mod._Checkpoints(100, threading.Event(), (4, 2))
+    gate = parallel_mod._Checkpoints(100, threading.Event(), (4, 2), total=10_000)
     a, b = _Settings("a"), _Settings("b")
     for worker in (b, a):
         gate.begin()
@@ -246,7 +246,7 @@ def test_a_checkpoint_no_worker_runs_beside_gets_the_whole_pool(monkeypatch: pyt
         release.wait(5)
 
     monkeypatch.setattr(parallel_mod, "checkpoint", slow)
-    gate = parallel_mod._Checkpoints(100, threading.Event(), (4, 2))
+    gate = parallel_mod._Checkpoints(100, threading.Event(), (4, 2), total=10_000)
     a = _Settings("a")
     gate.begin()
     gate.enter(a)
@@ -266,7 +266,7 @@ def test_a_checkpoint_no_worker_runs_beside_gets_the_whole_pool(monkeypatch: pyt
 def test_a_worker_about_to_store_takes_a_due_checkpoint_itself(monkeypatch: pytest.MonkeyPatch) -> None:
     taken: list[int] = []
     monkeypatch.setattr(parallel_mod, "checkpoint", lambda store: taken.append(1))
-    gate = parallel_mod._Checkpoints(100, threading.Event(), (2, 1))
+    gate = parallel_mod._Checkpoints(100, threading.Event(), (2, 1), total=10_000)
     gate.begin()
     gate.leave(_Settings(), 150, stored=False)  # a batch that stored nothing still counts its input
     assert taken == [1]  # nobody was storing: taken at once
@@ -283,3 +283,18 @@ def test_a_worker_about_to_store_stops_when_the_ingest_is_abandoned() -> None:
     with pytest.raises(parallel_mod.Stopped):
         gate.enter(_Settings())
     assert gate.busy == 0
+
+
+def test_no_checkpoint_is_due_with_less_than_a_checkpoints_worth_of_input_left(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The last stretch of input is left to the checkpoint after the run, which runs alone on the whole pool:
+    one taken just before it held the other worker idle."""
+    taken: list[int] = []
+    monkeypatch.setattr(parallel_mod, "checkpoint", lambda store: taken.append(1))
+    gate = parallel_mod._Checkpoints(100, threading.Event(), (2, 1), total=300)
+    for size in (110, 110, 80):
+        gate.begin()
+        gate.leave(_Settings(), size, stored=False)
+    assert taken == [1]  # after the first batch (190 left); not after the second (80 left) nor the last
+    assert gate.pending == 190 and gate.left == 0
