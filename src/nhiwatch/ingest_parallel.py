@@ -16,13 +16,15 @@ batch (from its first write to the database until it ends). A batch is read and 
 connection's temp tables before it writes, so a worker that finds a checkpoint due goes on reading and
 mapping its next batch, and waits (or takes the checkpoint itself) only when it is about to store: the
 worker that passed the mark used to wait idle for the other's batch (~1.2 s on the bench, behind a
-145k-record Google Workspace batch).
+145k-record Google Workspace batch). With less than a checkpoint's worth of input left no checkpoint is due:
+the one after the run takes it.
 
 DuckDB's thread pool is shared by the connections of one database, and each worker's thread runs its own
 statements too: with ``threads = 2`` and two workers, four threads took turns on two cores. The pool is shared
 out while the workers run (``threads`` divided by the workers, at least one: on two cores each worker runs its
 statements on its own thread); on the bench's mix that cost ~9 % less CPU and up to ~10 % less wall time. A
-checkpoint between batches, when no worker runs, gets the whole pool back.
+checkpoint taken while no other worker is in a batch gets the whole pool back (it compresses row groups on
+every thread), and a worker starting a batch meanwhile waits for it.
 """
 
 from __future__ import annotations
