@@ -135,7 +135,7 @@ class _Checkpoints:
                 if not mine:
                     self.cond.wait()
                     continue
-            self._checkpoint(store, own=1)
+            self._checkpoint(store, in_batch=True)
 
     def leave(self, store: Store, size: int, stored: bool) -> None:
         """A worker ends a batch (``stored``: it had started storing); it takes a checkpoint now due."""
@@ -152,14 +152,14 @@ class _Checkpoints:
             mine = self._take()
             self.cond.notify_all()
         if mine:
-            self._checkpoint(store, own=0)
+            self._checkpoint(store, in_batch=False)
 
-    def _checkpoint(self, store: Store, own: int) -> None:
-        """Checkpoint (the caller took it); ``own``: 1 if the caller is inside a batch, else 0."""
+    def _checkpoint(self, store: Store, in_batch: bool) -> None:
+        """Checkpoint (the caller took it); ``in_batch``: whether the caller is inside a batch itself."""
         # With no other worker in a batch the checkpoint gets the whole pool: it compresses row groups on every
         # thread (on one it took ~1 s of the bench's ~11); otherwise it keeps this worker's share.
         with self.cond:
-            self.whole = self.inside == own and self.pool[0] != self.pool[1]
+            self.whole = self.inside == int(in_batch) and self.pool[0] != self.pool[1]
         try:
             if self.whole:
                 store.execute(f"SET threads = {self.pool[0]}")
