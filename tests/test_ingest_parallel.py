@@ -298,3 +298,25 @@ def test_no_checkpoint_is_due_with_less_than_a_checkpoints_worth_of_input_left(
         gate.leave(_Settings(), size, stored=False)
     assert taken == [1]  # after the first batch (190 left); not after the second (80 left) nor the last
     assert gate.pending == 190 and gate.left == 0
+
+
+def test_a_checkpoint_has_one_more_thread_while_it_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The statement is one task a pool thread may take (the caller then only waits): one more thread keeps
+    every core on it, and the setting comes back."""
+    seen: list[int] = []
+    original = Store.execute
+
+    def execute(self: Store, sql: str, *args: Any, **kw: Any) -> Any:
+        if sql == "CHECKPOINT":
+            seen.append(int(original(self, "SELECT current_setting('threads')").fetchall()[0][0]))
+        return original(self, sql, *args, **kw)
+
+    monkeypatch.setattr(Store, "execute", execute)
+    with Store(tmp_path / "s.duckdb") as store:
+        for threads in (3, 1):
+            store.execute(f"SET threads = {threads}")
+            parallel_mod.checkpoint(store)
+            assert int(store.scalar("SELECT current_setting('threads')")) == threads
+    assert seen == [4, 1]  # alone on one thread, the caller runs it itself
