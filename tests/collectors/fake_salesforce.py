@@ -61,6 +61,9 @@ class FakeSalesforce(FakeApi):
     downloads: list[str] = field(default_factory=list)
     queries: list[str] = field(default_factory=list)
     batch_size: int | None = None  # smaller than the API's 200 minimum, to page through few files
+    now: float = (
+        NOW_EPOCH  # what a JWT's expiry is checked against: the tests' clock, or the real one (the CLI's)
+    )
 
     def authorized(self, request: Request) -> bool:
         if request.path == "/services/oauth2/token":
@@ -124,7 +127,7 @@ class FakeSalesforce(FakeApi):
             return reply(
                 400, {"error": "invalid_grant", "error_description": "user hasn't approved this consumer"}
             )
-        if not (NOW_EPOCH - 3600 < claims["exp"] <= NOW_EPOCH + 3600 * 24):
+        if not (self.now - 3600 < claims["exp"] <= self.now + 3600 * 24):
             return reply(400, {"error": "invalid_grant", "error_description": "expired authorization code"})
         token = "00D8c000001XyZa!AQ" + secrets.token_urlsafe(24)
         self.tokens.add(token)

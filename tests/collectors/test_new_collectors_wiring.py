@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,8 @@ def nhiwatch(*args: str | Path, cwd: Path, env: dict[str, str]) -> subprocess.Co
 
 def test_collect_salesforce_from_the_command_line_then_list(httpserver: HTTPServer, tmp_path: Path) -> None:
     private, public = key_pair()
-    fake = FakeSalesforce(token="", public_key=public, files=log_files(2))
+    # The command line signs its JWT with the real clock (the other tests inject theirs).
+    fake = FakeSalesforce(token="", public_key=public, files=log_files(2), now=time.time())
     url = serve(httpserver, fake)
     key_file = tmp_path / "sf.pem"
     key_file.write_text(private)
