@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -294,10 +295,11 @@ def _plan(
         if size == 0:
             _quarantine_file(store, path, None, "empty file", report)
             return None
-        if known is not None and not any(c in str(path) for c in GLOB_CHARS):
+        if known is not None and not _GLOB.search(str(path)):
             key = shape_key(path)
             if key is not None and key in known:
-                return replace(known[key], path=path, size=size)
+                like = known[key]  # (not dataclasses.replace: a third of the cost, for thousands of files)
+                return _Plan(path, like.source, like.mode, like.group_key, size)
         sample = F.sample(path)
     except OSError as exc:
         _quarantine_file(store, path, None, f"cannot read: {exc.strerror or exc}", report)
@@ -346,7 +348,7 @@ def _plan_sampled(
         return None
     src, view = found
     gz = F.is_gzip(path)
-    if any(c in str(path) for c in GLOB_CHARS):
+    if _GLOB.search(str(path)):
         # DuckDB would expand the name as a pattern (reading other files, or none): read it in Python.
         if src.layout == "csv":
             return _Plan(path, src, "csv-python", (src.id, "csv-python", str(path)), size)
@@ -372,7 +374,7 @@ def plan_file(store: Store, path: Path, candidates: list[Source] | None = None) 
     return _plan(store, path, candidates, IngestReport())
 
 
-GLOB_CHARS = "*?[{"  # characters DuckDB's file readers take as a pattern
+_GLOB = re.compile(r"[*?\[{]")  # characters DuckDB's file readers take as a pattern
 
 
 def _record_view(sample: Any) -> Any:
