@@ -182,8 +182,8 @@ def checkpoint(store: Store) -> None:
 
     DuckDB runs the statement as one task, which any of its threads may take, and compresses the row groups
     on the others. When one of its pool's threads takes it the calling thread only waits, and the bench's
-    last checkpoint ran on one core: 1.4 s instead of 0.9, in about one run of three or four. One more thread in the
-    pool while it runs keeps every core on it."""
+    last checkpoint ran on one core: 1.4 s instead of 0.9, in about one run of three or four. One more
+    thread in the pool while it runs keeps every core on it."""
     with contextlib.suppress(duckdb.Error):
         threads = int(store.scalar("SELECT current_setting('threads')"))
         if threads > 1:
