@@ -18,6 +18,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from nhiwatch.arrow_lists import strings
+
 IPV4_PREFIX, IPV6_PREFIX = 24, 64
 
 
@@ -49,10 +51,11 @@ _IPV4 = rf"^{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}$"
 
 def _ip_prefix_batch(ips: pa.Array | pa.ChunkedArray) -> pa.Array:
     # Plain IPv4, most of any log, is done by Arrow kernels; only the distinct other values reach Python.
-    v4 = pc.fill_null(pc.match_substring_regex(ips, _IPV4), False)
+    # Null (no address) is not IPv4: False AND-ed in Kleene logic (fill_null would import pandas: arrow_lists).
+    v4 = pc.and_kleene(pc.match_substring_regex(ips, _IPV4), pc.is_valid(ips))
     v4_prefix = pc.replace_substring_regex(ips, r"^(\d+\.\d+\.\d+)\.\d+$", r"\1.0/24")
     distinct = pc.unique(pc.filter(ips, pc.invert(v4)))
-    prefixes = pa.array([ip_prefix(v) for v in distinct.to_pylist()], pa.string())
+    prefixes = strings([ip_prefix(v) for v in distinct.to_pylist()])
     others = pc.take(prefixes, pc.index_in(ips, value_set=distinct))
     return pc.if_else(v4, v4_prefix, others)
 

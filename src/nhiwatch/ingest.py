@@ -41,6 +41,7 @@ import pyarrow as pa
 
 from nhiwatch import ingest_parallel as parallel
 from nhiwatch import raw_copies, rollups
+from nhiwatch.arrow_lists import integers, strings
 from nhiwatch.gc_pause import fewer_collections
 from nhiwatch.schema import EVENT_COLUMN_NAMES
 from nhiwatch.sources import documents as D
@@ -589,13 +590,7 @@ def _map_python_batch(
     rejects: list[tuple[str, int, str, str]],
     report: IngestReport,
 ) -> None:
-    table = pa.table(
-        {
-            "file": pa.array(files, pa.string()),
-            "line": pa.array(lines, pa.int64()),
-            "j": pa.array(texts, pa.string()),
-        }
-    )
+    table = pa.table({"file": strings(files), "line": integers(lines), "j": strings(texts)})
     store.con.register("nw_py", table)
     try:
         if src.layout == "json":

@@ -25,6 +25,9 @@ from nhiwatch.schema import events_ddl
 
 DEFAULT_DB = "nhiwatch.duckdb"
 DEFAULT_MEMORY_LIMIT = "1GB"
+SMALL_INSERT = (
+    4096  # values up to which insert_rows binds them as parameters rather than building Arrow columns
+)
 _MEMORY_LIMIT_RE = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 # The object an idempotent DDL statement (``ensure``) creates or alters, and the objects a statement drops
 # or renames: what the catalog cache of :class:`Store` is keyed by and invalidated with.
@@ -322,6 +325,14 @@ class Store:
         if not rows:
             return
         names = ", ".join(cols)
+        if len(rows) * len(cols) <= SMALL_INSERT:
+            # One statement, its values bound as parameters (DuckDB casts each, as executemany does). A columnar
+            # insert infers Arrow types first, and pyarrow imports pandas to do that when pandas is installed:
+            # ~0.25 s once per process, which the inventory's few hundred rows paid inside every ingest.
+            marks = "(" + ", ".join("?" for _ in cols) + ")"
+            values = [v for row in rows for v in row]
+            self.con.execute(f"INSERT INTO {table} ({names}) VALUES {', '.join([marks] * len(rows))}", values)
+            return
         try:  # one columnar insert: DuckDB's executemany costs ~1 ms per row
             nw_insert_batch = pa.table(  # noqa: F841 - read by the INSERT below, by name
                 {f"c{i}": pa.array([r[i] for r in rows]) for i in range(len(cols))}
