@@ -9,13 +9,15 @@ from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nhiwatch.arrow_lists import integers, strings
 from nhiwatch.store import Store
 
 
+# No deadline: the reference, pyarrow.array, imports pandas (~0.25 s) the first time it runs.
+@settings(deadline=None)
 @given(st.lists(st.one_of(st.none(), st.text(st.characters(blacklist_categories=["Cs"])))))
 def test_strings_are_what_pyarrow_builds(values: list[str | None]) -> None:
     got = strings(values)
@@ -24,6 +26,7 @@ def test_strings_are_what_pyarrow_builds(values: list[str | None]) -> None:
     assert got.null_count == values.count(None)
 
 
+@settings(deadline=None)
 @given(st.lists(st.integers(-(2**63), 2**63 - 1)))
 def test_integers_are_what_pyarrow_builds(values: list[int]) -> None:
     assert integers(values).equals(pa.array(values, pa.int64()))

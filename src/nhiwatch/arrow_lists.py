@@ -9,6 +9,7 @@ builders make the same arrays without asking.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import pyarrow as pa
@@ -17,9 +18,10 @@ import pyarrow as pa
 def strings(values: Sequence[str | None]) -> pa.Array:
     """``values`` as an Arrow string array (None: null). Raises UnicodeEncodeError on a lone surrogate, as
     ``pyarrow.array`` raises on it."""
-    n = len(values)
-    nulls = list(values).count(None)
-    texts: list[str] = [v or "" for v in values] if nulls else list(values)  # type: ignore[arg-type]
+    items = list(values)
+    n = len(items)
+    nulls = items.count(None)
+    texts = cast(list[str], [v or "" for v in items] if nulls else items)
     raw = "".join(texts).encode("utf-8")
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
     if len(raw) != int(lengths.sum()):  # not ASCII only: any other character is 2-4 bytes
@@ -29,7 +31,7 @@ def strings(values: Sequence[str | None]) -> pa.Array:
     np.cumsum(lengths, out=offsets[1:])
     validity = None
     if nulls:
-        present = np.fromiter((v is not None for v in values), dtype=bool, count=n)
+        present = np.fromiter((v is not None for v in items), dtype=bool, count=n)
         validity = pa.py_buffer(np.packbits(present, bitorder="little"))
     buffers = [validity, pa.py_buffer(offsets), pa.py_buffer(raw)]
     return pa.Array.from_buffers(pa.string() if small else pa.large_string(), n, buffers, null_count=nulls)

@@ -25,9 +25,8 @@ from nhiwatch.schema import events_ddl
 
 DEFAULT_DB = "nhiwatch.duckdb"
 DEFAULT_MEMORY_LIMIT = "1GB"
-SMALL_INSERT = (
-    4096  # values up to which insert_rows binds them as parameters rather than building Arrow columns
-)
+# Values up to which insert_rows binds them as parameters of one INSERT rather than building Arrow columns.
+SMALL_INSERT = 4096
 _MEMORY_LIMIT_RE = re.compile(r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 # The object an idempotent DDL statement (``ensure``) creates or alters, and the objects a statement drops
 # or renames: what the catalog cache of :class:`Store` is keyed by and invalidated with.
