@@ -26,6 +26,12 @@ def redacted_quarantine() -> str:
     )
 
 
+# What a row's texts are joined with for the trigger. Any character keeps the trigger whole (a text's match lies
+# inside the join). This one is a character AWS secrets are made of, so an access key id that starts a column
+# (CloudTrail's credential) does not read as a key id after a secret (``aws_secret_before_key_id``'s trigger):
+# joined by newlines, every CloudTrail row would go through the whole chain.
+JOIN = "+"
+
 # Columns redacted on the way in: every text column a source maps from the record (the engine's own
 # columns, source and integration_id, are not log data; ingest_file is a path the operator chose).
 _REDACTED = tuple(
@@ -33,6 +39,13 @@ _REDACTED = tuple(
     for c in EVENT_COLUMNS
     if c.sql_type == "VARCHAR" and c.name not in ("source", "integration_id", "ingest_file")
 )
+
+_TEXTS = ", ".join(f"CAST({c} AS VARCHAR)" for c in _REDACTED)
+
+
+def stage_trigger() -> str:
+    """SQL over a ``nw_stage`` row: one of its texts may hold a secret (false: the chain is skipped)."""
+    return sql_trigger(f"concat_ws('{JOIN}', {_TEXTS}, array_to_string(scopes, '{JOIN}'))")
 
 
 def redacted_stage() -> str:
@@ -46,11 +59,9 @@ def redacted_stage() -> str:
     (:mod:`nhiwatch.evidence`).
     """
     n = len(_REDACTED)
-    texts = ", ".join(f"CAST({c} AS VARCHAR)" for c in _REDACTED)
-    joined = f"concat_ws(chr(10), {texts}, array_to_string(scopes, chr(10)))"
-    items = f"list_concat([{texts}], coalesce(scopes, []::VARCHAR[]))"
+    items = f"list_concat([{_TEXTS}], coalesce(scopes, []::VARCHAR[]))"
     masked = (
-        f"CASE WHEN {sql_trigger(joined)} "
+        f"CASE WHEN {stage_trigger()} "
         f"THEN list_transform({items}, lambda nw_x: {sql_redact_chain('nw_x')}) END"
     )
     replaced = [
@@ -60,4 +71,4 @@ def redacted_stage() -> str:
     return f"(SELECT * EXCLUDE (nw_r) REPLACE ({', '.join(replaced)}) FROM (SELECT *, {masked} AS nw_r FROM nw_stage))"
 
 
-__all__ = ["SHORT_REASON", "redacted_quarantine", "redacted_stage"]
+__all__ = ["JOIN", "SHORT_REASON", "redacted_quarantine", "redacted_stage", "stage_trigger"]

@@ -484,6 +484,20 @@ def test_soql_shape_hides_every_literal_and_is_stable(literals: list[str]) -> No
     assert again == shape
 
 
+@given(st.text(alphabet=st.sampled_from(list("ab ?'(),\t\n\r\f\v\u00a0\u2003")), max_size=40))
+@settings(max_examples=200, deadline=None)
+def test_soql_spaces_collapse_as_every_space_run_would(text: str) -> None:
+    import duckdb
+
+    from nhiwatch.sources.salesforce.common import _SPACES
+
+    con = duckdb.connect()
+    ours, every = con.execute(
+        "SELECT regexp_replace($1, $2, ' ', 'g'), regexp_replace($1, '\\s+', ' ', 'g')", [text, _SPACES]
+    ).fetchall()[0]
+    assert ours == every
+
+
 def test_record_and_job_ids_leave_the_resource_name(store: Store, tmp_path: Path) -> None:
     header = (
         '"EVENT_TYPE","TIMESTAMP","REQUEST_ID","ORGANIZATION_ID","USER_ID","URI","METHOD","STATUS_CODE",'

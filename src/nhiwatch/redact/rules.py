@@ -198,7 +198,9 @@ RULES: tuple[Rule, ...] = (
         "aws_secret_before_key_id",
         rf"(^|[^A-Za-z0-9/+])[A-Za-z0-9/+]{{40}}([^A-Za-z0-9/+=]{{1,8}}{_AWS_KEY_ID})",
         r"\1" + MASK + r"\2",
-        r"[A-Za-z0-9/+]{40}[^A-Za-z0-9/+=]{1,8}A[KS]IA[A-Z0-9]{16}",
+        # Only the secret's last character before the separators: a 40-character count in the trigger made
+        # DuckDB's automaton ~25 % slower on every text ingested, and this still holds wherever the rule does.
+        r"[A-Za-z0-9/+][^A-Za-z0-9/+=]{1,8}A[KS]IA[A-Z0-9]{16}",
         ((f"{AWS_SECRET} {AWS_ID}", AWS_SECRET),),
         (f"{SHA} is a commit, {AWS_ID} a key id",),
     ),

@@ -112,6 +112,12 @@ def _scope_names(j: str) -> str:
     return f"(CASE WHEN json_type({j}) = 'ARRAY' THEN {_nonempty(names)} ELSE NULL::VARCHAR[] END)"
 
 
+def _by_method(method: str) -> str:
+    """The class of an API call by its method's last segment, which is computed once for the whole list."""
+    classes = when(*[(f"nw_m LIKE {sql_str(pat)}", lit(c)) for pat, c in METHOD_CLASS], default=lit("read"))
+    return f"list_transform([{method}], lambda nw_m: {classes})[1]"
+
+
 def _fields(f: Accessor) -> dict[str, str]:
     def p(name: str) -> str:
         return f("event.parameters." + name)
@@ -157,10 +163,7 @@ def _fields(f: Accessor) -> dict[str, str]:
                         "revoke": lit("credential_revoke"),
                         "request": lit("auth"),
                         "deny": lit("auth"),
-                        "activity": when(
-                            *[(f"{method} LIKE {sql_str(pat)}", lit(c)) for pat, c in METHOD_CLASS],
-                            default=lit("read"),
-                        ),
+                        "activity": _by_method(method),
                     },
                     lit("auth"),
                 ),

@@ -106,7 +106,9 @@ _SOQL_LITERALS = (
     r"\b[0-9]+(?:\.[0-9]+)?\b",
 )
 _IN_LIST = r"(?i)\bIN\s*\(\s*\?(?:\s*,\s*\?)*\s*\)"
-_SPACES = r"\s+"
+# Collapses spaces as ``\s+`` -> ' ' does (RE2's \s), but matches only runs and non-space blanks: rewriting
+# every single space of every query took half of the shape's cost.
+_SPACES = r"[\t\n\f\r ]{2,}|[\t\n\f\r]"
 _SELECT = r"^\s*(?i:select)\b"
 
 
