@@ -113,7 +113,8 @@ def _scope_names(j: str) -> str:
 
 
 def _by_method(method: str) -> str:
-    """The class of an API call by its method's last segment, which is computed once for the whole list."""
+    """The class of an API call by its method's last segment, bound once for all the patterns (DuckDB does not
+    share a subexpression between a CASE's branches: each pattern re-extracted and lower-cased it)."""
     classes = when(*[(f"nw_m LIKE {sql_str(pat)}", lit(c)) for pat, c in METHOD_CLASS], default=lit("read"))
     return f"list_transform([{method}], lambda nw_m: {classes})[1]"
 
