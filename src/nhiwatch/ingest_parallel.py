@@ -183,7 +183,8 @@ def checkpoint(store: Store) -> None:
     DuckDB runs the statement as one task, which any of its threads may take, and compresses the row groups
     on the others. When one of its pool's threads takes it the calling thread only waits, and the bench's
     last checkpoint ran on one core: 1.4 s instead of 0.9, in about one run of three or four. One more
-    thread in the pool while it runs keeps every core on it."""
+    thread in the pool while it runs keeps a thread for the compression beside the one running the statement;
+    the last checkpoint still varies (0.9-1.3 s on the bench) with which thread takes it."""
     with contextlib.suppress(duckdb.Error):
         threads = int(store.scalar("SELECT current_setting('threads')"))
         if threads > 1:
