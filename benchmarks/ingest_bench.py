@@ -9,6 +9,10 @@ CHECKPOINT. Figures are printed as a Markdown table row for ``docs/benchmarks.md
 what to compare across machines. CPU seconds (user + system, all threads) are printed beside wall seconds:
 on a shared machine they move less with other jobs' load. The 1-minute load average before the floor,
 between the two runs and after the ingest ends the row: other jobs' load inflates wall seconds most.
+
+``--per-source`` then measures each top folder of the logs (one source each) alone, the floor and
+``nhiwatch ingest`` without the inventory, in fresh child processes: the mix's ratio to the floor is a sum of
+very different ratios, and this shows which source's reading or mapping the total hides.
 """
 
 from __future__ import annotations
@@ -78,6 +82,20 @@ print(json.dumps({"read": r.read, "stored": r.stored, "quarantined": r.quarantin
                   "peak_rss_mb": ru.ru_maxrss / 1024}))
 """
 
+SOURCE_INGEST = r"""
+import json, sys, time, resource
+from nhiwatch.store import Store
+from nhiwatch.ingest import ingest
+with Store(sys.argv[2]) as store:
+    c = resource.getrusage(resource.RUSAGE_SELF)
+    t = time.perf_counter()
+    r = ingest(store, [sys.argv[1]])
+    secs = time.perf_counter() - t
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"read": r.read, "seconds": secs,
+                  "cpu_seconds": ru.ru_utime + ru.ru_stime - c.ru_utime - c.ru_stime}))
+"""
+
 
 def child(code: str, *args: str) -> dict[str, float]:
     out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
@@ -99,10 +117,41 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {mem:.0f} GiB, {cpu}, Python {platform.python_version()}"
 
 
+def fresh(db: Path) -> None:
+    for p in (db, db.with_name(db.name + ".wal")):
+        p.unlink(missing_ok=True)
+    shutil.rmtree(db.with_name(db.name + ".raw"), ignore_errors=True)
+
+
+def per_source(logs: Path, db: Path) -> None:
+    """Each top folder of ``logs`` alone: DuckDB's scan, then nhiwatch's ingest into a fresh store."""
+    print(
+        "\n| folder | records | DuckDB scan s (CPU s) | nhiwatch ingest s (CPU s) | ratio wall (CPU) |"
+        "\n|---|---|---|---|---|"
+    )
+    totals = [0.0, 0.0, 0.0, 0.0]
+    for folder in sorted(p for p in logs.iterdir() if p.is_dir()):
+        fresh(db)
+        floor = child(FLOOR, str(folder))
+        got = child(SOURCE_INGEST, str(folder), str(db))
+        sums = (floor["seconds"], floor["cpu_seconds"], got["seconds"], got["cpu_seconds"])
+        totals = [a + b for a, b in zip(totals, sums, strict=True)]
+        print(
+            f"| {folder.name} | {int(got['read']):,} | {sums[0]:.2f} ({sums[1]:.2f}) | {sums[2]:.2f} ({sums[3]:.2f}) |"
+            f" {sums[2] / max(sums[0], 1e-9):.1f}× ({sums[3] / max(sums[1], 1e-9):.1f}×) |"
+        )
+    print(
+        f"| sum | | {totals[0]:.2f} ({totals[1]:.2f}) | {totals[2]:.2f} ({totals[3]:.2f}) |"
+        f" {totals[2] / max(totals[0], 1e-9):.1f}× ({totals[3] / max(totals[1], 1e-9):.1f}×) |"
+    )
+    fresh(db)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--work", type=Path, default=Path("bench-out/ingest"))
+    ap.add_argument("--per-source", action="store_true", help="then each source folder alone (see above)")
     args = ap.parse_args()
     from nhiwatch.simulate import simulate
 
@@ -118,9 +167,7 @@ def main() -> None:
             flush=True,
         )
     db = args.work / "bench.duckdb"
-    for p in (db, db.with_name(db.name + ".wal")):
-        p.unlink(missing_ok=True)
-    shutil.rmtree(db.with_name(db.name + ".raw"), ignore_errors=True)
+    fresh(db)
     loads = [os.getloadavg()[0]]
     floor = child(FLOOR, str(data / "logs"))
     loads.append(os.getloadavg()[0])
@@ -141,6 +188,8 @@ def main() -> None:
         f"{' → '.join(f'{x:.1f}' for x in loads)} |"
     )
     print(f"(own RSS of the driver: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
+    if args.per_source:
+        per_source(data / "logs", db)
 
 
 if __name__ == "__main__":
