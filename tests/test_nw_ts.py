@@ -157,6 +157,20 @@ def test_nw_ts_matches_the_reference_on_generated_times(
     assert _differences(con, values) == []
 
 
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.lists(_padded(), min_size=1, max_size=40))
+def test_the_two_steps_mappings_take_are_nw_ts(
+    con: duckdb.DuckDBPyConnection, values: list[str | None]
+) -> None:
+    """A mapping cleans the raw time a level below and parses the clean text (``compile_mapping``)."""
+    rows = con.execute(
+        "SELECT s FROM (SELECT s, nw_ts_clean(s) AS c FROM unnest(CAST(? AS VARCHAR[])) t(s)) "
+        "WHERE nw_ts_of_clean(c) IS DISTINCT FROM nw_ts(s)",
+        [values],
+    ).fetchall()
+    assert rows == []
+
+
 def test_nw_ts_matches_the_reference_on_seen_times(con: duckdb.DuckDBPyConnection) -> None:
     padded = [p + s + q for s in SEEN for p, q in (("", ""), (" ", ""), ("", "  "), ("\u00a0", "\u3000"))]
     assert _differences(con, padded) == []

@@ -153,10 +153,12 @@ def compile_mapping(
         raise ValueError(f"{source.id}: mapping names unknown columns {sorted(unknown)}")
     vendor_uid = source.vendor_uid(accessor) if source.vendor_uid else NULL_S
     checks = list(source.checks(accessor)) if source.checks else []
-    # The raw time is cast once, a level below, so nw_ts (which reads its argument several times) reads a column.
+    # The raw time is cast once two levels below the mapping and cleaned once in the level between, so the
+    # timestamp parser (which reads its argument several times) reads a column and is planned once (nw_ts_clean).
     time_raw = "nw_time_raw"
-    while isinstance(accessor, ColumnAccessor) and time_raw in accessor.names:
+    while isinstance(accessor, ColumnAccessor) and {time_raw, time_raw + "_clean"} & set(accessor.names):
         time_raw += "_"
+    time_clean = time_raw + "_clean"
     select: list[str] = []
     cut: list[str] = []  # the outer level: text columns cut to MAX_FIELD characters
     for col in EVENT_COLUMNS:
@@ -164,7 +166,7 @@ def compile_mapping(
             continue
         expr = mapped.get(col.name)
         if col.name == "time":
-            select.append(f"nw_ts({time_raw}) AS time")
+            select.append(f"nw_ts_of_clean({time_clean}) AS time")
             select.append(f"{time_raw} AS time_raw")
             cut += ["time", "time_raw"]
         elif expr is None:
@@ -191,6 +193,7 @@ def compile_mapping(
         pre, derived = "*", []
     derived.append(f"CAST({mapped.get('time') or NULL_S} AS VARCHAR) AS {time_raw}")
     rows = f"SELECT *, {', '.join(derived)} FROM (SELECT {pre} FROM {relation})"
+    rows = f"SELECT *, nw_ts_clean({time_raw}) AS {time_clean} FROM ({rows})"
     kept = ", ".join(["file", "line", *carry])
     mapped_rows = f"SELECT {kept}, {', '.join(select)} FROM ({rows})"
     return f"SELECT {kept}, {', '.join(cut)} FROM ({mapped_rows})"
