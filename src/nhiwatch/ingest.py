@@ -51,7 +51,7 @@ from nhiwatch.sources import registry
 from nhiwatch.sources.base import Sample, Source, sql_str
 from nhiwatch.sources.compile import ColumnAccessor, JsonAccessor, compile_mapping
 from nhiwatch.sources.shape import is_header_shape, shape_key
-from nhiwatch.staging import SHORT_REASON, redacted_quarantine, redacted_stage
+from nhiwatch.staging import HIT, SHORT_REASON, redacted_quarantine, redacted_stage, stage_trigger
 from nhiwatch.store import Store
 
 Progress = Callable[[int], None]
@@ -663,7 +663,8 @@ def _map_and_store(
     # re-reads the record from its file), which spares copying every record through the stage.
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE nw_stage AS
-        SELECT * EXCLUDE ({", ".join(carry)}), CASE WHEN bad_reason IS NOT NULL THEN left({text}, 65536) END AS j
+        SELECT * EXCLUDE ({", ".join(carry)}), CASE WHEN bad_reason IS NOT NULL THEN left({text}, 65536) END AS j,
+               {stage_trigger()} AS {HIT}
         FROM (SELECT *, {uid} AS metadata_uid, {digest} AS raw_hash,
                coalesce(check_reason, CASE WHEN time IS NULL THEN
                    'missing or unparseable timestamp: ' || coalesce('"' || left(time_raw, 4096) || '"', '(absent)') END)
@@ -673,10 +674,11 @@ def _map_and_store(
     # fetchall, not fetchone: a result left unfinished would make the Arrow table's unregister() fail.
     # Distinct uids are counted by their hashes (half the cost): a collision can only make a batch look as if
     # it repeated itself, which costs the window below, never a duplicate.
-    total, bad, tmin, tmax, repeats = store.fetchall(
+    total, bad, tmin, tmax, repeats, hits = store.fetchall(
         "SELECT count(*), count(*) FILTER (WHERE bad_reason IS NOT NULL), min(time), max(time),"
         " count(*) FILTER (WHERE bad_reason IS NULL)"
-        " - count(DISTINCT hash(metadata_uid)) FILTER (WHERE bad_reason IS NULL)"
+        " - count(DISTINCT hash(metadata_uid)) FILTER (WHERE bad_reason IS NULL),"
+        f" count(*) FILTER (WHERE bad_reason IS NULL AND {HIT})"
         " FROM nw_stage"
     )[0]
     report.read += int(total)
@@ -711,7 +713,7 @@ def _map_and_store(
     stored = store.execute(
         f"""INSERT INTO events ({cols})
         SELECT {", ".join(str(batch) if c == "ingest_batch" else _stage_expr(c, src, copies) for c in EVENT_COLUMN_NAMES)}
-        FROM {redacted_stage()} s
+        FROM {redacted_stage() if hits else "nw_stage"} s
         WHERE bad_reason IS NULL {not_stored}
         {first_copy}""",
         params,

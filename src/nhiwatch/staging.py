@@ -43,27 +43,30 @@ _REDACTED = tuple(
 _TEXTS = ", ".join(f"CAST({c} AS VARCHAR)" for c in _REDACTED)
 
 
+# The stage's column holding :func:`stage_trigger` of its row, computed where the stage is written: a batch
+# in which no row triggers is stored without the chain in its statement (compiling its patterns was ~9 ms of
+# the ~11 it took to plan the insert, paid by every batch, and a push's batch has few rows).
+HIT = "nw_hit"
+
+
 def stage_trigger() -> str:
     """SQL over a ``nw_stage`` row: one of its texts may hold a secret (false: the chain is skipped)."""
     return sql_trigger(f"concat_ws('{JOIN}', {_TEXTS}, array_to_string(scopes, '{JOIN}'))")
 
 
 def redacted_stage() -> str:
-    """``nw_stage`` with every mapped text column and the scopes redacted.
+    """``nw_stage`` with every mapped text column and the scopes redacted (the rows whose :data:`HIT` is true).
 
     A secret in any field a source maps (an actor name, a URL, an error text) would otherwise be stored and
     shown, so all of them are masked, and detection sees the masked values. One redaction chain runs over a
     list of a row's texts: compiling the chain once per column cost ~0.5 s per statement, more than the rows.
-    Rows none of whose texts holds a trigger skip it (one RE2 search per row over the joined texts). The
-    original record is not stored (only its hash), so it is not redacted here but on its way out
-    (:mod:`nhiwatch.evidence`).
+    Rows none of whose texts holds a trigger skip it (one RE2 search per row over the joined texts, made when
+    the stage is written). The original record is not stored (only its hash), so it is not redacted here but
+    on its way out (:mod:`nhiwatch.evidence`).
     """
     n = len(_REDACTED)
     items = f"list_concat([{_TEXTS}], coalesce(scopes, []::VARCHAR[]))"
-    masked = (
-        f"CASE WHEN {stage_trigger()} "
-        f"THEN list_transform({items}, lambda nw_x: {sql_redact_chain('nw_x')}) END"
-    )
+    masked = f"CASE WHEN {HIT} THEN list_transform({items}, lambda nw_x: {sql_redact_chain('nw_x')}) END"
     replaced = [
         f"CASE WHEN nw_r IS NULL THEN {c} ELSE nw_r[{i + 1}] END AS {c}" for i, c in enumerate(_REDACTED)
     ]
@@ -71,4 +74,4 @@ def redacted_stage() -> str:
     return f"(SELECT * EXCLUDE (nw_r) REPLACE ({', '.join(replaced)}) FROM (SELECT *, {masked} AS nw_r FROM nw_stage))"
 
 
-__all__ = ["JOIN", "SHORT_REASON", "redacted_quarantine", "redacted_stage", "stage_trigger"]
+__all__ = ["HIT", "JOIN", "SHORT_REASON", "redacted_quarantine", "redacted_stage", "stage_trigger"]

@@ -13,11 +13,13 @@ from hypothesis import strategies as st
 
 from nhiwatch.redact import MASK, RULES, sql_redact_chain
 from nhiwatch.redact.rules import AWS_ID, AWS_SECRET, IDENTIFIERS
-from nhiwatch.staging import _REDACTED, redacted_stage, stage_trigger
+from nhiwatch.staging import _REDACTED, HIT, redacted_stage, stage_trigger
 
 COLUMNS = [*_REDACTED, "scopes"]
 CON = duckdb.connect()
-CON.execute(f"CREATE TABLE nw_stage ({', '.join(f'{c} VARCHAR' for c in _REDACTED)}, scopes VARCHAR[])")
+CON.execute(
+    f"CREATE TABLE nw_stage ({', '.join(f'{c} VARCHAR' for c in _REDACTED)}, scopes VARCHAR[], {HIT} BOOLEAN)"
+)
 # Every rule, ungated, over many texts in one statement (the chain's patterns are compiled per statement).
 CHAIN = f"SELECT list_transform(?::VARCHAR[], lambda t: {sql_redact_chain('t')})"
 
@@ -40,8 +42,9 @@ def stage(row: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
     """Whether the row triggers, and the row as the ingest stores it."""
     CON.execute("DELETE FROM nw_stage")
     values = [row.get(c) for c in COLUMNS]
-    CON.execute(f"INSERT INTO nw_stage VALUES ({', '.join('?' for _ in COLUMNS)})", values)
-    hit = CON.execute(f"SELECT {stage_trigger()} FROM nw_stage").fetchall()[0][0]
+    CON.execute(f"INSERT INTO nw_stage VALUES ({', '.join('?' for _ in COLUMNS)}, NULL)", values)
+    CON.execute(f"UPDATE nw_stage SET {HIT} = {stage_trigger()}")  # as the ingest writes its stage
+    hit = CON.execute(f"SELECT {HIT} FROM nw_stage").fetchall()[0][0]
     out = CON.execute(f"SELECT {', '.join(COLUMNS)} FROM {redacted_stage()}").fetchall()[0]
     return bool(hit), dict(zip(COLUMNS, out, strict=True))
 
