@@ -83,13 +83,13 @@ CREATE OR REPLACE MACRO nw_ts_any(s) AS (
 CREATE OR REPLACE MACRO nw_ts_range(t) AS nullif(least(nullif(greatest(t,
     TIMESTAMP '1989-12-31 23:59:59.999999'), TIMESTAMP '1989-12-31 23:59:59.999999'),
     TIMESTAMP '2100-01-01 00:00:00.000001'), TIMESTAMP '2100-01-01 00:00:00.000001');
+CREATE OR REPLACE MACRO nw_ts_plain(x) AS x[1] BETWEEN '!' AND '~' AND x[-1] BETWEEN '!' AND '~';
 CREATE OR REPLACE MACRO nw_ts(x) AS nw_ts_range(
-  CASE WHEN x[1] BETWEEN '!' AND '~' AND x[-1] BETWEEN '!' AND '~' THEN nw_ts_any(x) ELSE nw_ts_any(trim(x)) END);
+  CASE WHEN nw_ts_plain(x) THEN nw_ts_any(x) ELSE nw_ts_any(trim(x)) END);
 -- nw_ts in two steps, for mappings: nw_ts_of_clean(nw_ts_clean(x)) is nw_ts(x). A mapping cleans the raw time a
 -- level below, so the parser is expanded once in its statement; nw_ts expands it once per branch of its trim,
 -- which cost ~7 ms more to plan each mapping statement (a push's batch pays it once per source).
-CREATE OR REPLACE MACRO nw_ts_clean(x) AS
-  CASE WHEN x[1] BETWEEN '!' AND '~' AND x[-1] BETWEEN '!' AND '~' THEN x ELSE trim(x) END;
+CREATE OR REPLACE MACRO nw_ts_clean(x) AS CASE WHEN nw_ts_plain(x) THEN x ELSE trim(x) END;
 CREATE OR REPLACE MACRO nw_ts_of_clean(s) AS nw_ts_range(nw_ts_any(s));
 """
 
