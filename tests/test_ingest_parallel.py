@@ -68,7 +68,7 @@ def test_two_sources_are_mapped_at_the_same_time(
     monkeypatch.setenv("NHIWATCH_INGEST_WORKERS", "2")
     barrier = threading.Barrier(2, timeout=20)
     threads: dict[str, set[str]] = {}
-    original = ingest_mod._map_and_store
+    original = ingest_mod.map_and_store
 
     def mapping(store: Store, src: Any, *args: Any, **kw: Any) -> None:
         seen = threads.setdefault(src.name, set())
@@ -77,7 +77,7 @@ def test_two_sources_are_mapped_at_the_same_time(
         seen.add(threading.current_thread().name)
         original(store, src, *args, **kw)
 
-    monkeypatch.setattr(ingest_mod, "_map_and_store", mapping)
+    monkeypatch.setattr(ingest_mod, "map_and_store", mapping)
     with Store(tmp_path / "s.duckdb") as store:
         report = ingest(store, [company / "logs"])
         assert report.quarantined == 2 and report.unreadable == []
@@ -89,7 +89,7 @@ def test_an_interrupt_in_one_thread_stops_both_and_leaves_no_half_batch(
     company: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NHIWATCH_INGEST_WORKERS", "2")
-    original = ingest_mod._map_and_store
+    original = ingest_mod.map_and_store
 
     def mapping(store: Store, src: Any, *args: Any, **kw: Any) -> None:
         original(store, src, *args, **kw)
@@ -98,7 +98,7 @@ def test_an_interrupt_in_one_thread_stops_both_and_leaves_no_half_batch(
 
     with Store(tmp_path / "s.duckdb") as store:
         ingest_all(store, [], inventory=company / "inventory.yaml")
-        monkeypatch.setattr(ingest_mod, "_map_and_store", mapping)
+        monkeypatch.setattr(ingest_mod, "map_and_store", mapping)
         with pytest.raises(KeyboardInterrupt):
             ingest_all(store, [company / "logs"])
         monkeypatch.undo()
@@ -117,7 +117,7 @@ def test_a_write_conflict_is_retried_not_blamed_on_the_file(
     company: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NHIWATCH_INGEST_WORKERS", "2")
-    original = ingest_mod._map_and_store
+    original = ingest_mod.map_and_store
     conflicts: list[str] = []
 
     def mapping(store: Store, src: Any, *args: Any, **kw: Any) -> None:
@@ -126,7 +126,7 @@ def test_a_write_conflict_is_retried_not_blamed_on_the_file(
             raise duckdb.TransactionException("Catalog write-write conflict on create")
         original(store, src, *args, **kw)
 
-    monkeypatch.setattr(ingest_mod, "_map_and_store", mapping)
+    monkeypatch.setattr(ingest_mod, "map_and_store", mapping)
     with Store(tmp_path / "s.duckdb") as store:
         report = ingest(store, [company / "logs"])
         assert len(conflicts) >= 10
