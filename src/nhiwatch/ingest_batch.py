@@ -84,10 +84,11 @@ def map_and_store(
     select = compile_mapping(src, accessor, mapped_from, carry)
     uid = f"{sql_str(src.name + ':')} || coalesce(nullif(vendor_uid, ''), md5({text}))"
     # The record text is kept only for rows going to quarantine; stored events keep its hash (evidence
-    # re-reads the record from its file), which spares copying every record through the stage.
+    # re-reads the record from its file), which spares copying every record through the stage. The columns
+    # the reason is made of are not kept either: nothing reads them after it.
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE nw_stage AS
-        SELECT * EXCLUDE ({", ".join(carry)}), CASE WHEN bad_reason IS NOT NULL THEN left({text}, 65536) END AS j,
+        SELECT * EXCLUDE ({", ".join(carry)}, time_raw, vendor_uid, check_reason), CASE WHEN bad_reason IS NOT NULL THEN left({text}, 65536) END AS j,
                {stage_trigger()} AS {HIT}
         FROM (SELECT *, {uid} AS metadata_uid, {digest} AS raw_hash,
                coalesce(check_reason, CASE WHEN time IS NULL THEN
