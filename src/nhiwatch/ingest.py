@@ -4,11 +4,12 @@ Files are planned (format sniffed, or forced; one file of each folder layout and
 others are read as it was: ``sources/shape.py``), grouped by source and shape, and read in bounded batches
 (``sources/reading.py``): one DuckDB scan per batch of JSON-lines, text or same-header CSV files, or of JSON
 documents (``sources/documents.py``; a file outside its simple case, and sources that expand each record
-into several, are parsed in Python, many files per batch). Each batch is mapped by one SQL statement compiled from
-the source's declarative mapping, then de-duplicated and stored in one transaction (``ingest_batch.py``),
-rolled back on any error (an interrupt is re-raised after it). Batches of different sources are mapped and stored on two
-threads at once (each on its own connection to the store; one source never on two threads, since a
-source's de-duplication reads what its earlier batches stored); DuckDB runs each batch on about one core.
+into several, are parsed in Python, many files per batch). Each batch is mapped by one SQL statement compiled
+from the source's declarative mapping, then de-duplicated and stored in one transaction (``ingest_batch.py``),
+rolled back on any error (an interrupt is re-raised after it). Batches of different sources are mapped and
+stored on two threads at once (each on its own connection to the store; one source never on two threads,
+since a source's de-duplication reads what its earlier batches stored); DuckDB runs each batch on about one
+core.
 A record that cannot be read or mapped (malformed, nested deeper than ``files.MAX_DEPTH``, larger than
 ``files.MAX_RECORD``) is quarantined with its file, line and reason; the rest of its file is kept. A file
 that fails as a whole is retried with a slower reader, else quarantined with a reason; the rest of the
