@@ -118,16 +118,14 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {mem:.0f} GiB, {cpu}, Python {platform.python_version()}"
 
 
-def warm(root: Path) -> int:
+def warm(root: Path) -> None:
     """Read every file under ``root`` once, so the floor and the ingest both read from the page cache: the
     floor runs first, and on a cold cache it paid for the disk alone (25.4 s against 6.5 s warm, in one run)."""
-    size = 0
     for p in root.rglob("*"):
         if p.is_file():
             with p.open("rb") as fh:
-                while chunk := fh.read(1 << 20):
-                    size += len(chunk)
-    return size
+                while fh.read(1 << 20):
+                    pass
 
 
 def fresh(db: Path) -> None:
