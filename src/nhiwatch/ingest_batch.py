@@ -69,13 +69,14 @@ def map_and_store(
         store.execute(
             f"CREATE OR REPLACE TEMP TABLE nw_split AS SELECT file, line, j, {src.text.split('j')} AS v FROM {nonblank}"
         )
-        store.execute(
-            f"""INSERT INTO nw_q (ingest_file, ingest_line, source, reason, raw_data)
-            SELECT file, line, {sql_str(src.id)}, {sql_str(src.text.invalid_reason)}, left(j, 65536)
-            FROM nw_split WHERE NOT coalesce({valid}, false)"""
-        )
+        # ``valid`` is SQL of the source's own definition, not a value read from a log. The insert's count is
+        # the bad lines' count: the test is not run a third time to count them.
         bad_lines = int(
-            store.scalar(f"SELECT count(*) FROM nw_split WHERE NOT coalesce({valid}, false)") or 0
+            store.execute(
+                f"""INSERT INTO nw_q (ingest_file, ingest_line, source, reason, raw_data)
+                SELECT file, line, {sql_str(src.id)}, {sql_str(src.text.invalid_reason)}, left(j, 65536)
+                FROM nw_split WHERE NOT coalesce({valid}, false)"""
+            ).fetchall()[0][0]
         )
         report.quarantined += bad_lines
         report.read += bad_lines
@@ -88,7 +89,8 @@ def map_and_store(
     # the reason is made of are not kept either: nothing reads them after it.
     store.execute(
         f"""CREATE OR REPLACE TEMP TABLE nw_stage AS
-        SELECT * EXCLUDE ({", ".join(carry)}, time_raw, vendor_uid, check_reason), CASE WHEN bad_reason IS NOT NULL THEN left({text}, 65536) END AS j,
+        SELECT * EXCLUDE ({", ".join(carry)}, time_raw, vendor_uid, check_reason),
+               CASE WHEN bad_reason IS NOT NULL THEN left({text}, 65536) END AS j,
                {stage_trigger()} AS {HIT}
         FROM (SELECT *, {uid} AS metadata_uid, {digest} AS raw_hash,
                coalesce(check_reason, CASE WHEN time IS NULL THEN
