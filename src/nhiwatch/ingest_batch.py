@@ -66,22 +66,23 @@ def map_and_store(
         names = _text_names(store, src, relation)
         accessor = ColumnAccessor(names, positional=True)
         valid = src.text.valid("v") if src.text.valid else "true"
+        # ``valid`` is SQL of the source's own definition, not a value read from a log. It is tested once per
+        # line, as the line is split: the quarantine takes the lines that fail it (its row count is theirs), the
+        # mapping the others.
         store.execute(
-            f"CREATE OR REPLACE TEMP TABLE nw_split AS SELECT file, line, j, {src.text.split('j')} AS v FROM {nonblank}"
+            f"""CREATE OR REPLACE TEMP TABLE nw_split AS SELECT *, coalesce({valid}, false) AS nw_ok
+            FROM (SELECT file, line, j, {src.text.split("j")} AS v FROM {nonblank})"""
         )
-        # ``valid`` is SQL of the source's own definition, not a value read from a log. The insert's count is
-        # the bad lines' count: the test is not run a third time to count them.
         bad_lines = int(
             store.execute(
                 f"""INSERT INTO nw_q (ingest_file, ingest_line, source, reason, raw_data)
                 SELECT file, line, {sql_str(src.id)}, {sql_str(src.text.invalid_reason)}, left(j, 65536)
-                FROM nw_split WHERE NOT coalesce({valid}, false)"""
+                FROM nw_split WHERE NOT nw_ok"""
             ).fetchall()[0][0]
         )
         report.quarantined += bad_lines
         report.read += bad_lines
-        store.execute(f"DELETE FROM nw_split WHERE NOT coalesce({valid}, false)")
-        mapped_from = "nw_split"
+        mapped_from = "(SELECT file, line, j, v FROM nw_split WHERE nw_ok)"
     select = compile_mapping(src, accessor, mapped_from, carry)
     uid = f"{sql_str(src.name + ':')} || coalesce(nullif(vendor_uid, ''), md5({text}))"
     # The record text is kept only for rows going to quarantine; stored events keep its hash (evidence
